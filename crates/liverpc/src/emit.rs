@@ -1,0 +1,93 @@
+//! Typed emitting to a contract's rooms, from handlers and from anywhere else.
+
+use std::marker::PhantomData;
+
+use crate::contract::Contract;
+use crate::error::{EmitError, Rejection};
+use crate::event::{Declares, Event};
+use crate::room::RoomKey;
+use crate::transport::{Hub, Peer};
+
+/// Sends a contract's events to its rooms from anywhere: an axum handler, a background task.
+/// Cheap to clone. Get one with [`App::emitter`](crate::App::emitter).
+///
+/// ```
+/// use liverpc::{key, App, Contract, Emitter, Event, Socket};
+///
+/// #[derive(serde::Serialize, ts_rs::TS)]
+/// struct Message { text: String }
+/// impl Event for Message { const NAME: &'static str = "message"; }
+///
+/// struct Chat;
+/// impl Contract for Chat {
+///     type Locals = ();
+///     type ToClient = (Message,);
+///     const ROUTE: &'static str = "/rooms/[roomId]";
+///     const NAME: &'static str = "chat";
+///     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
+/// }
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let app = App::builder().contract::<Chat>().build()?;
+/// let chat: Emitter<Chat> = app.emitter()?;
+/// let delivered = chat.to(&key!["chat", "general"]).emit(&Message { text: "hi".into() }).await?;
+/// assert_eq!(delivered, 0); // nobody is connected yet
+/// # Ok(()) }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(run()).unwrap();
+/// ```
+pub struct Emitter<C: Contract> {
+    hub: Hub,
+    _contract: PhantomData<fn() -> C>,
+}
+
+impl<C: Contract> Clone for Emitter<C> {
+    fn clone(&self) -> Self {
+        Emitter { hub: self.hub.clone(), _contract: PhantomData }
+    }
+}
+
+impl<C: Contract> Emitter<C> {
+    pub(crate) fn new(hub: Hub) -> Emitter<C> {
+        Emitter { hub, _contract: PhantomData }
+    }
+
+    /// Targets every socket in `room`.
+    pub fn to(&self, room: &RoomKey) -> Broadcast<C> {
+        Broadcast::new(self.hub.clone(), room, None)
+    }
+}
+
+/// An emit to one room, waiting for its event. Made by [`Emitter::to`], [`Context::to`] and
+/// [`Context::within`](crate::Context::within).
+///
+/// [`Context::to`]: crate::Context::to
+#[must_use = "a broadcast does nothing until `.emit(..).await`"]
+pub struct Broadcast<C: Contract> {
+    hub: Hub,
+    room: String,
+    except: Option<Peer>,
+    _contract: PhantomData<fn() -> C>,
+}
+
+impl<C: Contract> Broadcast<C> {
+    pub(crate) fn new(hub: Hub, room: &RoomKey, except: Option<Peer>) -> Broadcast<C> {
+        Broadcast { hub, room: room.encode(), except, _contract: PhantomData }
+    }
+
+    /// Sends `event` to the room; returns how many sockets it was handed to. Only events
+    /// declared in the contract's `type ToClient` compile. The payload is serialized once.
+    pub async fn emit<E: Event, I>(self, event: &E) -> Result<usize, EmitError>
+    where
+        C::ToClient: Declares<E, I>,
+    {
+        let payload = serde_json::value::to_raw_value(event)?;
+        Ok(self.hub.emit(self.room, E::NAME, &payload, self.except.as_ref()))
+    }
+}
+
+impl From<EmitError> for Rejection {
+    fn from(error: EmitError) -> Rejection {
+        tracing::error!(%error, "emit failed in a handler");
+        Rejection::internal()
+    }
+}

@@ -1,0 +1,106 @@
+//! Bounds on what one connection may cost (Rule 5). Every limit has a documented default.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Limits applied to every connection.
+///
+/// | limit | default | beyond it |
+/// |---|---|---|
+/// | `max_payload` | 64 KiB | a call or join answered `too_large`; a message over twice this closes the connection |
+/// | `max_rooms` | 32 rooms per socket | a join answered `rate_limited` |
+/// | `calls_per_second` / `burst` | 20 / 40 per socket | a call or join answered `rate_limited` |
+/// | `send_buffer` | 256 messages per socket | the slow reader is disconnected |
+/// | `ping_interval` / `ping_timeout` | 25 s / 20 s | a silent connection is closed |
+/// | `connect_timeout` | 10 s | a transport that never connects a namespace is closed |
+///
+/// ```
+/// let limits = liverpc::Limits { max_rooms: 8, ..liverpc::Limits::default() };
+/// let app = liverpc::App::builder().limits(limits).build().unwrap();
+/// # let _ = app;
+/// ```
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest payload of one call or join, in bytes.
+    pub max_payload: usize,
+    /// Most rooms one socket may be in.
+    pub max_rooms: usize,
+    /// Sustained calls and joins per second per socket.
+    pub calls_per_second: u32,
+    /// Calls and joins allowed in a burst above the sustained rate.
+    pub burst: u32,
+    /// Messages queued for one socket before it is disconnected as a slow reader.
+    pub send_buffer: usize,
+    /// Interval between the server's pings.
+    pub ping_interval: Duration,
+    /// How long the server waits for a pong.
+    pub ping_timeout: Duration,
+    /// How long a new transport may take to connect to a namespace.
+    pub connect_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_payload: 64 * 1024,
+            max_rooms: 32,
+            calls_per_second: 20,
+            burst: 40,
+            send_buffer: 256,
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A token bucket: `rate` tokens per second, holding at most `burst`.
+#[derive(Debug)]
+pub(crate) struct RateLimiter {
+    rate: f64,
+    burst: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(rate: u32, burst: u32) -> RateLimiter {
+        let burst = f64::from(burst.max(1));
+        RateLimiter { rate: f64::from(rate), burst, state: Mutex::new((burst, Instant::now())) }
+    }
+
+    /// Takes a token; `false` when the bucket is empty.
+    pub(crate) fn try_take(&self) -> bool {
+        self.take_at(Instant::now())
+    }
+
+    fn take_at(&self, now: Instant) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (tokens, last) = &mut *state;
+        let elapsed = now.saturating_duration_since(*last).as_secs_f64();
+        *tokens = (*tokens + elapsed * self.rate).min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_refills_at_rate() {
+        let limiter = RateLimiter::new(10, 3);
+        let t0 = Instant::now();
+        assert!((0..3).all(|_| limiter.take_at(t0)));
+        assert!(!limiter.take_at(t0), "burst exhausted");
+        assert!(limiter.take_at(t0 + Duration::from_millis(100)), "one token per 100 ms");
+        assert!(!limiter.take_at(t0 + Duration::from_millis(100)));
+        let later = t0 + Duration::from_secs(60);
+        assert_eq!((0..10).filter(|_| limiter.take_at(later)).count(), 3, "capped at burst");
+    }
+}

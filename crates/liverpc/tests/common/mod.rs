@@ -1,0 +1,173 @@
+//! The tutorial's chat contract and a server on loopback, shared by the integration tests
+//! and by the `fixture` example that the Node compatibility tests start.
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+
+use liverpc::{App, Context, Contract, Deny, Event, Handshake, Limits, OriginPolicy, Refuse, Rejection, Socket, key};
+use serde::{Deserialize, Serialize};
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub name: &'static str,
+    pub tenant_id: &'static str,
+    pub project_ids: &'static [&'static str],
+}
+
+pub const USERS: &[User] = &[
+    User { name: "alice", tenant_id: "acme", project_ids: &["apollo", "gemini"] },
+    User { name: "bob", tenant_id: "acme", project_ids: &["apollo"] },
+    User { name: "carol", tenant_id: "globex", project_ids: &["zeus"] },
+];
+
+/// What the hook returns (the tutorial's `locals`).
+#[derive(Debug, Clone, Default)]
+pub struct Locals {
+    pub user: Option<User>,
+}
+
+/// The tutorial's `src/hooks.socket.ts`: the session cookie names the user.
+pub async fn hook(handshake: Handshake) -> Result<Locals, Refuse> {
+    match handshake.cookie("session") {
+        None => Ok(Locals { user: None }),
+        Some("panic") => panic!("hook panicked on purpose"),
+        Some(name) => match USERS.iter().find(|u| u.name == name) {
+            Some(user) => Ok(Locals { user: Some(user.clone()) }),
+            None => Err(Refuse::Unauthenticated),
+        },
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct Message {
+    pub room: String,
+    pub from: String,
+    pub text: String,
+}
+
+impl Event for Message {
+    const NAME: &'static str = "message";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct Notice {
+    pub text: String,
+}
+
+impl Event for Notice {
+    const NAME: &'static str = "notice";
+}
+
+#[derive(Debug, Deserialize, garde::Validate, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct Send {
+    #[garde(length(min = 1, max = 500))]
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, ts_rs::TS)]
+pub struct Sent {
+    pub delivered: usize,
+}
+
+#[derive(Debug, Deserialize, garde::Validate, ts_rs::TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProjectJoin {
+    #[garde(length(min = 1, max = 64))]
+    pub project_id: String,
+}
+
+/// Which room a `post` goes to.
+#[derive(Debug, Deserialize, garde::Validate, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct Post {
+    #[garde(length(min = 1, max = 16))]
+    pub room: String,
+    #[garde(length(min = 1, max = 500))]
+    pub text: String,
+}
+
+pub struct Chat;
+
+impl Contract for Chat {
+    const ROUTE: &'static str = "/rooms/[roomId]";
+    const NAME: &'static str = "chat";
+    type Locals = Locals;
+    type ToClient = (Message, Notice);
+
+    fn socket(socket: Socket<Self>) -> Socket<Self> {
+        socket
+            .from_client("send", send)
+            .from_client("post", post)
+            .from_client("whoami", whoami)
+            .from_client("boom", boom)
+            .room("chat", |room| room.private(|cx| Ok(key!["chat", cx.param("roomId")?])).auto_join())
+            .room("tenant", |room| {
+                room.private(|cx| {
+                    let user = cx.locals().user.as_ref().ok_or(Deny)?;
+                    Ok(key!["tenant", user.tenant_id])
+                })
+            })
+            .room("project", |room| {
+                room.expose(|cx, ProjectJoin { project_id }| {
+                    let user = cx.locals().user.as_ref().ok_or(Deny)?;
+                    if project_id == "panic" {
+                        panic!("authorizer panicked on purpose");
+                    }
+                    if !user.project_ids.contains(&project_id.as_str()) {
+                        return Err(Deny);
+                    }
+                    Ok(key!["project", project_id])
+                })
+            })
+    }
+}
+
+fn name_of(cx: &Context<Chat>) -> String {
+    cx.locals().user.as_ref().map_or("anonymous", |u| u.name).to_owned()
+}
+
+/// Sends to this page's chat room, the sender included.
+async fn send(cx: Context<Chat>, Send { text }: Send) -> Result<Sent, Rejection> {
+    let room = cx.room("chat")?;
+    let message = Message { room: room.parts()[1].clone(), from: name_of(&cx), text };
+    let delivered = cx.within(&room).emit(&message).await?;
+    Ok(Sent { delivered })
+}
+
+/// Sends to one of the rooms this socket is in (`tenant`, `project`), the sender excluded.
+async fn post(cx: Context<Chat>, Post { room, text }: Post) -> Result<Sent, Rejection> {
+    let key = cx.room(&room)?;
+    let message = Message { room: key.parts().join("/"), from: name_of(&cx), text };
+    let delivered = cx.to(&key).emit(&message).await?;
+    Ok(Sent { delivered })
+}
+
+async fn whoami(cx: Context<Chat>, _: ()) -> Result<Option<String>, Rejection> {
+    Ok(cx.locals().user.as_ref().map(|u| u.name.to_owned()))
+}
+
+async fn boom(_cx: Context<Chat>, _: ()) -> Result<(), Rejection> {
+    panic!("handler panicked on purpose")
+}
+
+pub fn app(limits: Limits) -> App {
+    App::builder()
+        .hook(hook)
+        .contract::<Chat>()
+        .limits(limits)
+        .origins(OriginPolicy::same_origin().allow("http://allowed.example"))
+        .build()
+        .expect("the fixture contract is valid")
+}
+
+/// Starts the fixture server on an ephemeral loopback port.
+pub async fn start(limits: Limits) -> (SocketAddr, App) {
+    let app = app(limits);
+    let router = app.attach(axum::Router::new());
+    let listener = liverpc::listen("127.0.0.1:0".parse().expect("valid address")).await.expect("bind loopback");
+    let addr = listener.local_addr().expect("bound");
+    tokio::spawn(liverpc::serve(listener, router));
+    (addr, app)
+}
