@@ -11,7 +11,7 @@ use serde_json::json;
 /// appear in random because the two URLs produce different room identifiers."
 #[tokio::test]
 async fn a_message_in_general_never_reaches_random() {
-    let (addr, _app) = common::start(Limits::default()).await;
+    let addr = common::start(Limits::default()).await.addr;
     let general_a = TestClient::builder(addr).connect::<Chat>("/rooms/general").await.unwrap();
     let general_b = TestClient::builder(addr).connect::<Chat>("/rooms/general").await.unwrap();
     let random = TestClient::builder(addr).connect::<Chat>("/rooms/random").await.unwrap();
@@ -38,7 +38,7 @@ async fn a_message_in_general_never_reaches_random() {
 /// accepting a tenantId from the page."
 #[tokio::test]
 async fn the_tenant_room_fails_without_a_session() {
-    let (addr, _app) = common::start(Limits::default()).await;
+    let addr = common::start(Limits::default()).await.addr;
     let anonymous = TestClient::builder(addr).connect::<Chat>("/rooms/general").await.unwrap();
     let err = anonymous.join("tenant", None).await.unwrap_err();
     assert_eq!(err.rejection(), Some(&Rejection::forbidden("forbidden")));
@@ -65,7 +65,7 @@ async fn the_tenant_room_fails_without_a_session() {
 /// leaking room state."
 #[tokio::test]
 async fn a_project_join_without_access_is_forbidden_and_leaks_nothing() {
-    let (addr, _app) = common::start(Limits::default()).await;
+    let addr = common::start(Limits::default()).await.addr;
     let alice = TestClient::builder(addr).cookie("session", "alice").connect::<Chat>("/rooms/general").await.unwrap();
     let bob = TestClient::builder(addr).cookie("session", "bob").connect::<Chat>("/rooms/general").await.unwrap();
     for client in [&alice, &bob] {

@@ -2,7 +2,9 @@
 //! and by the `fixture` example that the Node compatibility tests start.
 #![allow(dead_code, unreachable_pub)]
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
 
 use liverpc::{App, Context, Contract, Deny, Event, Handshake, Limits, OriginPolicy, Refuse, Rejection, Socket, key};
 use serde::{Deserialize, Serialize};
@@ -10,16 +12,44 @@ use serde::{Deserialize, Serialize};
 /// A signed-in user.
 #[derive(Debug, Clone)]
 pub struct User {
-    pub name: &'static str,
-    pub tenant_id: &'static str,
-    pub project_ids: &'static [&'static str],
+    pub name: String,
+    pub tenant_id: String,
+    pub project_ids: Vec<String>,
 }
 
-pub const USERS: &[User] = &[
-    User { name: "alice", tenant_id: "acme", project_ids: &["apollo", "gemini"] },
-    User { name: "bob", tenant_id: "acme", project_ids: &["apollo"] },
-    User { name: "carol", tenant_id: "globex", project_ids: &["zeus"] },
-];
+/// The users, by name: alice and bob in tenant acme, carol in globex.
+#[derive(Clone)]
+pub struct Users(Arc<RwLock<HashMap<String, User>>>);
+
+impl Default for Users {
+    fn default() -> Users {
+        let user = |name: &str, tenant: &str, projects: &[&str]| {
+            let projects = projects.iter().map(|p| (*p).to_owned()).collect();
+            (name.to_owned(), User { name: name.to_owned(), tenant_id: tenant.to_owned(), project_ids: projects })
+        };
+        Users(Arc::new(RwLock::new(HashMap::from([
+            user("alice", "acme", &["apollo", "gemini"]),
+            user("bob", "acme", &["apollo"]),
+            user("carol", "globex", &["zeus"]),
+        ]))))
+    }
+}
+
+impl Users {
+    pub fn get(&self, name: &str) -> Option<User> {
+        self.0.read().ok()?.get(name).cloned()
+    }
+
+    /// Takes a project away from a user; effective from their next connection.
+    pub fn revoke(&self, name: &str, project: &str) -> bool {
+        let Ok(mut users) = self.0.write() else { return false };
+        users.get_mut(name).is_some_and(|u| {
+            let before = u.project_ids.len();
+            u.project_ids.retain(|p| p != project);
+            before != u.project_ids.len()
+        })
+    }
+}
 
 /// What the hook returns (the tutorial's `locals`).
 #[derive(Debug, Clone, Default)]
@@ -28,14 +58,15 @@ pub struct Locals {
 }
 
 /// The tutorial's `src/hooks.socket.ts`: the session cookie names the user.
-pub async fn hook(handshake: Handshake) -> Result<Locals, Refuse> {
-    match handshake.cookie("session") {
-        None => Ok(Locals { user: None }),
-        Some("panic") => panic!("hook panicked on purpose"),
-        Some(name) => match USERS.iter().find(|u| u.name == name) {
-            Some(user) => Ok(Locals { user: Some(user.clone()) }),
-            None => Err(Refuse::Unauthenticated),
-        },
+pub fn hook(
+    users: Users,
+) -> impl Fn(Handshake) -> std::future::Ready<Result<Locals, Refuse>> + std::marker::Send + Sync + 'static {
+    move |handshake: Handshake| {
+        std::future::ready(match handshake.cookie("session") {
+            None => Ok(Locals { user: None }),
+            Some("panic") => panic!("hook panicked on purpose"),
+            Some(name) => users.get(name).map(|user| Locals { user: Some(user) }).ok_or(Refuse::Unauthenticated),
+        })
     }
 }
 
@@ -106,7 +137,7 @@ impl Contract for Chat {
             .room("tenant", |room| {
                 room.private(|cx| {
                     let user = cx.locals().user.as_ref().ok_or(Deny)?;
-                    Ok(key!["tenant", user.tenant_id])
+                    Ok(key!["tenant", &user.tenant_id])
                 })
             })
             .room("project", |room| {
@@ -115,7 +146,7 @@ impl Contract for Chat {
                     if project_id == "panic" {
                         panic!("authorizer panicked on purpose");
                     }
-                    if !user.project_ids.contains(&project_id.as_str()) {
+                    if !user.project_ids.contains(&project_id) {
                         return Err(Deny);
                     }
                     Ok(key!["project", project_id])
@@ -125,7 +156,7 @@ impl Contract for Chat {
 }
 
 fn name_of(cx: &Context<Chat>) -> String {
-    cx.locals().user.as_ref().map_or("anonymous", |u| u.name).to_owned()
+    cx.locals().user.as_ref().map_or("anonymous", |u| u.name.as_str()).to_owned()
 }
 
 /// Sends to this page's chat room, the sender included.
@@ -145,16 +176,16 @@ async fn post(cx: Context<Chat>, Post { room, text }: Post) -> Result<Sent, Reje
 }
 
 async fn whoami(cx: Context<Chat>, _: ()) -> Result<Option<String>, Rejection> {
-    Ok(cx.locals().user.as_ref().map(|u| u.name.to_owned()))
+    Ok(cx.locals().user.as_ref().map(|u| u.name.clone()))
 }
 
 async fn boom(_cx: Context<Chat>, _: ()) -> Result<(), Rejection> {
     panic!("handler panicked on purpose")
 }
 
-pub fn app(limits: Limits) -> App {
+pub fn app(limits: Limits, users: Users) -> App {
     App::builder()
-        .hook(hook)
+        .hook(hook(users))
         .contract::<Chat>()
         .limits(limits)
         .origins(OriginPolicy::same_origin().allow("http://allowed.example"))
@@ -162,12 +193,33 @@ pub fn app(limits: Limits) -> App {
         .expect("the fixture contract is valid")
 }
 
+/// A running fixture server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub app: App,
+    pub users: Users,
+}
+
 /// Starts the fixture server on an ephemeral loopback port.
-pub async fn start(limits: Limits) -> (SocketAddr, App) {
-    let app = app(limits);
-    let router = app.attach(axum::Router::new());
-    let listener = liverpc::listen("127.0.0.1:0".parse().expect("valid address")).await.expect("bind loopback");
+pub async fn start(limits: Limits) -> Server {
+    start_at("127.0.0.1:0".parse().expect("valid address"), limits).await
+}
+
+/// Starts the fixture server on `addr`, with `POST /admin/revoke/{user}/{project}`.
+pub async fn start_at(addr: SocketAddr, limits: Limits) -> Server {
+    let users = Users::default();
+    let app = app(limits, users.clone());
+    let admin = users.clone();
+    let router = axum::Router::new().route(
+        "/admin/revoke/{user}/{project}",
+        axum::routing::post(move |axum::extract::Path((user, project)): axum::extract::Path<(String, String)>| {
+            let admin = admin.clone();
+            async move { if admin.revoke(&user, &project) { "revoked" } else { "unchanged" } }
+        }),
+    );
+    let router = app.attach(router);
+    let listener = liverpc::listen(addr).await.expect("bind loopback");
     let addr = listener.local_addr().expect("bound");
     tokio::spawn(liverpc::serve(listener, router));
-    (addr, app)
+    Server { addr, app, users }
 }
