@@ -52,7 +52,7 @@ pub struct AppBuilder<L> {
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let app = App::builder().contract::<Lobby>().build()?;
-/// let router = app.attach(axum::Router::new());
+/// let router: axum::Router = app.attach(axum::Router::new());
 /// let listener = liverpc::listen("127.0.0.1:0".parse()?).await?;
 /// # drop(listener); let _ = router;
 /// // liverpc::serve(listener, router).await?;

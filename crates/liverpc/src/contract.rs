@@ -31,7 +31,7 @@ use crate::room::{Room, RoomBuilder};
 /// #[derive(serde::Deserialize, garde::Validate, ts_rs::TS)]
 /// struct Send { #[garde(length(min = 1, max = 2000))] text: String }
 ///
-/// pub struct Chat;
+/// struct Chat;
 ///
 /// impl Contract for Chat {
 ///     const ROUTE: &'static str = "/rooms/[roomId]";

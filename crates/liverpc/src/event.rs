@@ -3,6 +3,71 @@
 //! An event is a payload type with a name ([`Event`]). A contract lists the events it may send
 //! in `type ToClient = (Message, Typing);`. Emitting a type that is not in that list does not
 //! compile, so neither an undeclared event nor a wrong payload type can reach a page.
+//!
+//! ```
+//! # use liverpc::{key, Contract, Emitter, Event, Socket};
+//! #[derive(serde::Serialize, ts_rs::TS)]
+//! struct Message { text: String }
+//! impl Event for Message { const NAME: &'static str = "message"; }
+//!
+//! struct Chat;
+//! impl Contract for Chat {
+//!     const ROUTE: &'static str = "/rooms/[roomId]";
+//!     const NAME: &'static str = "chat";
+//!     type Locals = ();
+//!     type ToClient = (Message,);
+//!     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
+//! }
+//!
+//! async fn announce(chat: Emitter<Chat>) {
+//!     chat.to(&key!["chat", "general"]).emit(&Message { text: "hi".into() }).await.ok();
+//! }
+//! ```
+//!
+//! The same with an event the contract does not declare fails to compile:
+//!
+//! ```compile_fail,E0277
+//! # use liverpc::{key, Contract, Emitter, Event, Socket};
+//! # #[derive(serde::Serialize, ts_rs::TS)]
+//! # struct Message { text: String }
+//! # impl Event for Message { const NAME: &'static str = "message"; }
+//! #[derive(serde::Serialize, ts_rs::TS)]
+//! struct Typing { user: String }
+//! impl Event for Typing { const NAME: &'static str = "typing"; }
+//! # struct Chat;
+//! # impl Contract for Chat {
+//! #     const ROUTE: &'static str = "/rooms/[roomId]";
+//! #     const NAME: &'static str = "chat";
+//! #     type Locals = ();
+//! #     type ToClient = (Message,);
+//! #     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
+//! # }
+//!
+//! async fn announce(chat: Emitter<Chat>) {
+//!     // error: `Typing` is not a to_client event of this contract
+//!     chat.to(&key!["chat", "general"]).emit(&Typing { user: "bob".into() }).await.ok();
+//! }
+//! ```
+//!
+//! And so does a payload of the wrong type, since the payload type is the event:
+//!
+//! ```compile_fail,E0277
+//! # use liverpc::{key, Contract, Emitter, Event, Socket};
+//! # #[derive(serde::Serialize, ts_rs::TS)]
+//! # struct Message { text: String }
+//! # impl Event for Message { const NAME: &'static str = "message"; }
+//! # struct Chat;
+//! # impl Contract for Chat {
+//! #     const ROUTE: &'static str = "/rooms/[roomId]";
+//! #     const NAME: &'static str = "chat";
+//! #     type Locals = ();
+//! #     type ToClient = (Message,);
+//! #     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
+//! # }
+//! async fn announce(chat: Emitter<Chat>) {
+//!     chat.to(&key!["chat", "general"]).emit(&"hi".to_string()).await.ok();
+//! }
+//! ```
 
 use serde::Serialize;
 

@@ -151,7 +151,7 @@ impl OriginPolicy {
             return true;
         }
         let origin = origin.to_ascii_lowercase();
-        if self.allowed.iter().any(|a| *a == origin) {
+        if self.allowed.contains(&origin) {
             return true;
         }
         // Behind TLS termination the scheme is not known here, so either matches the host.

@@ -191,10 +191,10 @@ impl<C: Contract> Conn<C> {
             return Err(Rejection::not_found(format!("unknown room `{name}`")));
         }
         let mut joined = self.joined();
-        if let Some(key) = joined.entries.remove(&(name.to_owned(), canonical(data))) {
-            if !joined.holds(&key) {
-                peer.leave(key.encode());
-            }
+        if let Some(key) = joined.entries.remove(&(name.to_owned(), canonical(data)))
+            && !joined.holds(&key)
+        {
+            peer.leave(key.encode());
         }
         Ok(())
     }

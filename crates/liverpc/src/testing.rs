@@ -204,6 +204,10 @@ impl TestClientBuilder {
                     _ => {}
                 }
             }
+            // Closed: every pending call learns it now, not at its timeout.
+            if let Ok(mut pending) = pending.lock() {
+                pending.clear();
+            }
         });
         Ok(TestClient {
             prefix,
@@ -236,8 +240,7 @@ impl TestClient {
 
     /// Calls a handler and waits for its answer: the reply's data, or the rejection.
     pub async fn call(&self, event: &str, data: impl Serialize) -> Result<Value, TestError> {
-        let data = serde_json::to_value(data).map_err(|e| TestError::Protocol(e.to_string()))?;
-        let answer = self.emit_with_ack(&Value::Array(vec![Value::from(event), data])).await?;
+        let answer = self.emit_with_ack(&(event, data)).await?;
         Self::unwrap_answer(answer)
     }
 
@@ -260,8 +263,10 @@ impl TestClient {
         Self::unwrap_answer(answer).map(drop)
     }
 
-    /// Sends an event with an ack and returns the raw answer (for protocol tests).
-    pub async fn emit_with_ack(&self, args: &Value) -> Result<Value, TestError> {
+    /// Sends an event with an ack and returns the raw answer (for protocol tests). `args` is
+    /// the event's argument array, event name first.
+    pub async fn emit_with_ack(&self, args: &impl Serialize) -> Result<Value, TestError> {
+        let args = serde_json::to_string(args).map_err(|e| TestError::Protocol(e.to_string()))?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         if let Ok(mut acks) = self.acks.lock() {
