@@ -10,12 +10,17 @@ use std::time::Instant;
 /// The Node packages whose `npm test` is part of `cargo xtask test`, relative to the root.
 const NODE_SUITES: &[&str] = &["packages/liverpc", "tests/compat"];
 
+/// Generators: a cargo binary that takes `gen|check <web root>`, and its web root.
+const GENERATORS: &[(&[&str], &str)] =
+    &[(&["-p", "liverpc", "--features", "testing", "--example", "fixture"], "packages/liverpc/test/fixture")];
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
+        Some("gen") => generators("gen"),
         _ => {
-            eprintln!("usage: cargo xtask test");
+            eprintln!("usage: cargo xtask test | gen");
             return ExitCode::from(2);
         }
     };
@@ -73,6 +78,7 @@ fn test() -> Result<(), String> {
         &["doc", "-p", "liverpc", "--no-deps", "--all-features"],
     )?;
     run("fixture", &root, "cargo", &["build", "-p", "liverpc", "--features", "testing", "--example", "fixture"])?;
+    generators("check").map_err(|e| format!("{e}: generated clients are stale, run `cargo xtask gen`"))?;
     let suites: Vec<&str> =
         NODE_SUITES.iter().copied().filter(|s| root.join(s).join("package.json").exists()).collect();
     if !suites.is_empty() {
@@ -84,6 +90,18 @@ fn test() -> Result<(), String> {
         run(&format!("{suite} tests"), &dir, "npm", &["test"])?;
     }
     println!("\nall tests passed in {:.0}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Runs every generator with `gen` (write) or `check` (fail when stale).
+fn generators(command: &str) -> Result<(), String> {
+    let root = root();
+    for (package, web_root) in GENERATORS {
+        let mut args = vec!["run", "--quiet"];
+        args.extend_from_slice(package);
+        args.extend_from_slice(&["--", command, web_root]);
+        run(&format!("{command} {web_root}"), &root, "cargo", &args)?;
+    }
     Ok(())
 }
 

@@ -1,15 +1,59 @@
 //! A liverpc server with the tutorial's contract, for the Node-driven tests.
-//! Binds `LIVERPC_FIXTURE_ADDR` (default `127.0.0.1:0`), prints `listening on <addr>` once
-//! ready, and serves until killed. `POST /admin/revoke/{user}/{project}` takes a right away.
+//!
+//! - `fixture`: binds `LIVERPC_FIXTURE_ADDR` (default `127.0.0.1:0`), prints
+//!   `listening on <addr>` once ready, and serves until killed.
+//!   `POST /admin/revoke/{user}/{project}` takes a right away.
+//! - `fixture gen <web root>` / `fixture check <web root>`: writes, or checks the freshness
+//!   of, the contract's TypeScript module under `<web root>/src/routes` (runtime `liverpc`).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use std::process::ExitCode;
+
+use liverpc::codegen::{self, Options};
+
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => serve().await,
+        [command @ ("gen" | "check"), root] => generate(command, root),
+        _ => {
+            eprintln!("usage: fixture [gen|check <web root>]");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
     let addr = std::env::var("LIVERPC_FIXTURE_ADDR").unwrap_or_else(|_| "127.0.0.1:0".to_owned());
-    let addr = addr.parse().expect("LIVERPC_FIXTURE_ADDR must be host:port");
+    let Ok(addr) = addr.parse() else {
+        eprintln!("LIVERPC_FIXTURE_ADDR must be host:port, got {addr}");
+        return ExitCode::from(2);
+    };
     let server = common::start_at(addr, liverpc::Limits::default()).await;
     println!("listening on {}", server.addr);
     std::future::pending::<()>().await;
+    ExitCode::SUCCESS
+}
+
+fn generate(command: &str, root: &str) -> ExitCode {
+    let app = common::app(liverpc::Limits::default(), common::Users::default());
+    let options = Options { runtime: "liverpc".to_owned(), ..Options::default() };
+    let result = codegen::generate(app.contracts(), &options).and_then(|files| {
+        let root = std::path::Path::new(root);
+        if command == "gen" {
+            codegen::write(root, &options, &files).map(drop)
+        } else {
+            codegen::check(root, &options, &files)
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fixture {command}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

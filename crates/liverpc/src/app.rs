@@ -7,6 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::codegen::{ContractInfo, HandlerInfo, RoomInfo};
 use crate::contract::{Contract, Socket};
 use crate::emit::Emitter;
 use crate::error::{BuildError, EmitError};
@@ -18,7 +19,13 @@ use crate::route::{Route, is_identifier};
 use crate::session::{Endpoint, Runtime, Served};
 use crate::transport::{Hub, Layer, Transport};
 
-type Compile<L> = fn(&Setup<L>) -> Result<(TypeId, Arc<dyn Endpoint>), BuildError>;
+type Compile<L> = fn(&Setup<L>) -> Result<Compiled, BuildError>;
+
+struct Compiled {
+    type_id: TypeId,
+    endpoint: Arc<dyn Endpoint>,
+    info: ContractInfo,
+}
 
 struct Setup<L> {
     hook: Arc<dyn Hook<L>>,
@@ -62,7 +69,7 @@ pub struct AppBuilder<L> {
 pub struct App {
     layer: Layer,
     hubs: HashMap<TypeId, Hub>,
-    namespaces: Vec<String>,
+    contracts: Vec<ContractInfo>,
 }
 
 impl App {
@@ -90,9 +97,10 @@ impl App {
             .ok_or_else(|| EmitError::UnknownContract(std::any::type_name::<C>().to_owned()))
     }
 
-    /// The Socket.IO namespace of every contract, in registration order.
-    pub fn namespaces(&self) -> &[String] {
-        &self.namespaces
+    /// Every contract as the page sees it, in registration order: what
+    /// [`codegen`](crate::codegen) generates the TypeScript clients from.
+    pub fn contracts(&self) -> &[ContractInfo] {
+        &self.contracts
     }
 }
 
@@ -136,42 +144,52 @@ impl<L: Send + Sync + 'static> AppBuilder<L> {
         let transport = Transport::new(&self.limits);
         let setup = Setup { hook: self.hook, limits: self.limits, origins: Arc::new(self.origins), transport };
         let mut hubs = HashMap::new();
-        let mut namespaces = Vec::new();
+        let mut contracts: Vec<ContractInfo> = Vec::new();
         let mut endpoints = Vec::new();
         for compile in self.contracts {
-            let (type_id, endpoint) = compile(&setup)?;
-            let namespace = endpoint.namespace().to_owned();
-            if namespaces.contains(&namespace) || hubs.contains_key(&type_id) {
-                return Err(BuildError::DuplicateContract(namespace));
+            let Compiled { type_id, endpoint, info } = compile(&setup)?;
+            if contracts.iter().any(|c| c.namespace == info.namespace) || hubs.contains_key(&type_id) {
+                return Err(BuildError::DuplicateContract(info.namespace));
             }
-            hubs.insert(type_id, setup.transport.hub(&namespace));
-            namespaces.push(namespace);
+            hubs.insert(type_id, setup.transport.hub(&info.namespace));
+            contracts.push(info);
             endpoints.push(endpoint);
         }
         for endpoint in endpoints {
             setup.transport.mount(endpoint, setup.origins.clone());
         }
-        Ok(App { layer: setup.transport.layer, hubs, namespaces })
+        Ok(App { layer: setup.transport.layer, hubs, contracts })
     }
 }
 
-fn compile<C: Contract>(setup: &Setup<C::Locals>) -> Result<(TypeId, Arc<dyn Endpoint>), BuildError> {
+fn compile<C: Contract>(setup: &Setup<C::Locals>) -> Result<Compiled, BuildError> {
     let socket = C::socket(Socket::new());
     let namespace = protocol::namespace(C::ROUTE, C::NAME);
     let check = |what: &'static str, name: &str| check_name(&namespace, what, name);
     check("contract", C::NAME)?;
     let route = Route::parse(C::ROUTE).map_err(|source| BuildError::Route { name: C::NAME.to_owned(), source })?;
 
+    let mut info = ContractInfo {
+        rust: std::any::type_name::<C>(),
+        route: C::ROUTE,
+        name: C::NAME,
+        namespace: namespace.clone(),
+        events: Vec::new(),
+        handlers: Vec::new(),
+        rooms: Vec::new(),
+    };
     let mut seen = HashSet::new();
     for event in C::ToClient::describe() {
         check("event", event.name)?;
         if !seen.insert(event.name) {
             return Err(duplicate(&namespace, "event", event.name));
         }
+        info.events.push((event.name, event.payload));
     }
     let mut handlers = HashMap::new();
     for (name, handler) in socket.handlers {
         check("handler", &name)?;
+        info.handlers.push(HandlerInfo { name: name.clone(), payload: handler.payload, reply: handler.reply });
         if handlers.insert(name.clone(), handler).is_some() {
             return Err(duplicate(&namespace, "handler", &name));
         }
@@ -186,6 +204,7 @@ fn compile<C: Contract>(setup: &Setup<C::Locals>) -> Result<(TypeId, Arc<dyn End
             }
             auto_join.push(name.clone());
         }
+        info.rooms.push(RoomInfo { name: name.clone(), payload: room.payload, auto_join: room.auto_join });
         if rooms.insert(name.clone(), room).is_some() {
             return Err(duplicate(&namespace, "room", &name));
         }
@@ -200,7 +219,7 @@ fn compile<C: Contract>(setup: &Setup<C::Locals>) -> Result<(TypeId, Arc<dyn End
         hook: setup.hook.clone(),
         limits: setup.limits.clone(),
     };
-    Ok((TypeId::of::<C>(), Arc::new(Served(Arc::new(runtime)))))
+    Ok(Compiled { type_id: TypeId::of::<C>(), endpoint: Arc::new(Served(Arc::new(runtime))), info })
 }
 
 fn check_name(contract: &str, what: &'static str, name: &str) -> Result<(), BuildError> {

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
+use crate::codegen::TsType;
 use crate::context::Context;
 use crate::error::Rejection;
 use crate::event::Events;
@@ -78,6 +79,8 @@ type HandlerFn<C> =
 /// A page -> server handler, type-erased.
 pub(crate) struct Handler<C: Contract> {
     pub(crate) call: Arc<HandlerFn<C>>,
+    pub(crate) payload: TsType,
+    pub(crate) reply: TsType,
 }
 
 impl<C: Contract> Socket<C> {
@@ -122,7 +125,7 @@ impl<C: Contract> Socket<C> {
             });
             Ok(future)
         };
-        let handler = Handler { call: Arc::new(call) };
+        let handler = Handler { call: Arc::new(call), payload: TsType::of::<T>(), reply: TsType::of::<R>() };
         self.handlers.push((name.to_owned(), handler));
         self
     }

@@ -71,6 +71,8 @@
 
 use serde::Serialize;
 
+use crate::codegen::TsType;
+
 /// A server -> page event: its payload type and its name.
 ///
 /// ```
@@ -93,13 +95,13 @@ pub trait Event: Serialize + ts_rs::TS + Send + Sync + 'static {
 pub struct EventInfo {
     /// The event name.
     pub name: &'static str,
-    /// The Rust type name of the payload.
-    pub rust_type: &'static str,
+    /// The payload's TypeScript type.
+    pub payload: TsType,
 }
 
 impl EventInfo {
     fn of<E: Event>() -> EventInfo {
-        EventInfo { name: E::NAME, rust_type: std::any::type_name::<E>() }
+        EventInfo { name: E::NAME, payload: TsType::of::<E>() }
     }
 }
 

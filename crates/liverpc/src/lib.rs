@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod app;
+pub mod codegen;
 mod context;
 mod contract;
 mod emit;

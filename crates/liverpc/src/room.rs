@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
+use crate::codegen::TsType;
 use crate::error::Rejection;
 use crate::payload;
 use crate::route::Params;
@@ -138,6 +139,8 @@ pub(crate) enum RoomKind<L> {
 pub struct Room<L> {
     pub(crate) kind: RoomKind<L>,
     pub(crate) auto_join: bool,
+    /// The exposed room's payload type, for the generated client.
+    pub(crate) payload: Option<TsType>,
 }
 
 impl<L> Room<L> {
@@ -218,7 +221,7 @@ impl<L> RoomBuilder<L> {
     where
         F: Fn(&RoomContext<L>) -> Result<RoomKey, Deny> + Send + Sync + 'static,
     {
-        Room { kind: RoomKind::Private(Arc::new(decide)), auto_join: false }
+        Room { kind: RoomKind::Private(Arc::new(decide)), auto_join: false, payload: None }
     }
 
     /// An exposed room: the page sends a `T`; the server validates it, then `authorize` returns
@@ -262,6 +265,6 @@ impl<L> RoomBuilder<L> {
             let data: T = payload::decode(raw)?;
             authorize(cx, data).map_err(|Deny| Rejection::join_denied())
         };
-        Room { kind: RoomKind::Expose(Arc::new(run)), auto_join: false }
+        Room { kind: RoomKind::Expose(Arc::new(run)), auto_join: false, payload: Some(TsType::of::<T>()) }
     }
 }
