@@ -1,0 +1,130 @@
+/**
+ * The types a generated module supplies (`Contract`, `Descriptor`) and the typed client they
+ * produce (`Client`). Types only: nothing here exists at run time.
+ */
+
+import type { ConnectionState } from './state.js';
+import type { Readable, Unsubscribe } from './store.js';
+
+/**
+ * One route contract, as the generated module declares it (the type parameter of `socket`):
+ * - `toClient`: event name -> payload type;
+ * - `fromClient`: handler name -> `[payload type, reply type]` (`null` payload: no argument);
+ * - `rooms`: room name -> join payload type (`null`: a private room, joined by name only).
+ */
+export interface Contract {
+  toClient: { [event: string]: unknown };
+  fromClient: { [handler: string]: readonly [payload: unknown, reply: unknown] };
+  rooms: { [room: string]: unknown };
+}
+
+/** The names the runtime needs at run time: the constants of a generated module. */
+export interface Descriptor<C extends Contract> {
+  /** Socket.IO namespace: the route id, `/`, the contract name (`/rooms/[roomId]/chat`). */
+  namespace: string;
+  /** SvelteKit route id the contract belongs to (`/rooms/[roomId]`), for messages. */
+  route: string;
+  /** Every `toClient` event name. */
+  toClient: readonly (keyof C['toClient'] & string)[];
+  /** Every `fromClient` handler name. */
+  fromClient: readonly (keyof C['fromClient'] & string)[];
+  /** Every room name. */
+  rooms: readonly (keyof C['rooms'] & string)[];
+  /** Rooms the server joins on connect (reported by `liverpc:room`). */
+  autoJoin: readonly (keyof C['rooms'] & string)[];
+}
+
+/** A call: no argument when the payload type is `null`. */
+export type Call<P, R> = [P] extends [null] ? () => Promise<R> : (payload: P) => Promise<R>;
+
+/** A join or a leave: no argument for a private room (payload type `null`). */
+export type RoomCall<D> = [D] extends [null] ? () => Promise<void> : (data: D) => Promise<void>;
+
+/** `room.<handler>(payload)` for every `fromClient` handler. */
+export type Calls<F extends Contract['fromClient']> = {
+  readonly [K in keyof F & string]: Call<F[K][0], F[K][1]>;
+};
+
+/** `room.on.<event>(listener)` for every `toClient` event; each returns an unsubscribe. */
+export type Listeners<E extends Contract['toClient']> = {
+  readonly [K in keyof E & string]: (listener: (payload: E[K]) => void) => Unsubscribe;
+};
+
+/** `room.join.<room>(data?)` / `room.leave.<room>(data?)` for every room. */
+export type RoomCalls<R extends Contract['rooms']> = {
+  readonly [K in keyof R & string]: RoomCall<R[K]>;
+};
+
+/** The members every client has besides its handlers. */
+export interface ClientBase<C extends Contract> {
+  /**
+   * Listens to a server event; the listener survives reconnects and navigations.
+   *
+   * @example
+   * const off = room.on.message((m) => messages.push(m));
+   * off();
+   */
+  readonly on: Listeners<C['toClient']>;
+  /**
+   * Asks the server to join a room; rejects with `LiverpcError` (`forbidden` when refused).
+   * Joined rooms are asked for again after every reconnect and navigation.
+   *
+   * @example
+   * await room.join.project({ projectId: 'apollo' });
+   * await room.join.tenant();
+   */
+  readonly join: RoomCalls<C['rooms']>;
+  /**
+   * Leaves a room joined with the same payload. Leaving twice is not an error.
+   *
+   * @example
+   * await room.leave.project({ projectId: 'apollo' });
+   */
+  readonly leave: RoomCalls<C['rooms']>;
+  /**
+   * The connection and its rooms, as a Svelte store (`$state` in a component).
+   *
+   * @example
+   * room.state.subscribe((s) => console.log(s.status, s.rooms.chat?.status));
+   */
+  readonly state: Readable<ConnectionState<C['rooms']>>;
+  /**
+   * Follows the page to a new URL path: re-handshakes with it (new params, new auto-joined
+   * rooms), then asks again for the rooms joined explicitly. Listeners stay. Resolves once
+   * connected and rejoined; rejects with the refusal when the server refuses the new path.
+   * A no-op when the path is unchanged.
+   *
+   * @example
+   * await room.navigate('/rooms/random');
+   */
+  navigate(path: string): Promise<void>;
+  /**
+   * Stops listening and, when no other client of this contract remains on the page,
+   * disconnects. Pending calls reject with `closed`. Calling it twice is harmless.
+   *
+   * @example
+   * onDestroy(() => room.close());
+   */
+  close(): void;
+}
+
+/** What `chat()` returns: the contract's handlers as methods, plus `ClientBase`. */
+export type Client<C extends Contract> = Calls<C['fromClient']> & ClientBase<C>;
+
+/** Where and how a client connects. */
+export interface ClientOptions {
+  /** The URL path the contract is bound to. Default: `location.pathname`. */
+  path?: string;
+  /** The server's origin (`http://localhost:3000`). Default: `location.origin`. */
+  url?: string;
+  /**
+   * Headers of the handshake request, e.g. `{ cookie: 'session=alice' }`. Node only: browsers
+   * cannot set headers on a websocket (they send the page's cookies themselves).
+   */
+  extraHeaders?: Record<string, string>;
+  /** Milliseconds a call, join or leave may wait for its answer (default 10000). */
+  timeout?: number;
+}
+
+/** What a generated module exports: call it to get a client bound to the page. */
+export type ClientFactory<C extends Contract> = (options?: ClientOptions) => Client<C>;

@@ -1,0 +1,35 @@
+/**
+ * liverpc: typed realtime for SvelteKit pages, over Socket.IO.
+ *
+ * Generated modules call `socket(...)`; pages call what it returns:
+ *
+ * ```ts
+ * import { chat } from './chat.socket';
+ * const room = chat();
+ * room.on.message((m) => ...);
+ * await room.send({ text });
+ * await room.join.project({ projectId });
+ * ```
+ *
+ * In a SvelteKit app import `socket` from `liverpc/sveltekit` instead: same API, plus it
+ * follows navigations and closes with the component.
+ */
+
+export { socket, DEFAULT_TIMEOUT } from './socket.js';
+export { LiverpcError } from './error.js';
+export type { ClientErrorCode, ErrorCode, Issue, RefusalCode, ServerErrorCode } from './error.js';
+export type {
+  Call,
+  Calls,
+  Client,
+  ClientBase,
+  ClientFactory,
+  ClientOptions,
+  Contract,
+  Descriptor,
+  Listeners,
+  RoomCall,
+  RoomCalls,
+} from './contract.js';
+export type { ConnectionState, ConnectionStatus, RoomState, RoomStatus } from './state.js';
+export type { Readable, Unsubscribe } from './store.js';

@@ -1,0 +1,57 @@
+/**
+ * `socket(descriptor)`: what a generated module calls. It returns the contract's client
+ * factory (`chat`), which binds a client to the page's URL.
+ */
+
+import { MEMBERS, createClient } from './client.js';
+import { connectionFor } from './connection.js';
+import type { ClientFactory, ClientOptions, Contract, Descriptor } from './contract.js';
+import { inert } from './inert.js';
+import { managerFor } from './manager.js';
+
+/** Default milliseconds a call, join or leave waits for its answer. */
+export const DEFAULT_TIMEOUT = 10_000;
+
+/**
+ * Declares a contract's client. Generated modules call it; pages call what it returns.
+ *
+ * In a browser the client connects to `location.origin` with `location.pathname`; elsewhere
+ * pass `url` and `path`. Without a window and without `url` (server-side rendering) the client
+ * is inert: it opens nothing, its state stays `connecting` and its calls reject with `closed`.
+ *
+ * @example
+ * export const chat = socket<{
+ *   toClient: { message: Message };
+ *   fromClient: { send: [Send, Sent] };
+ *   rooms: { chat: null };
+ * }>({ namespace: '/rooms/[roomId]/chat', route: '/rooms/[roomId]', toClient: ['message'],
+ *      fromClient: ['send'], rooms: ['chat'], autoJoin: ['chat'] });
+ *
+ * const room = chat();
+ * room.on.message((m) => console.log(m.text));
+ * await room.send({ text: 'hi' });
+ */
+export function socket<C extends Contract>(descriptor: Descriptor<C>): ClientFactory<C> {
+  for (const name of descriptor.fromClient) {
+    if (MEMBERS.includes(name) || name.startsWith('liverpc:')) {
+      throw new TypeError(`liverpc: \`${name}\` is reserved and cannot name a handler`);
+    }
+  }
+  return (options: ClientOptions = {}) => {
+    const timeout = options.timeout ?? DEFAULT_TIMEOUT;
+    const where = locate(options);
+    if (where === undefined) return createClient(descriptor, inert(), timeout);
+    const manager = managerFor(where.url, options.extraHeaders);
+    return createClient(descriptor, connectionFor(manager, descriptor, where.path, timeout), timeout);
+  };
+}
+
+/** The server URL and page path; `undefined` during server-side rendering. */
+function locate(options: ClientOptions): { url: string; path: string } | undefined {
+  const location = typeof window === 'undefined' ? undefined : window.location;
+  const url = options.url ?? location?.origin;
+  if (url === undefined) return undefined;
+  const path = options.path ?? location?.pathname;
+  if (path === undefined) throw new TypeError('liverpc: outside a browser, pass the page path: chat({ url, path })');
+  return { url, path };
+}

@@ -1,0 +1,103 @@
+// A dropped transport: socket.io-client reconnects, liverpc asks again for the rooms the page
+// joined, and the server re-authorizes each (a right revoked meanwhile is denied, visibly).
+
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, test } from 'node:test';
+
+// Package-internal (package.json "imports"): the shared Manager, to drop its transport.
+import { managerFor } from '#internal/manager.js';
+
+import { Clients } from './support/clients.js';
+import { type Fixture, startFixture } from './support/fixture.js';
+import { Inbox, until } from './support/wait.js';
+import type { Message } from './fixture/chat.socket.js';
+
+describe('reconnect', { timeout: 30_000 }, () => {
+  let fixture: Fixture;
+  let clients: Clients;
+  before(async () => {
+    fixture = await startFixture();
+    clients = new Clients(fixture.url);
+  });
+  afterEach(() => clients.closeAll());
+  after(() => fixture.stop());
+
+  const managerOf = (user: string) => managerFor(fixture.url, { cookie: `session=${user}` });
+
+  test('after a transport drop the page is back in its rooms; calls made meanwhile go out', { timeout: 15_000 }, async () => {
+    const alice = await clients.connected('alice');
+    const bob = await clients.connected('bob', '/rooms/elsewhere');
+    const inbox = new Inbox<Message>(alice.on.message);
+    await alice.join.tenant();
+    await alice.join.project({ projectId: 'apollo' });
+    await bob.join.project({ projectId: 'apollo' });
+
+    managerOf('alice').engine.close();
+    const dropped = await until(alice.state, (s) => s.status === 'reconnecting');
+    assert.deepEqual(dropped.rooms, {
+      chat: { status: 'joining' },
+      tenant: { status: 'joining' },
+      project: { status: 'joining' },
+    });
+    // Made while disconnected: waits for the reconnect, then goes out.
+    const pending = alice.send({ text: 'sent while away' });
+
+    const back = await until(
+      alice.state,
+      (s) => s.status === 'connected' && Object.values(s.rooms).every((r) => r?.status === 'joined'),
+      10_000,
+    );
+    assert.deepEqual(back.rooms, {
+      chat: { status: 'joined' },
+      tenant: { status: 'joined' },
+      project: { status: 'joined', data: { projectId: 'apollo' } },
+    });
+    assert.deepEqual(await pending, { delivered: 1 });
+    // The server has alice in the project room again.
+    assert.deepEqual(await bob.post({ room: 'project', text: 'welcome back' }), { delivered: 1 });
+    await inbox.next((m) => m.text === 'welcome back');
+  });
+
+  test('a right revoked while disconnected: that room is denied after the reconnect, the others rejoin', { timeout: 15_000 }, async () => {
+    const alice = await clients.connected('alice');
+    const bob = await clients.connected('bob', '/rooms/elsewhere');
+    const inbox = new Inbox<Message>(alice.on.message);
+    await alice.join.tenant();
+    await alice.join.project({ projectId: 'gemini' });
+    await bob.join.tenant();
+
+    // Hold the automatic reconnect so the revocation lands while alice is away, by construction.
+    const manager = managerOf('alice');
+    manager.reconnection(false);
+    manager.engine.close();
+    await until(alice.state, (s) => s.status === 'reconnecting');
+    assert.equal(await fixture.revoke('alice', 'gemini'), 'revoked');
+    manager.reconnection(true);
+    manager.open();
+
+    const back = await until(
+      alice.state,
+      (s) => s.status === 'connected' && Object.values(s.rooms).every((r) => r?.status !== 'joining'),
+      10_000,
+    );
+    assert.equal(back.rooms.chat?.status, 'joined');
+    assert.equal(back.rooms.tenant?.status, 'joined');
+    assert.equal(back.rooms.project?.status, 'denied');
+    assert.equal(back.rooms.project?.error?.code, 'forbidden');
+    assert.deepEqual(back.rooms.project?.data, { projectId: 'gemini' });
+
+    // The tenant room works again on the server side.
+    assert.deepEqual(await bob.post({ room: 'tenant', text: 'tenant after reconnect' }), { delivered: 1 });
+    await inbox.next((m) => m.text === 'tenant after reconnect');
+
+    // A denied room is forgotten: the next reconnect does not ask for it again.
+    manager.engine.close();
+    await until(alice.state, (s) => s.status === 'reconnecting');
+    const again = await until(
+      alice.state,
+      (s) => s.status === 'connected' && Object.values(s.rooms).every((r) => r?.status === 'joined'),
+      10_000,
+    );
+    assert.deepEqual(Object.keys(again.rooms).sort(), ['chat', 'tenant']);
+  });
+});

@@ -1,0 +1,30 @@
+// Opens fixture clients as a given user, and closes every one of them at the end of a test.
+
+import { until } from './wait.js';
+import { chat } from '../fixture/chat.socket.js';
+
+export type Room = ReturnType<typeof chat>;
+
+export class Clients {
+  readonly #open: Room[] = [];
+  constructor(readonly url: string) {}
+
+  /** A client of the chat contract as `user` (undefined: no session cookie) on `path`. */
+  open(user: string | undefined, path = '/rooms/general'): Room {
+    const headers = user === undefined ? {} : { extraHeaders: { cookie: `session=${user}` } };
+    const room = chat({ url: this.url, path, ...headers });
+    this.#open.push(room);
+    return room;
+  }
+
+  /** Same, and waits until connected with its auto-joined room joined. */
+  async connected(user: string | undefined, path = '/rooms/general'): Promise<Room> {
+    const room = this.open(user, path);
+    await until(room.state, (s) => s.status === 'connected' && s.rooms.chat?.status === 'joined');
+    return room;
+  }
+
+  closeAll(): void {
+    for (const room of this.#open.splice(0)) room.close();
+  }
+}

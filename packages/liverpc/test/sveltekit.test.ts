@@ -1,0 +1,72 @@
+// The `liverpc/sveltekit` adapter, with `$app/navigation` and `svelte` replaced by recorders
+// (module hooks) and a stand-in `window.location`. The real thing runs in the end-to-end tests.
+
+import assert from 'node:assert/strict';
+import { register } from 'node:module';
+import { after, before, describe, test } from 'node:test';
+
+import { type Fixture, startFixture } from './support/fixture.js';
+import { lifecycle } from './support/sveltekit-mocks.js';
+import { Inbox, rejection, until } from './support/wait.js';
+import type { Message } from './fixture/chat.socket.js';
+
+register(new URL('./support/sveltekit-hooks.js', import.meta.url));
+const { chat } = await import('./fixture/chat.sveltekit.socket.js');
+
+type Global = { window?: { location: { origin: string; pathname: string } } };
+const global = globalThis as Global;
+
+describe('liverpc/sveltekit', { timeout: 30_000 }, () => {
+  let fixture: Fixture;
+  before(async () => {
+    fixture = await startFixture();
+  });
+  after(async () => {
+    delete global.window;
+    await fixture.stop();
+  });
+
+  test('during SSR it never connects, even with a url', { timeout: 5_000 }, async () => {
+    const room = chat({ url: fixture.url });
+    assert.deepEqual(await until(room.state, () => true), { status: 'connecting', rooms: {} });
+    assert.equal((await rejection(room.whoami())).code, 'closed');
+    assert.equal(lifecycle.afterNavigate.length + lifecycle.onDestroy.length, 0);
+  });
+
+  test('in a component it follows navigations and closes with the component', { timeout: 10_000 }, async () => {
+    global.window = { location: { origin: fixture.url, pathname: '/rooms/general' } };
+    const room = chat({ extraHeaders: { cookie: 'session=alice' } });
+    assert.equal(lifecycle.afterNavigate.length, 1);
+    assert.equal(lifecycle.onDestroy.length, 1);
+    const inbox = new Inbox<Message>(room.on.message);
+    await until(room.state, (s) => s.status === 'connected');
+
+    // SvelteKit calls afterNavigate on mount too: same path, nothing happens.
+    for (const callback of lifecycle.afterNavigate) callback({});
+    await room.send({ text: 'in general' });
+    assert.equal((await inbox.next((m) => m.text === 'in general')).room, 'general');
+
+    global.window.location.pathname = '/rooms/random';
+    for (const callback of lifecycle.afterNavigate) callback({});
+    await until(room.state, (s) => s.status === 'connecting');
+    await until(room.state, (s) => s.status === 'connected' && s.rooms.chat?.status === 'joined');
+    await room.send({ text: 'in random' });
+    assert.equal((await inbox.next((m) => m.text === 'in random')).room, 'random');
+
+    for (const destroy of lifecycle.onDestroy.splice(0)) destroy();
+    lifecycle.afterNavigate.length = 0;
+    assert.equal((await until(room.state, () => true)).status, 'closed');
+  });
+
+  test('outside component initialisation it still works; the caller closes it', { timeout: 10_000 }, async () => {
+    global.window = { location: { origin: fixture.url, pathname: '/rooms/general' } };
+    lifecycle.outside = true;
+    try {
+      const room = chat({ extraHeaders: { cookie: 'session=bob' } });
+      assert.equal(await room.whoami(), 'bob');
+      room.close();
+    } finally {
+      lifecycle.outside = false;
+    }
+  });
+});
