@@ -19,6 +19,9 @@ const JOIN = 'liverpc:join';
 const LEAVE = 'liverpc:leave';
 const ROOM_STATUS = 'liverpc:room';
 
+/** Join refusals that asking again will not change. */
+const FINAL: readonly string[] = ['forbidden', 'not_found', 'invalid_payload', 'too_large'];
+
 /** What a connection needs to know about its contract. */
 export interface Endpoint {
   namespace: string;
@@ -268,9 +271,11 @@ export class Connection implements Channel {
       if (answer.ok) {
         if (!denied.has(entry.room)) this.#setRoom(entry.room, { status: 'joined', ...dataOf(entry.data) });
       } else {
-        // Denials are reported, never hidden by a sibling payload's success, and forgotten.
+        // Denials are reported, never hidden by a sibling payload's success. A final refusal
+        // is forgotten; a transient one (`rate_limited`, `internal`) is asked for again at the
+        // next handshake.
         denied.add(entry.room);
-        this.#joined.delete(entry.room, entry.data);
+        if (FINAL.includes(answer.error.code)) this.#joined.delete(entry.room, entry.data);
         this.#setRoom(entry.room, { status: 'denied', error: answer.error, ...dataOf(entry.data) });
       }
     });
