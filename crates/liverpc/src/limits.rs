@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 pub struct Limits {
     /// Largest payload of one call or join, in bytes.
     pub max_payload: usize,
-    /// Most rooms one socket may be in.
+    /// Most rooms one socket may be in, counted as join requests held (two payloads that
+    /// map to the same key count twice).
     pub max_rooms: usize,
     /// Sustained calls and joins per second per socket.
     pub calls_per_second: u32,

@@ -136,13 +136,6 @@ impl Joined {
     fn holds(&self, key: &RoomKey) -> bool {
         self.entries.values().any(|k| k == key)
     }
-
-    fn distinct_keys(&self) -> usize {
-        let mut keys: Vec<&RoomKey> = self.entries.values().collect();
-        keys.sort();
-        keys.dedup();
-        keys.len()
-    }
 }
 
 /// One connection's state.
@@ -169,7 +162,10 @@ impl<C: Contract> Conn<C> {
         if joined.entries.get(&entry) == Some(&key) {
             return Ok(key);
         }
-        if !joined.holds(&key) && joined.distinct_keys() >= self.runtime.limits.max_rooms {
+        // Every held request counts, not only distinct keys: requests whose payloads differ in
+        // a field the key ignores are each kept (so that each leave matches its join), and
+        // would otherwise pile up without bound under the room limit.
+        if !joined.entries.contains_key(&entry) && joined.entries.len() >= self.runtime.limits.max_rooms {
             return Err(Rejection::new(
                 ErrorCode::RateLimited,
                 format!("room limit reached: a socket may be in at most {} rooms", self.runtime.limits.max_rooms),
