@@ -3,8 +3,9 @@
 //! - `fixture`: binds `LIVERPC_FIXTURE_ADDR` (default `127.0.0.1:0`), prints
 //!   `listening on <addr>` once ready, and serves until killed.
 //!   `POST /admin/revoke/{user}/{project}` takes a right away.
-//! - `fixture gen <web root>` / `fixture check <web root>`: writes, or checks the freshness
-//!   of, the contract's TypeScript module under `<web root>/src/routes` (runtime `liverpc`).
+//! - `fixture gen <dir>` / `fixture check <dir>`: writes, or checks the freshness of, the
+//!   contract's TypeScript module at `<dir>/rooms/[roomId]/chat.socket.ts` (runtime `liverpc`),
+//!   which the npm runtime's tests import.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -40,7 +41,12 @@ async fn serve() -> ExitCode {
 
 fn generate(command: &str, root: &str) -> ExitCode {
     let app = common::app(liverpc::Limits::default(), common::Users::default());
-    let options = Options { runtime: "liverpc".to_owned(), ..Options::default() };
+    let options = Options {
+        runtime: "liverpc".to_owned(),
+        routes: ".".into(),
+        shared_types: "lib/types.ts".into(),
+        ..Options::default()
+    };
     let result = codegen::generate(app.contracts(), &options).and_then(|files| {
         let root = std::path::Path::new(root);
         if command == "gen" {

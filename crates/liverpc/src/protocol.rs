@@ -38,6 +38,7 @@ pub(crate) const RESERVED_NAMES: &[&str] = &[
     "join",
     "leave",
     "close",
+    "navigate",
     "state",
     "subscribe",
     "then",

@@ -101,7 +101,11 @@ fn shared_types_are_declared_once() {
     assert_eq!(declaring_notice.len(), 1);
     assert_eq!(declaring_notice[0].path, Path::new("src/lib/liverpc/types.ts"));
     let chat = files.iter().find(|f| f.path.ends_with("chat.socket.ts")).unwrap();
-    assert!(chat.contents.contains("import type { Notice } from \"../../../lib/liverpc/types\";"), "{}", chat.contents);
+    assert!(
+        chat.contents.contains("import type { Notice } from \"../../../lib/liverpc/types.js\";"),
+        "{}",
+        chat.contents
+    );
     assert!(
         chat.contents.contains("export type ProjectJoin = { projectId: string, };"),
         "serde renames: {}",

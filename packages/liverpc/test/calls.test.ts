@@ -9,7 +9,7 @@ import { stale } from './fixture/stale.socket.js';
 import { Clients } from './support/clients.js';
 import { type Fixture, startFixture } from './support/fixture.js';
 import { Inbox, rejection, until } from './support/wait.js';
-import type { Message, Send } from './fixture/chat.socket.js';
+import type { Message, Send } from './fixture/rooms/[roomId]/chat.socket.js';
 
 describe('calls and events', { timeout: 30_000 }, () => {
   let fixture: Fixture;

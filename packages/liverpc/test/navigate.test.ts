@@ -11,7 +11,7 @@ import { managerFor } from '#internal/manager.js';
 import { Clients } from './support/clients.js';
 import { type Fixture, startFixture } from './support/fixture.js';
 import { Inbox, rejection, until } from './support/wait.js';
-import type { Message } from './fixture/chat.socket.js';
+import type { Message } from './fixture/rooms/[roomId]/chat.socket.js';
 
 describe('navigate', { timeout: 30_000 }, () => {
   let fixture: Fixture;

@@ -218,7 +218,8 @@ fn module_path(contract: &ContractInfo, options: &Options) -> PathBuf {
     path
 }
 
-/// The import specifier of `target` (a `.ts` file) from the module at `from`, extensionless.
+/// The import specifier of `target` (a `.ts` file) from the module at `from`, with the `.js`
+/// extension that TypeScript (any module resolution) and Vite both map back to `.ts`.
 fn relative_import(from: &Path, target: &Path) -> String {
     let from_dir: Vec<_> = from.parent().map(|p| p.components().collect()).unwrap_or_default();
     let target = target.with_extension("");
@@ -229,7 +230,7 @@ fn relative_import(from: &Path, target: &Path) -> String {
         parts.push(".".to_owned());
     }
     parts.extend(target_parts[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
-    parts.join("/")
+    format!("{}.js", parts.join("/"))
 }
 
 #[cfg(test)]
@@ -241,9 +242,9 @@ mod tests {
         let shared = Path::new("src/lib/liverpc/types.ts");
         assert_eq!(
             relative_import(Path::new("src/routes/rooms/[roomId]/chat.socket.ts"), shared),
-            "../../../lib/liverpc/types"
+            "../../../lib/liverpc/types.js"
         );
-        assert_eq!(relative_import(Path::new("src/routes/chat.socket.ts"), shared), "../lib/liverpc/types");
-        assert_eq!(relative_import(Path::new("src/lib/a.socket.ts"), shared), "./liverpc/types");
+        assert_eq!(relative_import(Path::new("src/routes/chat.socket.ts"), shared), "../lib/liverpc/types.js");
+        assert_eq!(relative_import(Path::new("src/lib/a.socket.ts"), shared), "./liverpc/types.js");
     }
 }

@@ -69,6 +69,7 @@ impl ContractModule {
         let _ = writeln!(out, "}}>({{");
         let _ = writeln!(out, "  namespace: {},", quote(&contract.namespace));
         let _ = writeln!(out, "  route: {},", quote(contract.route));
+        let _ = writeln!(out, "  toClient: {},", names(contract.events.iter().map(|(n, _)| *n).collect()));
         let _ = writeln!(out, "  fromClient: {},", names(contract.handlers.iter().map(|h| h.name.as_str()).collect()));
         let _ = writeln!(out, "  rooms: {},", names(contract.rooms.iter().map(|r| r.name.as_str()).collect()));
         let _ = writeln!(

@@ -1,7 +1,7 @@
 // Opens fixture clients as a given user, and closes every one of them at the end of a test.
 
 import { until } from './wait.js';
-import { chat } from '../fixture/chat.socket.js';
+import { chat } from '../fixture/rooms/[roomId]/chat.socket.js';
 
 export type Room = ReturnType<typeof chat>;
 
