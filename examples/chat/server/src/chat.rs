@@ -1,0 +1,150 @@
+//! The tutorial's contract, `src/routes/rooms/[roomId]/chat.socket.ts`.
+
+use liverpc::{Context, Contract, Deny, Event, Handshake, Refuse, Rejection, Socket, key};
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::{Sessions, User};
+
+/// What the hook returns for each connection (the tutorial's `locals`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Locals {
+    /// The signed-in account, if any.
+    pub(crate) user: Option<&'static User>,
+}
+
+/// The tutorial's `src/hooks.socket.ts`: the session cookie names the account.
+pub(crate) fn hook(
+    sessions: Sessions,
+) -> impl Fn(Handshake) -> std::future::Ready<Result<Locals, Refuse>> + Send + Sync {
+    move |handshake: Handshake| {
+        let user = handshake.cookie("session").and_then(|id| sessions.user(id));
+        std::future::ready(Ok(Locals { user }))
+    }
+}
+
+/// toClient.message: a message in the page's chat room.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub(crate) struct Message {
+    /// The chat room (the URL's roomId).
+    pub(crate) room: String,
+    /// Who sent it.
+    pub(crate) from: String,
+    /// What they said.
+    pub(crate) text: String,
+}
+impl Event for Message {
+    const NAME: &'static str = "message";
+}
+
+/// toClient.project: a message in a project room.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ProjectMessage {
+    /// The project.
+    pub(crate) project_id: String,
+    /// Who sent it.
+    pub(crate) from: String,
+    /// What they said.
+    pub(crate) text: String,
+}
+impl Event for ProjectMessage {
+    const NAME: &'static str = "project";
+}
+
+/// toClient.tenant: an announcement to everyone of the signed-in account's tenant.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub(crate) struct TenantNotice {
+    /// The tenant.
+    pub(crate) tenant: String,
+    /// The announcement.
+    pub(crate) text: String,
+}
+impl Event for TenantNotice {
+    const NAME: &'static str = "tenant";
+}
+
+/// fromClient.send
+#[derive(Debug, Deserialize, garde::Validate, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SendMessage {
+    /// 1 to 500 characters.
+    #[garde(length(chars, min = 1, max = 500))]
+    pub(crate) text: String,
+}
+
+/// fromClient.postProject
+#[derive(Debug, Deserialize, garde::Validate, ts_rs::TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct PostProject {
+    /// A project this page has joined.
+    #[garde(length(min = 1, max = 64))]
+    pub(crate) project_id: String,
+    /// 1 to 500 characters.
+    #[garde(length(chars, min = 1, max = 500))]
+    pub(crate) text: String,
+}
+
+/// The payload of `room.join.project(...)`.
+#[derive(Debug, Deserialize, garde::Validate, ts_rs::TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct ProjectJoin {
+    /// The project the page asks to follow.
+    #[garde(length(min = 1, max = 64))]
+    pub(crate) project_id: String,
+}
+
+/// The chat contract of route `/rooms/[roomId]`.
+pub(crate) struct Chat;
+
+impl Contract for Chat {
+    const ROUTE: &'static str = "/rooms/[roomId]";
+    const NAME: &'static str = "chat";
+    type Locals = Locals;
+    type ToClient = (Message, ProjectMessage, TenantNotice);
+
+    fn socket(socket: Socket<Self>) -> Socket<Self> {
+        socket
+            .from_client("send", send)
+            .from_client("postProject", post_project)
+            // The URL's [roomId] chooses the chat room; every page joins it at once.
+            .room("chat", |room| room.private(|cx| Ok(key!["chat", cx.param("roomId")?])).auto_join())
+            // The tenant comes from the session cookie, never from the page.
+            .room("tenant", |room| {
+                room.private(|cx| {
+                    let user = cx.locals().user.ok_or(Deny)?;
+                    Ok(key!["tenant", user.tenant_id])
+                })
+            })
+            // The page asks for a project; the server checks the account's access.
+            .room("project", |room| {
+                room.expose(|cx, ProjectJoin { project_id }| {
+                    let user = cx.locals().user.ok_or(Deny)?;
+                    if !user.project_ids.contains(&project_id.as_str()) {
+                        return Err(Deny);
+                    }
+                    Ok(key!["project", project_id])
+                })
+            })
+    }
+}
+
+fn name(cx: &Context<Chat>) -> String {
+    cx.locals().user.map_or("guest", |u| u.name).to_owned()
+}
+
+async fn send(cx: Context<Chat>, SendMessage { text }: SendMessage) -> Result<(), Rejection> {
+    let room = cx.room("chat")?;
+    let message = Message { room: room.parts()[1].clone(), from: name(&cx), text };
+    cx.within(&room).emit(&message).await?;
+    Ok(())
+}
+
+async fn post_project(cx: Context<Chat>, PostProject { project_id, text }: PostProject) -> Result<(), Rejection> {
+    let room = key!["project", project_id];
+    if !cx.rooms().iter().any(|(_, key)| *key == room) {
+        return Err(Rejection::forbidden("join the project first"));
+    }
+    let message = ProjectMessage { project_id, from: name(&cx), text };
+    cx.within(&room).emit(&message).await?;
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! The tutorial's chat app: one port serves the built SvelteKit app, the sign-in routes and
+//! the liverpc endpoint.
+//!
+//! ```text
+//! chat-server [--addr 127.0.0.1:3000] [--web <built web app>] [--data <dir>]
+//! chat-server gen|check <web app root>   # write / check src/routes/**/*.socket.ts
+//! ```
+
+mod accounts;
+mod chat;
+mod web;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use liverpc::codegen::{self, Options};
+use liverpc::{App, Emitter, key};
+
+use crate::accounts::{Sessions, USERS};
+use crate::chat::{Chat, TenantNotice};
+
+/// Where things are unless told otherwise: beside this crate, in the repository.
+fn default_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+struct Args {
+    addr: SocketAddr,
+    web: PathBuf,
+    data: PathBuf,
+    notice_every: Duration,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if let [command, root] = argv.as_slice()
+        && (command == "gen" || command == "check")
+    {
+        return generate(command, root);
+    }
+    match parse(&argv) {
+        Ok(args) => match run(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("chat-server: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!(
+                "chat-server: {e}\nusage: chat-server [--addr HOST:PORT] [--web DIR] [--data DIR] | gen|check WEB_ROOT"
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn parse(argv: &[String]) -> Result<Args, String> {
+    let mut args = Args {
+        addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+        web: default_path("../web/build"),
+        data: default_path("../../../target/chat-demo"),
+        notice_every: Duration::from_secs(30),
+    };
+    let mut rest = argv.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--addr" => args.addr = value.parse().map_err(|e| format!("--addr {value}: {e}"))?,
+            "--web" => args.web = PathBuf::from(value),
+            "--data" => args.data = PathBuf::from(value),
+            "--notice-every" => {
+                let secs: u64 = value.parse().map_err(|e| format!("--notice-every {value}: {e}"))?;
+                args.notice_every = Duration::from_secs(secs.max(1));
+            }
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(args)
+}
+
+fn app(sessions: Sessions) -> Result<App, liverpc::BuildError> {
+    App::builder().hook(chat::hook(sessions)).contract::<Chat>().build()
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let sessions = Sessions::open(args.data.join("sessions.json"));
+    let app = app(sessions.clone())?;
+    let chat: Emitter<Chat> = app.emitter()?;
+    tokio::spawn(tenant_reminders(chat.clone(), args.notice_every));
+    if !args.web.join("index.html").exists() {
+        tracing::warn!(web = %args.web.display(), "no built web app here: run `cargo xtask demo` (or npm run build in examples/chat/web)");
+    }
+    let router = app.attach(web::router(sessions, chat, &args.web));
+    let listener = liverpc::listen(args.addr).await?;
+    let addr = listener.local_addr()?;
+    println!("chat demo on http://{addr}");
+    println!("demo accounts (no password):");
+    for user in USERS {
+        println!("  {:<6} tenant {:<7} projects {}", user.name, user.tenant_id, user.project_ids.join(", "));
+    }
+    tokio::select! {
+        served = liverpc::serve(listener, router) => served?,
+        _ = tokio::signal::ctrl_c() => println!("bye"),
+    }
+    Ok(())
+}
+
+/// A server-side emit from a timer: every tenant's feed gets a reminder.
+async fn tenant_reminders(chat: Emitter<Chat>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.tick().await;
+    let mut count = 0u64;
+    loop {
+        ticks.tick().await;
+        count += 1;
+        let mut tenants: Vec<&str> = USERS.iter().map(|u| u.tenant_id).collect();
+        tenants.dedup();
+        for tenant in tenants {
+            let notice =
+                TenantNotice { tenant: tenant.to_owned(), text: format!("Reminder #{count}: stand-up at 10:00") };
+            if let Err(e) = chat.to(&key!["tenant", tenant]).emit(&notice).await {
+                tracing::error!(error = %e, "tenant reminder");
+            }
+        }
+    }
+}
+
+fn generate(command: &str, root: &str) -> ExitCode {
+    let result = app(Sessions::open(std::env::temp_dir().join("chat-codegen-unused.json")))
+        .map_err(|e| e.to_string())
+        .and_then(|app| codegen::generate(app.contracts(), &Options::default()).map_err(|e| e.to_string()))
+        .and_then(|files| {
+            let root = std::path::Path::new(root);
+            let options = Options::default();
+            let done = if command == "gen" {
+                codegen::write(root, &options, &files).map(drop)
+            } else {
+                codegen::check(root, &options, &files)
+            };
+            done.map_err(|e| e.to_string())
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chat-server {command}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,2 @@
+// A single-page app: the Rust server serves index.html for every route.
+export const ssr = false;
