@@ -149,7 +149,10 @@ impl Peer {
     }
 
     pub(crate) fn join(&self, room: String) {
-        self.0.join(room);
+        // A slow reader being disconnected left every room; it must not get one back.
+        if self.0.extensions.get::<SlowReader>().is_none() {
+            self.0.join(room);
+        }
     }
 
     pub(crate) fn leave(&self, room: String) {
@@ -209,10 +212,7 @@ fn send_or_drop(socket: &SocketRef, event: &str, payload: &RawValue) -> bool {
     match socket.emit(event, payload) {
         Ok(()) => true,
         Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-            tracing::warn!(socket = %socket.id, ns = socket.ns(), "send buffer full: disconnecting a slow reader");
-            if let Err(e) = socket.clone().disconnect() {
-                tracing::debug!(error = %e, "slow reader already gone");
-            }
+            drop_slow_reader(socket);
             false
         }
         Err(e) => {
@@ -220,4 +220,37 @@ fn send_or_drop(socket: &SocketRef, event: &str, payload: &RawValue) -> bool {
             false
         }
     }
+}
+
+/// Marks a socket that is being disconnected as a slow reader.
+#[derive(Clone, Copy)]
+struct SlowReader;
+
+/// Disconnects a socket whose send buffer is full. It leaves every room at once, so it cannot
+/// miss some messages and then receive later ones. socketioxide can only disconnect a socket
+/// by queueing a disconnect packet, which a full buffer refuses, so this retries until the
+/// buffer has room. That ends: either the page reads (a slot frees) or the Engine.IO heartbeat
+/// cannot queue its next ping and closes the connection (then the socket reports `Closed`).
+fn drop_slow_reader(socket: &SocketRef) {
+    use socketioxide::SocketError;
+    if socket.extensions.insert(SlowReader).is_some() {
+        return; // already being dropped
+    }
+    tracing::warn!(socket = %socket.id, ns = socket.ns(), "send buffer full: disconnecting a slow reader");
+    socket.leave_all();
+    let socket = socket.clone();
+    tokio::spawn(async move {
+        let mut retry = tokio::time::interval(std::time::Duration::from_millis(10));
+        loop {
+            retry.tick().await;
+            match socket.clone().disconnect() {
+                Err(SocketError::InternalChannelFull) => continue,
+                Err(e) => {
+                    tracing::debug!(error = %e, "slow reader already gone");
+                    return;
+                }
+                Ok(()) => return,
+            }
+        }
+    });
 }
