@@ -1,26 +1,35 @@
 //! `cargo xtask <command>`: the repository's front door.
 //!
-//! - `test`: every test of the repository (Rust, doctests, lints, Node suites), installing the
-//!   npm packages they need.
+//! - `test`: every test of the repository (formatting, lints, Rust tests and doctests,
+//!   generated-code freshness, the npm runtime, official socket.io-client compatibility, the
+//!   example app's type check and build, browser end-to-end), installing what it needs.
+//! - `gen`: regenerates every generated TypeScript client.
+//! - `demo`: builds and runs the example chat app on one port.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-/// The Node packages whose `npm test` is part of `cargo xtask test`, relative to the root.
-const NODE_SUITES: &[&str] = &["packages/liverpc", "tests/compat"];
+/// Generators: a cargo binary that takes `gen|check <dir>`, and the directory it writes.
+const GENERATORS: &[(&[&str], &str)] = &[
+    (&["-p", "liverpc", "--features", "testing", "--example", "fixture"], "packages/liverpc/test/fixture"),
+    (&["-p", "chat-server"], "examples/chat/web"),
+];
 
-/// Generators: a cargo binary that takes `gen|check <web root>`, and its web root.
-const GENERATORS: &[(&[&str], &str)] =
-    &[(&["-p", "liverpc", "--features", "testing", "--example", "fixture"], "packages/liverpc/test/fixture")];
+const RUNTIME: &str = "packages/liverpc";
+const WEB: &str = "examples/chat/web";
+const E2E: &str = "examples/chat/e2e";
+const COMPAT: &str = "tests/compat";
+const CHROMIUM: &str = "/usr/bin/chromium";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("gen") => generators("gen"),
+        Some("demo") => demo(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask test | gen");
+            eprintln!("usage: cargo xtask test | gen | demo [--addr HOST:PORT]");
             return ExitCode::from(2);
         }
     };
@@ -38,13 +47,13 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// Runs a step; a failing step stops the run with its name.
-fn run(name: &str, dir: &Path, program: &str, args: &[&str]) -> Result<(), String> {
+/// Runs a step in `dir` (relative to the root); a failing step stops the run with its name.
+fn run(name: &str, dir: &str, program: &str, args: &[&str]) -> Result<(), String> {
     run_env(name, dir, ("", ""), program, args)
 }
 
 /// [`run`] with one environment variable set (none when its name is empty).
-fn run_env(name: &str, dir: &Path, env: (&str, &str), program: &str, args: &[&str]) -> Result<(), String> {
+fn run_env(name: &str, dir: &str, env: (&str, &str), program: &str, args: &[&str]) -> Result<(), String> {
     println!("\n==> {name}: {program} {}", args.join(" "));
     let started = Instant::now();
     let mut command = Command::new(program);
@@ -53,7 +62,7 @@ fn run_env(name: &str, dir: &Path, env: (&str, &str), program: &str, args: &[&st
     }
     let status = command
         .args(args)
-        .current_dir(dir)
+        .current_dir(root().join(dir))
         .status()
         .map_err(|e| format!("{name}: could not start `{program}`: {e}"))?;
     println!(
@@ -65,30 +74,36 @@ fn run_env(name: &str, dir: &Path, env: (&str, &str), program: &str, args: &[&st
 }
 
 fn test() -> Result<(), String> {
-    let root = root();
     let started = Instant::now();
-    run("format", &root, "cargo", &["fmt", "--all", "--check"])?;
-    run("lint", &root, "cargo", &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
-    run("rust tests", &root, "cargo", &["test", "--workspace", "--all-features"])?;
+    require("npm", "Node.js 20 with npm is needed for the TypeScript and browser tests")?;
+    run("format", ".", "cargo", &["fmt", "--all", "--check"])?;
+    run("lint", ".", "cargo", &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
+    run("rust tests", ".", "cargo", &["test", "--workspace", "--all-features"])?;
     run_env(
         "docs",
-        &root,
+        ".",
         ("RUSTDOCFLAGS", "-D warnings"),
         "cargo",
         &["doc", "-p", "liverpc", "--no-deps", "--all-features"],
     )?;
-    run("fixture", &root, "cargo", &["build", "-p", "liverpc", "--features", "testing", "--example", "fixture"])?;
+    run(
+        "servers",
+        ".",
+        "cargo",
+        &["build", "-p", "chat-server", "-p", "liverpc", "--features", "liverpc/testing", "--examples", "--bins"],
+    )?;
     generators("check").map_err(|e| format!("{e}: generated clients are stale, run `cargo xtask gen`"))?;
-    let suites: Vec<&str> =
-        NODE_SUITES.iter().copied().filter(|s| root.join(s).join("package.json").exists()).collect();
-    if !suites.is_empty() {
-        require("npm", "Node.js 20 with npm is needed for the TypeScript and browser-compatibility tests")?;
-    }
-    for suite in suites {
-        let dir = root.join(suite);
-        npm_install(&dir)?;
-        run(&format!("{suite} tests"), &dir, "npm", &["test"])?;
-    }
+
+    npm_install(RUNTIME)?;
+    run("npm runtime tests", RUNTIME, "npm", &["test"])?;
+    npm_install(COMPAT)?;
+    run("socket.io-client compatibility", COMPAT, "npm", &["test"])?;
+    npm_install(WEB)?;
+    run("example app type check", WEB, "npm", &["run", "check"])?;
+    run("example app build", WEB, "npm", &["run", "build"])?;
+    ensure_chromium()?;
+    npm_install(E2E)?;
+    run("browser end-to-end", E2E, "npm", &["test"])?;
     println!("\nall tests passed in {:.0}s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -96,24 +111,59 @@ fn test() -> Result<(), String> {
 /// Runs every generator with `gen` (write) or `check` (fail when stale).
 fn generators(command: &str) -> Result<(), String> {
     let root = root();
-    for (package, web_root) in GENERATORS {
+    for (package, dir) in GENERATORS {
+        let target = root.join(dir);
+        let target = target.to_string_lossy();
         let mut args = vec!["run", "--quiet"];
         args.extend_from_slice(package);
-        args.extend_from_slice(&["--", command, web_root]);
-        run(&format!("{command} {web_root}"), &root, "cargo", &args)?;
+        args.extend_from_slice(&["--", command, &target]);
+        run(&format!("{command} {dir}"), ".", "cargo", &args)?;
     }
     Ok(())
 }
 
+fn demo(args: &[String]) -> Result<(), String> {
+    require("npm", "Node.js 20 with npm is needed to build the example's web app")?;
+    npm_install(RUNTIME)?;
+    run("build the npm runtime", RUNTIME, "npm", &["run", "build"])?;
+    generators("gen")?;
+    npm_install(WEB)?;
+    run("build the web app", WEB, "npm", &["run", "build"])?;
+    let mut server = vec!["run", "--quiet", "-p", "chat-server", "--"];
+    server.extend(args.iter().map(String::as_str));
+    run("chat demo", ".", "cargo", &server)
+}
+
 /// Installs a package's npm dependencies from its lock file when they are missing or stale.
-fn npm_install(dir: &Path) -> Result<(), String> {
-    let installed = dir.join("node_modules/.package-lock.json");
-    let lock = dir.join("package-lock.json");
+fn npm_install(dir: &str) -> Result<(), String> {
+    let path = root().join(dir);
+    let installed = path.join("node_modules/.package-lock.json");
     let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
-    if installed.exists() && modified(&installed) >= modified(&lock) {
+    if installed.exists() && modified(&installed) >= modified(&path.join("package-lock.json")) {
         return Ok(());
     }
-    run(&format!("npm ci in {}", dir.display()), dir, "npm", &["ci", "--no-audit", "--no-fund"])
+    run(&format!("npm ci in {dir}"), dir, "npm", &["ci", "--no-audit", "--no-fund"])
+}
+
+/// The browser tests need Debian's Chromium; as root, install it, else say how.
+fn ensure_chromium() -> Result<(), String> {
+    if Path::new(CHROMIUM).exists() {
+        return Ok(());
+    }
+    let is_root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !is_root {
+        return Err(format!(
+            "{CHROMIUM} not found: the browser tests need Debian's chromium (sudo apt-get install chromium)"
+        ));
+    }
+    run("apt-get update", ".", "apt-get", &["update", "-qq"])?;
+    run_env(
+        "install chromium",
+        ".",
+        ("DEBIAN_FRONTEND", "noninteractive"),
+        "apt-get",
+        &["install", "-y", "-qq", "chromium"],
+    )
 }
 
 fn require(program: &str, why: &str) -> Result<(), String> {
