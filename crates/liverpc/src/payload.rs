@@ -3,7 +3,7 @@
 //! Every problem becomes an [`Issue`] with a dotted path, so the page can show it beside the
 //! field. The payload itself is never logged.
 
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, Visitor};
 
 use crate::error::{Issue, Rejection};
 
@@ -17,15 +17,79 @@ where
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
-        Rejection::invalid(path, without_position(&e.into_inner().to_string()))
+        let message = without_position(&e.into_inner().to_string());
+        // "missing field `text`" belongs to the field, not to its parent.
+        let missing = message.strip_prefix("missing field `").and_then(|rest| rest.strip_suffix('`'));
+        match missing {
+            Some(field) if path.is_empty() => Rejection::invalid(field, message.clone()),
+            Some(field) => Rejection::invalid(format!("{path}.{field}"), message.clone()),
+            None => Rejection::invalid(path, message),
+        }
     })?;
     de.end().map_err(|_| Rejection::invalid("", "trailing characters after the payload"))?;
     value.validate_with(&T::Context::default()).map_err(|report| {
-        let issues =
-            report.iter().map(|(path, error)| Issue { path: path.to_string(), message: error.to_string() }).collect();
+        let wire = wire_fields::<T>();
+        let issues = report
+            .iter()
+            .map(|(path, error)| Issue { path: to_wire(&path.to_string(), wire), message: error.to_string() })
+            .collect();
         Rejection::invalid_payload(issues)
     })?;
     Ok(value)
+}
+
+/// garde names fields as Rust does (`project_id`); the page knows them as serde renames them
+/// (`projectId`). Maps the path's first component onto `T`'s wire field names when a usual
+/// `rename_all` convention of it is one of them. Nested components are left as garde wrote them.
+fn to_wire(path: &str, wire: &[&str]) -> String {
+    let end = path.find(['.', '[']).unwrap_or(path.len());
+    let (first, rest) = path.split_at(end);
+    if wire.contains(&first) {
+        return path.to_owned();
+    }
+    let words: Vec<&str> = first.split('_').filter(|w| !w.is_empty()).collect();
+    let capital = |w: &str| w.chars().take(1).flat_map(char::to_uppercase).chain(w.chars().skip(1)).collect::<String>();
+    let camel: String =
+        words.iter().enumerate().map(|(i, w)| if i == 0 { (*w).to_owned() } else { capital(w) }).collect();
+    let candidates = [
+        camel,
+        words.iter().map(|w| capital(w)).collect(),
+        words.join("-"),
+        first.to_ascii_uppercase(),
+        words.concat(),
+    ];
+    match candidates.into_iter().find(|c| wire.contains(&c.as_str())) {
+        Some(name) => format!("{name}{rest}"),
+        None => path.to_owned(),
+    }
+}
+
+/// The field names serde expects for `T` (renames applied), asked of serde itself; empty for
+/// anything that is not a plain struct.
+fn wire_fields<T: DeserializeOwned>() -> &'static [&'static str] {
+    struct Probe<'a>(&'a mut &'static [&'static str]);
+    impl<'de> de::Deserializer<'de> for Probe<'_> {
+        type Error = de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("probe"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("probe"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
+            unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
 }
 
 /// serde_json appends " at line 1 column 17"; the page needs the field path, not a position.
@@ -69,6 +133,45 @@ mod tests {
     fn rules_are_checked() {
         let r = decode::<Send>(r#"{"text":""}"#).unwrap_err();
         assert_eq!(r.issues.unwrap()[0].path, "text");
+    }
+
+    #[derive(Debug, serde::Deserialize, garde::Validate)]
+    #[serde(rename_all = "camelCase")]
+    struct Join {
+        #[garde(length(min = 1))]
+        project_id: String,
+        #[garde(dive)]
+        items: Vec<Item>,
+    }
+
+    #[derive(Debug, serde::Deserialize, garde::Validate)]
+    struct Item {
+        #[garde(range(max = 5))]
+        n: u32,
+    }
+
+    #[test]
+    fn issue_paths_use_wire_names() {
+        let r = decode::<Join>(r#"{"projectId":"","items":[]}"#).unwrap_err();
+        assert_eq!(r.issues.unwrap()[0].path, "projectId");
+        let r = decode::<Join>(r#"{"projectId":"a","items":[{"n":9}]}"#).unwrap_err();
+        assert_eq!(r.issues.unwrap()[0].path, "items[0].n");
+        let r = decode::<Join>(r#"{"items":[]}"#).unwrap_err();
+        let issues = r.issues.unwrap();
+        assert_eq!((issues[0].path.as_str(), issues[0].message.as_str()), ("projectId", "missing field `projectId`"));
+        let r = decode::<Join>(r#"{"projectId":"a","items":[{}]}"#).unwrap_err();
+        assert_eq!(r.issues.unwrap()[0].path, "items[0].n");
+    }
+
+    #[test]
+    fn wire_names_come_from_serde() {
+        assert_eq!(wire_fields::<Join>(), ["projectId", "items"]);
+        assert!(wire_fields::<u32>().is_empty());
+        assert_eq!(to_wire("project_id", &["projectId"]), "projectId");
+        assert_eq!(to_wire("project_id", &["ProjectId"]), "ProjectId");
+        assert_eq!(to_wire("project_id", &["project-id"]), "project-id");
+        assert_eq!(to_wire("a_b[1].c_d", &["aB"]), "aB[1].c_d");
+        assert_eq!(to_wire("x", &["y"]), "x", "no match: unchanged");
     }
 
     #[test]

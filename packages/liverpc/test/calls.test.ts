@@ -66,7 +66,7 @@ describe('calls and events', { timeout: 30_000 }, () => {
 
     const missing = await rejection(alice.send({} as unknown as Send));
     assert.equal(missing.code, 'invalid_payload');
-    assert.deepEqual(missing.issues, [{ path: '', message: 'missing field `text`' }]);
+    assert.deepEqual(missing.issues, [{ path: 'text', message: 'missing field `text`' }]);
   });
 
   test('a handler that panics answers internal; the socket goes on', { timeout: 10_000 }, async () => {
