@@ -1,29 +1,21 @@
 // Calls and events against the real server: typed replies, typed errors, refused handshakes.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import { LiverpcError } from 'liverpc';
 
 import { stale } from './fixture/stale.socket.js';
-import { Clients } from './support/clients.js';
-import { type Fixture, startFixture } from './support/fixture.js';
+import { useFixture } from './support/clients.js';
 import { Inbox, rejection, until } from './support/wait.js';
 import type { Message, Send } from './fixture/rooms/[roomId]/chat.socket.js';
 
 describe('calls and events', { timeout: 30_000 }, () => {
-  let fixture: Fixture;
-  let clients: Clients;
-  before(async () => {
-    fixture = await startFixture();
-    clients = new Clients(fixture.url);
-  });
-  afterEach(() => clients.closeAll());
-  after(() => fixture.stop());
+  const env = useFixture();
 
   test('a call gets its typed reply; the event reaches every page of the room', { timeout: 10_000 }, async () => {
-    const alice = await clients.connected('alice');
-    const bob = await clients.connected('bob');
+    const alice = await env.clients.connected('alice');
+    const bob = await env.clients.connected('bob');
     const aliceInbox = new Inbox<Message>(alice.on.message);
     const bobInbox = new Inbox<Message>(bob.on.message);
 
@@ -34,12 +26,12 @@ describe('calls and events', { timeout: 30_000 }, () => {
     assert.deepEqual(await bobInbox.next((m) => m.text === 'hello'), expected);
 
     assert.equal(await alice.whoami(), 'alice');
-    const anonymous = await clients.connected(undefined);
+    const anonymous = await env.clients.connected(undefined);
     assert.equal(await anonymous.whoami(), null);
   });
 
   test('an unsubscribed listener hears nothing more', { timeout: 10_000 }, async () => {
-    const alice = await clients.connected('alice');
+    const alice = await env.clients.connected('alice');
     const heard: string[] = [];
     const off = alice.on.message((m) => heard.push(m.text));
     const barrier = new Inbox<Message>(alice.on.message);
@@ -54,7 +46,7 @@ describe('calls and events', { timeout: 30_000 }, () => {
   });
 
   test('invalid_payload carries its issues', { timeout: 10_000 }, async () => {
-    const alice = await clients.connected('alice');
+    const alice = await env.clients.connected('alice');
     const wrongType = await rejection(alice.send({ text: 5 } as unknown as Send));
     assert.ok(wrongType instanceof LiverpcError);
     assert.equal(wrongType.code, 'invalid_payload');
@@ -70,7 +62,7 @@ describe('calls and events', { timeout: 30_000 }, () => {
   });
 
   test('a handler that panics answers internal; the socket goes on', { timeout: 10_000 }, async () => {
-    const alice = await clients.connected('alice');
+    const alice = await env.clients.connected('alice');
     const error = await rejection(alice.boom());
     assert.ok(error instanceof LiverpcError);
     assert.equal(error.code, 'internal');
@@ -78,7 +70,7 @@ describe('calls and events', { timeout: 30_000 }, () => {
   });
 
   test('not_found: a handler or a room the server does not have', { timeout: 10_000 }, async () => {
-    const old = stale({ url: fixture.url, path: '/rooms/general', extraHeaders: { cookie: 'session=carol' } });
+    const old = stale({ url: env.fixture.url, path: '/rooms/general', extraHeaders: { cookie: 'session=carol' } });
     try {
       await until(old.state, (s) => s.status === 'connected');
       const call = await rejection(old.gone());
@@ -94,7 +86,7 @@ describe('calls and events', { timeout: 30_000 }, () => {
   });
 
   test('forbidden is exact: no details of the room leak', { timeout: 10_000 }, async () => {
-    const alice = await clients.connected('alice');
+    const alice = await env.clients.connected('alice');
     const error = await rejection(alice.join.project({ projectId: 'zeus' }));
     assert.ok(error instanceof LiverpcError);
     assert.equal(error.code, 'forbidden');
@@ -107,7 +99,7 @@ describe('calls and events', { timeout: 30_000 }, () => {
   });
 
   test('a refused handshake shows in the state; calls reject with its code', { timeout: 10_000 }, async () => {
-    const mallory = clients.open('mallory');
+    const mallory = env.clients.open('mallory');
     const state = await until(mallory.state, (s) => s.status === 'refused');
     assert.deepEqual(state, { status: 'refused', error: 'unauthenticated', rooms: {} });
     const error = await rejection(mallory.send({ text: 'hi' }));
@@ -115,19 +107,19 @@ describe('calls and events', { timeout: 30_000 }, () => {
     assert.equal(error.code, 'unauthenticated');
     assert.equal((await rejection(mallory.join.tenant())).code, 'unauthenticated');
 
-    const lost = clients.open('alice', '/not/a/room');
+    const lost = env.clients.open('alice', '/not/a/room');
     const notFound = await until(lost.state, (s) => s.status === 'refused');
     assert.equal(notFound.error, 'not_found');
   });
 
   test('calls made while connecting wait for the handshake', { timeout: 10_000 }, async () => {
-    const alice = clients.open('alice');
+    const alice = env.clients.open('alice');
     assert.equal((await until(alice.state, () => true)).status, 'connecting');
     assert.equal(await alice.whoami(), 'alice');
   });
 
   test('a closed client rejects with closed and its state says so', { timeout: 10_000 }, async () => {
-    const alice = await clients.connected('alice');
+    const alice = await env.clients.connected('alice');
     alice.close();
     alice.close();
     assert.equal((await until(alice.state, () => true)).status, 'closed');
@@ -137,9 +129,9 @@ describe('calls and events', { timeout: 30_000 }, () => {
   });
 
   test('two clients of one contract share the socket; closing one leaves the other', { timeout: 10_000 }, async () => {
-    const first = await clients.connected('alice');
-    const second = await clients.connected('alice');
-    const bob = await clients.connected('bob');
+    const first = await env.clients.connected('alice');
+    const second = await env.clients.connected('alice');
+    const bob = await env.clients.connected('bob');
     const inbox = new Inbox<Message>(second.on.message);
     first.close();
     assert.equal(await second.whoami(), 'alice');

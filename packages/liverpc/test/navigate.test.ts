@@ -1,32 +1,24 @@
 // Following the page to new params: /rooms/general -> /rooms/random.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import { LiverpcError } from 'liverpc';
 
 // Package-internal (package.json "imports"): the shared Manager, to watch its handshake.
 import { managerFor } from '#internal/manager.js';
 
-import { Clients } from './support/clients.js';
-import { type Fixture, startFixture } from './support/fixture.js';
+import { useFixture } from './support/clients.js';
 import { Inbox, rejection, until } from './support/wait.js';
 import type { Message } from './fixture/rooms/[roomId]/chat.socket.js';
 
 describe('navigate', { timeout: 30_000 }, () => {
-  let fixture: Fixture;
-  let clients: Clients;
-  before(async () => {
-    fixture = await startFixture();
-    clients = new Clients(fixture.url);
-  });
-  afterEach(() => clients.closeAll());
-  after(() => fixture.stop());
+  const env = useFixture();
 
   test('after navigating, the page hears the new room and no longer the old one', { timeout: 10_000 }, async () => {
-    const alice = await clients.connected('alice', '/rooms/general');
-    const bob = await clients.connected('bob', '/rooms/general');
-    const carol = await clients.connected('carol', '/rooms/random');
+    const alice = await env.clients.connected('alice', '/rooms/general');
+    const bob = await env.clients.connected('bob', '/rooms/general');
+    const carol = await env.clients.connected('carol', '/rooms/random');
     const inbox = new Inbox<Message>(alice.on.message); // registered before: must survive
     await alice.join.tenant();
     await bob.join.tenant();
@@ -63,9 +55,9 @@ describe('navigate', { timeout: 30_000 }, () => {
   });
 
   test('messages in flight when the page navigates are not delivered after it', { timeout: 15_000 }, async () => {
-    const alice = await clients.connected('alice', '/rooms/general');
-    const bob = await clients.connected('bob', '/rooms/general');
-    const carol = await clients.connected('carol', '/rooms/random');
+    const alice = await env.clients.connected('alice', '/rooms/general');
+    const bob = await env.clients.connected('bob', '/rooms/general');
+    const carol = await env.clients.connected('carol', '/rooms/random');
     const inbox = new Inbox<Message>(alice.on.message);
     const rooms = ['general', 'random'] as const;
     for (let round = 0; round < 10; round += 1) {
@@ -84,12 +76,12 @@ describe('navigate', { timeout: 30_000 }, () => {
   });
 
   test('an event of the previous connection buffered by socket.io-client is dropped', { timeout: 10_000 }, async () => {
-    const alice = await clients.connected('alice', '/rooms/general');
+    const alice = await env.clients.connected('alice', '/rooms/general');
     const inbox = new Inbox<Message>(alice.on.message);
     const navigated = alice.navigate('/rooms/random');
     // A packet of the general connection, decoded after the navigation started: socket.io-client
     // buffers it (not connected) and emits it on the next connect.
-    const socket = managerFor(fixture.url, { cookie: 'session=alice' }).socket('/rooms/[roomId]/chat');
+    const socket = managerFor(env.fixture.url, { cookie: 'session=alice' }).socket('/rooms/[roomId]/chat');
     const internals = socket as unknown as { onpacket(packet: { type: number; nsp: string; data: unknown[] }): void };
     internals.onpacket({ type: 2, nsp: '/rooms/[roomId]/chat', data: ['message', { room: 'general', from: 'bob', text: 'stale' }] });
     await navigated;
@@ -99,7 +91,7 @@ describe('navigate', { timeout: 30_000 }, () => {
   });
 
   test('navigating to the same path is a no-op', { timeout: 10_000 }, async () => {
-    const alice = await clients.connected('alice', '/rooms/general');
+    const alice = await env.clients.connected('alice', '/rooms/general');
     const statuses: string[] = [];
     const stop = alice.state.subscribe((s) => statuses.push(s.status));
     await alice.navigate('/rooms/general');
@@ -109,8 +101,8 @@ describe('navigate', { timeout: 30_000 }, () => {
 
   test('navigating while the handshake is in flight ends on the new path', { timeout: 10_000 }, async () => {
     // An anonymous page: its Manager is used by no other test of this file.
-    const page = clients.open(undefined, '/rooms/general');
-    const manager = managerFor(fixture.url, undefined);
+    const page = env.clients.open(undefined, '/rooms/general');
+    const manager = managerFor(env.fixture.url, undefined);
     // The socket sends its CONNECT (old path) on the manager's `open`; navigate right after.
     const navigated = new Promise<void>((resolve, reject) =>
       manager.once('open', () => page.navigate('/rooms/random').then(resolve, reject)),
@@ -122,7 +114,7 @@ describe('navigate', { timeout: 30_000 }, () => {
   });
 
   test('a path that matches no route is refused; navigating back reconnects', { timeout: 10_000 }, async () => {
-    const alice = await clients.connected('alice', '/rooms/general');
+    const alice = await env.clients.connected('alice', '/rooms/general');
     const refused = await rejection(alice.navigate('/settings'));
     assert.ok(refused instanceof LiverpcError);
     assert.equal(refused.code, 'not_found');

@@ -2,31 +2,23 @@
 // joined, and the server re-authorizes each (a right revoked meanwhile is denied, visibly).
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 // Package-internal (package.json "imports"): the shared Manager, to drop its transport.
 import { managerFor } from '#internal/manager.js';
 
-import { Clients } from './support/clients.js';
-import { type Fixture, startFixture } from './support/fixture.js';
+import { useFixture } from './support/clients.js';
 import { Inbox, until } from './support/wait.js';
 import type { Message } from './fixture/rooms/[roomId]/chat.socket.js';
 
 describe('reconnect', { timeout: 30_000 }, () => {
-  let fixture: Fixture;
-  let clients: Clients;
-  before(async () => {
-    fixture = await startFixture();
-    clients = new Clients(fixture.url);
-  });
-  afterEach(() => clients.closeAll());
-  after(() => fixture.stop());
+  const env = useFixture();
 
-  const managerOf = (user: string) => managerFor(fixture.url, { cookie: `session=${user}` });
+  const managerOf = (user: string) => managerFor(env.fixture.url, { cookie: `session=${user}` });
 
   test('after a transport drop the page is back in its rooms; calls made meanwhile go out', { timeout: 15_000 }, async () => {
-    const alice = await clients.connected('alice');
-    const bob = await clients.connected('bob', '/rooms/elsewhere');
+    const alice = await env.clients.connected('alice');
+    const bob = await env.clients.connected('bob', '/rooms/elsewhere');
     const inbox = new Inbox<Message>(alice.on.message);
     await alice.join.tenant();
     await alice.join.project({ projectId: 'apollo' });
@@ -59,8 +51,8 @@ describe('reconnect', { timeout: 30_000 }, () => {
   });
 
   test('a right revoked while disconnected: that room is denied after the reconnect, the others rejoin', { timeout: 15_000 }, async () => {
-    const alice = await clients.connected('alice');
-    const bob = await clients.connected('bob', '/rooms/elsewhere');
+    const alice = await env.clients.connected('alice');
+    const bob = await env.clients.connected('bob', '/rooms/elsewhere');
     const inbox = new Inbox<Message>(alice.on.message);
     await alice.join.tenant();
     await alice.join.project({ projectId: 'gemini' });
@@ -71,7 +63,7 @@ describe('reconnect', { timeout: 30_000 }, () => {
     manager.reconnection(false);
     manager.engine.close();
     await until(alice.state, (s) => s.status === 'reconnecting');
-    assert.equal(await fixture.revoke('alice', 'gemini'), 'revoked');
+    assert.equal(await env.fixture.revoke('alice', 'gemini'), 'revoked');
     manager.reconnection(true);
     manager.open();
 

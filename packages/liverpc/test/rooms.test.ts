@@ -1,27 +1,19 @@
 // Joining and leaving private and exposed rooms against the real server.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import { LiverpcError } from 'liverpc';
 
-import { Clients } from './support/clients.js';
-import { type Fixture, startFixture } from './support/fixture.js';
+import { useFixture } from './support/clients.js';
 import { Inbox, rejection, until } from './support/wait.js';
 import type { Message } from './fixture/rooms/[roomId]/chat.socket.js';
 
 describe('rooms', { timeout: 30_000 }, () => {
-  let fixture: Fixture;
-  let clients: Clients;
-  before(async () => {
-    fixture = await startFixture();
-    clients = new Clients(fixture.url);
-  });
-  afterEach(() => clients.closeAll());
-  after(() => fixture.stop());
+  const env = useFixture();
 
   test('the auto-joined room is reported by the server', { timeout: 10_000 }, async () => {
-    const alice = clients.open('alice');
+    const alice = env.clients.open('alice');
     assert.deepEqual((await until(alice.state, () => true)).rooms, { chat: { status: 'joining' } });
     const state = await until(alice.state, (s) => s.rooms.chat?.status === 'joined');
     assert.equal(state.status, 'connected');
@@ -29,9 +21,9 @@ describe('rooms', { timeout: 30_000 }, () => {
   });
 
   test('a private room is joined by name; the server picks the key from locals', { timeout: 10_000 }, async () => {
-    const alice = await clients.connected('alice');
-    const bob = await clients.connected('bob', '/rooms/other');
-    const carol = await clients.connected('carol');
+    const alice = await env.clients.connected('alice');
+    const bob = await env.clients.connected('bob', '/rooms/other');
+    const carol = await env.clients.connected('carol');
     const aliceInbox = new Inbox<Message>(alice.on.message);
     const carolInbox = new Inbox<Message>(carol.on.message);
 
@@ -54,12 +46,12 @@ describe('rooms', { timeout: 30_000 }, () => {
   });
 
   test('a private room refuses a payload; an anonymous page is denied the tenant room', { timeout: 10_000 }, async () => {
-    const alice = await clients.connected('alice');
+    const alice = await env.clients.connected('alice');
     const withPayload = alice.join.tenant as unknown as (data: unknown) => Promise<void>;
     const invalid = await rejection(withPayload({ x: 1 }));
     assert.equal(invalid.code, 'invalid_payload');
 
-    const anonymous = await clients.connected(undefined);
+    const anonymous = await env.clients.connected(undefined);
     const denied = await rejection(anonymous.join.tenant());
     assert.ok(denied instanceof LiverpcError);
     assert.equal(denied.code, 'forbidden');
@@ -69,8 +61,8 @@ describe('rooms', { timeout: 30_000 }, () => {
   });
 
   test('an exposed room: join with a payload, the server authorizes, leave', { timeout: 10_000 }, async () => {
-    const alice = await clients.connected('alice');
-    const bob = await clients.connected('bob');
+    const alice = await env.clients.connected('alice');
+    const bob = await env.clients.connected('bob');
     const inbox = new Inbox<Message>(alice.on.message);
 
     await alice.join.project({ projectId: 'apollo' });
@@ -101,7 +93,7 @@ describe('rooms', { timeout: 30_000 }, () => {
   });
 
   test('two payloads of one exposed room; leaving one keeps the other', { timeout: 10_000 }, async () => {
-    const alice = await clients.connected('alice');
+    const alice = await env.clients.connected('alice');
     await alice.join.project({ projectId: 'apollo' });
     await alice.join.project({ projectId: 'gemini' });
     await alice.leave.project({ projectId: 'apollo' });

@@ -1,5 +1,8 @@
 // Opens fixture clients as a given user, and closes every one of them at the end of a test.
 
+import { after, afterEach, before } from 'node:test';
+
+import { type Fixture, startFixture } from './fixture.js';
 import { until } from './wait.js';
 import { chat } from '../fixture/rooms/[roomId]/chat.socket.js';
 
@@ -27,4 +30,30 @@ export class Clients {
   closeAll(): void {
     for (const room of this.#open.splice(0)) room.close();
   }
+}
+
+/**
+ * Starts the fixture server for the enclosing `describe`, stops it after, and closes every
+ * client after each test. Read `fixture` and `clients` inside tests (they exist once started).
+ */
+export function useFixture(): { readonly fixture: Fixture; readonly clients: Clients } {
+  let started: { fixture: Fixture; clients: Clients } | undefined;
+  before(async () => {
+    const fixture = await startFixture();
+    started = { fixture, clients: new Clients(fixture.url) };
+  });
+  afterEach(() => started?.clients.closeAll());
+  after(() => started?.fixture.stop());
+  const get = () => {
+    if (!started) throw new Error('the fixture server is not started yet');
+    return started;
+  };
+  return {
+    get fixture() {
+      return get().fixture;
+    },
+    get clients() {
+      return get().clients;
+    },
+  };
 }
