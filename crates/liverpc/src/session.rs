@@ -282,13 +282,13 @@ impl<C: Contract> Session for Conn<C> {
     }
 }
 
-fn room_request(raw: Option<&str>) -> Result<RoomRequest, Rejection> {
+pub(crate) fn room_request(raw: Option<&str>) -> Result<RoomRequest, Rejection> {
     let raw = raw.ok_or_else(|| Rejection::invalid("", "expected { room, data? }"))?;
     serde_json::from_str(raw).map_err(|_| Rejection::invalid("", "expected { room, data? }"))
 }
 
 /// The payload as a canonical string (sorted keys), so a leave matches its join.
-fn canonical(data: Option<&str>) -> String {
+pub(crate) fn canonical(data: Option<&str>) -> String {
     data.and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
         .unwrap_or(serde_json::Value::Null)
         .to_string()

@@ -120,7 +120,7 @@ async fn open(
 
 /// The common parser hands a raw value the whole `[event, arg0, ...]` array; the page's
 /// payload is `arg0` (the generated client sends exactly one argument).
-fn first_argument(args: &RawValue) -> Option<Box<RawValue>> {
+pub(crate) fn first_argument(args: &RawValue) -> Option<Box<RawValue>> {
     struct FirstArgument;
     impl<'de> serde::de::Visitor<'de> for FirstArgument {
         type Value = Option<Box<RawValue>>;
