@@ -268,3 +268,65 @@ impl<L> RoomBuilder<L> {
         Room { kind: RoomKind::Expose(Arc::new(run)), auto_join: false, payload: Some(TsType::of::<T>()) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Parts made of the characters an encoding could confuse: quotes, commas, brackets,
+    /// colons, backslashes, escapes, and anything else.
+    fn part() -> impl Strategy<Value = String> {
+        "([\",:\\[\\]\\\\ ]|\\\\u0000|\\PC|\\p{Cc}){0,6}"
+    }
+
+    fn parts() -> impl Strategy<Value = Vec<String>> {
+        prop::collection::vec(part(), 0..5)
+    }
+
+    /// Other part vectors built from `parts` by the tricks an encoding could fall for: joining
+    /// with a separator, splitting a part, moving a character across a boundary, adding an
+    /// empty part.
+    fn lookalikes(parts: &[String]) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        for sep in ["", ":", ",", "\",\"", "\\\",\\\"", "/"] {
+            out.push(vec![parts.join(sep)]);
+        }
+        for (i, p) in parts.iter().enumerate() {
+            for (at, _) in p.char_indices().skip(1) {
+                let mut split = parts.to_vec();
+                split.splice(i..=i, [p[..at].to_owned(), p[at..].to_owned()]);
+                out.push(split);
+            }
+            if i + 1 < parts.len() && !p.is_empty() {
+                let mut moved = parts.to_vec();
+                let last = moved[i].pop().map(String::from).unwrap_or_default();
+                moved[i + 1].insert_str(0, &last);
+                out.push(moved);
+            }
+        }
+        let mut padded = parts.to_vec();
+        padded.push(String::new());
+        out.push(padded);
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        #[test]
+        fn encoding_round_trips(parts in parts()) {
+            let encoded = RoomKey::new(parts.clone()).encode();
+            let decoded: Vec<String> = serde_json::from_str(&encoded).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(decoded, parts);
+        }
+
+        #[test]
+        fn encoding_is_injective(a in parts(), b in parts()) {
+            for other in lookalikes(&a).into_iter().chain([b]) {
+                let same = RoomKey::new(a.clone()).encode() == RoomKey::new(other.clone()).encode();
+                prop_assert_eq!(same, a == other, "{:?} vs {:?}", a, other);
+            }
+        }
+    }
+}
