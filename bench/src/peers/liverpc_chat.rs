@@ -1,0 +1,112 @@
+//! The tutorial's chat contract on liverpc: a hook reading the session cookie, the private
+//! room `chat` auto-joined from the URL's `roomId`, the exposed room `project` authorized
+//! against the user's projects, and `send` broadcasting `message` to the room.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use liverpc::{App, Context, Contract, Deny, Event, Handshake, Limits, Refuse, Rejection, Socket, key};
+use serde::{Deserialize, Serialize};
+
+use super::User;
+
+/// What the hook returns: the signed-in user, if any.
+#[derive(Debug, Clone, Default)]
+pub struct Locals {
+    /// The user named by the `session` cookie.
+    pub user: Option<Arc<User>>,
+}
+
+/// A chat message, sent to every member of the room.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct Message {
+    /// The room id it was sent in.
+    pub room: String,
+    /// The sender's name.
+    pub from: String,
+    /// The text.
+    pub text: String,
+}
+
+impl Event for Message {
+    const NAME: &'static str = "message";
+}
+
+/// The `send` call's payload.
+#[derive(Debug, Deserialize, garde::Validate, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct Send {
+    /// What to say.
+    #[garde(length(min = 1, max = 500))]
+    pub text: String,
+}
+
+/// The `project` room's join payload.
+#[derive(Debug, Deserialize, garde::Validate, ts_rs::TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProjectJoin {
+    /// The project to join.
+    #[garde(length(min = 1, max = 64))]
+    pub project_id: String,
+}
+
+/// The contract: route `/rooms/[roomId]`, name `chat`.
+pub struct Chat;
+
+impl Contract for Chat {
+    const ROUTE: &'static str = "/rooms/[roomId]";
+    const NAME: &'static str = "chat";
+    type Locals = Locals;
+    type ToClient = (Message,);
+
+    fn socket(socket: Socket<Self>) -> Socket<Self> {
+        socket
+            .from_client("send", send)
+            .room("chat", |room| room.private(|cx| Ok(key!["chat", cx.param("roomId")?])).auto_join())
+            .room("project", |room| {
+                room.expose(|cx, ProjectJoin { project_id }| {
+                    let user = cx.locals().user.as_ref().ok_or(Deny)?;
+                    if !user.projects.contains(&project_id) {
+                        return Err(Deny);
+                    }
+                    Ok(key!["project", project_id])
+                })
+            })
+    }
+}
+
+/// Sends to this page's chat room, the sender included.
+async fn send(cx: Context<Chat>, Send { text }: Send) -> Result<(), Rejection> {
+    let room = cx.room("chat")?;
+    let from = cx.locals().user.as_ref().map_or("anonymous", |u| u.name.as_str()).to_owned();
+    let message = Message { room: room.parts()[1].clone(), from, text };
+    cx.within(&room).emit(&message).await?;
+    Ok(())
+}
+
+/// The app: the hook over `users`, the contract, and limits whose call rate does not throttle
+/// the benchmark's senders (everything else is liverpc's default).
+pub fn app(users: Arc<HashMap<String, Arc<User>>>) -> App {
+    let hook = move |handshake: Handshake| {
+        std::future::ready(match handshake.cookie("session") {
+            None => Ok(Locals { user: None }),
+            Some(name) => {
+                users.get(name).map(|user| Locals { user: Some(user.clone()) }).ok_or(Refuse::Unauthenticated)
+            }
+        })
+    };
+    let limits = Limits { calls_per_second: 1_000_000, burst: 1_000_000, ..Limits::default() };
+    App::builder().hook(hook).contract::<Chat>().limits(limits).build().expect("the bench contract is valid")
+}
+
+/// Binds `addr` and returns the bound address and the server's future.
+pub async fn bind(
+    addr: SocketAddr,
+) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = std::io::Result<()>> + std::marker::Send)> {
+    let app = app(super::users());
+    let router = app.attach(axum::Router::new());
+    let listener = liverpc::listen(addr).await?;
+    let local = listener.local_addr()?;
+    Ok((local, liverpc::serve(listener, router)))
+}
