@@ -1,0 +1,70 @@
+//! The load generator: runs one scenario against one server and prints its result as one
+//! line of JSON. Single-threaded (one core), one task per client.
+//!
+//! ```text
+//! loadgen fanout  --addr A [--server-pid P] [--clients 2000] [--rooms 20] [--rate 40000]
+//!                 [--warmup-ms 2000] [--measure-ms 5000] [--drain-ms 20000]
+//! loadgen connect --addr A [--server-pid P] [--clients 10000] [--settle-ms 2000]
+//! loadgen joins   --addr A [--server-pid P] [--clients 1000] [--joins 33]
+//! common: [--sources N] (spread clients over 127.0.0.1..N) [--concurrency 1000] (handshakes in flight)
+//! ```
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use liverpc_bench::args::Args;
+use liverpc_bench::scenario::{self, FanoutConfig, Target};
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<String, String> {
+    let args = Args::from_env();
+    let addr = args.value("addr").ok_or("--addr is required")?.parse().map_err(|e| format!("--addr: {e}"))?;
+    let mut target = Target::new(addr);
+    target.server_pid =
+        args.value("server-pid").map(str::parse).transpose().map_err(|e| format!("--server-pid: {e}"))?;
+    target.sources = args.get("sources", 0)?;
+    target.connect_concurrency = args.get("concurrency", 1000)?;
+    let ms = |name: &str, default: u64| args.get(name, default).map(Duration::from_millis);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let scenario = args.positional.first().map(String::as_str).unwrap_or_default();
+    let json = match scenario {
+        "fanout" => {
+            let config = FanoutConfig {
+                clients: args.get("clients", 2000)?,
+                rooms: args.get("rooms", 20)?,
+                rate: args.get("rate", 40_000.0)?,
+                warmup: ms("warmup-ms", 2000)?,
+                measure: ms("measure-ms", 5000)?,
+                drain: ms("drain-ms", 20_000)?,
+            };
+            let result = runtime.block_on(scenario::fanout(&target, &config));
+            eprintln!("loadgen fanout: {}", result.check.summary());
+            serde_json::to_string(&result)
+        }
+        "connect" => {
+            let clients = args.get("clients", 10_000)?;
+            let result = runtime.block_on(scenario::connect_burst(&target, clients, ms("settle-ms", 2000)?));
+            eprintln!("loadgen connect: {}", result.check.summary());
+            serde_json::to_string(&result)
+        }
+        "joins" => {
+            let result = runtime.block_on(scenario::joins(&target, args.get("clients", 1000)?, args.get("joins", 33)?));
+            eprintln!("loadgen joins: {}", result.check.summary());
+            serde_json::to_string(&result)
+        }
+        other => return Err(format!("unknown scenario `{other}`: fanout | connect | joins")),
+    };
+    json.map_err(|e| e.to_string())
+}

@@ -1,0 +1,99 @@
+//! The benchmark harness's smoke run: small numbers against the liverpc and raw socketioxide
+//! servers (and the Node peer when its packages are installed), checking only that the harness
+//! is correct — nothing lost, nothing crossed, every answer as expected. No timing assertions.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use liverpc_bench::client::{Client, Dial};
+use liverpc_bench::peers::{liverpc_chat, raw};
+use liverpc_bench::scenario::{self, FanoutConfig, Target};
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+async fn harness(name: &str, addr: SocketAddr) {
+    let target = Target::new(addr);
+    // 20 clients in 2 rooms, 2,000 deliveries/s: 200 sends/s for ~1.2 s, a few hundred messages.
+    let config = FanoutConfig {
+        clients: 20,
+        rooms: 2,
+        rate: 2000.0,
+        warmup: Duration::from_millis(200),
+        measure: Duration::from_millis(1000),
+        drain: Duration::from_secs(10),
+    };
+    let fanout = scenario::fanout(&target, &config).await;
+    assert!(fanout.check.ok(), "{name} fan-out: {}", fanout.check.summary());
+    assert!(fanout.sent >= 100, "{name}: only {} messages sent", fanout.sent);
+    assert_eq!(fanout.received, fanout.sent * 10, "{name}: every member of a room gets every message of its room");
+    assert!(fanout.latency.samples > 0, "{name}: latencies were measured");
+
+    let joins = scenario::joins(&target, 20, 12).await;
+    assert!(joins.check.ok(), "{name} joins: {}", joins.check.summary());
+    assert_eq!((joins.joins, joins.denied), (240, 20), "{name}: 12 joins each, the 11th denied");
+
+    let burst = scenario::connect_burst(&target, 50, Duration::from_millis(100)).await;
+    assert!(burst.check.ok(), "{name} connect: {}", burst.check.summary());
+    assert_eq!(burst.connected, 50, "{name}");
+
+    // Refused handshakes are refused the same way by every peer.
+    let dial = |cookie: &str| Dial { addr, local: None, cookie: cookie.to_owned() };
+    let refused = |r: std::io::Result<Client>| r.err().map(|e| e.to_string()).unwrap_or_default();
+    let ns = scenario::NAMESPACE;
+    let not_found = refused(Client::connect(&dial("session=bench"), ns, "/nowhere").await);
+    assert!(not_found.contains("not_found"), "{name}: {not_found}");
+    let unknown = refused(Client::connect(&dial("session=mallory"), ns, "/rooms/a").await);
+    assert!(unknown.contains("unauthenticated"), "{name}: {unknown}");
+    assert!(Client::connect(&dial(""), ns, "/rooms/a").await.is_ok(), "{name}: anonymous users may connect");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liverpc_server() {
+    let (addr, serve) = liverpc_chat::bind(loopback()).await.expect("bind");
+    let server = tokio::spawn(serve);
+    harness("liverpc", addr).await;
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_socketioxide_server() {
+    let (addr, serve) = raw::bind(loopback()).await.expect("bind");
+    let server = tokio::spawn(serve);
+    harness("socketioxide", addr).await;
+    server.abort();
+}
+
+/// The Node peer, when `npm ci` has been run in bench/node (the bench command does it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_server_when_installed() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("node");
+    if !dir.join("node_modules/socket.io").exists() {
+        eprintln!("skipped: bench/node/node_modules is not installed (cargo xtask bench installs it)");
+        return;
+    }
+    let mut child = match tokio::process::Command::new("node")
+        .arg("server.js")
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => {
+            eprintln!("skipped: cannot start node: {e}");
+            return;
+        }
+    };
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("node starts in 20 s")
+        .expect("read node's output")
+        .expect("node prints its address");
+    let addr: SocketAddr = line.trim().strip_prefix("listening ").expect("listening line").parse().expect("address");
+    harness("node", addr).await;
+    let _ = child.kill().await;
+}
