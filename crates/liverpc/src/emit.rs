@@ -83,6 +83,32 @@ impl<C: Contract> Broadcast<C> {
         let payload = serde_json::value::to_raw_value(event)?;
         Ok(self.hub.emit(self.room, E::NAME, &payload, self.except.as_ref()))
     }
+
+    /// Disconnects every socket in the room (except the excluded one); returns how many. Their
+    /// pages reconnect on their own, and every room they ask for again is re-authorized with
+    /// fresh locals: the way to make a revoked right take effect on open connections.
+    ///
+    /// ```
+    /// # use liverpc::{key, App, Contract, Socket};
+    /// # struct Chat;
+    /// # impl Contract for Chat {
+    /// #     const ROUTE: &'static str = "/rooms/[roomId]";
+    /// #     const NAME: &'static str = "chat";
+    /// #     type Locals = ();
+    /// #     type ToClient = ();
+    /// #     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
+    /// # }
+    /// let app = App::builder().contract::<Chat>().build().unwrap();
+    /// let chat = app.emitter::<Chat>().unwrap();
+    /// // After taking project "gemini" away from someone:
+    /// assert_eq!(chat.to(&key!["project", "gemini"]).disconnect(), 0);
+    /// ```
+    pub fn disconnect(self) -> usize {
+        match &self.except {
+            None => self.hub.disconnect(self.room),
+            Some(keep) => self.hub.disconnect_except(self.room, keep),
+        }
+    }
 }
 
 impl From<EmitError> for Rejection {

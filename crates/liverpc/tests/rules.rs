@@ -337,3 +337,23 @@ async fn leave_stops_delivery_and_is_idempotent() {
         json!({ "delivered": 0 })
     );
 }
+
+#[tokio::test]
+async fn an_app_can_disconnect_a_room_so_revoked_rights_take_effect() {
+    let server = common::start(Limits::default()).await;
+    let alice = tab(server.addr, Some("alice"), "/rooms/general").await;
+    let bob = tab(server.addr, Some("bob"), "/rooms/general").await;
+    alice.join("project", Some(json!({ "projectId": "gemini" }))).await.unwrap();
+
+    assert!(server.users.revoke("alice", "gemini"));
+    let chat = server.app.emitter::<Chat>().unwrap();
+    assert_eq!(chat.to(&key!["project", "gemini"]).disconnect(), 1);
+    alice.closed().await.unwrap();
+    // Others stay; the room is empty now.
+    assert_eq!(bob.call("whoami", Value::Null).await.unwrap(), json!("bob"));
+    assert_eq!(chat.to(&key!["project", "gemini"]).emit(&Notice { text: "x".into() }).await.unwrap(), 0);
+    // Reconnected, alice's request is re-authorized with fresh locals: refused.
+    let alice = tab(server.addr, Some("alice"), "/rooms/general").await;
+    let err = alice.join("project", Some(json!({ "projectId": "gemini" }))).await.unwrap_err();
+    assert_eq!(err.rejection(), Some(&Rejection::forbidden("forbidden")));
+}

@@ -149,8 +149,8 @@ impl Peer {
     }
 
     pub(crate) fn join(&self, room: String) {
-        // A slow reader being disconnected left every room; it must not get one back.
-        if self.0.extensions.get::<SlowReader>().is_none() {
+        // A socket being disconnected left every room; it must not get one back.
+        if self.0.extensions.get::<Dropping>().is_none() {
             self.0.join(room);
         }
     }
@@ -202,6 +202,27 @@ impl Hub {
         }
         sent
     }
+
+    /// Disconnects every socket in `room`; returns how many.
+    pub(crate) fn disconnect(&self, room: String) -> usize {
+        self.disconnect_where(room, |_| true)
+    }
+
+    /// Disconnects every socket in `room` but `keep`; returns how many.
+    pub(crate) fn disconnect_except(&self, room: String, keep: &Peer) -> usize {
+        self.disconnect_where(room, |socket| socket.id != keep.0.id)
+    }
+
+    fn disconnect_where(&self, room: String, only: impl Fn(&SocketRef) -> bool) -> usize {
+        let Some(ns) = self.io.of(&*self.namespace) else {
+            return 0;
+        };
+        let sockets: Vec<SocketRef> = ns.within(room).sockets().into_iter().filter(|s| only(s)).collect();
+        for socket in &sockets {
+            drop_socket(socket, "disconnecting a socket as the app asked");
+        }
+        sockets.len()
+    }
 }
 
 /// Emits to one socket. When its send buffer is full the page is not keeping up: it is
@@ -212,7 +233,7 @@ fn send_or_drop(socket: &SocketRef, event: &str, payload: &RawValue) -> bool {
     match socket.emit(event, payload) {
         Ok(()) => true,
         Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-            drop_slow_reader(socket);
+            drop_socket(socket, "send buffer full: disconnecting a slow reader");
             false
         }
         Err(e) => {
@@ -222,21 +243,22 @@ fn send_or_drop(socket: &SocketRef, event: &str, payload: &RawValue) -> bool {
     }
 }
 
-/// Marks a socket that is being disconnected as a slow reader.
+/// Marks a socket that the server is disconnecting.
 #[derive(Clone, Copy)]
-struct SlowReader;
+struct Dropping;
 
-/// Disconnects a socket whose send buffer is full. It leaves every room at once, so it cannot
-/// miss some messages and then receive later ones. socketioxide can only disconnect a socket
-/// by queueing a disconnect packet, which a full buffer refuses, so this retries until the
-/// buffer has room. That ends: either the page reads (a slot frees) or the Engine.IO heartbeat
-/// cannot queue its next ping and closes the connection (then the socket reports `Closed`).
-fn drop_slow_reader(socket: &SocketRef) {
+/// Disconnects a socket (a slow reader whose send buffer is full, or one the app kicks). It
+/// leaves every room at once, so a slow reader cannot miss some messages and then receive later
+/// ones. socketioxide can only disconnect a socket by queueing a disconnect packet, which a full
+/// buffer refuses, so this retries until the buffer has room. That ends: either the page reads
+/// (a slot frees) or the Engine.IO heartbeat cannot queue its next ping and closes the
+/// connection (then the socket reports `Closed`).
+fn drop_socket(socket: &SocketRef, why: &'static str) {
     use socketioxide::SocketError;
-    if socket.extensions.insert(SlowReader).is_some() {
+    if socket.extensions.insert(Dropping).is_some() {
         return; // already being dropped
     }
-    tracing::warn!(socket = %socket.id, ns = socket.ns(), "send buffer full: disconnecting a slow reader");
+    tracing::warn!(socket = %socket.id, ns = socket.ns(), "{why}");
     socket.leave_all();
     let socket = socket.clone();
     tokio::spawn(async move {

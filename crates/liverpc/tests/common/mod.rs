@@ -205,18 +205,31 @@ pub async fn start(limits: Limits) -> Server {
     start_at("127.0.0.1:0".parse().expect("valid address"), limits).await
 }
 
-/// Starts the fixture server on `addr`, with `POST /admin/revoke/{user}/{project}`.
+/// Starts the fixture server on `addr`, with `POST /admin/revoke/{user}/{project}` and
+/// `POST /admin/disconnect/project/{project}` (disconnects the project room's sockets).
 pub async fn start_at(addr: SocketAddr, limits: Limits) -> Server {
+    use axum::extract::Path;
+    use axum::routing::post;
+
     let users = Users::default();
     let app = app(limits, users.clone());
     let admin = users.clone();
-    let router = axum::Router::new().route(
-        "/admin/revoke/{user}/{project}",
-        axum::routing::post(move |axum::extract::Path((user, project)): axum::extract::Path<(String, String)>| {
-            let admin = admin.clone();
-            async move { if admin.revoke(&user, &project) { "revoked" } else { "unchanged" } }
-        }),
-    );
+    let chat = app.emitter::<Chat>().expect("the fixture registers Chat");
+    let router = axum::Router::new()
+        .route(
+            "/admin/revoke/{user}/{project}",
+            post(move |Path((user, project)): Path<(String, String)>| {
+                let admin = admin.clone();
+                async move { if admin.revoke(&user, &project) { "revoked" } else { "unchanged" } }
+            }),
+        )
+        .route(
+            "/admin/disconnect/project/{project}",
+            post(move |Path(project): Path<String>| {
+                let chat = chat.clone();
+                async move { chat.to(&key!["project", project]).disconnect().to_string() }
+            }),
+        );
     let router = app.attach(router);
     let listener = liverpc::listen(addr).await.expect("bind loopback");
     let addr = listener.local_addr().expect("bound");
