@@ -37,6 +37,11 @@ interface Waiter {
 
 const connections = new WeakMap<Manager, Map<string, Connection>>();
 
+/** The longest wait before coming back after the server dropped this page, in ms. */
+const MAX_BACKOFF = 30_000;
+/** A connection that lasted this long (ms) resets the backoff. */
+const KICKS_FORGOTTEN_AFTER = 60_000;
+
 /**
  * The connection of a contract on a manager, created on first use. A second client of the
  * same contract shares it (and moves it to its own path).
@@ -80,6 +85,9 @@ export class Connection implements Channel {
   #sentPath: string | undefined;
   /** Bumped by every connect, drop, navigation and close: stale results are ignored. */
   #epoch = 0;
+  /** Disconnects the server asked for in a row (backoff), and when the last connect happened. */
+  #kicks = 0;
+  #connectedAt = 0;
 
   /**
    * Opens the namespace at once; use {@link connectionFor} to share it.
@@ -249,6 +257,7 @@ export class Connection implements Channel {
     }
     this.#epoch += 1;
     const epoch = this.#epoch;
+    this.#connectedAt = Date.now();
     this.#state.set({ ...this.#state.get(), status: 'connected' });
     this.#calls.flush();
     void this.#rejoin(epoch);
@@ -290,8 +299,19 @@ export class Connection implements Channel {
     this.#epoch += 1;
     this.#state.set(joining('reconnecting', this.#roomNames()));
     // socket.io-client retries a dropped transport by itself, but not a disconnect the server
-    // asked for (e.g. a slow reader dropped by the server): come back, and rejoin.
-    if (reason === 'io server disconnect') this.#socket.connect();
+    // asked for (e.g. a slow reader dropped by the server): come back, and rejoin, backing off
+    // when the server keeps dropping this page (0 s, then 0.5 s doubling up to 30 s).
+    if (reason === 'io server disconnect') {
+      if (Date.now() - this.#connectedAt > KICKS_FORGOTTEN_AFTER) this.#kicks = 0;
+      const delay = this.#kicks === 0 ? 0 : Math.min(MAX_BACKOFF, 500 * 2 ** (this.#kicks - 1));
+      this.#kicks += 1;
+      const epoch = this.#epoch;
+      const timer = setTimeout(() => {
+        if (this.#epoch === epoch) this.#socket.connect();
+      }, delay);
+      // In Node (tests, scripts) a pending comeback must not keep the process alive.
+      (timer as { unref?: () => void }).unref?.();
+    }
   }
 
   #onConnectError(error: Error): void {

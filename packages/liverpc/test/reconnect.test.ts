@@ -50,6 +50,29 @@ describe('reconnect', { timeout: 30_000 }, () => {
     await inbox.next((m) => m.text === 'welcome back');
   });
 
+  test('disconnected by the server, the page comes back at once, then backs off', { timeout: 15_000 }, async () => {
+    const alice = await env.clients.connected('alice');
+    await alice.join.project({ projectId: 'gemini' });
+    const seen: string[] = [];
+    const stop = alice.state.subscribe((s) => seen.push(s.status));
+    // Back in its rooms after having been away (however fast the comeback was).
+    const backAfterAway = (s: { status: string; rooms: { project?: { status: string } } }) =>
+      seen.includes('reconnecting') && s.status === 'connected' && s.rooms.project?.status === 'joined';
+
+    assert.equal(await env.fixture.disconnectProject('gemini'), 1);
+    await until(alice.state, backAfterAway, 5000);
+
+    // Kicked again right away: the comeback waits (0.5 s), so a page the server keeps
+    // dropping cannot hammer it.
+    seen.length = 0;
+    const kicked = Date.now();
+    assert.equal(await env.fixture.disconnectProject('gemini'), 1);
+    await until(alice.state, backAfterAway, 5000);
+    const waited = Date.now() - kicked;
+    assert.ok(waited >= 450, `came back after ${waited} ms`);
+    stop();
+  });
+
   test('a right revoked while disconnected: that room is denied after the reconnect, the others rejoin', { timeout: 15_000 }, async () => {
     const alice = await env.clients.connected('alice');
     const bob = await env.clients.connected('bob', '/rooms/elsewhere');

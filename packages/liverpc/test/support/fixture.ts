@@ -14,6 +14,8 @@ export interface Fixture {
   readonly url: string;
   /** `POST /admin/revoke/{user}/{project}`: `revoked` or `unchanged`. */
   revoke(user: string, project: string): Promise<string>;
+  /** `POST /admin/disconnect/project/{project}`: how many sockets the server disconnected. */
+  disconnectProject(project: string): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -59,6 +61,10 @@ export async function startFixture(): Promise<Fixture> {
     async revoke(user, project) {
       const response = await fetch(`${url}/admin/revoke/${user}/${project}`, { method: 'POST' });
       return response.text();
+    },
+    async disconnectProject(project) {
+      const response = await fetch(`${url}/admin/disconnect/project/${project}`, { method: 'POST' });
+      return Number(await response.text());
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
