@@ -4,8 +4,9 @@
 //! writes the medians, the ratios and the budget check into `BENCHMARKS.md`.
 //!
 //! ```text
-//! bench [--rounds 3] [--quick] [--servers liverpc,socketioxide,node]
+//! bench [--rounds 5] [--quick] [--servers liverpc,socketioxide,node]
 //!       [--scenarios fanout-40k,fanout-100k,connect,joins] [--out BENCHMARKS.md] [--no-write]
+//!       [--warmup-ms 2000] [--measure-ms 10000] [--connect-clients 10000]
 //! ```
 //!
 //! `--quick`: one round with small numbers, to try the harness (its table is not a result).
@@ -77,12 +78,12 @@ fn run() -> Result<bool, String> {
     let root = root();
     let quick = args.flag("quick");
     let settings = Settings {
-        rounds: args.get("rounds", if quick { 1 } else { 3 })?,
+        rounds: args.get("rounds", if quick { 1 } else { 5 })?,
         quick,
         fanout_clients: if quick { 400 } else { 2000 },
         rooms: 20,
-        warmup_ms: if quick { 500 } else { 2000 },
-        measure_ms: if quick { 1500 } else { 5000 },
+        warmup_ms: args.get("warmup-ms", if quick { 500 } else { 2000 })?,
+        measure_ms: args.get("measure-ms", if quick { 1500 } else { 10_000 })?,
         connect_clients: args.get("connect-clients", if quick { 2000 } else { 10_000 })?,
         join_clients: if quick { 200 } else { 1000 },
         joins: 33,
