@@ -28,6 +28,12 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("gen") => generators("gen"),
         Some("demo") => demo(&args[1..]),
+        // Benchmarks (bench/README.md): the driver builds, runs and writes BENCHMARKS.md.
+        Some("bench") => {
+            let mut cargo = vec!["run", "--release", "-q", "-p", "liverpc-bench", "--bin", "bench", "--"];
+            cargo.extend(args[1..].iter().map(String::as_str));
+            run("bench", ".", "cargo", &cargo)
+        }
         _ => {
             eprintln!("usage: cargo xtask test | gen | demo [--addr HOST:PORT]");
             return ExitCode::from(2);
