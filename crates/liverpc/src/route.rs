@@ -13,7 +13,6 @@
 //! The page sends only its URL path; the server matches it here and derives the params, so
 //! the page never supplies a param itself (Rule 1).
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use percent_encoding::percent_decode_str;
@@ -189,11 +188,11 @@ impl Route {
             return None;
         }
         let captures = self.regex.captures(path)?;
-        let mut params = BTreeMap::new();
+        let mut params = Vec::with_capacity(self.names.len());
         for (i, name) in self.names.iter().enumerate() {
             if let Some(m) = captures.get(i + 1) {
                 let decoded = percent_decode_str(m.as_str()).decode_utf8().ok()?;
-                params.insert(name.clone(), decoded.into_owned());
+                params.push((name.clone(), decoded.into_owned()));
             }
         }
         Some(Params(params))
@@ -220,7 +219,8 @@ pub(crate) fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// The params of a matched URL, e.g. `{ roomId: "general" }` for `/rooms/general`.
+/// The params of a matched URL, e.g. `{ roomId: "general" }` for `/rooms/general`, in the
+/// route's order (a `Vec`: routes have a handful of params, and every connection holds them).
 ///
 /// ```
 /// use liverpc::Route;
@@ -230,16 +230,16 @@ pub(crate) fn is_identifier(name: &str) -> bool {
 /// assert_eq!(params.get("path"), Some("b"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Params(BTreeMap<String, String>);
+pub struct Params(Vec<(String, String)>);
 
 impl Params {
     /// The value of a param, or `None` if the route has no such param or an optional one
     /// was absent from the URL.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
-    /// All params, by name.
+    /// All params, in the route's order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
