@@ -17,7 +17,7 @@ use crate::limits::Limits;
 use crate::protocol::{self, RESERVED_NAMES, RESERVED_PREFIX};
 use crate::route::{Route, is_identifier};
 use crate::session::{Endpoint, Runtime, Served};
-use crate::transport::{Hub, Layer, Transport};
+use crate::transport::{self, Hub, Layer, Transport};
 
 type Compile<L> = fn(&Setup<L>) -> Result<Compiled, BuildError>;
 
@@ -86,7 +86,8 @@ impl App {
 
     /// Mounts the realtime endpoint (`/socket.io/`) on an axum router.
     pub fn attach<S: Clone + Send + Sync + 'static>(&self, router: axum::Router<S>) -> axum::Router<S> {
-        router.layer(self.layer.clone())
+        // The outer layer runs first: it copies the handshake's parts before the transport keeps them.
+        router.layer(self.layer.clone()).layer(axum::middleware::map_request(transport::detach))
     }
 
     /// A typed emitter for contract `C`.
