@@ -4,8 +4,9 @@
 //!   `listening on <addr>` once ready, and serves until killed.
 //!   `POST /admin/revoke/{user}/{project}` takes a right away.
 //! - `fixture gen <dir>` / `fixture check <dir>`: writes, or checks the freshness of, the
-//!   contract's TypeScript module at `<dir>/rooms/[roomId]/chat.socket.ts` (runtime `liverpc`),
-//!   which the npm runtime's tests import.
+//!   contract's TypeScript module twice, which the npm runtime's tests import: for the core
+//!   entry at `<dir>/core/rooms/[roomId]/chat.socket.ts` (runtime `liverpc`) and for the
+//!   SvelteKit entry at `<dir>/sveltekit/rooms/[roomId]/chat.socket.ts` (`liverpc/sveltekit`).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -41,20 +42,22 @@ async fn serve() -> ExitCode {
 
 fn generate(command: &str, root: &str) -> ExitCode {
     let app = common::app(liverpc::Limits::default(), common::Users::default());
-    let options = Options {
-        runtime: "liverpc".to_owned(),
-        routes: ".".into(),
-        shared_types: "lib/types.ts".into(),
-        ..Options::default()
-    };
-    let result = codegen::generate(app.contracts(), &options).and_then(|files| {
-        let root = std::path::Path::new(root);
-        if command == "gen" {
-            codegen::write(root, &options, &files).map(drop)
-        } else {
-            codegen::check(root, &options, &files)
-        }
-    });
+    let result =
+        [("core", "liverpc"), ("sveltekit", "liverpc/sveltekit")].into_iter().try_for_each(|(dir, runtime)| {
+            let options = Options {
+                runtime: runtime.to_owned(),
+                routes: ".".into(),
+                shared_types: "lib/types.ts".into(),
+                ..Options::default()
+            };
+            let root = std::path::Path::new(root).join(dir);
+            let files = codegen::generate(app.contracts(), &options)?;
+            if command == "gen" {
+                codegen::write(&root, &options, &files).map(drop)
+            } else {
+                codegen::check(&root, &options, &files)
+            }
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

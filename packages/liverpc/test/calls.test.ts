@@ -8,7 +8,7 @@ import { LiverpcError } from 'liverpc';
 import { stale } from './fixture/stale.socket.js';
 import { useFixture } from './support/clients.js';
 import { Inbox, rejection, until } from './support/wait.js';
-import type { Message, Send } from './fixture/rooms/[roomId]/chat.socket.js';
+import type { Message, Send } from './fixture/core/rooms/[roomId]/chat.socket.js';
 
 describe('calls and events', { timeout: 30_000 }, () => {
   const env = useFixture();

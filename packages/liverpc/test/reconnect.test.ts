@@ -9,7 +9,7 @@ import { managerFor } from '#internal/manager.js';
 
 import { useFixture } from './support/clients.js';
 import { Inbox, until } from './support/wait.js';
-import type { Message } from './fixture/rooms/[roomId]/chat.socket.js';
+import type { Message } from './fixture/core/rooms/[roomId]/chat.socket.js';
 
 describe('reconnect', { timeout: 30_000 }, () => {
   const env = useFixture();

@@ -7,7 +7,7 @@ import { LiverpcError } from 'liverpc';
 
 import { useFixture } from './support/clients.js';
 import { Inbox, rejection, until } from './support/wait.js';
-import type { Message } from './fixture/rooms/[roomId]/chat.socket.js';
+import type { Message } from './fixture/core/rooms/[roomId]/chat.socket.js';
 
 describe('rooms', { timeout: 30_000 }, () => {
   const env = useFixture();

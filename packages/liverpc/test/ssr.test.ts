@@ -5,7 +5,7 @@ import { test } from 'node:test';
 
 import { LiverpcError } from 'liverpc';
 
-import { chat } from './fixture/rooms/[roomId]/chat.socket.js';
+import { chat } from './fixture/core/rooms/[roomId]/chat.socket.js';
 import { rejection, until } from './support/wait.js';
 
 test('without a window and without a url the client is inert', { timeout: 5_000 }, async () => {

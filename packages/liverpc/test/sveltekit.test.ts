@@ -8,10 +8,10 @@ import { after, before, describe, test } from 'node:test';
 import { type Fixture, startFixture } from './support/fixture.js';
 import { lifecycle } from './support/sveltekit-mocks.js';
 import { Inbox, rejection, until } from './support/wait.js';
-import type { Message } from './fixture/rooms/[roomId]/chat.socket.js';
+import type { Message } from './fixture/core/rooms/[roomId]/chat.socket.js';
 
 register(new URL('./support/sveltekit-hooks.js', import.meta.url));
-const { chat } = await import('./fixture/chat.sveltekit.socket.js');
+const { chat } = await import('./fixture/sveltekit/rooms/[roomId]/chat.socket.js');
 
 type Global = { window?: { location: { origin: string; pathname: string } } };
 const global = globalThis as Global;

@@ -2,7 +2,7 @@
 // `@ts-expect-error` line must fail to compile, or the build fails ("unused directive").
 import type { ConnectionState, LiverpcError, Readable, RoomState, Unsubscribe } from 'liverpc';
 
-import { type Message, type Sent, chat } from './fixture/rooms/[roomId]/chat.socket.js';
+import { type Message, type Sent, chat } from './fixture/core/rooms/[roomId]/chat.socket.js';
 import { stale } from './fixture/stale.socket.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;

@@ -4,7 +4,7 @@ import { after, afterEach, before } from 'node:test';
 
 import { type Fixture, startFixture } from './fixture.js';
 import { until } from './wait.js';
-import { chat } from '../fixture/rooms/[roomId]/chat.socket.js';
+import { chat } from '../fixture/core/rooms/[roomId]/chat.socket.js';
 
 export type Room = ReturnType<typeof chat>;
 
