@@ -72,12 +72,12 @@ impl<C: Contract> Context<C> {
     /// The key of the room this socket joined under `name`, e.g. `cx.room("chat")` for the
     /// auto-joined chat room. `forbidden` when the socket is not in it.
     pub fn room(&self, name: &str) -> Result<RoomKey, Rejection> {
-        self.conn
-            .rooms()
-            .into_iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, key)| key)
-            .ok_or_else(|| Rejection::forbidden(format!("not in room `{name}`")))
+        self.conn.room_key(name).ok_or_else(|| Rejection::forbidden(format!("not in room `{name}`")))
+    }
+
+    /// Whether this socket is in the room `key`, e.g. before letting it post there.
+    pub fn in_room(&self, key: &RoomKey) -> bool {
+        self.conn.holds(key)
     }
 
     /// Joins a room of this contract from server code, as if the page had asked (a private room

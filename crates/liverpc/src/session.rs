@@ -217,6 +217,17 @@ impl<C: Contract> Conn<C> {
     }
 
     /// Every room this socket is in, by room name.
+    /// The key this socket holds under room `name` (the first, for an exposed room joined with
+    /// several payloads). Clones one key, not the whole list: handlers call it per message.
+    pub(crate) fn room_key(&self, name: &str) -> Option<RoomKey> {
+        self.joined().entries.iter().find(|((n, _), _)| n == name).map(|(_, key)| key.clone())
+    }
+
+    /// Whether this socket is in the room `key`.
+    pub(crate) fn holds(&self, key: &RoomKey) -> bool {
+        self.joined().holds(key)
+    }
+
     pub(crate) fn rooms(&self) -> Vec<(String, RoomKey)> {
         self.joined().entries.iter().map(|((name, _), key)| (name.clone(), key.clone())).collect()
     }

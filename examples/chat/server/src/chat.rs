@@ -141,7 +141,7 @@ async fn send(cx: Context<Chat>, SendMessage { text }: SendMessage) -> Result<()
 
 async fn post_project(cx: Context<Chat>, PostProject { project_id, text }: PostProject) -> Result<(), Rejection> {
     let room = key!["project", project_id];
-    if !cx.rooms().iter().any(|(_, key)| *key == room) {
+    if !cx.in_room(&room) {
         return Err(Rejection::forbidden("join the project first"));
     }
     let message = ProjectMessage { project_id, from: name(&cx), text };
