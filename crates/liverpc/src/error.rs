@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// The error codes a page can receive, as in the ack `{ ok: false, error: { code, .. } }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// The payload failed to decode or validate; `issues` says where.
     InvalidPayload,
@@ -19,6 +20,10 @@ pub enum ErrorCode {
     RateLimited,
     /// The payload is larger than the configured limit.
     TooLarge,
+    /// The handler or room decision took longer than the configured limit.
+    Timeout,
+    /// The server cannot decide now (e.g. a store is down); retrying later may succeed.
+    Unavailable,
     /// The server failed; details are in the server's log, never in the answer.
     Internal,
 }
@@ -32,6 +37,8 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::TooLarge => "too_large",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
     }

@@ -63,6 +63,7 @@ impl Handshake {
 
 /// A refused connection. The page's `connect_error` carries the code as its message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Refuse {
     /// No valid identity: `unauthenticated`.
     #[error("unauthenticated")]
@@ -70,6 +71,10 @@ pub enum Refuse {
     /// An identity that may not connect: `forbidden`.
     #[error("forbidden")]
     Forbidden,
+    /// The hook cannot decide now (e.g. the session store is down): `unavailable`. The page's
+    /// client retries with backoff instead of showing a refusal.
+    #[error("unavailable")]
+    Unavailable,
 }
 
 /// A boxed future, as returned by hooks.

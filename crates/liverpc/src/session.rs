@@ -29,6 +29,7 @@ pub(crate) enum Refusal {
     Unauthenticated,
     Forbidden,
     NotFound,
+    Unavailable,
     Internal,
 }
 
@@ -39,6 +40,7 @@ impl fmt::Display for Refusal {
             Refusal::Unauthenticated => "unauthenticated",
             Refusal::Forbidden => "forbidden",
             Refusal::NotFound => "not_found",
+            Refusal::Unavailable => "unavailable",
             Refusal::Internal => "internal",
         })
     }
@@ -49,6 +51,7 @@ impl From<Refuse> for Refusal {
         match refuse {
             Refuse::Unauthenticated => Refusal::Unauthenticated,
             Refuse::Forbidden => Refusal::Forbidden,
+            Refuse::Unavailable => Refusal::Unavailable,
         }
     }
 }
