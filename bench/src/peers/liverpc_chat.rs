@@ -58,20 +58,19 @@ impl Contract for Chat {
     const ROUTE: &'static str = "/rooms/[roomId]";
     const NAME: &'static str = "chat";
     type Locals = Locals;
+    type State = ();
     type ToClient = (Message,);
 
     fn socket(socket: Socket<Self>) -> Socket<Self> {
         socket
             .from_client("send", send)
-            .room("chat", |room| room.private(|cx| Ok(key!["chat", cx.param("roomId")?])).auto_join())
-            .room("project", |room| {
-                room.expose(|cx, ProjectJoin { project_id }| {
-                    let user = cx.locals().user.as_ref().ok_or(Deny)?;
-                    if !user.projects.contains(&project_id) {
-                        return Err(Deny);
-                    }
-                    Ok(key!["project", project_id])
-                })
+            .auto_join("chat", |cx| async move { Ok(key!["chat", cx.param("roomId")?]) })
+            .expose("project", |cx, ProjectJoin { project_id }| async move {
+                let user = cx.locals().user.as_ref().ok_or(Deny)?;
+                if !user.projects.contains(&project_id) {
+                    return Err(Deny);
+                }
+                Ok(key!["project", project_id])
             })
     }
 }
@@ -80,13 +79,14 @@ impl Contract for Chat {
 async fn send(cx: Context<Chat>, Send { text }: Send) -> Result<(), Rejection> {
     let room = cx.room("chat")?;
     let from = cx.locals().user.as_ref().map_or("anonymous", |u| u.name.as_str()).to_owned();
-    let message = Message { room: room.parts()[1].clone(), from, text };
+    let message = Message { room: room.key().parts()[1].clone(), from, text };
     cx.within(&room).emit(&message).await?;
     Ok(())
 }
 
-/// The app: the hook over `users`, the contract, and limits whose call rate does not throttle
-/// the benchmark's senders (everything else is liverpc's default).
+/// The app: the hook over `users`, the contract, and limits whose call rate and connection caps
+/// do not throttle the benchmark's senders and its clients on one loopback address (everything
+/// else is liverpc's default).
 pub fn app(users: Arc<HashMap<String, Arc<User>>>) -> App {
     let hook = move |handshake: Handshake| {
         std::future::ready(match handshake.cookie("session") {
@@ -96,7 +96,14 @@ pub fn app(users: Arc<HashMap<String, Arc<User>>>) -> App {
             }
         })
     };
-    let limits = Limits { calls_per_second: 1_000_000, burst: 1_000_000, ..Limits::default() };
+    let limits = Limits {
+        calls_per_second: 1_000_000,
+        burst: 1_000_000,
+        max_in_flight: 1_024,
+        max_connections: 1_000_000,
+        max_connections_per_address: 1_000_000,
+        ..Limits::default()
+    };
     App::builder().hook(hook).contract::<Chat>().limits(limits).build().expect("the bench contract is valid")
 }
 
@@ -108,5 +115,5 @@ pub async fn bind(
     let router = app.attach(axum::Router::new());
     let listener = liverpc::listen(addr).await?;
     let local = listener.local_addr()?;
-    Ok((local, liverpc::serve(listener, router)))
+    Ok((local, app.serve(listener, router)))
 }

@@ -6,7 +6,7 @@
 //! Its transport settings are liverpc's (1 KiB websocket read buffer, 256 queued packets per
 //! socket, 128 KiB messages, 10 s connect timeout), so the comparison measures liverpc's layer
 //! and not a different configuration of the same transport. It binds with the same listen
-//! backlog (1024) and `TCP_NODELAY` as `liverpc::listen` / `liverpc::serve`.
+//! backlog (1024) and `TCP_NODELAY` as `liverpc::listen` / `App::serve`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

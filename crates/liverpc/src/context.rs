@@ -1,17 +1,17 @@
-//! What a `from_client` handler sees: the URL's params, the connection's locals, its rooms,
-//! and emitters scoped to its contract.
+//! What a `from_client` handler sees: the URL's params, the connection's locals, the app's
+//! state, its rooms, and emitters scoped to its contract.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::contract::Contract;
 use crate::emit::Broadcast;
-use crate::error::Rejection;
+use crate::engine::Session;
+use crate::error::{EmitError, Rejection};
 use crate::event::{Declares, Event};
-use crate::room::RoomKey;
+use crate::key::RoomKey;
+use crate::room::{Deny, locals};
 use crate::route::Params;
-use crate::session::Conn;
-use crate::transport::Peer;
 
 /// The context of one call from a page, passed to every `from_client` handler.
 ///
@@ -21,6 +21,7 @@ use crate::transport::Peer;
 /// # struct Chat;
 /// # impl Contract for Chat {
 /// #     type Locals = Option<String>;
+/// #     type State = ();
 /// #     type ToClient = ();
 /// #     const ROUTE: &'static str = "/rooms/[roomId]";
 /// #     const NAME: &'static str = "chat";
@@ -29,85 +30,113 @@ use crate::transport::Peer;
 ///
 /// async fn whoami(cx: Context<Chat>, _: ()) -> Result<String, Rejection> {
 ///     let user = cx.locals().as_deref().ok_or_else(|| Rejection::forbidden("sign in first"))?;
-///     let room = cx.param("roomId").unwrap_or("?");
+///     let room = cx.param("roomId")?;
 ///     Ok(format!("{user} in {room}"))
 /// }
 /// ```
 pub struct Context<C: Contract> {
-    conn: Arc<Conn<C>>,
-    peer: Peer,
+    session: Session,
+    state: Arc<C::State>,
     _contract: PhantomData<fn() -> C>,
 }
 
+/// A room this socket is in, as [`Context::room`] and [`Context::joined`] prove it: what a
+/// handler broadcasts to, so it cannot reach a room its socket is not in by accident. To emit
+/// to any room, use the app's [`Emitter`](crate::Emitter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinedRoom {
+    key: RoomKey,
+}
+
+impl JoinedRoom {
+    /// The room's key.
+    pub fn key(&self) -> &RoomKey {
+        &self.key
+    }
+}
+
 impl<C: Contract> Context<C> {
-    pub(crate) fn new(conn: Arc<Conn<C>>, peer: Peer) -> Context<C> {
-        Context { conn, peer, _contract: PhantomData }
+    pub(crate) fn new(session: Session, state: Arc<C::State>) -> Context<C> {
+        Context { session, state, _contract: PhantomData }
     }
 
     /// The params matched from the page's URL.
     pub fn params(&self) -> &Params {
-        self.conn.cx.params()
+        self.session.params()
     }
 
-    /// One param of the page's URL.
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.conn.cx.params().get(name)
+    /// One param of the page's URL, or [`Deny`] (answered `forbidden` by `?`) when the URL has
+    /// none of that name.
+    pub fn param(&self, name: &str) -> Result<&str, Deny> {
+        self.session.params().get(name).ok_or(Deny)
     }
 
     /// The locals the connection hook returned.
     pub fn locals(&self) -> &C::Locals {
-        self.conn.cx.locals()
+        locals::<C>(&self.session)
     }
 
-    /// This socket's id.
-    pub fn id(&self) -> String {
-        self.peer.id()
+    /// The app's state.
+    pub fn state(&self) -> &C::State {
+        &self.state
+    }
+
+    /// This socket's id: unique, stable for the connection, and not a credential.
+    pub fn id(&self) -> &str {
+        self.session.id()
     }
 
     /// The rooms this socket is in, as `(room name, key)`.
     pub fn rooms(&self) -> Vec<(String, RoomKey)> {
-        self.conn.rooms()
+        self.session.rooms()
     }
 
-    /// The key of the room this socket joined under `name`, e.g. `cx.room("chat")` for the
-    /// auto-joined chat room. `forbidden` when the socket is not in it.
-    pub fn room(&self, name: &str) -> Result<RoomKey, Rejection> {
-        self.conn.room_key(name).ok_or_else(|| Rejection::forbidden(format!("not in room `{name}`")))
+    /// The room this socket joined under `name`, e.g. `cx.room("chat")` for the auto-joined
+    /// chat room. `forbidden` when the socket is not in it.
+    pub fn room(&self, name: &str) -> Result<JoinedRoom, Rejection> {
+        let key = self.session.room_key(name).ok_or_else(|| Rejection::forbidden(format!("not in room `{name}`")))?;
+        Ok(JoinedRoom { key })
     }
 
-    /// Whether this socket is in the room `key`, e.g. before letting it post there.
-    pub fn in_room(&self, key: &RoomKey) -> bool {
-        self.conn.holds(key)
+    /// The room `key` if this socket is in it (e.g. before letting it post there), else
+    /// `forbidden`.
+    pub fn joined(&self, key: &RoomKey) -> Result<JoinedRoom, Rejection> {
+        if self.session.holds(key) {
+            Ok(JoinedRoom { key: key.clone() })
+        } else {
+            Err(Rejection::forbidden("join the room first"))
+        }
     }
 
-    /// Joins a room of this contract from server code, as if the page had asked (a private room
-    /// is decided from params and locals; an exposed room cannot be joined without a payload).
-    pub fn join(&self, name: &str) -> Result<RoomKey, Rejection> {
-        self.conn.join_room(&self.peer, name, None)
+    /// Joins a private room of this contract from server code, as if the page had asked: it is
+    /// decided from params, locals and state.
+    pub async fn join(&self, name: &str) -> Result<JoinedRoom, Rejection> {
+        let key = self.session.join(name, None).await?;
+        Ok(JoinedRoom { key })
     }
 
     /// Leaves a private room of this contract.
     pub fn leave(&self, name: &str) -> Result<(), Rejection> {
-        self.conn.leave_room(&self.peer, name, None)
+        self.session.leave(name, None)
     }
 
     /// Emits to every socket in `room` except this one.
-    pub fn to(&self, room: &RoomKey) -> Broadcast<C> {
-        Broadcast::new(self.conn.runtime.hub.clone(), room, Some(self.peer.clone()))
+    pub fn to(&self, room: &JoinedRoom) -> Broadcast<C> {
+        Broadcast::new(self.session.hub(), room.key.clone(), Some(self.session.clone()))
     }
 
     /// Emits to every socket in `room`, this one included.
-    pub fn within(&self, room: &RoomKey) -> Broadcast<C> {
-        Broadcast::new(self.conn.runtime.hub.clone(), room, None)
+    pub fn within(&self, room: &JoinedRoom) -> Broadcast<C> {
+        Broadcast::new(self.session.hub(), room.key.clone(), None)
     }
 
     /// Emits an event to this socket only.
-    pub fn emit<E: Event, I>(&self, event: &E) -> Result<(), crate::EmitError>
+    pub fn emit<E: Event, I>(&self, event: &E) -> Result<(), EmitError>
     where
         C::ToClient: Declares<E, I>,
     {
         let payload = serde_json::value::to_raw_value(event)?;
-        self.peer.emit(E::NAME, &payload);
+        self.session.emit(E::NAME, &payload);
         Ok(())
     }
 }

@@ -3,10 +3,10 @@
 use std::marker::PhantomData;
 
 use crate::contract::Contract;
+use crate::engine::{Hub, Session};
 use crate::error::{EmitError, Rejection};
 use crate::event::{Declares, Event};
-use crate::room::RoomKey;
-use crate::transport::{Hub, Peer};
+use crate::key::RoomKey;
 
 /// Sends a contract's events to its rooms from anywhere: an axum handler, a background task.
 /// Cheap to clone. Get one with [`App::emitter`](crate::App::emitter).
@@ -21,6 +21,7 @@ use crate::transport::{Hub, Peer};
 /// struct Chat;
 /// impl Contract for Chat {
 ///     type Locals = ();
+///     type State = ();
 ///     type ToClient = (Message,);
 ///     const ROUTE: &'static str = "/rooms/[roomId]";
 ///     const NAME: &'static str = "chat";
@@ -53,7 +54,7 @@ impl<C: Contract> Emitter<C> {
 
     /// Targets every socket in `room`.
     pub fn to(&self, room: &RoomKey) -> Broadcast<C> {
-        Broadcast::new(self.hub.clone(), room, None)
+        Broadcast::new(self.hub.clone(), room.clone(), None)
     }
 }
 
@@ -64,24 +65,25 @@ impl<C: Contract> Emitter<C> {
 #[must_use = "a broadcast does nothing until `.emit(..).await`"]
 pub struct Broadcast<C: Contract> {
     hub: Hub,
-    room: String,
-    except: Option<Peer>,
+    room: RoomKey,
+    except: Option<Session>,
     _contract: PhantomData<fn() -> C>,
 }
 
 impl<C: Contract> Broadcast<C> {
-    pub(crate) fn new(hub: Hub, room: &RoomKey, except: Option<Peer>) -> Broadcast<C> {
-        Broadcast { hub, room: room.encode(), except, _contract: PhantomData }
+    pub(crate) fn new(hub: Hub, room: RoomKey, except: Option<Session>) -> Broadcast<C> {
+        Broadcast { hub, room, except, _contract: PhantomData }
     }
 
-    /// Sends `event` to the room; returns how many sockets it was handed to. Only events
-    /// declared in the contract's `type ToClient` compile. The payload is serialized once.
+    /// Sends `event` to the room; returns how many sockets of this node it was handed to. Only
+    /// events declared in the contract's `type ToClient` compile. The payload is serialized
+    /// once, and the emits of one call reach every member in the order they were made.
     pub async fn emit<E: Event, I>(self, event: &E) -> Result<usize, EmitError>
     where
         C::ToClient: Declares<E, I>,
     {
         let payload = serde_json::value::to_raw_value(event)?;
-        Ok(self.hub.emit(self.room, E::NAME, &payload, self.except.as_ref()))
+        self.hub.emit(&self.room, E::NAME, &payload, self.except.as_ref())
     }
 
     /// Disconnects every socket in the room (except the excluded one); returns how many. Their
@@ -95,6 +97,7 @@ impl<C: Contract> Broadcast<C> {
     /// #     const ROUTE: &'static str = "/rooms/[roomId]";
     /// #     const NAME: &'static str = "chat";
     /// #     type Locals = ();
+    /// #     type State = ();
     /// #     type ToClient = ();
     /// #     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
     /// # }
@@ -104,10 +107,7 @@ impl<C: Contract> Broadcast<C> {
     /// assert_eq!(chat.to(&key!["project", "gemini"]).disconnect(), 0);
     /// ```
     pub fn disconnect(self) -> usize {
-        match &self.except {
-            None => self.hub.disconnect(self.room),
-            Some(keep) => self.hub.disconnect_except(self.room, keep),
-        }
+        self.hub.disconnect(&self.room, self.except.as_ref())
     }
 }
 

@@ -197,6 +197,9 @@ pub enum BuildError {
     /// `hook()` was called after `contract()`.
     #[error("call `hook()` before `contract()`: contracts are typed by the hook's locals")]
     HookAfterContracts,
+    /// `state()` was called after `contract()`.
+    #[error("call `state()` before `contract()`: contracts are typed by the app's state")]
+    StateAfterContracts,
 }
 
 /// Why an emit did not reach its room.
@@ -209,4 +212,12 @@ pub enum EmitError {
     /// The contract is not registered in the app that made this emitter.
     #[error("contract `{0}` is not registered in this app")]
     UnknownContract(String),
+    /// The event is not one of the contract's server -> page events.
+    #[error("contract `{contract}` declares no event `{event}`")]
+    UnknownEvent {
+        /// The contract's namespace.
+        contract: String,
+        /// The event name.
+        event: String,
+    },
 }

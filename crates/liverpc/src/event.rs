@@ -15,6 +15,7 @@
 //!     const ROUTE: &'static str = "/rooms/[roomId]";
 //!     const NAME: &'static str = "chat";
 //!     type Locals = ();
+//!     type State = ();
 //!     type ToClient = (Message,);
 //!     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
 //! }
@@ -39,6 +40,7 @@
 //! #     const ROUTE: &'static str = "/rooms/[roomId]";
 //! #     const NAME: &'static str = "chat";
 //! #     type Locals = ();
+//! #     type State = ();
 //! #     type ToClient = (Message,);
 //! #     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
 //! # }
@@ -61,6 +63,7 @@
 //! #     const ROUTE: &'static str = "/rooms/[roomId]";
 //! #     const NAME: &'static str = "chat";
 //! #     type Locals = ();
+//! #     type State = ();
 //! #     type ToClient = (Message,);
 //! #     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
 //! # }

@@ -1,35 +1,52 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// Vocabulary every layer shares.
+mod error;
+mod future;
+mod handshake;
+mod key;
+mod limits;
+mod origin;
+mod protocol;
+mod route;
+
+// The seams (leaves) and the engine above them.
+mod bus;
+mod engine;
+mod transport;
+
+// The Rust front-end: typed contracts compiled to the engine's specs.
 mod app;
 pub mod codegen;
 mod context;
 mod contract;
 mod emit;
-mod error;
 mod event;
 mod hooks;
-mod limits;
 mod payload;
-mod protocol;
 mod room;
-mod route;
-mod session;
-mod transport;
+mod serve;
+mod socket;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use app::{App, AppBuilder, listen, serve};
-pub use context::Context;
+pub use app::{App, AppBuilder};
+pub use context::{Context, JoinedRoom};
 pub use contract::{Contract, Socket};
 pub use emit::{Broadcast, Emitter};
 pub use error::{BuildError, EmitError, ErrorCode, Issue, Rejection};
 pub use event::{Declares, Event, EventInfo, Events};
-pub use hooks::{BoxFuture, Handshake, Hook, OriginPolicy, Refuse};
+pub use future::BoxFuture;
+pub use handshake::{Handshake, Refuse};
+pub use hooks::{Hook, State};
+pub use key::RoomKey;
 pub use limits::Limits;
-pub use room::{Deny, Room, RoomBuilder, RoomContext, RoomKey};
+pub use origin::OriginPolicy;
+pub use room::{Deny, RoomContext};
 pub use route::{Params, Route, RouteError};
+pub use serve::listen;
 
 #[doc(hidden)]
 pub use event::index;
@@ -80,8 +97,8 @@ pub mod __fuzz {
         let Ok(args) = serde_json::from_str::<Box<RawValue>>(text) else { return };
         let Some(first) = crate::transport::first_argument(&args) else { return };
         let _ = crate::payload::decode::<Sample>(first.get());
-        if let Ok(request) = crate::session::room_request(Some(first.get())) {
-            let _ = crate::session::canonical(request.data.as_deref().map(RawValue::get));
+        if let Ok(request) = crate::protocol::room_request(Some(first.get())) {
+            let _ = crate::protocol::digest(request.data.as_deref().map(RawValue::get));
         }
     }
 }

@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 /// | `max_payload` | 64 KiB | a call or join answered `too_large`; a message over twice this closes the connection |
 /// | `max_rooms` | 32 rooms per socket | a join answered `rate_limited` |
 /// | `calls_per_second` / `burst` | 20 / 40 per socket | a call or join answered `rate_limited` |
+/// | `max_in_flight` | 16 calls, joins and leaves per socket, queued or running | answered `rate_limited` |
+/// | `handler_timeout` | 10 s per call, join, hook or room decision | answered `timeout` (a hook: refused `unavailable`) |
+/// | `max_handshakes` | 256 connects being decided at once | refused `unavailable` (the page retries) |
+/// | `max_connections` | 10,000 TCP connections, and at most the descriptor limit less 64 | closed at accept |
+/// | `max_connections_per_address` | 1,000 TCP connections per remote IP address | closed at accept |
 /// | `send_buffer` | 256 messages per socket | the slow reader is disconnected |
 /// | `ping_interval` / `ping_timeout` | 25 s / 20 s | a silent connection is closed |
 /// | `connect_timeout` | 10 s | a transport that never connects a namespace is closed |
@@ -38,6 +43,19 @@ pub struct Limits {
     pub ping_timeout: Duration,
     /// How long a new transport may take to connect to a namespace.
     pub connect_timeout: Duration,
+    /// Calls, joins and leaves of one socket queued or running at once (they run one at a
+    /// time, in the order sent).
+    pub max_in_flight: usize,
+    /// How long a handler, a room decision or the connection hook may take.
+    pub handler_timeout: Duration,
+    /// Handshakes (hook and auto-joins) being decided at once, for the whole app.
+    pub max_handshakes: usize,
+    /// TCP connections served at once by [`serve`](crate::serve). Also capped at the process's
+    /// open-file limit less 64, so a flood cannot take the descriptors accepting needs.
+    pub max_connections: usize,
+    /// TCP connections served at once from one remote IP address. Behind a reverse proxy every
+    /// connection comes from the proxy's address: raise this there.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for Limits {
@@ -51,6 +69,11 @@ impl Default for Limits {
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(10),
+            max_in_flight: 16,
+            handler_timeout: Duration::from_secs(10),
+            max_handshakes: 256,
+            max_connections: 10_000,
+            max_connections_per_address: 1_000,
         }
     }
 }

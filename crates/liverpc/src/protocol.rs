@@ -8,10 +8,14 @@
 //!   answered `{ ok: true, data }` or `{ ok: false, error: { code, message, issues? } }`.
 //! - Server -> page: the contract's events, and `liverpc:room` reporting auto-join outcomes.
 
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::error::Rejection;
+use crate::handshake::Refuse;
 
 /// The page asks to join a room.
 pub(crate) const JOIN: &str = "liverpc:join";
@@ -58,6 +62,40 @@ pub(crate) struct ConnectAuth {
     pub(crate) path: String,
 }
 
+/// Why a handshake was refused; its `Display` is the code the page's `connect_error` carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    ForbiddenOrigin,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Unavailable,
+    Internal,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Refusal::ForbiddenOrigin => "forbidden_origin",
+            Refusal::Unauthenticated => "unauthenticated",
+            Refusal::Forbidden => "forbidden",
+            Refusal::NotFound => "not_found",
+            Refusal::Unavailable => "unavailable",
+            Refusal::Internal => "internal",
+        })
+    }
+}
+
+impl From<Refuse> for Refusal {
+    fn from(refuse: Refuse) -> Refusal {
+        match refuse {
+            Refuse::Unauthenticated => Refusal::Unauthenticated,
+            Refuse::Forbidden => Refusal::Forbidden,
+            Refuse::Unavailable => Refusal::Unavailable,
+        }
+    }
+}
+
 /// `liverpc:join` / `liverpc:leave` payload.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,6 +103,43 @@ pub(crate) struct RoomRequest {
     pub(crate) room: String,
     #[serde(default)]
     pub(crate) data: Option<Box<RawValue>>,
+}
+
+/// Parses a `liverpc:join` / `liverpc:leave` payload.
+pub(crate) fn room_request(raw: Option<&str>) -> Result<RoomRequest, Rejection> {
+    let raw = raw.ok_or_else(|| Rejection::invalid("", "expected { room, data? }"))?;
+    serde_json::from_str(raw).map_err(|_| Rejection::invalid("", "expected { room, data? }"))
+}
+
+/// A join payload as a 128-bit digest of its canonical form (sorted keys, no whitespace), so
+/// a leave matches its join whatever the key order, and a socket holds 16 bytes per join
+/// instead of the payload. Not collision-resistant against a chosen pair, and need not be:
+/// a collision could only make a page's own leave match another of its own joins.
+pub(crate) fn digest(data: Option<&str>) -> u128 {
+    let canonical = data
+        .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
+        .unwrap_or(serde_json::Value::Null)
+        .to_string();
+    let half = |salt: u8| {
+        // Fixed keys: digests must agree across sockets and restarts of a join/leave pair.
+        let mut hasher = std::hash::DefaultHasher::new();
+        salt.hash(&mut hasher);
+        canonical.hash(&mut hasher);
+        hasher.finish()
+    };
+    (u128::from(half(0)) << 64) | u128::from(half(1))
+}
+
+/// A name for a message: at most 64 characters, without control characters (bidi overrides
+/// and other format characters included), so an echoed name can neither flood nor mislead.
+pub(crate) fn printable(name: &str) -> String {
+    name.chars().filter(|c| !c.is_control() && !is_format(*c)).take(64).collect()
+}
+
+/// Unicode format characters (category Cf) that can reorder or hide text.
+fn is_format(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
 /// `liverpc:room` payload.
@@ -126,6 +201,19 @@ mod tests {
         assert_eq!(namespace("/rooms/[roomId]", "chat"), "/rooms/[roomId]/chat");
         assert_eq!(namespace("/", "chat"), "/chat");
         assert_ne!(namespace("/", "chat"), namespace("/chat", "x"));
+    }
+
+    #[test]
+    fn digests_ignore_key_order_and_whitespace() {
+        assert_eq!(digest(Some(r#"{"a":1,"b":2}"#)), digest(Some(r#"{ "b": 2, "a": 1 }"#)));
+        assert_ne!(digest(Some(r#"{"a":1}"#)), digest(Some(r#"{"a":2}"#)));
+        assert_eq!(digest(None), digest(Some("null")));
+    }
+
+    #[test]
+    fn printable_names_are_bounded_and_plain() {
+        assert_eq!(printable(&"x".repeat(60_000)).len(), 64);
+        assert_eq!(printable("ab\u{202E}cd\n\u{0007}"), "abcd");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! use liverpc::testing::TestClient;
 //! # use liverpc::{Contract, Socket};
 //! # struct Chat;
-//! # impl Contract for Chat { type Locals = (); type ToClient = ();
+//! # impl Contract for Chat { type Locals = (); type State = (); type ToClient = ();
 //! #     const ROUTE: &'static str = "/rooms/[roomId]";
 //! #     const NAME: &'static str = "chat";
 //! #     fn socket(socket: Socket<Self>) -> Socket<Self> { socket } }

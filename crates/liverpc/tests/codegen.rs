@@ -47,12 +47,13 @@ impl Contract for Docs {
     const ROUTE: &'static str = "/(app)/docs/[...path]";
     const NAME: &'static str = "docs";
     type Locals = common::Locals;
+    type State = ();
     type ToClient = (Edit, Notice);
 
     fn socket(socket: Socket<Self>) -> Socket<Self> {
         socket
             .from_client("touch", |_cx, ()| async { Ok::<_, Rejection>(()) })
-            .room("watch", |room| room.expose(|_cx, Watch { page_path }| Ok(key!["watch", page_path])))
+            .expose("watch", |_cx, Watch { page_path }| async move { Ok(key!["watch", page_path]) })
     }
 }
 
@@ -168,6 +169,7 @@ fn two_rust_types_with_one_typescript_name_are_refused() {
         const ROUTE: &'static str = "/";
         const NAME: &'static str = "clash";
         type Locals = ();
+        type State = ();
         type ToClient = (a::Same, b::Same);
         fn socket(socket: Socket<Self>) -> Socket<Self> {
             socket

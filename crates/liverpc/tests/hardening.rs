@@ -242,7 +242,7 @@ async fn start_counting_hook(limits: Limits) -> (std::net::SocketAddr, Arc<Atomi
         .expect("test setup");
     let listener = liverpc::listen("127.0.0.1:0".parse().expect("test setup")).await.expect("test setup");
     let addr = listener.local_addr().expect("test setup");
-    tokio::spawn(liverpc::serve(listener, app.attach(axum::Router::new())));
+    tokio::spawn(app.serve(listener, app.attach(axum::Router::new())));
     (addr, calls)
 }
 
@@ -315,10 +315,11 @@ impl Contract for Topics {
     const ROUTE: &'static str = "/topics";
     const NAME: &'static str = "feed";
     type Locals = ();
+    type State = ();
     type ToClient = (Tick,);
 
     fn socket(socket: Socket<Self>) -> Socket<Self> {
-        socket.room("topic", |room| room.expose(|_cx, join: TopicJoin| Ok::<_, Deny>(key!["topic", join.id])))
+        socket.expose("topic", |_cx, join: TopicJoin| async move { Ok::<_, Deny>(key!["topic", join.id]) })
     }
 }
 
@@ -328,7 +329,7 @@ async fn start_topics(limits: Limits) -> (std::net::SocketAddr, liverpc::Emitter
     let emitter = app.emitter::<Topics>().expect("test setup");
     let listener = liverpc::listen("127.0.0.1:0".parse().expect("test setup")).await.expect("test setup");
     let addr = listener.local_addr().expect("test setup");
-    tokio::spawn(liverpc::serve(listener, app.attach(axum::Router::new())));
+    tokio::spawn(app.serve(listener, app.attach(axum::Router::new())));
     (addr, emitter)
 }
 

@@ -16,6 +16,7 @@
 //!     const ROUTE: &'static str = "/(app)/lobby";
 //!     const NAME: &'static str = "lobby";
 //!     type Locals = ();
+//!     type State = ();
 //!     type ToClient = ();
 //!     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
 //! }

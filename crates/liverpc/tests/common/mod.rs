@@ -125,6 +125,7 @@ impl Contract for Chat {
     const ROUTE: &'static str = "/rooms/[roomId]";
     const NAME: &'static str = "chat";
     type Locals = Locals;
+    type State = ();
     type ToClient = (Message, Notice);
 
     fn socket(socket: Socket<Self>) -> Socket<Self> {
@@ -133,24 +134,20 @@ impl Contract for Chat {
             .from_client("post", post)
             .from_client("whoami", whoami)
             .from_client("boom", boom)
-            .room("chat", |room| room.private(|cx| Ok(key!["chat", cx.param("roomId")?])).auto_join())
-            .room("tenant", |room| {
-                room.private(|cx| {
-                    let user = cx.locals().user.as_ref().ok_or(Deny)?;
-                    Ok(key!["tenant", &user.tenant_id])
-                })
+            .auto_join("chat", |cx| async move { Ok(key!["chat", cx.param("roomId")?]) })
+            .private("tenant", |cx| async move {
+                let user = cx.locals().user.as_ref().ok_or(Deny)?;
+                Ok(key!["tenant", &user.tenant_id])
             })
-            .room("project", |room| {
-                room.expose(|cx, ProjectJoin { project_id }| {
-                    let user = cx.locals().user.as_ref().ok_or(Deny)?;
-                    if project_id == "panic" {
-                        panic!("authorizer panicked on purpose");
-                    }
-                    if !user.project_ids.contains(&project_id) {
-                        return Err(Deny);
-                    }
-                    Ok(key!["project", project_id])
-                })
+            .expose("project", |cx, ProjectJoin { project_id }| async move {
+                let user = cx.locals().user.as_ref().ok_or(Deny)?;
+                if project_id == "panic" {
+                    panic!("authorizer panicked on purpose");
+                }
+                if !user.project_ids.contains(&project_id) {
+                    return Err(Deny);
+                }
+                Ok(key!["project", project_id])
             })
     }
 }
@@ -162,16 +159,16 @@ fn name_of(cx: &Context<Chat>) -> String {
 /// Sends to this page's chat room, the sender included.
 async fn send(cx: Context<Chat>, Send { text }: Send) -> Result<Sent, Rejection> {
     let room = cx.room("chat")?;
-    let message = Message { room: room.parts()[1].clone(), from: name_of(&cx), text };
+    let message = Message { room: room.key().parts()[1].clone(), from: name_of(&cx), text };
     let delivered = cx.within(&room).emit(&message).await?;
     Ok(Sent { delivered })
 }
 
 /// Sends to one of the rooms this socket is in (`tenant`, `project`), the sender excluded.
 async fn post(cx: Context<Chat>, Post { room, text }: Post) -> Result<Sent, Rejection> {
-    let key = cx.room(&room)?;
-    let message = Message { room: key.parts().join("/"), from: name_of(&cx), text };
-    let delivered = cx.to(&key).emit(&message).await?;
+    let joined = cx.room(&room)?;
+    let message = Message { room: joined.key().parts().join("/"), from: name_of(&cx), text };
+    let delivered = cx.to(&joined).emit(&message).await?;
     Ok(Sent { delivered })
 }
 
@@ -189,6 +186,8 @@ pub fn app(limits: Limits, users: Users) -> App {
         .contract::<Chat>()
         .limits(limits)
         .origins(OriginPolicy::same_origin().allow("http://allowed.example"))
+        // The official client's polling tests need it; the generated client is websocket-only.
+        .long_polling(true)
         .build()
         .expect("the fixture contract is valid")
 }
@@ -233,6 +232,6 @@ pub async fn start_at(addr: SocketAddr, limits: Limits) -> Server {
     let router = app.attach(router);
     let listener = liverpc::listen(addr).await.expect("bind loopback");
     let addr = listener.local_addr().expect("bound");
-    tokio::spawn(liverpc::serve(listener, router));
+    tokio::spawn(app.serve(listener, router));
     Server { addr, app, users }
 }

@@ -55,6 +55,18 @@ impl Sessions {
         map.get(session).and_then(|name| user(name))
     }
 
+    /// The account signed in by `session`, as the hook asks for it: `async`, as any real
+    /// session store is (this one is a file read at start).
+    pub(crate) async fn lookup(&self, session: &str) -> Option<&'static User> {
+        self.user(session)
+    }
+
+    /// Whether `user` may follow `project`, asked of the store at every join: a right taken
+    /// away is refused at the next join.
+    pub(crate) async fn can_follow(&self, user: &User, project: &str) -> bool {
+        user.project_ids.contains(&project)
+    }
+
     /// Signs `name` in; returns the new session id.
     pub(crate) fn sign_in(&self, name: &str) -> String {
         let id = new_session_id();

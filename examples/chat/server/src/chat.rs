@@ -1,6 +1,6 @@
 //! The tutorial's contract, `src/routes/rooms/[roomId]/chat.socket.ts`.
 
-use liverpc::{Context, Contract, Deny, Event, Handshake, Refuse, Rejection, Socket, key};
+use liverpc::{Context, Contract, Deny, Event, Handshake, Refuse, Rejection, Socket, State, key};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{Sessions, User};
@@ -12,14 +12,14 @@ pub(crate) struct Locals {
     pub(crate) user: Option<&'static User>,
 }
 
-/// The tutorial's `src/hooks.socket.ts`: the session cookie names the account.
-pub(crate) fn hook(
-    sessions: Sessions,
-) -> impl Fn(Handshake) -> std::future::Ready<Result<Locals, Refuse>> + Send + Sync {
-    move |handshake: Handshake| {
-        let user = handshake.cookie("session").and_then(|id| sessions.user(id));
-        std::future::ready(Ok(Locals { user }))
-    }
+/// The tutorial's `src/hooks.socket.ts`: the session cookie names the account, looked up in
+/// the app's session store.
+pub(crate) async fn hook(handshake: Handshake, State(sessions): State<Sessions>) -> Result<Locals, Refuse> {
+    let user = match handshake.cookie("session") {
+        Some(id) => sessions.lookup(id).await,
+        None => None,
+    };
+    Ok(Locals { user })
 }
 
 /// toClient.message: a message in the page's chat room.
@@ -100,6 +100,7 @@ impl Contract for Chat {
     const ROUTE: &'static str = "/rooms/[roomId]";
     const NAME: &'static str = "chat";
     type Locals = Locals;
+    type State = Sessions;
     type ToClient = (Message, ProjectMessage, TenantNotice);
 
     fn socket(socket: Socket<Self>) -> Socket<Self> {
@@ -107,23 +108,19 @@ impl Contract for Chat {
             .from_client("send", send)
             .from_client("postProject", post_project)
             // The URL's [roomId] chooses the chat room; every page joins it at once.
-            .room("chat", |room| room.private(|cx| Ok(key!["chat", cx.param("roomId")?])).auto_join())
+            .auto_join("chat", |cx| async move { Ok(key!["chat", cx.param("roomId")?]) })
             // The tenant comes from the session cookie, never from the page.
-            .room("tenant", |room| {
-                room.private(|cx| {
-                    let user = cx.locals().user.ok_or(Deny)?;
-                    Ok(key!["tenant", user.tenant_id])
-                })
+            .private("tenant", |cx| async move {
+                let user = cx.locals().user.ok_or(Deny)?;
+                Ok(key!["tenant", user.tenant_id])
             })
-            // The page asks for a project; the server checks the account's access.
-            .room("project", |room| {
-                room.expose(|cx, ProjectJoin { project_id }| {
-                    let user = cx.locals().user.ok_or(Deny)?;
-                    if !user.project_ids.contains(&project_id.as_str()) {
-                        return Err(Deny);
-                    }
-                    Ok(key!["project", project_id])
-                })
+            // The page asks for a project; the store decides whether the account may follow it.
+            .expose("project", |cx, ProjectJoin { project_id }| async move {
+                let user = cx.locals().user.ok_or(Deny)?;
+                if !cx.state().can_follow(user, &project_id).await {
+                    return Err(Deny);
+                }
+                Ok(key!["project", project_id])
             })
     }
 }
@@ -134,16 +131,13 @@ fn name(cx: &Context<Chat>) -> String {
 
 async fn send(cx: Context<Chat>, SendMessage { text }: SendMessage) -> Result<(), Rejection> {
     let room = cx.room("chat")?;
-    let message = Message { room: room.parts()[1].clone(), from: name(&cx), text };
+    let message = Message { room: room.key().parts()[1].clone(), from: name(&cx), text };
     cx.within(&room).emit(&message).await?;
     Ok(())
 }
 
 async fn post_project(cx: Context<Chat>, PostProject { project_id, text }: PostProject) -> Result<(), Rejection> {
-    let room = key!["project", project_id];
-    if !cx.in_room(&room) {
-        return Err(Rejection::forbidden("join the project first"));
-    }
+    let room = cx.joined(&key!["project", &project_id])?;
     let message = ProjectMessage { project_id, from: name(&cx), text };
     cx.within(&room).emit(&message).await?;
     Ok(())

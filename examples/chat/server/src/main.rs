@@ -35,9 +35,14 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    // `set_global_default`, not `init()`: `init()` also bridges the `log` crate, through which
+    // tungstenite prints every websocket frame at TRACE, payloads included.
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+        .finish();
+    if let Err(e) = tracing::subscriber::set_global_default(subscriber) {
+        eprintln!("chat-server: could not set up logging: {e}");
+    }
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if let [command, root] = argv.as_slice()
         && (command == "gen" || command == "check")
@@ -86,7 +91,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
 }
 
 fn app(sessions: Sessions) -> Result<App, liverpc::BuildError> {
-    App::builder().hook(chat::hook(sessions)).contract::<Chat>().build()
+    App::builder().state(sessions).hook(chat::hook).contract::<Chat>().build()
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -106,7 +111,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         println!("  {:<6} tenant {:<7} projects {}", user.name, user.tenant_id, user.project_ids.join(", "));
     }
     tokio::select! {
-        served = liverpc::serve(listener, router) => served?,
+        served = app.serve(listener, router) => served?,
         _ = tokio::signal::ctrl_c() => println!("bye"),
     }
     Ok(())

@@ -1,0 +1,229 @@
+//! The engine: the value-level runtime every front-end compiles to.
+//!
+//! It executes [`Spec`]s: decides connects (origin, path -> params, hook -> locals, auto-joins),
+//! runs each socket's calls, joins and leaves one at a time in the order sent (Rule 7) under
+//! the limits (Rule 5), owns room membership, and cancels a socket's work when it goes
+//! (Rule 8). It reaches connections through the [`transport`](crate::transport) seam and the
+//! other nodes through the [`bus`](crate::bus) seam, and knows neither's implementation.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use serde_json::value::RawValue;
+
+use crate::bus::{Action, Bus, RoomMessage, Sink};
+use crate::error::{EmitError, Rejection};
+use crate::future::BoxFuture;
+use crate::handshake::Handshake;
+use crate::key::RoomKey;
+use crate::limits::Limits;
+use crate::origin::OriginPolicy;
+use crate::protocol::{ConnectAuth, Refusal};
+use crate::transport::{Acceptor, Inbound, Link, Transport};
+
+mod id;
+mod session;
+mod spec;
+
+pub(crate) use session::Session;
+pub(crate) use spec::{DecideFn, HandlerFn, HookFn, Locals, RoomSpec, Spec};
+
+/// What every contract of an app shares.
+pub(crate) struct Shared {
+    hook: HookFn,
+    limits: Limits,
+    origins: OriginPolicy,
+    transport: Arc<dyn Transport>,
+    bus: Arc<dyn Bus>,
+    /// Handshakes being decided now (Rule 5: a flood of connects cannot pile up hook calls).
+    handshakes: AtomicUsize,
+}
+
+/// The engine of one app: the shared parts, and a [`Hub`] per served contract.
+pub(crate) struct Engine {
+    shared: Arc<Shared>,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        hook: HookFn,
+        limits: Limits,
+        origins: OriginPolicy,
+        transport: Arc<dyn Transport>,
+        bus: Arc<dyn Bus>,
+    ) -> Engine {
+        let shared = Arc::new(Shared { hook, limits, origins, transport, bus, handshakes: AtomicUsize::new(0) });
+        shared.bus.start(shared.clone());
+        Engine { shared }
+    }
+
+    /// Serves a contract: connects to its namespace are decided by the engine from now on.
+    pub(crate) fn serve(&self, spec: Spec) -> Hub {
+        let spec = Arc::new(spec);
+        let endpoint = Arc::new(Endpoint { shared: self.shared.clone(), spec: spec.clone() });
+        self.shared.transport.mount(&spec.namespace, endpoint);
+        Hub { shared: self.shared.clone(), spec }
+    }
+}
+
+impl Sink for Shared {
+    fn deliver(&self, message: &RoomMessage<'_>) {
+        match message.action {
+            Action::Emit { event, payload } => {
+                self.transport.broadcast(message.namespace, message.room, event, payload, None);
+            }
+            Action::Disconnect => {
+                self.transport.disconnect_room(message.namespace, message.room, None);
+            }
+        }
+    }
+}
+
+/// Emits to the rooms of one contract, from a handler or from anywhere. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Hub {
+    shared: Arc<Shared>,
+    spec: Arc<Spec>,
+}
+
+impl Hub {
+    /// The contract's namespace.
+    pub(crate) fn namespace(&self) -> &str {
+        &self.spec.namespace
+    }
+
+    /// Sends `event` to every member of `room` (on every node) but `except`; returns how many
+    /// sockets of this node it was handed to. The payload is encoded once by the caller.
+    pub(crate) fn emit(
+        &self,
+        room: &RoomKey,
+        event: &str,
+        payload: &RawValue,
+        except: Option<&Session>,
+    ) -> Result<usize, EmitError> {
+        if !self.spec.events.iter().any(|e| e == event) {
+            return Err(EmitError::UnknownEvent { contract: self.spec.namespace.clone(), event: event.to_owned() });
+        }
+        let room = room.encode();
+        let namespace = self.namespace();
+        let except = except.map(Session::link_id);
+        let delivered = self.shared.transport.broadcast(namespace, &room, event, payload, except.as_ref());
+        self.shared.bus.publish(&RoomMessage { namespace, room: &room, action: Action::Emit { event, payload } });
+        Ok(delivered)
+    }
+
+    /// Disconnects every member of `room` (on every node) but `except`; returns how many of
+    /// this node's.
+    pub(crate) fn disconnect(&self, room: &RoomKey, except: Option<&Session>) -> usize {
+        let room = room.encode();
+        let namespace = self.namespace();
+        let except = except.map(Session::link_id);
+        let dropped = self.shared.transport.disconnect_room(namespace, &room, except.as_ref());
+        self.shared.bus.publish(&RoomMessage { namespace, room: &room, action: Action::Disconnect });
+        dropped
+    }
+}
+
+/// One contract as the transport serves it.
+struct Endpoint {
+    shared: Arc<Shared>,
+    spec: Arc<Spec>,
+}
+
+/// Gives a handshake slot back when the handshake is decided, however it ends.
+struct HandshakeSlot<'a>(&'a AtomicUsize);
+
+impl Drop for HandshakeSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Acceptor for Endpoint {
+    fn open(
+        &self,
+        link: Arc<dyn Link>,
+        handshake: Handshake,
+        auth: Option<Box<RawValue>>,
+    ) -> BoxFuture<'static, Result<Arc<dyn Inbound>, Refusal>> {
+        let shared = self.shared.clone();
+        let spec = self.spec.clone();
+        Box::pin(async move {
+            let header = |name| handshake.headers().get(name).and_then(|v| v.to_str().ok());
+            if !shared.origins.allows(header(http::header::ORIGIN), header(http::header::HOST)) {
+                return Err(Refusal::ForbiddenOrigin);
+            }
+            if shared.handshakes.fetch_add(1, Ordering::AcqRel) >= shared.limits.max_handshakes {
+                shared.handshakes.fetch_sub(1, Ordering::AcqRel);
+                return Err(Refusal::Unavailable);
+            }
+            let _slot = HandshakeSlot(&shared.handshakes);
+            let path = auth.and_then(|raw| serde_json::from_str::<ConnectAuth>(raw.get()).ok()).map(|a| a.path);
+            let params = path.as_deref().and_then(|p| spec.route.matches(p)).ok_or(Refusal::NotFound)?;
+            // The hook is called inside the guard: a panic while making its future is caught too.
+            let locals = match guarded(shared.limits.handler_timeout, async { (shared.hook)(handshake).await }).await {
+                Ok(Ok(locals)) => locals,
+                Ok(Err(refuse)) => return Err(refuse.into()),
+                Err(Guarded::TimedOut) => {
+                    tracing::warn!(namespace = %spec.namespace, "the connection hook timed out; refused `unavailable`");
+                    return Err(Refusal::Unavailable);
+                }
+                Err(Guarded::Panicked) => {
+                    tracing::error!(namespace = %spec.namespace, "the connection hook panicked; refused `internal`");
+                    return Err(Refusal::Internal);
+                }
+            };
+            let session = Session::open(shared.clone(), spec, link, params, locals).await;
+            let inbound: Arc<dyn Inbound> = Arc::new(session);
+            Ok(inbound)
+        })
+    }
+}
+
+/// Why user code did not return.
+#[derive(Clone, Copy)]
+enum Guarded {
+    TimedOut,
+    Panicked,
+}
+
+/// Runs user code with a deadline, catching a panic.
+async fn guarded<T>(limit: Duration, future: impl Future<Output = T>) -> Result<T, Guarded> {
+    match tokio::time::timeout(limit, std::panic::AssertUnwindSafe(future).catch_unwind()).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(_)) => Err(Guarded::Panicked),
+        Err(_) => Err(Guarded::TimedOut),
+    }
+}
+
+/// User code that may not return: what its log line names.
+#[derive(Clone, Copy)]
+enum Work<'a> {
+    Handler(&'a str),
+    Room(&'a str),
+}
+
+/// The answer for user code that did not return: `timeout` or `internal`, logged without the
+/// payload.
+fn rejection(why: Guarded, namespace: &str, work: Work<'_>) -> Rejection {
+    match (why, work) {
+        (Guarded::TimedOut, Work::Handler(event)) => {
+            tracing::warn!(namespace, event, "a handler timed out; answered `timeout`");
+        }
+        (Guarded::TimedOut, Work::Room(room)) => {
+            tracing::warn!(namespace, room, "a room decision timed out; answered `timeout`");
+        }
+        (Guarded::Panicked, Work::Handler(event)) => {
+            tracing::error!(namespace, event, "a handler panicked; answered `internal`");
+        }
+        (Guarded::Panicked, Work::Room(room)) => {
+            tracing::error!(namespace, room, "a room authorizer panicked; the join is answered `internal`");
+        }
+    }
+    match why {
+        Guarded::TimedOut => Rejection::new(crate::error::ErrorCode::Timeout, "the server took too long to answer"),
+        Guarded::Panicked => Rejection::internal(),
+    }
+}

@@ -1,0 +1,346 @@
+//! One socket of one contract: its params and locals, the rooms it holds, and the queue that
+//! runs its calls, joins and leaves one at a time, in the order the page sent them.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::value::RawValue;
+use tokio::task::AbortHandle;
+
+use super::spec::{Locals, Spec};
+use super::{Guarded, Hub, Shared, Work, guarded, id, rejection};
+use crate::error::{ErrorCode, Rejection};
+use crate::key::RoomKey;
+use crate::limits::RateLimiter;
+use crate::protocol::{self, Answer, RoomStatus};
+use crate::route::Params;
+use crate::transport::{Ack, Inbound, Link, LinkId};
+
+/// A handle to one open socket; what handlers and room deciders receive. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Session(Arc<Conn>);
+
+struct Conn {
+    id: String,
+    shared: Arc<Shared>,
+    spec: Arc<Spec>,
+    params: Params,
+    locals: Locals,
+    link: Arc<dyn Link>,
+    link_id: LinkId,
+    limiter: RateLimiter,
+    held: Mutex<Held>,
+    queue: Mutex<Queue>,
+    /// Auto-joins decided during the handshake, joined once the page is connected.
+    auto: Mutex<Vec<(String, Result<RoomKey, Rejection>)>>,
+}
+
+/// The rooms a socket holds: one entry per join request (room name and payload digest).
+/// A `Vec`: at most `max_rooms` entries, where a scan is as fast as a map and costs less.
+#[derive(Default)]
+struct Held {
+    entries: Vec<Entry>,
+    /// Set when the socket is gone: nothing joins any more.
+    closed: bool,
+}
+
+struct Entry {
+    name: Box<str>,
+    digest: u128,
+    key: RoomKey,
+    /// The key as the transport names the room.
+    room: String,
+}
+
+impl Held {
+    fn holds(&self, room: &str) -> bool {
+        self.entries.iter().any(|e| e.room == room)
+    }
+
+    fn position(&self, name: &str, digest: u128) -> Option<usize> {
+        self.entries.iter().position(|e| &*e.name == name && e.digest == digest)
+    }
+}
+
+/// Work waiting for this socket, and whether a task is running it.
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// Jobs queued or running: bounded by `max_in_flight`.
+    in_flight: usize,
+    worker: Option<AbortHandle>,
+    closed: bool,
+}
+
+struct Job {
+    event: String,
+    data: Option<Box<RawValue>>,
+    ack: Ack,
+}
+
+impl Session {
+    /// A socket whose handshake was accepted; decides its auto-joins.
+    pub(super) async fn open(
+        shared: Arc<Shared>,
+        spec: Arc<Spec>,
+        link: Arc<dyn Link>,
+        params: Params,
+        locals: Locals,
+    ) -> Session {
+        let limiter = RateLimiter::new(shared.limits.calls_per_second, shared.limits.burst);
+        let session = Session(Arc::new(Conn {
+            id: id::socket_id(),
+            link_id: link.id(),
+            shared,
+            spec: spec.clone(),
+            params,
+            locals,
+            link,
+            limiter,
+            held: Mutex::default(),
+            queue: Mutex::default(),
+            auto: Mutex::default(),
+        }));
+        let mut auto = Vec::with_capacity(spec.auto_join.len());
+        for name in &spec.auto_join {
+            auto.push((name.clone(), session.decide(name, None).await));
+        }
+        *lock(&session.0.auto) = auto;
+        session
+    }
+
+    /// This socket's id (the engine's own; not the transport's session id).
+    pub(crate) fn id(&self) -> &str {
+        &self.0.id
+    }
+
+    pub(crate) fn params(&self) -> &Params {
+        &self.0.params
+    }
+
+    pub(crate) fn locals(&self) -> &Locals {
+        &self.0.locals
+    }
+
+    pub(crate) fn link_id(&self) -> LinkId {
+        self.0.link_id.clone()
+    }
+
+    /// Emits to the contract's rooms.
+    pub(crate) fn hub(&self) -> Hub {
+        Hub { shared: self.0.shared.clone(), spec: self.0.spec.clone() }
+    }
+
+    /// Sends an event to this socket alone.
+    pub(crate) fn emit(&self, event: &str, payload: &RawValue) {
+        self.0.link.send(event, payload);
+    }
+
+    /// Decides and joins room `name`; `data` is the page's payload for an exposed room.
+    pub(crate) async fn join(&self, name: &str, data: Option<Box<RawValue>>) -> Result<RoomKey, Rejection> {
+        let data = data.filter(|raw| raw.get().trim() != "null");
+        let digest = protocol::digest(data.as_deref().map(RawValue::get));
+        let key = self.decide(name, data).await?;
+        self.hold(name, digest, key)
+    }
+
+    /// Leaves what the page joined with this name and payload; leaving twice is not an error.
+    pub(crate) fn leave(&self, name: &str, data: Option<&RawValue>) -> Result<(), Rejection> {
+        if !self.0.spec.rooms.contains_key(name) {
+            return Err(unknown_room(name));
+        }
+        let digest = protocol::digest(data.map(RawValue::get).filter(|raw| raw.trim() != "null"));
+        let mut held = lock(&self.0.held);
+        if let Some(i) = held.position(name, digest) {
+            let entry = held.entries.swap_remove(i);
+            if !held.holds(&entry.room) {
+                self.0.link.leave(&entry.room);
+            }
+        }
+        Ok(())
+    }
+
+    /// The key this socket holds under room `name` (the first, for an exposed room joined with
+    /// several payloads).
+    pub(crate) fn room_key(&self, name: &str) -> Option<RoomKey> {
+        lock(&self.0.held).entries.iter().find(|e| &*e.name == name).map(|e| e.key.clone())
+    }
+
+    /// Whether this socket is in room `key`.
+    pub(crate) fn holds(&self, key: &RoomKey) -> bool {
+        lock(&self.0.held).entries.iter().any(|e| e.key == *key)
+    }
+
+    /// Every room this socket is in, as `(room name, key)`.
+    pub(crate) fn rooms(&self) -> Vec<(String, RoomKey)> {
+        lock(&self.0.held).entries.iter().map(|e| (e.name.to_string(), e.key.clone())).collect()
+    }
+
+    /// Runs room `name`'s decision under the handler deadline.
+    async fn decide(&self, name: &str, data: Option<Box<RawValue>>) -> Result<RoomKey, Rejection> {
+        let room = self.0.spec.rooms.get(name).ok_or_else(|| unknown_room(name))?;
+        if !room.exposed && data.is_some() {
+            return Err(Rejection::invalid("", "a private room is joined by name only, without a payload"));
+        }
+        let decide = async { (room.decide)(self.clone(), data).await };
+        guarded(self.0.shared.limits.handler_timeout, decide)
+            .await
+            .unwrap_or_else(|why| Err(rejection(why, &self.0.spec.namespace, Work::Room(name))))
+    }
+
+    /// Records a decided join and adds the socket to the room, unless the socket is gone.
+    fn hold(&self, name: &str, digest: u128, key: RoomKey) -> Result<RoomKey, Rejection> {
+        let limits = &self.0.shared.limits;
+        let mut held = lock(&self.0.held);
+        if held.closed {
+            // The page left while its join was decided: it must not be put back in a room.
+            return Err(Rejection::new(ErrorCode::Unavailable, "the connection is closing"));
+        }
+        let room = key.encode();
+        match held.position(name, digest) {
+            Some(i) if held.entries[i].key == key => return Ok(key),
+            Some(i) => {
+                // Same request, new key (the rights or locals changed): leave the old room.
+                let old = std::mem::replace(
+                    &mut held.entries[i],
+                    Entry { name: name.into(), digest, key: key.clone(), room: room.clone() },
+                );
+                if !held.holds(&old.room) {
+                    self.0.link.leave(&old.room);
+                }
+            }
+            // Every held request counts, not only distinct keys: requests whose payloads differ
+            // in a field the key ignores are each kept (so that each leave matches its join).
+            None if held.entries.len() >= limits.max_rooms => {
+                return Err(Rejection::new(
+                    ErrorCode::RateLimited,
+                    format!("room limit reached: a socket may be in at most {} rooms", limits.max_rooms),
+                ));
+            }
+            None => held.entries.push(Entry { name: name.into(), digest, key: key.clone(), room: room.clone() }),
+        }
+        // Under the lock: `closed` cannot slip in between the check and the join.
+        self.0.link.join(&room);
+        Ok(key)
+    }
+
+    /// Drains the queue, one job at a time; the task ends when the queue is empty.
+    async fn drain(self) {
+        loop {
+            let job = {
+                let mut queue = lock(&self.0.queue);
+                match queue.jobs.pop_front() {
+                    Some(job) => job,
+                    None => {
+                        queue.worker = None;
+                        return;
+                    }
+                }
+            };
+            let result = self.run(&job.event, job.data).await;
+            lock(&self.0.queue).in_flight -= 1;
+            answer(job.ack, &result);
+        }
+    }
+
+    /// One call, join or leave, under the handler deadline.
+    async fn run(&self, event: &str, data: Option<Box<RawValue>>) -> Result<Box<RawValue>, Rejection> {
+        let namespace = &self.0.spec.namespace;
+        match event {
+            protocol::JOIN => {
+                let request = protocol::room_request(data.as_deref().map(RawValue::get))?;
+                self.join(&request.room, request.data).await.map(|_| protocol::null())
+            }
+            protocol::LEAVE => {
+                let request = protocol::room_request(data.as_deref().map(RawValue::get))?;
+                self.leave(&request.room, request.data.as_deref()).map(|()| protocol::null())
+            }
+            _ => {
+                let handler = match self.0.spec.handlers.get(event) {
+                    Some(h) if !event.starts_with(protocol::RESERVED_PREFIX) => h,
+                    _ => return Err(Rejection::not_found(format!("unknown event `{}`", protocol::printable(event)))),
+                };
+                let call = async { handler(self.clone(), data.unwrap_or_else(protocol::null)).await };
+                guarded(self.0.shared.limits.handler_timeout, call)
+                    .await
+                    .unwrap_or_else(|why: Guarded| Err(rejection(why, namespace, Work::Handler(event))))
+            }
+        }
+    }
+}
+
+impl Inbound for Session {
+    fn connected(&self) {
+        let auto = std::mem::take(&mut *lock(&self.0.auto));
+        for (room, decided) in auto {
+            let outcome = decided.and_then(|key| self.hold(&room, protocol::digest(None), key));
+            let status = match &outcome {
+                Ok(_) => RoomStatus { room: &room, status: "joined", error: None },
+                Err(error) => RoomStatus { room: &room, status: "denied", error: Some(error) },
+            };
+            if let Ok(payload) = serde_json::value::to_raw_value(&status) {
+                self.0.link.send(protocol::ROOM_STATUS, &payload);
+            }
+        }
+    }
+
+    fn event(&self, event: String, data: Option<Box<RawValue>>, ack: Ack) {
+        let limits = &self.0.shared.limits;
+        if !self.0.limiter.try_take() {
+            return answer(ack, &Err(Rejection::new(ErrorCode::RateLimited, "too many calls: slow down")));
+        }
+        if data.as_ref().is_some_and(|raw| raw.get().len() > limits.max_payload) {
+            let message = format!("payload larger than {} bytes", limits.max_payload);
+            return answer(ack, &Err(Rejection::new(ErrorCode::TooLarge, message)));
+        }
+        let mut queue = lock(&self.0.queue);
+        if queue.closed {
+            return;
+        }
+        if queue.in_flight >= limits.max_in_flight {
+            drop(queue);
+            let message = format!("too many calls in flight: at most {}", limits.max_in_flight);
+            return answer(ack, &Err(Rejection::new(ErrorCode::RateLimited, message)));
+        }
+        queue.in_flight += 1;
+        queue.jobs.push_back(Job { event, data, ack });
+        if queue.worker.is_none() {
+            // One task per busy socket, none per idle one; it holds the queue's order.
+            queue.worker = Some(tokio::spawn(self.clone().drain()).abort_handle());
+        }
+    }
+
+    fn closed(&self) {
+        let worker = {
+            let mut queue = lock(&self.0.queue);
+            queue.closed = true;
+            queue.jobs.clear();
+            queue.worker.take()
+        };
+        // Cancels the running call, join or leave at its next await (Rule 8).
+        if let Some(worker) = worker {
+            worker.abort();
+        }
+        let mut held = lock(&self.0.held);
+        held.closed = true;
+        for entry in held.entries.drain(..) {
+            self.0.link.leave(&entry.room);
+        }
+    }
+}
+
+fn answer(ack: Ack, result: &Result<Box<RawValue>, Rejection>) {
+    match serde_json::value::to_raw_value(&Answer::from_result(result)) {
+        Ok(raw) => ack.send(&raw),
+        Err(e) => tracing::error!(error = %e, "could not encode an answer"),
+    }
+}
+
+fn unknown_room(name: &str) -> Rejection {
+    Rejection::not_found(format!("unknown room `{}`", protocol::printable(name)))
+}
+
+/// Locks a mutex; a panic elsewhere does not poison a socket's bookkeeping.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

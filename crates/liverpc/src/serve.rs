@@ -1,0 +1,260 @@
+//! Serving an app: the listener (a backlog fit for connect bursts), the accept loop with its
+//! connection caps (Rule 5), and connections accepted elsewhere (a socket handed over from
+//! another server, with the bytes it already read).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tower_service::Service;
+
+use crate::app::App;
+
+/// Binds a TCP listener with a backlog of 1024, so a burst of connects is not dropped
+/// (tokio's default backlog is 128).
+///
+/// ```
+/// # async fn run() -> std::io::Result<()> {
+/// let listener = liverpc::listen("127.0.0.1:0".parse().unwrap()).await?;
+/// assert_ne!(listener.local_addr()?.port(), 0);
+/// # Ok(()) }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(run()).unwrap();
+/// ```
+pub async fn listen(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+impl App {
+    /// Serves `router` (made with [`attach`](App::attach)) on `listener`: TCP_NODELAY on every
+    /// connection, the peer address available to the hook
+    /// ([`Handshake::remote_addr`](crate::Handshake::remote_addr)), and the connection caps of
+    /// [`Limits`](crate::Limits): in total and per remote address. A connection over a cap is
+    /// closed at once, so a flood from one address cannot lock others out or take the
+    /// descriptors accepting needs.
+    ///
+    /// ```no_run
+    /// # async fn run(app: liverpc::App) -> std::io::Result<()> {
+    /// let router = app.attach(axum::Router::new());
+    /// let listener = liverpc::listen("127.0.0.1:3000".parse().unwrap()).await?;
+    /// app.serve(listener, router).await
+    /// # }
+    /// ```
+    pub fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        router: axum::Router,
+    ) -> impl Future<Output = io::Result<()>> + Send + use<> {
+        let caps = Arc::new(Caps::new(self.limits.max_connections, self.limits.max_connections_per_address));
+        async move {
+            let mut out_of_descriptors = false;
+            loop {
+                let (tcp, remote) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of descriptors or memory: say so once per episode, wait a little.
+                        if !out_of_descriptors {
+                            tracing::error!(error = %e, "accept failed; connections are refused until it recovers");
+                        }
+                        out_of_descriptors = true;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                out_of_descriptors = false;
+                let Some(slot) = caps.admit(remote.ip()) else {
+                    continue; // dropping `tcp` closes it
+                };
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "could not set TCP_NODELAY");
+                }
+                let io = Stream { io: tcp, prefix: Vec::new(), read: 0, _slot: Some(slot) };
+                tokio::spawn(connection(router.clone(), io, Some(remote)));
+            }
+        }
+    }
+
+    /// Serves one connection accepted elsewhere, e.g. a socket another server handed over:
+    /// `already_read` is what that server read from it before (the start of the HTTP request).
+    /// Resolves when the connection closes.
+    ///
+    /// ```no_run
+    /// # async fn run(app: liverpc::App, tcp: tokio::net::TcpStream, head: Vec<u8>) {
+    /// let router = app.attach(axum::Router::new());
+    /// let peer = tcp.peer_addr().ok();
+    /// app.serve_connection(router, tcp, head, peer).await;
+    /// # }
+    /// ```
+    pub fn serve_connection<I>(
+        &self,
+        router: axum::Router,
+        io: I,
+        already_read: Vec<u8>,
+        remote: Option<SocketAddr>,
+    ) -> impl Future<Output = ()> + Send + use<I>
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        connection(router, Stream { io, prefix: already_read, read: 0, _slot: None }, remote)
+    }
+}
+
+/// One HTTP/1.1 connection, websocket upgrades included.
+async fn connection<I>(router: axum::Router, io: Stream<I>, remote: Option<SocketAddr>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = WithPeer { router, remote };
+    let served = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        // A client that never finishes its request head holds a descriptor: not for long.
+        .header_read_timeout(Duration::from_secs(10))
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades()
+        .await;
+    if let Err(e) = served {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// The router, with the peer's address in every request's extensions (as axum's
+/// `into_make_service_with_connect_info` gives it).
+#[derive(Clone)]
+struct WithPeer {
+    router: axum::Router,
+    remote: Option<SocketAddr>,
+}
+
+impl hyper::service::Service<http::Request<hyper::body::Incoming>> for WithPeer {
+    type Response = axum::response::Response;
+    type Error = Infallible;
+    type Future = axum::routing::future::RouteFuture<Infallible>;
+
+    fn call(&self, mut request: http::Request<hyper::body::Incoming>) -> Self::Future {
+        if let Some(remote) = self.remote {
+            request.extensions_mut().insert(ConnectInfo(remote));
+        }
+        self.router.clone().call(request.map(axum::body::Body::new))
+    }
+}
+
+/// How many connections are open, in total and per address.
+struct Caps {
+    total: usize,
+    per_address: usize,
+    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+impl Caps {
+    fn new(total: usize, per_address: usize) -> Caps {
+        // Keep descriptors for accepting, files and the app's own connections.
+        let total = match descriptor_limit() {
+            Some(limit) => total.min(limit.saturating_sub(64)),
+            None => total,
+        };
+        Caps { total, per_address, open: Mutex::new((0, HashMap::new())) }
+    }
+
+    fn admit(self: &Arc<Caps>, ip: IpAddr) -> Option<Slot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let (total, by_address) = &mut *open;
+        let here = by_address.get(&ip).copied().unwrap_or(0);
+        if *total >= self.total || here >= self.per_address {
+            return None;
+        }
+        *total += 1;
+        by_address.insert(ip, here + 1);
+        Some(Slot { caps: self.clone(), ip })
+    }
+}
+
+/// An admitted connection; dropping it (when the connection, or the websocket it became,
+/// closes) gives the slot back.
+struct Slot {
+    caps: Arc<Caps>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.caps.open.lock().unwrap_or_else(|p| p.into_inner());
+        let (total, by_address) = &mut *open;
+        *total = total.saturating_sub(1);
+        if let Some(here) = by_address.get_mut(&self.ip) {
+            *here -= 1;
+            if *here == 0 {
+                by_address.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// The soft limit on open files, where the platform tells (Linux's `/proc`).
+fn descriptor_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// A connection's byte stream: replays what was already read, then reads the socket; holds
+/// its cap slot for as long as the stream lives (an upgraded websocket keeps it).
+struct Stream<I> {
+    io: I,
+    prefix: Vec<u8>,
+    read: usize,
+    _slot: Option<Slot>,
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Stream<I> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.read < this.prefix.len() {
+            let rest = &this.prefix[this.read..];
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..n]);
+            this.read += n;
+            if this.read == this.prefix.len() {
+                this.prefix = Vec::new(); // free it
+                this.read = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.io).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Stream<I> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}

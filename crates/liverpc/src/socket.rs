@@ -1,0 +1,240 @@
+//! The declarations of a contract's [`Socket`]: handlers and rooms, typed by the contract and
+//! erased for the engine; and the compile step from a contract to the engine's spec.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use crate::codegen::{ContractInfo, HandlerInfo, RoomInfo, TsType};
+use crate::context::Context;
+use crate::contract::{Contract, Socket};
+use crate::engine::{DecideFn, HandlerFn, RoomSpec, Session, Spec};
+use crate::error::{BuildError, Rejection};
+use crate::event::Events;
+use crate::future::BoxFuture;
+use crate::key::RoomKey;
+use crate::payload;
+use crate::room::{Deny, RoomContext};
+
+impl<C: Contract> Socket<C> {
+    pub(crate) fn new() -> Socket<C> {
+        Socket { handlers: Vec::new(), rooms: Vec::new() }
+    }
+
+    /// Adds a page -> server handler (the tutorial's `fromClient`). The page calls
+    /// `room.<name>(payload)`; the payload is decoded into `T` and validated (garde) before the
+    /// handler runs; the handler's `Ok` is the page's typed reply, its `Err` the page's error.
+    /// Calls of one socket run one at a time, in the order sent.
+    ///
+    /// ```
+    /// use liverpc::{Context, Contract, Rejection, Socket};
+    ///
+    /// #[derive(serde::Deserialize, garde::Validate, ts_rs::TS)]
+    /// struct Add { #[garde(range(max = 1000))] a: u32, #[garde(range(max = 1000))] b: u32 }
+    ///
+    /// struct Calc;
+    /// impl Contract for Calc {
+    ///     const ROUTE: &'static str = "/calc";
+    ///     const NAME: &'static str = "calc";
+    ///     type Locals = ();
+    ///     type State = ();
+    ///     type ToClient = ();
+    ///     fn socket(socket: Socket<Self>) -> Socket<Self> {
+    ///         socket.from_client("add", |_cx, Add { a, b }| async move { Ok::<u32, Rejection>(a + b) })
+    ///     }
+    /// }
+    /// ```
+    pub fn from_client<T, R, F, Fut>(mut self, name: &str, handler: F) -> Socket<C>
+    where
+        T: DeserializeOwned + garde::Validate + ts_rs::TS + Send + 'static,
+        T::Context: Default,
+        R: Serialize + ts_rs::TS + 'static,
+        F: Fn(Context<C>, T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, Rejection>> + Send + 'static,
+    {
+        let call = move |session: Session,
+                         state: &Arc<C::State>,
+                         raw: Box<RawValue>|
+              -> BoxFuture<'static, Result<Box<RawValue>, Rejection>> {
+            let cx = Context::new(session, state.clone());
+            let reply = payload::decode::<T>(raw.get()).map(|data| handler(cx, data));
+            Box::pin(async move {
+                let reply = reply?.await?;
+                serde_json::value::to_raw_value(&reply).map_err(|e| {
+                    tracing::error!(error = %e, "could not serialize a handler's reply");
+                    Rejection::internal()
+                })
+            })
+        };
+        let info = HandlerInfo { name: name.to_owned(), payload: TsType::of::<T>(), reply: TsType::of::<R>() };
+        self.handlers.push((Arc::new(call), info));
+        self
+    }
+
+    /// Adds a private room: the server computes the key from the URL's params, the locals and
+    /// the state; the page never sends it. The page joins by name only
+    /// (`room.join.tenant()`), or server code joins it ([`Context::join`]).
+    ///
+    /// ```
+    /// use liverpc::{key, Contract, Deny, Socket};
+    ///
+    /// struct Locals { tenant_id: Option<u64> }
+    ///
+    /// struct Chat;
+    /// impl Contract for Chat {
+    ///     const ROUTE: &'static str = "/rooms/[roomId]";
+    ///     const NAME: &'static str = "chat";
+    ///     type Locals = Locals;
+    ///     type State = ();
+    ///     type ToClient = ();
+    ///     fn socket(socket: Socket<Self>) -> Socket<Self> {
+    ///         socket.private("tenant", |cx| async move {
+    ///             let tenant_id = cx.locals().tenant_id.ok_or(Deny)?;
+    ///             Ok(key!["tenant", tenant_id])
+    ///         })
+    ///     }
+    /// }
+    /// ```
+    pub fn private<F, Fut>(self, name: &str, decide: F) -> Socket<C>
+    where
+        F: Fn(RoomContext<C>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<RoomKey, Deny>> + Send + 'static,
+    {
+        self.private_room(name, decide, false)
+    }
+
+    /// Adds a private room that every connection joins when it connects (the tutorial's
+    /// `room.private(fn, { autoJoin: true })`). A denied auto-join is reported to the page, and
+    /// the connection stays.
+    ///
+    /// ```
+    /// use liverpc::{key, Contract, Socket};
+    ///
+    /// struct Chat;
+    /// impl Contract for Chat {
+    ///     const ROUTE: &'static str = "/rooms/[roomId]";
+    ///     const NAME: &'static str = "chat";
+    ///     type Locals = ();
+    ///     type State = ();
+    ///     type ToClient = ();
+    ///     fn socket(socket: Socket<Self>) -> Socket<Self> {
+    ///         // The URL's [roomId] chooses the room: /rooms/general joins ["chat", "general"].
+    ///         socket.auto_join("chat", |cx| async move { Ok(key!["chat", cx.param("roomId")?]) })
+    ///     }
+    /// }
+    /// ```
+    pub fn auto_join<F, Fut>(self, name: &str, decide: F) -> Socket<C>
+    where
+        F: Fn(RoomContext<C>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<RoomKey, Deny>> + Send + 'static,
+    {
+        self.private_room(name, decide, true)
+    }
+
+    fn private_room<F, Fut>(mut self, name: &str, decide: F, auto_join: bool) -> Socket<C>
+    where
+        F: Fn(RoomContext<C>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<RoomKey, Deny>> + Send + 'static,
+    {
+        let run = move |session: Session,
+                        state: &Arc<C::State>,
+                        _: Option<Box<RawValue>>|
+              -> BoxFuture<'static, Result<RoomKey, Rejection>> {
+            let decided = decide(RoomContext::new(session, state.clone()));
+            Box::pin(async move { decided.await.map_err(|Deny| Rejection::join_denied()) })
+        };
+        self.rooms.push((Arc::new(run), RoomInfo { name: name.to_owned(), payload: None, auto_join }));
+        self
+    }
+
+    /// Adds an exposed room: the page sends a `T` (`room.join.project({ projectId })`); the
+    /// server decodes and validates it, then `authorize` returns the key or [`Deny`]. The
+    /// payload is a request, not proof of access. A refused join answers exactly `forbidden`.
+    ///
+    /// ```
+    /// use liverpc::{key, Contract, Deny, Socket};
+    ///
+    /// #[derive(serde::Deserialize, garde::Validate, ts_rs::TS)]
+    /// #[serde(rename_all = "camelCase")]
+    /// struct ProjectJoin {
+    ///     #[garde(length(min = 1, max = 64))]
+    ///     project_id: String,
+    /// }
+    ///
+    /// struct Locals { project_ids: Vec<String> }
+    ///
+    /// struct Chat;
+    /// impl Contract for Chat {
+    ///     const ROUTE: &'static str = "/rooms/[roomId]";
+    ///     const NAME: &'static str = "chat";
+    ///     type Locals = Locals;
+    ///     type State = ();
+    ///     type ToClient = ();
+    ///     fn socket(socket: Socket<Self>) -> Socket<Self> {
+    ///         socket.expose("project", |cx, join: ProjectJoin| async move {
+    ///             if !cx.locals().project_ids.contains(&join.project_id) {
+    ///                 return Err(Deny);
+    ///             }
+    ///             Ok(key!["project", join.project_id])
+    ///         })
+    ///     }
+    /// }
+    /// ```
+    pub fn expose<T, F, Fut>(mut self, name: &str, authorize: F) -> Socket<C>
+    where
+        T: DeserializeOwned + garde::Validate + ts_rs::TS + 'static,
+        T::Context: Default,
+        F: Fn(RoomContext<C>, T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<RoomKey, Deny>> + Send + 'static,
+    {
+        let run = move |session: Session,
+                        state: &Arc<C::State>,
+                        raw: Option<Box<RawValue>>|
+              -> BoxFuture<'static, Result<RoomKey, Rejection>> {
+            let raw = raw.as_deref().map_or("null", RawValue::get);
+            let decided =
+                payload::decode::<T>(raw).map(|data| authorize(RoomContext::new(session, state.clone()), data));
+            Box::pin(async move { decided?.await.map_err(|Deny| Rejection::join_denied()) })
+        };
+        let info = RoomInfo { name: name.to_owned(), payload: Some(TsType::of::<T>()), auto_join: false };
+        self.rooms.push((Arc::new(run), info));
+        self
+    }
+}
+
+/// Compiles contract `C` to the engine's spec (checking every name) and to its description
+/// for code generation; `state` is what `cx.state()` returns.
+pub(crate) fn compile<C: Contract>(state: Arc<C::State>) -> Result<(Spec, ContractInfo), BuildError> {
+    let socket = C::socket(Socket::new());
+    let mut spec = Spec::new(C::ROUTE, C::NAME)?;
+    let mut info = ContractInfo {
+        rust: std::any::type_name::<C>(),
+        route: C::ROUTE,
+        name: C::NAME,
+        namespace: spec.namespace.clone(),
+        events: Vec::new(),
+        handlers: Vec::new(),
+        rooms: Vec::new(),
+    };
+    for event in C::ToClient::describe() {
+        spec.event(event.name)?;
+        info.events.push((event.name, event.payload));
+    }
+    for (handler, handler_info) in socket.handlers {
+        let state = state.clone();
+        let call: HandlerFn = Arc::new(move |session: Session, raw| handler(session, &state, raw));
+        spec.handler(&handler_info.name, call)?;
+        info.handlers.push(handler_info);
+    }
+    for (decide, room_info) in socket.rooms {
+        let state = state.clone();
+        let run: DecideFn = Arc::new(move |session: Session, raw| decide(session, &state, raw));
+        let room = RoomSpec { exposed: room_info.payload.is_some(), auto_join: room_info.auto_join, decide: run };
+        spec.room(&room_info.name, room)?;
+        info.rooms.push(room_info);
+    }
+    Ok((spec, info))
+}
