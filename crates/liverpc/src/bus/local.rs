@@ -41,3 +41,35 @@ impl Bus for LocalBus {
         self.nodes.lock().unwrap_or_else(|p| p.into_inner()).push((self.me, sink));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::Action;
+
+    #[derive(Default)]
+    struct Seen(Mutex<Vec<String>>);
+
+    impl Sink for Seen {
+        fn deliver(&self, message: &RoomMessage<'_>) {
+            self.0.lock().unwrap().push(message.room.to_owned());
+        }
+    }
+
+    #[test]
+    fn a_message_reaches_every_other_node_in_order_and_not_its_own() {
+        let (a, b, c) = (Arc::new(Seen::default()), Arc::new(Seen::default()), Arc::new(Seen::default()));
+        let first = LocalBus::new();
+        let (second, third) = (first.node(), first.node());
+        first.start(a.clone());
+        second.start(b.clone());
+        third.start(c.clone());
+        let emit = Action::Disconnect;
+        for room in ["r1", "r2"] {
+            first.publish(&RoomMessage { namespace: "/chat", room, action: emit });
+        }
+        assert!(a.0.lock().unwrap().is_empty());
+        assert_eq!(*b.0.lock().unwrap(), ["r1", "r2"]);
+        assert_eq!(*c.0.lock().unwrap(), ["r1", "r2"]);
+    }
+}
