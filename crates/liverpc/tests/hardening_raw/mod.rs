@@ -376,16 +376,3 @@ pub fn marker(tag: &str) -> String {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     format!("MRK{}x{}x{tag}", std::process::id(), n)
 }
-
-/// The median of some durations.
-pub fn median(samples: &mut [Duration]) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-/// A percentile (0..=100) of some durations.
-pub fn percentile(samples: &mut [Duration], p: usize) -> Duration {
-    samples.sort();
-    let i = (samples.len() * p / 100).min(samples.len() - 1);
-    samples[i]
-}
