@@ -3,13 +3,16 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::{Bus, RoomMessage, Sink};
+use super::{Bus, Interest, RoomMessage, Sink};
+
+/// Every node of one bus, by number, with where it receives.
+type Nodes = Arc<Mutex<Vec<(usize, Arc<dyn Sink>)>>>;
 
 /// One node's handle on an in-process bus. [`LocalBus::new`] makes the first node; each
 /// [`LocalBus::node`] another node of the same bus.
 #[derive(Default)]
 pub(crate) struct LocalBus {
-    nodes: Arc<Mutex<Vec<(usize, Arc<dyn Sink>)>>>,
+    nodes: Nodes,
     me: usize,
 }
 
@@ -39,6 +42,11 @@ impl Bus for LocalBus {
 
     fn start(&self, sink: Arc<dyn Sink>) {
         self.nodes.lock().unwrap_or_else(|p| p.into_inner()).push((self.me, sink));
+    }
+
+    fn interest(&self, _namespace: &str, _room: &str) -> Interest {
+        // Every node's sink sees every message: there is nothing to subscribe.
+        Interest::none()
     }
 }
 

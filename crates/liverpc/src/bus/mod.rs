@@ -2,16 +2,26 @@
 //!
 //! A message sent to a room is delivered by its own node first, through the transport, then
 //! published on the bus, which hands it to every other node's [`Sink`]. Delivering locally
-//! before publishing means a failing bus never stops local delivery (Rule 6). [`LocalBus`] is
-//! the bus of an app on one node. Nothing here imports the engine: this is a leaf module.
+//! before publishing means a failing bus never stops local delivery (Rule 6). A node tells the
+//! bus which rooms it has members in ([`Bus::interest`]), so that a bus that routes by room
+//! (Redis: one channel per room) only carries a room to the nodes that need it. [`LocalBus`] is
+//! the bus of an app on one node; `RedisBus` (feature `redis`) spans processes. Nothing here
+//! imports the engine: this is a leaf module.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
+use crate::future::BoxFuture;
+
 mod local;
+#[cfg(feature = "redis")]
+mod redis;
 
 pub(crate) use local::LocalBus;
+#[cfg(feature = "redis")]
+pub(crate) use redis::RedisBus;
 
 /// What happens to a room's members.
 #[derive(Debug, Clone, Copy)]
@@ -46,4 +56,34 @@ pub(crate) trait Bus: Send + Sync + 'static {
     fn publish(&self, message: &RoomMessage<'_>);
     /// Starts delivering the other nodes' messages to `sink`.
     fn start(&self, sink: Arc<dyn Sink>);
+    /// This node has one more member in `room` of `namespace`, until the returned [`Interest`]
+    /// is dropped. Its [`ready`](Interest::ready) future resolves once every message other
+    /// nodes publish to the room from then on reaches this node's [`Sink`] (or, with the bus
+    /// down, at once: delivery is local only until it is back). Never blocks.
+    fn interest(&self, namespace: &str, room: &str) -> Interest;
+}
+
+/// One member's hold on a room's traffic reaching this node: dropping it gives the hold back.
+pub(crate) struct Interest {
+    ready: Option<BoxFuture<'static, ()>>,
+    /// Whatever gives the hold back when dropped.
+    _release: Option<Box<dyn Any + Send>>,
+}
+
+impl Interest {
+    /// A hold that costs nothing (a bus that carries every room to every node).
+    pub(crate) fn none() -> Interest {
+        Interest { ready: None, _release: None }
+    }
+
+    /// A hold whose `release` is dropped with it, ready once `ready` resolves.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn new(ready: Option<BoxFuture<'static, ()>>, release: Box<dyn Any + Send>) -> Interest {
+        Interest { ready, _release: Some(release) }
+    }
+
+    /// What to wait for before telling the page it is in the room (once; `None` after).
+    pub(crate) fn ready(&mut self) -> Option<BoxFuture<'static, ()>> {
+        self.ready.take()
+    }
 }

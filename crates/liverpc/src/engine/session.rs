@@ -9,7 +9,9 @@ use tokio::task::AbortHandle;
 
 use super::spec::{Locals, Spec};
 use super::{Guarded, Hub, Shared, Work, guarded, id, rejection};
+use crate::bus::Interest;
 use crate::error::{ErrorCode, Rejection};
+use crate::future::BoxFuture;
 use crate::key::RoomKey;
 use crate::limits::RateLimiter;
 use crate::protocol::{self, Answer, RoomStatus};
@@ -31,9 +33,13 @@ struct Conn {
     limiter: RateLimiter,
     held: Mutex<Held>,
     queue: Mutex<Queue>,
-    /// Auto-joins decided during the handshake, joined once the page is connected.
-    auto: Mutex<Vec<(String, Result<RoomKey, Rejection>)>>,
+    /// Auto-joins decided during the handshake (with this node's interest in each room, taken
+    /// already), joined once the page is connected.
+    auto: Mutex<Vec<(String, Decided)>>,
 }
+
+/// An auto-join's decision: the key, with this node's interest in the room taken already.
+type Decided = Result<(RoomKey, Interest), Rejection>;
 
 /// The rooms a socket holds: one entry per join request (room name and payload digest).
 /// A `Vec`: at most `max_rooms` entries, where a scan is as fast as a map and costs less.
@@ -50,6 +56,8 @@ struct Entry {
     key: RoomKey,
     /// The key as the transport names the room.
     room: String,
+    /// Keeps the room's traffic from other nodes coming to this node while the entry lives.
+    _interest: Interest,
 }
 
 impl Held {
@@ -103,7 +111,12 @@ impl Session {
         }));
         let mut auto = Vec::with_capacity(spec.auto_join.len());
         for name in &spec.auto_join {
-            auto.push((name.clone(), session.decide(name, None).await));
+            let decided = match session.decide(name, None).await {
+                // Subscribed before the page is told it is connected, so that `joined` holds.
+                Ok(key) => Ok((key.clone(), session.interest(&key).await)),
+                Err(refused) => Err(refused),
+            };
+            auto.push((name.clone(), decided));
         }
         *lock(&session.0.auto) = auto;
         session
@@ -141,7 +154,20 @@ impl Session {
         let data = data.filter(|raw| raw.get().trim() != "null");
         let digest = protocol::digest(data.as_deref().map(RawValue::get));
         let key = self.decide(name, data).await?;
-        self.hold(name, digest, key)
+        // Answered once the room's messages from other nodes reach this one too (Rule 6).
+        if let Some(ready) = self.hold(name, digest, key.clone(), None)? {
+            ready.await;
+        }
+        Ok(key)
+    }
+
+    /// This node's interest in room `key`'s messages from other nodes, once it is in place.
+    async fn interest(&self, key: &RoomKey) -> Interest {
+        let mut interest = self.0.shared.bus.interest(&self.0.spec.namespace, &key.encode());
+        if let Some(ready) = interest.ready() {
+            ready.await;
+        }
+        interest
     }
 
     /// Leaves what the page joined with this name and payload; leaving twice is not an error.
@@ -189,7 +215,15 @@ impl Session {
     }
 
     /// Records a decided join and adds the socket to the room, unless the socket is gone.
-    fn hold(&self, name: &str, digest: u128, key: RoomKey) -> Result<RoomKey, Rejection> {
+    /// Returns what to wait for before answering (this node subscribing to the room), if
+    /// anything; `interest` is one taken already.
+    fn hold(
+        &self,
+        name: &str,
+        digest: u128,
+        key: RoomKey,
+        interest: Option<Interest>,
+    ) -> Result<Option<BoxFuture<'static, ()>>, Rejection> {
         let limits = &self.0.shared.limits;
         let mut held = lock(&self.0.held);
         if held.closed {
@@ -197,31 +231,34 @@ impl Session {
             return Err(Rejection::new(ErrorCode::Unavailable, "the connection is closing"));
         }
         let room = key.encode();
-        match held.position(name, digest) {
-            Some(i) if held.entries[i].key == key => return Ok(key),
+        let position = held.position(name, digest);
+        if position.is_some_and(|i| held.entries[i].key == key) {
+            return Ok(None);
+        }
+        // Every held request counts, not only distinct keys: requests whose payloads differ
+        // in a field the key ignores are each kept (so that each leave matches its join).
+        if position.is_none() && held.entries.len() >= limits.max_rooms {
+            return Err(Rejection::new(
+                ErrorCode::RateLimited,
+                format!("room limit reached: a socket may be in at most {} rooms", limits.max_rooms),
+            ));
+        }
+        let mut interest = interest.unwrap_or_else(|| self.0.shared.bus.interest(&self.0.spec.namespace, &room));
+        let ready = interest.ready();
+        let entry = Entry { name: name.into(), digest, key, room: room.clone(), _interest: interest };
+        match position {
             Some(i) => {
                 // Same request, new key (the rights or locals changed): leave the old room.
-                let old = std::mem::replace(
-                    &mut held.entries[i],
-                    Entry { name: name.into(), digest, key: key.clone(), room: room.clone() },
-                );
+                let old = std::mem::replace(&mut held.entries[i], entry);
                 if !held.holds(&old.room) {
                     self.0.link.leave(&old.room);
                 }
             }
-            // Every held request counts, not only distinct keys: requests whose payloads differ
-            // in a field the key ignores are each kept (so that each leave matches its join).
-            None if held.entries.len() >= limits.max_rooms => {
-                return Err(Rejection::new(
-                    ErrorCode::RateLimited,
-                    format!("room limit reached: a socket may be in at most {} rooms", limits.max_rooms),
-                ));
-            }
-            None => held.entries.push(Entry { name: name.into(), digest, key: key.clone(), room: room.clone() }),
+            None => held.entries.push(entry),
         }
         // Under the lock: `closed` cannot slip in between the check and the join.
         self.0.link.join(&room);
-        Ok(key)
+        Ok(ready)
     }
 
     /// Drains the queue, one job at a time; the task ends when the queue is empty.
@@ -273,7 +310,8 @@ impl Inbound for Session {
     fn connected(&self) {
         let auto = std::mem::take(&mut *lock(&self.0.auto));
         for (room, decided) in auto {
-            let outcome = decided.and_then(|key| self.hold(&room, protocol::digest(None), key));
+            let outcome =
+                decided.and_then(|(key, interest)| self.hold(&room, protocol::digest(None), key, Some(interest)));
             let status = match &outcome {
                 Ok(_) => RoomStatus { room: &room, status: "joined", error: None },
                 Err(error) => RoomStatus { room: &room, status: "denied", error: Some(error) },
