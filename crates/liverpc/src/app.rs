@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::bus::LocalBus;
+#[cfg(feature = "redis")]
+use crate::bus::RedisBus;
+use crate::bus::{Bus, LocalBus};
 use crate::codegen::ContractInfo;
 use crate::contract::Contract;
 use crate::emit::Emitter;
@@ -32,6 +34,9 @@ pub struct AppBuilder<L, S> {
     limits: Limits,
     origins: OriginPolicy,
     polling: bool,
+    /// Redis URL of the bus across nodes; `None`: one node.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    redis: Option<String>,
     error: Option<BuildError>,
 }
 
@@ -77,6 +82,7 @@ impl App {
             limits: Limits::default(),
             origins: OriginPolicy::default(),
             polling: false,
+            redis: None,
             error: None,
         }
     }
@@ -142,6 +148,7 @@ impl AppBuilder<(), ()> {
             limits: self.limits,
             origins: self.origins,
             polling: self.polling,
+            redis: self.redis,
             error,
         }
     }
@@ -164,6 +171,7 @@ impl<S: Send + Sync + 'static> AppBuilder<(), S> {
             limits: self.limits,
             origins: self.origins,
             polling: self.polling,
+            redis: self.redis,
             error,
         }
     }
@@ -195,19 +203,59 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
         self
     }
 
+    /// Spans rooms across every node of the app that uses the same Redis (feature `redis`): a
+    /// message sent on one node reaches the room's members on all of them. Without it the app
+    /// is one node. Nothing waits for Redis: the app starts and delivers locally while Redis is
+    /// down, and delivers across nodes once it is up (see the crate's README, "Several nodes").
+    ///
+    /// ```
+    /// # use liverpc::{App, Contract, Socket};
+    /// # struct Lobby;
+    /// # impl Contract for Lobby {
+    /// #     type Locals = ();
+    /// #     type State = ();
+    /// #     type ToClient = ();
+    /// #     const ROUTE: &'static str = "/";
+    /// #     const NAME: &'static str = "lobby";
+    /// #     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let url = std::env::var("LIVERPC_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    /// let app = App::builder().redis(url).contract::<Lobby>().build();
+    /// assert!(app.is_ok()); // whether or not Redis is there yet
+    /// # });
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, url: impl Into<String>) -> AppBuilder<L, S> {
+        self.redis = Some(url.into());
+        self
+    }
+
+    /// The bus this app's nodes share.
+    fn bus(&self) -> Result<Arc<dyn Bus>, BuildError> {
+        #[cfg(feature = "redis")]
+        if let Some(url) = &self.redis {
+            if tokio::runtime::Handle::try_current().is_err() {
+                return Err(BuildError::RedisWithoutRuntime);
+            }
+            return Ok(Arc::new(RedisBus::new(url).map_err(BuildError::RedisUrl)?));
+        }
+        Ok(Arc::new(LocalBus::new()))
+    }
+
     /// Checks every contract (names, routes, reserved words) and builds the app.
     pub fn build(self) -> Result<App, BuildError> {
         if let Some(error) = self.error {
             return Err(error);
         }
+        let bus = self.bus()?;
         let transport = Arc::new(SocketIoxide::new(&self.limits, self.polling));
         let (hook, state) = (self.hook, self.state.clone());
         let erased: HookFn = Arc::new(move |handshake| {
             let locals = hook(handshake, &state);
             Box::pin(async move { locals.await.map(|locals| Arc::new(locals) as Locals) })
         });
-        let engine =
-            Engine::new(erased, self.limits.clone(), self.origins, transport.clone(), Arc::new(LocalBus::new()));
+        let engine = Engine::new(erased, self.limits.clone(), self.origins, transport.clone(), bus);
         let mut hubs = HashMap::new();
         let mut contracts: Vec<ContractInfo> = Vec::new();
         let mut specs = Vec::new();

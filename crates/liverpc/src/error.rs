@@ -200,6 +200,15 @@ pub enum BuildError {
     /// `state()` was called after `contract()`.
     #[error("call `state()` before `contract()`: contracts are typed by the app's state")]
     StateAfterContracts,
+    /// The URL given to `redis()` is not a Redis URL (the reason says why; the URL is not
+    /// repeated, it may hold a password).
+    #[cfg(feature = "redis")]
+    #[error("the Redis URL is not valid ({0}); expected redis://[user:password@]host[:port][/db]")]
+    RedisUrl(String),
+    /// `redis()` was set but the app was built outside a Tokio runtime.
+    #[cfg(feature = "redis")]
+    #[error("an app with `redis()` starts its connection at `build()`: call it inside a Tokio runtime")]
+    RedisWithoutRuntime,
 }
 
 /// Why an emit did not reach its room.

@@ -1,0 +1,149 @@
+//! Which room channels this node subscribes: a channel is wanted while the node has a member
+//! in its room (Centrifugo's rule), so a room's traffic reaches only the nodes that deliver it.
+//! Holds are counted here; one task turns the difference between wanted and subscribed into
+//! SUBSCRIBE and UNSUBSCRIBE commands, so churn never queues commands (a room joined and left
+//! while a command is in flight costs nothing more).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+use tokio::sync::oneshot;
+
+/// Wanted and subscribed channels.
+#[derive(Default)]
+pub(super) struct Channels {
+    state: Mutex<State>,
+    /// Wakes the task that subscribes.
+    pub(super) changed: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct State {
+    /// Holds per channel, and who waits for its subscription.
+    wanted: HashMap<String, Want>,
+    /// Confirmed by Redis (as far as this node knows).
+    subscribed: HashSet<String>,
+}
+
+#[derive(Default)]
+struct Want {
+    holds: usize,
+    waiters: Vec<oneshot::Sender<()>>,
+}
+
+/// What the subscribing task should do next.
+pub(super) struct Plan {
+    pub(super) subscribe: Vec<String>,
+    pub(super) unsubscribe: Vec<String>,
+}
+
+impl Channels {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One more hold on `channel`. Returns what resolves once it is subscribed, or `None`
+    /// when it is already (or when the caller should not wait: Redis is down).
+    pub(super) fn hold(&self, channel: &str, wait: bool) -> Option<oneshot::Receiver<()>> {
+        let mut state = self.state();
+        let subscribed = state.subscribed.contains(channel);
+        let want = state.wanted.entry(channel.to_owned()).or_default();
+        want.holds += 1;
+        let waiter = (!subscribed && wait).then(|| {
+            let (tx, rx) = oneshot::channel();
+            want.waiters.push(tx);
+            rx
+        });
+        if !subscribed {
+            drop(state);
+            self.changed.notify_one();
+        }
+        waiter
+    }
+
+    /// One hold on `channel` fewer.
+    pub(super) fn release(&self, channel: &str) {
+        let mut state = self.state();
+        let Some(want) = state.wanted.get_mut(channel) else { return };
+        want.holds -= 1;
+        if want.holds == 0 {
+            state.wanted.remove(channel);
+            if state.subscribed.contains(channel) {
+                drop(state);
+                self.changed.notify_one();
+            }
+        }
+    }
+
+    /// The commands that would make what is subscribed what is wanted.
+    pub(super) fn plan(&self) -> Plan {
+        let state = self.state();
+        let subscribe = state.wanted.keys().filter(|c| !state.subscribed.contains(*c)).cloned().collect();
+        let unsubscribe = state.subscribed.iter().filter(|c| !state.wanted.contains_key(*c)).cloned().collect();
+        Plan { subscribe, unsubscribe }
+    }
+
+    /// Redis confirmed these subscriptions: their waiters go on.
+    pub(super) fn subscribed(&self, channels: &[String]) {
+        let mut state = self.state();
+        for channel in channels {
+            if let Some(want) = state.wanted.get_mut(channel) {
+                want.waiters.clear(); // dropping a sender resolves its waiter
+            }
+            state.subscribed.insert(channel.clone());
+        }
+    }
+
+    /// Redis confirmed these unsubscriptions.
+    pub(super) fn unsubscribed(&self, channels: &[String]) {
+        let mut state = self.state();
+        for channel in channels {
+            state.subscribed.remove(channel);
+        }
+    }
+
+    /// Redis is unreachable: nobody waits (delivery is local until it is back), and every
+    /// wanted channel is subscribed again once it is.
+    pub(super) fn unreachable(&self) {
+        let mut state = self.state();
+        for want in state.wanted.values_mut() {
+            want.waiters.clear();
+        }
+        state.subscribed.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channel_is_wanted_while_held_and_waiters_go_on_once_subscribed() {
+        let channels = Channels::default();
+        let mut first = channels.hold("a", true).expect("not subscribed yet");
+        assert!(channels.hold("a", true).is_some());
+        let plan = channels.plan();
+        assert_eq!((plan.subscribe.as_slice(), plan.unsubscribe.len()), (["a".to_owned()].as_slice(), 0));
+        channels.subscribed(&plan.subscribe);
+        assert!(first.try_recv().is_err_and(|e| e == oneshot::error::TryRecvError::Closed), "resolved");
+        assert!(channels.hold("a", true).is_none(), "already subscribed");
+        for _ in 0..3 {
+            channels.release("a");
+        }
+        let plan = channels.plan();
+        assert_eq!((plan.subscribe.len(), plan.unsubscribe.as_slice()), (0, ["a".to_owned()].as_slice()));
+        channels.unsubscribed(&plan.unsubscribe);
+        let plan = channels.plan();
+        assert!(plan.subscribe.is_empty() && plan.unsubscribe.is_empty());
+    }
+
+    #[test]
+    fn after_an_outage_every_wanted_channel_is_subscribed_again() {
+        let channels = Channels::default();
+        let _ = channels.hold("a", true);
+        channels.subscribed(&["a".to_owned()]);
+        channels.unreachable();
+        assert_eq!(channels.plan().subscribe, ["a"]);
+        assert!(channels.hold("b", false).is_none(), "no wait while Redis is down");
+    }
+}

@@ -1,0 +1,282 @@
+//! The bus across processes, on Redis pub/sub (feature `redis`).
+//!
+//! - **Channels**: one per room (`liverpc:room:<len>:<namespace><room key>`), subscribed while
+//!   this node has a member in the room; a join is answered once its channel is subscribed
+//!   (see [`channels`]).
+//! - **Publishing**: [`Bus::publish`] encodes the message once ([`envelope`]) and puts it on a
+//!   bounded queue; one task sends what is queued as a pipeline, in order, so the messages of
+//!   one node reach the others in the order they were emitted (Rule 7). A full queue drops and
+//!   counts, it never grows or blocks the caller.
+//! - **Receiving**: Redis pushes (RESP3) are decoded on the connection's task and handed to the
+//!   engine's sink, which fans out through the same bounded per-socket path as a local emit.
+//!   A node skips its own echo by the envelope's origin id.
+//! - **Failure** (Rule 6): redis-rs's `ConnectionManager` reconnects with backoff and
+//!   resubscribes by itself; a heartbeat notices an outage and its end (one line each, see
+//!   [`health`]), and subscribes again whatever this node wants. While Redis is down, messages
+//!   to other nodes are dropped and counted: at-most-once across nodes, local delivery unharmed.
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value};
+use tokio::sync::mpsc;
+
+use super::{Bus, Interest, RoomMessage, Sink};
+
+mod channels;
+mod envelope;
+mod health;
+
+use channels::Channels;
+use health::{Health, Recovered};
+
+/// Messages waiting to be sent to Redis; past this, messages to other nodes are dropped.
+const PUBLISH_QUEUE: usize = 16 * 1024;
+/// Messages sent to Redis in one round trip, at most.
+const BATCH: usize = 512;
+/// How often Redis is asked whether it is there (an outage's end is noticed this fast).
+const HEARTBEAT: Duration = Duration::from_millis(500);
+/// How long a command may take before Redis counts as unreachable.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a join waits for its room's subscription at most.
+const SUBSCRIBE_WAIT: Duration = Duration::from_secs(3);
+/// Every key and channel of liverpc starts with this.
+const PREFIX: &str = "liverpc";
+
+/// One node's handle on Redis.
+pub(crate) struct RedisBus {
+    /// This node's id: the origin of what it publishes.
+    node: String,
+    client: redis::Client,
+    queue: mpsc::Sender<Outgoing>,
+    /// The queue's other end, until [`Bus::start`] takes it.
+    outgoing: Mutex<Option<mpsc::Receiver<Outgoing>>>,
+    common: Arc<Common>,
+    /// The background tasks stop when this is gone.
+    alive: Arc<()>,
+}
+
+/// What the background tasks share with the bus.
+struct Common {
+    /// Redis's address, for log lines (never the password).
+    addr: String,
+    health: Health,
+    channels: Arc<Channels>,
+}
+
+struct Outgoing {
+    channel: String,
+    body: Vec<u8>,
+}
+
+impl RedisBus {
+    /// A bus on the Redis at `url` (`redis://host:port/db`); nothing connects until
+    /// [`Bus::start`], and nothing waits for Redis then either.
+    pub(crate) fn new(url: &str) -> Result<RedisBus, String> {
+        let info = url.into_connection_info().map_err(|e| e.to_string())?;
+        let addr = info.addr().to_string();
+        // Pushes (RESP3) let one connection publish, subscribe and be resubscribed by redis-rs.
+        let settings = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP3);
+        let client = redis::Client::open(info.set_redis_settings(settings)).map_err(|e| e.to_string())?;
+        let (queue, outgoing) = mpsc::channel(PUBLISH_QUEUE);
+        let common = Arc::new(Common { addr, health: Health::new(), channels: Arc::default() });
+        Ok(RedisBus {
+            node: node_id(),
+            client,
+            queue,
+            outgoing: Mutex::new(Some(outgoing)),
+            common,
+            alive: Arc::new(()),
+        })
+    }
+}
+
+impl Drop for RedisBus {
+    fn drop(&mut self) {
+        // Wakes the subscribing task, which then sees that the bus is gone.
+        self.common.channels.changed.notify_one();
+    }
+}
+
+impl Bus for RedisBus {
+    fn publish(&self, message: &RoomMessage<'_>) {
+        if self.common.health.is_down() {
+            return self.common.health.dropped(1);
+        }
+        let body = match envelope::encode(&self.node, message) {
+            Ok(body) => body,
+            Err(e) => return tracing::error!(error = %e, "could not encode a room message for Redis"),
+        };
+        let channel = envelope::channel(PREFIX, message.namespace, message.room);
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(Outgoing { channel, body }) {
+            self.common.health.dropped(1);
+        }
+    }
+
+    fn start(&self, sink: Arc<dyn Sink>) {
+        let Some(outgoing) = self.outgoing.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return tracing::error!("the Redis bus needs a Tokio runtime: build the app inside one");
+        }
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_push_sender(receiver(self.node.clone(), Arc::downgrade(&sink)))
+            .set_automatic_resubscription()
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_secs(1))
+            // About 5 s of attempts; then the next heartbeat starts another round.
+            .set_number_of_retries(8)
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(COMMAND_TIMEOUT));
+        // Lazy: start-up does not wait for Redis, the first command connects.
+        let manager = match ConnectionManager::new_lazy_with_config(self.client.clone(), config) {
+            Ok(manager) => manager,
+            Err(e) => return tracing::error!(error = %e, "could not set up the Redis connection"),
+        };
+        let alive = Arc::downgrade(&self.alive);
+        tokio::spawn(publish(manager.clone(), outgoing, self.common.clone()));
+        tokio::spawn(subscribe(manager.clone(), self.common.clone(), alive.clone()));
+        tokio::spawn(heartbeat(manager, self.common.clone(), alive));
+    }
+
+    fn interest(&self, namespace: &str, room: &str) -> Interest {
+        let channel = envelope::channel(PREFIX, namespace, room);
+        let channels = &self.common.channels;
+        let waiter = channels.hold(&channel, !self.common.health.is_down());
+        let ready = waiter.map(|rx| -> crate::future::BoxFuture<'static, ()> {
+            Box::pin(async move {
+                let _ = tokio::time::timeout(SUBSCRIBE_WAIT, rx).await;
+            })
+        });
+        Interest::new(ready, Box::new(Release { channels: channels.clone(), channel }))
+    }
+}
+
+/// Gives one hold on a channel back when dropped.
+struct Release {
+    channels: Arc<Channels>,
+    channel: String,
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.channels.release(&self.channel);
+    }
+}
+
+/// What redis-rs calls with every push: room messages of other nodes go to the sink, in the
+/// order Redis sent them.
+fn receiver(node: String, sink: Weak<dyn Sink>) -> impl Fn(PushInfo) -> Result<(), ()> + Send + Sync + 'static {
+    move |push: PushInfo| {
+        let Some(sink) = sink.upgrade() else { return Err(()) };
+        if push.kind != PushKind::Message {
+            return Ok(());
+        }
+        let Some(Value::BulkString(body)) = push.data.get(1) else { return Ok(()) };
+        let Some(received) = envelope::Received::decode(body) else {
+            tracing::debug!("ignored a message on a liverpc channel that is not an envelope");
+            return Ok(());
+        };
+        if received.node() != node
+            && let Some(message) = received.message()
+        {
+            sink.deliver(&message);
+        }
+        Ok(())
+    }
+}
+
+/// Sends the queue to Redis, in order, a batch per round trip.
+async fn publish(mut manager: ConnectionManager, mut outgoing: mpsc::Receiver<Outgoing>, common: Arc<Common>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    // Ends when the bus, which holds the sending side, is dropped.
+    while outgoing.recv_many(&mut batch, BATCH).await > 0 {
+        let count = batch.len() as u64;
+        if common.health.is_down() {
+            common.health.dropped(count);
+        } else {
+            let mut pipe = redis::pipe();
+            for message in &batch {
+                pipe.cmd("PUBLISH").arg(&message.channel).arg(&message.body).ignore();
+            }
+            match tokio::time::timeout(COMMAND_TIMEOUT, pipe.exec_async(&mut manager)).await {
+                Ok(Ok(())) if outgoing.is_empty() => common.health.drained(),
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => common.failed(&e, count),
+                Err(_) => common.failed(&"no answer in time", count),
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// Makes what is subscribed what this node wants, whenever that changes.
+async fn subscribe(mut manager: ConnectionManager, common: Arc<Common>, alive: Weak<()>) {
+    loop {
+        common.channels.changed.notified().await;
+        loop {
+            if alive.strong_count() == 0 {
+                return;
+            }
+            let plan = common.channels.plan();
+            if plan.subscribe.is_empty() && plan.unsubscribe.is_empty() {
+                break;
+            }
+            if common.health.is_down() {
+                // Nobody waits; the heartbeat wakes this task when Redis is back.
+                common.channels.unreachable();
+                break;
+            }
+            if !plan.subscribe.is_empty() {
+                match tokio::time::timeout(COMMAND_TIMEOUT, manager.subscribe(&plan.subscribe)).await {
+                    Ok(Ok(())) => common.channels.subscribed(&plan.subscribe),
+                    Ok(Err(e)) => break common.failed(&e, 0),
+                    Err(_) => break common.failed(&"no answer in time", 0),
+                }
+            }
+            if !plan.unsubscribe.is_empty() {
+                match tokio::time::timeout(COMMAND_TIMEOUT, manager.unsubscribe(&plan.unsubscribe)).await {
+                    Ok(Ok(())) => common.channels.unsubscribed(&plan.unsubscribe),
+                    Ok(Err(e)) => break common.failed(&e, 0),
+                    Err(_) => break common.failed(&"no answer in time", 0),
+                }
+            }
+        }
+    }
+}
+
+/// Asks Redis whether it is there: notices an outage and its end, and resubscribes after one.
+async fn heartbeat(mut manager: ConnectionManager, common: Arc<Common>, alive: Weak<()>) {
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while alive.strong_count() > 0 {
+        tick.tick().await;
+        let ping = redis::cmd("PING");
+        match tokio::time::timeout(COMMAND_TIMEOUT, ping.query_async::<Value>(&mut manager)).await {
+            Ok(Ok(_)) => {
+                if let Recovered::AfterOutage = common.health.answered(&common.addr) {
+                    common.channels.changed.notify_one();
+                }
+            }
+            Ok(Err(e)) => common.failed(&e, 0),
+            Err(_) => common.failed(&"no answer in time", 0),
+        }
+    }
+}
+
+impl Common {
+    /// A command failed: Redis counts as down until the heartbeat hears from it again, and every
+    /// wanted channel will be subscribed again then.
+    fn failed(&self, error: &dyn std::fmt::Display, lost: u64) {
+        self.health.failed(&self.addr, error, lost);
+        self.channels.unreachable();
+    }
+}
+
+/// A node id, unique across processes: random keys hashing the time and the process id.
+fn node_id() -> String {
+    use std::hash::BuildHasher;
+    let seed = (std::process::id(), std::time::SystemTime::now());
+    let (a, b) = (std::hash::RandomState::new(), std::hash::RandomState::new());
+    format!("{:016x}{:016x}", a.hash_one(seed), b.hash_one(seed))
+}
