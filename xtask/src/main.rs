@@ -1,8 +1,9 @@
 //! `cargo xtask <command>`: the repository's front door.
 //!
 //! - `test`: every test of the repository (formatting, lints, Rust tests and doctests,
-//!   generated-code freshness, the npm runtime, official socket.io-client compatibility, the
-//!   example app's type check and build, browser end-to-end), installing what it needs.
+//!   the multi-node tests on a redis-server they start, generated-code freshness, the npm
+//!   runtime, official socket.io-client compatibility, the example app's type check and
+//!   build, browser end-to-end), installing what it needs.
 //! - `gen`: regenerates every generated TypeScript client.
 //! - `demo`: builds and runs the example chat app on one port.
 
@@ -21,6 +22,8 @@ const WEB: &str = "examples/chat/web";
 const E2E: &str = "examples/chat/e2e";
 const COMPAT: &str = "tests/compat";
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// The multi-node tests start their own `redis-server` (from `PATH`).
+const REDIS_SERVER: &str = "redis-server";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -84,6 +87,14 @@ fn test() -> Result<(), String> {
     require("npm", "Node.js 20 with npm is needed for the TypeScript and browser tests")?;
     run("format", ".", "cargo", &["fmt", "--all", "--check"])?;
     run("lint", ".", "cargo", &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
+    // Without the optional features too: the default build must stay clean on its own.
+    run(
+        "lint (default features)",
+        ".",
+        "cargo",
+        &["clippy", "-p", "liverpc", "--all-targets", "--", "-D", "warnings"],
+    )?;
+    ensure_redis_server()?;
     run("rust tests", ".", "cargo", &["test", "--workspace", "--all-features"])?;
     run_env(
         "docs",
@@ -156,19 +167,31 @@ fn ensure_chromium() -> Result<(), String> {
     if Path::new(CHROMIUM).exists() {
         return Ok(());
     }
+    apt_install("chromium", &format!("{CHROMIUM} not found: the browser tests need Debian's chromium"))
+}
+
+/// The multi-node tests (feature `redis`) need Debian's redis-server; as root, install it, else
+/// say how.
+fn ensure_redis_server() -> Result<(), String> {
+    if Command::new(REDIS_SERVER).arg("--version").output().is_ok_and(|o| o.status.success()) {
+        return Ok(());
+    }
+    apt_install("redis-server", "`redis-server` not found: the multi-node tests start their own")
+}
+
+/// Installs a Debian package when running as root; otherwise fails with `why` and the command.
+fn apt_install(package: &str, why: &str) -> Result<(), String> {
     let is_root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
     if !is_root {
-        return Err(format!(
-            "{CHROMIUM} not found: the browser tests need Debian's chromium (sudo apt-get install chromium)"
-        ));
+        return Err(format!("{why} (sudo apt-get install {package})"));
     }
     run("apt-get update", ".", "apt-get", &["update", "-qq"])?;
     run_env(
-        "install chromium",
+        &format!("install {package}"),
         ".",
         ("DEBIAN_FRONTEND", "noninteractive"),
         "apt-get",
-        &["install", "-y", "-qq", "chromium"],
+        &["install", "-y", "-qq", package],
     )
 }
 
