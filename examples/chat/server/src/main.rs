@@ -2,9 +2,12 @@
 //! the liverpc endpoint.
 //!
 //! ```text
-//! chat-server [--addr 127.0.0.1:3000] [--web <built web app>] [--data <dir>]
+//! chat-server [--addr 127.0.0.1:3000] [--web <built web app>] [--data <dir>] [--redis <url>]
 //! chat-server gen|check <web app root>   # write / check src/routes/**/*.socket.ts
 //! ```
+//!
+//! With `--redis redis://host:port` (or `LIVERPC_REDIS_URL`), several servers behind one load
+//! balancer share their rooms: run one per port with the same URL.
 
 mod accounts;
 mod chat;
@@ -31,6 +34,8 @@ struct Args {
     web: PathBuf,
     data: PathBuf,
     notice_every: Duration,
+    /// The Redis that the app's nodes share; `None`: one node.
+    redis: Option<String>,
 }
 
 #[tokio::main]
@@ -59,7 +64,7 @@ async fn main() -> ExitCode {
         },
         Err(e) => {
             eprintln!(
-                "chat-server: {e}\nusage: chat-server [--addr HOST:PORT] [--web DIR] [--data DIR] | gen|check WEB_ROOT"
+                "chat-server: {e}\nusage: chat-server [--addr HOST:PORT] [--web DIR] [--data DIR] [--redis URL] | gen|check WEB_ROOT"
             );
             ExitCode::from(2)
         }
@@ -72,6 +77,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
         web: default_path("../web/build"),
         data: default_path("../../../target/chat-demo"),
         notice_every: Duration::from_secs(30),
+        redis: std::env::var("LIVERPC_REDIS_URL").ok().filter(|url| !url.is_empty()),
     };
     let mut rest = argv.iter();
     while let Some(flag) = rest.next() {
@@ -80,6 +86,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             "--addr" => args.addr = value.parse().map_err(|e| format!("--addr {value}: {e}"))?,
             "--web" => args.web = PathBuf::from(value),
             "--data" => args.data = PathBuf::from(value),
+            "--redis" => args.redis = Some(value.clone()),
             "--notice-every" => {
                 let secs: u64 = value.parse().map_err(|e| format!("--notice-every {value}: {e}"))?;
                 args.notice_every = Duration::from_secs(secs.max(1));
@@ -90,13 +97,17 @@ fn parse(argv: &[String]) -> Result<Args, String> {
     Ok(args)
 }
 
-fn app(sessions: Sessions) -> Result<App, liverpc::BuildError> {
-    App::builder().state(sessions).hook(chat::hook).contract::<Chat>().build()
+fn app(sessions: Sessions, redis: Option<&str>) -> Result<App, liverpc::BuildError> {
+    let builder = App::builder().state(sessions).hook(chat::hook).contract::<Chat>();
+    match redis {
+        Some(url) => builder.redis(url).build(),
+        None => builder.build(),
+    }
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let sessions = Sessions::open(args.data.join("sessions.json"));
-    let app = app(sessions.clone())?;
+    let app = app(sessions.clone(), args.redis.as_deref())?;
     let chat: Emitter<Chat> = app.emitter()?;
     tokio::spawn(tenant_reminders(chat.clone(), args.notice_every));
     if !args.web.join("index.html").exists() {
@@ -106,6 +117,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let listener = liverpc::listen(args.addr).await?;
     let addr = listener.local_addr()?;
     println!("chat demo on http://{addr}");
+    if args.redis.is_some() {
+        println!("rooms shared with every node on the same Redis");
+    }
     println!("demo accounts (no password):");
     for user in USERS {
         println!("  {:<6} tenant {:<7} projects {}", user.name, user.tenant_id, user.project_ids.join(", "));
@@ -138,7 +152,7 @@ async fn tenant_reminders(chat: Emitter<Chat>, every: Duration) {
 }
 
 fn generate(command: &str, root: &str) -> ExitCode {
-    let result = app(Sessions::open(std::env::temp_dir().join("chat-codegen-unused.json")))
+    let result = app(Sessions::open(std::env::temp_dir().join("chat-codegen-unused.json")), None)
         .map_err(|e| e.to_string())
         .and_then(|app| codegen::generate(app.contracts(), &Options::default()).map_err(|e| e.to_string()))
         .and_then(|files| {
