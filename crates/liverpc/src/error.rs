@@ -191,6 +191,14 @@ pub enum BuildError {
         /// The room name.
         name: String,
     },
+    /// `presence()` names a room the contract does not declare.
+    #[error("contract `{contract}`: presence for room `{name}`, which the contract does not declare")]
+    PresenceWithoutRoom {
+        /// The contract's namespace.
+        contract: String,
+        /// The room name.
+        name: String,
+    },
     /// Two contracts for the same route id and name.
     #[error("contract `{0}` is registered twice")]
     DuplicateContract(String),

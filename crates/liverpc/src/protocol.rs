@@ -23,6 +23,8 @@ pub(crate) const JOIN: &str = "liverpc:join";
 pub(crate) const LEAVE: &str = "liverpc:leave";
 /// The server reports a room's status (auto-join outcomes).
 pub(crate) const ROOM_STATUS: &str = "liverpc:room";
+/// The server reports who is in a room that declares presence (snapshot, joins, leaves).
+pub(crate) const PRESENCE: &str = "liverpc:presence";
 /// Prefix of every reserved event name.
 pub(crate) const RESERVED_PREFIX: &str = "liverpc:";
 
@@ -149,6 +151,34 @@ pub(crate) struct RoomStatus<'a> {
     pub(crate) status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<&'a Rejection>,
+}
+
+/// One member of a room with presence: its socket id and what it shows others.
+#[derive(Debug, Serialize)]
+pub(crate) struct PresenceMember<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) data: &'a RawValue,
+}
+
+/// `liverpc:presence` payload: the members when this socket joined (`self` is its own id), or
+/// one member joining or leaving.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(crate) enum PresenceEvent<'a> {
+    Snapshot {
+        room: &'a str,
+        #[serde(rename = "self")]
+        me: &'a str,
+        members: Vec<PresenceMember<'a>>,
+    },
+    Join {
+        room: &'a str,
+        join: PresenceMember<'a>,
+    },
+    Leave {
+        room: &'a str,
+        leave: &'a str,
+    },
 }
 
 /// The ack envelope.

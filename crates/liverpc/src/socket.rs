@@ -21,7 +21,7 @@ use crate::room::{Deny, RoomContext};
 
 impl<C: Contract> Socket<C> {
     pub(crate) fn new() -> Socket<C> {
-        Socket { handlers: Vec::new(), rooms: Vec::new() }
+        Socket { handlers: Vec::new(), rooms: Vec::new(), presence: Vec::new() }
     }
 
     /// Adds a page -> server handler (the tutorial's `fromClient`). The page calls
@@ -205,6 +205,47 @@ impl<C: Contract> Socket<C> {
     }
 }
 
+impl<C: Contract> Socket<C> {
+    /// Makes room `name` list its members to each other (presence): each member shows what
+    /// `show` derives from its connection's locals, never anything the page sends. A member
+    /// receives the room's members when it joins, then every join and leave, on every node
+    /// (the `liverpc:presence` event, docs/architecture.md). A member whose locals show
+    /// nothing (`show` returns `None`) is not listed.
+    ///
+    /// ```
+    /// use liverpc::{key, Contract, Socket};
+    ///
+    /// struct Locals { name: Option<String> }
+    ///
+    /// struct Chat;
+    /// impl Contract for Chat {
+    ///     const ROUTE: &'static str = "/rooms/[roomId]";
+    ///     const NAME: &'static str = "chat";
+    ///     type Locals = Locals;
+    ///     type State = ();
+    ///     type ToClient = ();
+    ///     fn socket(socket: Socket<Self>) -> Socket<Self> {
+    ///         socket
+    ///             .auto_join("chat", |cx| async move { Ok(key!["chat", cx.param("roomId")?]) })
+    ///             // Signed-in members show their name; anonymous pages are not listed.
+    ///             .presence("chat", |locals| locals.name.as_ref().map(|name| serde_json::json!({ "name": name })))
+    ///     }
+    /// }
+    /// ```
+    pub fn presence<P, F>(mut self, room: &str, show: F) -> Socket<C>
+    where
+        P: Serialize,
+        F: Fn(&C::Locals) -> Option<P> + Send + Sync + 'static,
+    {
+        let erased = move |locals: &crate::engine::Locals| {
+            let shown = show(locals.downcast_ref::<C::Locals>()?)?;
+            serde_json::value::to_raw_value(&shown).ok()
+        };
+        self.presence.push((room.to_owned(), Arc::new(erased)));
+        self
+    }
+}
+
 /// Compiles contract `C` to the engine's spec (checking every name) and to its description
 /// for code generation; `state` is what `cx.state()` returns.
 pub(crate) fn compile<C: Contract>(state: Arc<C::State>) -> Result<(Spec, ContractInfo), BuildError> {
@@ -232,9 +273,13 @@ pub(crate) fn compile<C: Contract>(state: Arc<C::State>) -> Result<(Spec, Contra
     for (decide, room_info) in socket.rooms {
         let state = state.clone();
         let run: DecideFn = Arc::new(move |session: Session, raw| decide(session, &state, raw));
-        let room = RoomSpec { exposed: room_info.payload.is_some(), auto_join: room_info.auto_join, decide: run };
+        let exposed = room_info.payload.is_some();
+        let room = RoomSpec { exposed, auto_join: room_info.auto_join, decide: run, presence: None };
         spec.room(&room_info.name, room)?;
         info.rooms.push(room_info);
+    }
+    for (room, show) in socket.presence {
+        spec.presence(&room, show)?;
     }
     Ok((spec, info))
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::{Chat, Notice, Users};
 use hardening_raw::{Logs, NS, Next, WAIT, Ws};
 use liverpc::testing::TestClient;
-use liverpc::{App, Limits, OriginPolicy, key};
+use liverpc::{App, Contract, Limits, OriginPolicy, Socket, key};
 use redis_server::RedisServer;
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -29,6 +29,7 @@ async fn node(redis: &RedisServer, limits: Limits) -> Node {
     let app = App::builder()
         .hook(common::hook(Users::default()))
         .contract::<Chat>()
+        .contract::<Lobby>()
         .limits(limits)
         .origins(OriginPolicy::any())
         .redis(redis.url())
@@ -305,4 +306,108 @@ async fn killed_pubsub_connections_are_resubscribed_without_restarting_a_node() 
     let text = logs.this_test();
     assert!(lines(&logs, OUTAGE) <= 2, "at most one error line per node:\n{text}");
     assert!(!text.contains("panicked"), "{text}");
+}
+
+// Presence.
+
+/// A lobby per URL whose members see each other's names (from the locals, never the page).
+struct Lobby;
+
+impl Contract for Lobby {
+    const ROUTE: &'static str = "/lobby/[roomId]";
+    const NAME: &'static str = "lobby";
+    type Locals = common::Locals;
+    type State = ();
+    type ToClient = (Notice,);
+
+    fn socket(socket: Socket<Self>) -> Socket<Self> {
+        socket
+            .auto_join("lobby", |cx| async move { Ok(key!["lobby", cx.param("roomId")?]) })
+            .presence("lobby", |locals| locals.user.as_ref().map(|u| json!({ "name": u.name })))
+    }
+}
+
+/// A page of `user` in the general lobby, past its `joined` report.
+async fn lobby(node: &Node, user: &str) -> TestClient {
+    let page = TestClient::builder(node.addr)
+        .cookie("session", user)
+        .connect::<Lobby>("/lobby/general")
+        .await
+        .expect("connects");
+    let (event, status) = page.recv().await.expect("the auto-join's report");
+    assert_eq!((event.as_str(), &status["status"]), ("liverpc:room", &json!("joined")), "{status}");
+    page
+}
+
+/// The next `liverpc:presence` event's payload.
+async fn presence(page: &TestClient) -> Value {
+    let (event, data) = page.recv().await.expect("a presence event");
+    assert_eq!(event, "liverpc:presence", "{data}");
+    data
+}
+
+/// A snapshot's members as (id, name), sorted by name.
+fn members(snapshot: &Value) -> Vec<(String, String)> {
+    let mut members: Vec<(String, String)> = snapshot["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| {
+            (m["id"].as_str().unwrap_or_default().to_owned(), m["data"]["name"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect();
+    members.sort_by(|a, b| a.1.cmp(&b.1));
+    members
+}
+
+#[tokio::test]
+async fn presence_spans_nodes_snapshot_on_join_then_joins_and_leaves() {
+    let redis = RedisServer::start().await;
+    let (a, b) = (node(&redis, Limits::default()).await, node(&redis, Limits::default()).await);
+    let alice = lobby(&a, "alice").await;
+    let mine = presence(&alice).await;
+    let alice_id = mine["self"].as_str().expect("its own id").to_owned();
+    assert_eq!(mine["room"], "lobby");
+    assert_eq!(members(&mine), [(alice_id.clone(), "alice".to_owned())]);
+
+    let bob = lobby(&b, "bob").await;
+    let his = presence(&bob).await;
+    let bob_id = his["self"].as_str().expect("its own id").to_owned();
+    assert_eq!(members(&his), [(alice_id.clone(), "alice".to_owned()), (bob_id.clone(), "bob".to_owned())]);
+    assert_eq!(presence(&alice).await, json!({ "room": "lobby", "join": { "id": bob_id, "data": { "name": "bob" } } }));
+
+    bob.close();
+    assert_eq!(presence(&alice).await, json!({ "room": "lobby", "leave": bob_id }));
+    // A later member on either node sees alice alone.
+    let carol = lobby(&b, "carol").await;
+    let names: Vec<String> = members(&presence(&carol).await).into_iter().map(|(_, name)| name).collect();
+    assert_eq!(names, ["alice", "carol"]);
+}
+
+#[tokio::test]
+async fn a_dead_nodes_members_leave_every_snapshot_at_once_and_live_pages_within_the_sweep() {
+    let redis = RedisServer::start().await;
+    let a = node(&redis, Limits::default()).await;
+    let alice = lobby(&a, "alice").await;
+    presence(&alice).await;
+    // A member listed by a node whose key has expired (it died): never shown, then swept.
+    let ns = "/lobby/[roomId]/lobby";
+    let hash = format!("liverpc:presence:{}:{ns}[\"lobby\",\"general\"]", ns.len());
+    let ghost = r#"{"name":"ghost"}"#;
+    assert_eq!(redis.command(&["HSET", &hash, "deadnode|ghost", ghost]).await.as_deref(), Some(":1"));
+    let bob = lobby(&a, "bob").await;
+    let names: Vec<String> = members(&presence(&bob).await).into_iter().map(|(_, name)| name).collect();
+    assert_eq!(names, ["alice", "bob"], "the dead node's member is not in the snapshot");
+    // alice saw bob join; then the sweep (every 5 s) announces the ghost's leave, once.
+    assert_eq!(presence(&alice).await["join"]["data"]["name"], "bob");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let leave = loop {
+        match tokio::time::timeout(Duration::from_millis(500), alice.recv()).await {
+            Ok(Ok((_, data))) => break data,
+            _ => assert!(Instant::now() < deadline, "the dead node's member never left"),
+        }
+    };
+    assert_eq!(leave, json!({ "room": "lobby", "leave": "ghost" }));
+    assert_eq!(presence(&bob).await, json!({ "room": "lobby", "leave": "ghost" }));
+    assert_eq!(redis.command(&["HEXISTS", &hash, "deadnode|ghost"]).await.as_deref(), Some(":0"), "deleted");
 }

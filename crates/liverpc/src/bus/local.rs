@@ -1,12 +1,18 @@
 //! The bus between the nodes of one process: an app on one node has no other node to tell;
 //! tests run several engines in one process through it.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::{Bus, Interest, RoomMessage, Sink};
+use serde_json::value::RawValue;
+
+use super::{Bus, Interest, Member, Place, RoomMessage, Sink};
+use crate::future::BoxFuture;
 
 /// Every node of one bus, by number, with where it receives.
 type Nodes = Arc<Mutex<Vec<(usize, Arc<dyn Sink>)>>>;
+/// The members listed in each (namespace, room), in the order they came.
+type Listed = Arc<Mutex<HashMap<(String, String), Vec<Member>>>>;
 
 /// One node's handle on an in-process bus. [`LocalBus::new`] makes the first node; each
 /// [`LocalBus::node`] another node of the same bus.
@@ -14,6 +20,7 @@ type Nodes = Arc<Mutex<Vec<(usize, Arc<dyn Sink>)>>>;
 pub(crate) struct LocalBus {
     nodes: Nodes,
     me: usize,
+    listed: Listed,
 }
 
 impl LocalBus {
@@ -27,7 +34,7 @@ impl LocalBus {
     pub(crate) fn node(&self) -> LocalBus {
         let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
         let me = nodes.iter().map(|(n, _)| n + 1).max().unwrap_or(0).max(self.me + 1);
-        LocalBus { nodes: self.nodes.clone(), me }
+        LocalBus { nodes: self.nodes.clone(), me, listed: self.listed.clone() }
     }
 }
 
@@ -48,6 +55,26 @@ impl Bus for LocalBus {
         // Every node's sink sees every message: there is nothing to subscribe.
         Interest::none()
     }
+
+    fn present(&self, at: Place<'_>, member: &str, data: &RawValue) -> BoxFuture<'static, Vec<Member>> {
+        let mut listed = self.listed.lock().unwrap_or_else(|p| p.into_inner());
+        let members = listed.entry((at.namespace.to_owned(), at.room.to_owned())).or_default();
+        members.retain(|m| m.id != member);
+        members.push(Member { id: member.to_owned(), data: data.to_owned() });
+        let snapshot = members.clone();
+        Box::pin(std::future::ready(snapshot))
+    }
+
+    fn absent(&self, namespace: &str, room: &str, member: &str) {
+        let mut listed = self.listed.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (namespace.to_owned(), room.to_owned());
+        if let Some(members) = listed.get_mut(&key) {
+            members.retain(|m| m.id != member);
+            if members.is_empty() {
+                listed.remove(&key);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -62,6 +89,20 @@ mod tests {
         fn deliver(&self, message: &RoomMessage<'_>) {
             self.0.lock().unwrap().push(message.room.to_owned());
         }
+    }
+
+    #[test]
+    fn members_are_listed_on_every_node_until_absent() {
+        let first = LocalBus::new();
+        let second = first.node();
+        let data = RawValue::from_string(r#"{"name":"a"}"#.to_owned()).unwrap();
+        let at = Place { namespace: "/chat", room: "r", name: "chat" };
+        drop(first.present(at, "m1", &data));
+        let snapshot = futures_util::FutureExt::now_or_never(second.present(at, "m2", &data)).unwrap();
+        assert_eq!(snapshot.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m1", "m2"]);
+        first.absent("/chat", "r", "m1");
+        let snapshot = futures_util::FutureExt::now_or_never(first.present(at, "m3", &data)).unwrap();
+        assert_eq!(snapshot.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["m2", "m3"]);
     }
 
     #[test]

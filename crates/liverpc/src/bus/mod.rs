@@ -61,6 +61,34 @@ pub(crate) trait Bus: Send + Sync + 'static {
     /// nodes publish to the room from then on reaches this node's [`Sink`] (or, with the bus
     /// down, at once: delivery is local only until it is back). Never blocks.
     fn interest(&self, namespace: &str, room: &str) -> Interest;
+    /// Lists `member` in `room` of `namespace`, showing `data`, for every node until
+    /// [`absent`](Bus::absent) or until this node dies. Resolves to the room's members then
+    /// (this one included); with the bus down, to what this node knows. Ordered with this
+    /// node's [`publish`](Bus::publish) calls, so a member is listed before its join is
+    /// announced and unlisted before its leave is.
+    /// `name` is the room's name in the contract (what presence events carry).
+    fn present(&self, at: Place<'_>, member: &str, data: &RawValue) -> BoxFuture<'static, Vec<Member>>;
+    /// Unlists `member` from `room`.
+    fn absent(&self, namespace: &str, room: &str, member: &str);
+}
+
+/// Where a member is listed: a room of a namespace, and the room's name in the contract.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Place<'a> {
+    pub(crate) namespace: &'a str,
+    pub(crate) room: &'a str,
+    /// The room's name in the contract, what presence events carry.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) name: &'a str,
+}
+
+/// A member of a room with presence, as listed on the bus.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    /// The member's socket id.
+    pub(crate) id: String,
+    /// What it shows the others.
+    pub(crate) data: Box<RawValue>,
 }
 
 /// One member's hold on a room's traffic reaching this node: dropping it gives the hold back.

@@ -28,7 +28,7 @@ mod session;
 mod spec;
 
 pub(crate) use session::Session;
-pub(crate) use spec::{DecideFn, HandlerFn, HookFn, Locals, RoomSpec, Spec};
+pub(crate) use spec::{DecideFn, HandlerFn, HookFn, Locals, PresenceFn, RoomSpec, Spec};
 
 /// What every contract of an app shares.
 pub(crate) struct Shared {
@@ -112,6 +112,14 @@ impl Hub {
         let delivered = self.shared.transport.broadcast(namespace, &room, event, payload, except.as_ref());
         self.shared.bus.publish(&RoomMessage { namespace, room: &room, action: Action::Emit { event, payload } });
         Ok(delivered)
+    }
+
+    /// Sends a reserved event (`liverpc:*`) to `room` (encoded) on every node but `except`.
+    fn reserved(&self, room: &str, event: &str, payload: &RawValue, except: Option<&Session>) {
+        let namespace = self.namespace();
+        let except = except.map(Session::link_id);
+        self.shared.transport.broadcast(namespace, room, event, payload, except.as_ref());
+        self.shared.bus.publish(&RoomMessage { namespace, room, action: Action::Emit { event, payload } });
     }
 
     /// Disconnects every member of `room` (on every node) but `except`; returns how many of

@@ -9,12 +9,12 @@ use tokio::task::AbortHandle;
 
 use super::spec::{Locals, Spec};
 use super::{Guarded, Hub, Shared, Work, guarded, id, rejection};
-use crate::bus::Interest;
+use crate::bus::{Interest, Place};
 use crate::error::{ErrorCode, Rejection};
 use crate::future::BoxFuture;
 use crate::key::RoomKey;
 use crate::limits::RateLimiter;
-use crate::protocol::{self, Answer, RoomStatus};
+use crate::protocol::{self, Answer, PresenceEvent, PresenceMember, RoomStatus};
 use crate::route::Params;
 use crate::transport::{Ack, Inbound, Link, LinkId};
 
@@ -58,6 +58,8 @@ struct Entry {
     room: String,
     /// Keeps the room's traffic from other nodes coming to this node while the entry lives.
     _interest: Interest,
+    /// This entry lists the socket in the room's presence (one entry per room at most).
+    listed: bool,
 }
 
 impl Held {
@@ -158,6 +160,7 @@ impl Session {
         if let Some(ready) = self.hold(name, digest, key.clone(), None)? {
             ready.await;
         }
+        self.list(name, &key);
         Ok(key)
     }
 
@@ -182,6 +185,7 @@ impl Session {
             if !held.holds(&entry.room) {
                 self.0.link.leave(&entry.room);
             }
+            self.unlist(&entry, &mut held);
         }
         Ok(())
     }
@@ -245,7 +249,7 @@ impl Session {
         }
         let mut interest = interest.unwrap_or_else(|| self.0.shared.bus.interest(&self.0.spec.namespace, &room));
         let ready = interest.ready();
-        let entry = Entry { name: name.into(), digest, key, room: room.clone(), _interest: interest };
+        let entry = Entry { name: name.into(), digest, key, room: room.clone(), _interest: interest, listed: false };
         match position {
             Some(i) => {
                 // Same request, new key (the rights or locals changed): leave the old room.
@@ -253,12 +257,64 @@ impl Session {
                 if !held.holds(&old.room) {
                     self.0.link.leave(&old.room);
                 }
+                self.unlist(&old, &mut held);
             }
             None => held.entries.push(entry),
         }
         // Under the lock: `closed` cannot slip in between the check and the join.
         self.0.link.join(&room);
         Ok(ready)
+    }
+
+    /// Lists this socket in room `name`'s presence (when the room declares it and the locals
+    /// show something): the socket receives the room's members, the others its join.
+    fn list(&self, name: &str, key: &RoomKey) {
+        let Some(show) = self.0.spec.rooms.get(name).and_then(|r| r.presence.as_ref()) else { return };
+        let Some(data) = show(&self.0.locals) else { return };
+        let room = key.encode();
+        let namespace = &self.0.spec.namespace;
+        let snapshot = {
+            let mut held = lock(&self.0.held);
+            if held.closed || held.entries.iter().any(|e| e.room == room && e.listed) {
+                return;
+            }
+            let Some(entry) = held.entries.iter_mut().find(|e| &*e.name == name && e.key == *key) else { return };
+            entry.listed = true;
+            // Under the lock: the unlisting of a leave or close cannot be ordered before it.
+            let place = Place { namespace, room: &room, name };
+            let snapshot = self.0.shared.bus.present(place, &self.0.id, &data);
+            let join = PresenceEvent::Join { room: name, join: PresenceMember { id: &self.0.id, data: &data } };
+            if let Ok(join) = serde_json::value::to_raw_value(&join) {
+                self.hub().reserved(&room, protocol::PRESENCE, &join, Some(self));
+            }
+            snapshot
+        };
+        let (link, me, name) = (self.0.link.clone(), self.0.id.clone(), name.to_owned());
+        tokio::spawn(async move {
+            let members = snapshot.await;
+            let members = members.iter().map(|m| PresenceMember { id: &m.id, data: &m.data }).collect();
+            let snapshot = PresenceEvent::Snapshot { room: &name, me: &me, members };
+            if let Ok(snapshot) = serde_json::value::to_raw_value(&snapshot) {
+                link.send(protocol::PRESENCE, &snapshot);
+            }
+        });
+    }
+
+    /// `entry` is gone from `held`: if it listed the socket, another entry of the same room
+    /// does now, or the socket leaves the room's presence.
+    fn unlist(&self, entry: &Entry, held: &mut Held) {
+        if !entry.listed {
+            return;
+        }
+        if let Some(other) = held.entries.iter_mut().find(|e| e.room == entry.room) {
+            other.listed = true;
+            return;
+        }
+        self.0.shared.bus.absent(&self.0.spec.namespace, &entry.room, &self.0.id);
+        let leave = PresenceEvent::Leave { room: &entry.name, leave: &self.0.id };
+        if let Ok(leave) = serde_json::value::to_raw_value(&leave) {
+            self.hub().reserved(&entry.room, protocol::PRESENCE, &leave, Some(self));
+        }
     }
 
     /// Drains the queue, one job at a time; the task ends when the queue is empty.
@@ -310,14 +366,18 @@ impl Inbound for Session {
     fn connected(&self) {
         let auto = std::mem::take(&mut *lock(&self.0.auto));
         for (room, decided) in auto {
-            let outcome =
-                decided.and_then(|(key, interest)| self.hold(&room, protocol::digest(None), key, Some(interest)));
+            let outcome = decided.and_then(|(key, interest)| {
+                self.hold(&room, protocol::digest(None), key.clone(), Some(interest)).map(|_| key)
+            });
             let status = match &outcome {
                 Ok(_) => RoomStatus { room: &room, status: "joined", error: None },
                 Err(error) => RoomStatus { room: &room, status: "denied", error: Some(error) },
             };
             if let Ok(payload) = serde_json::value::to_raw_value(&status) {
                 self.0.link.send(protocol::ROOM_STATUS, &payload);
+            }
+            if let Ok(key) = &outcome {
+                self.list(&room, key);
             }
         }
     }
@@ -361,8 +421,10 @@ impl Inbound for Session {
         }
         let mut held = lock(&self.0.held);
         held.closed = true;
-        for entry in held.entries.drain(..) {
+        let entries = std::mem::take(&mut held.entries);
+        for entry in &entries {
             self.0.link.leave(&entry.room);
+            self.unlist(entry, &mut held);
         }
     }
 }

@@ -32,6 +32,10 @@ pub(crate) type HandlerFn =
 pub(crate) type DecideFn =
     Arc<dyn Fn(Session, Option<Box<RawValue>>) -> BoxFuture<'static, Result<RoomKey, Rejection>> + Send + Sync>;
 
+/// What a member of a room shows the others, from its connection's locals (`None`: nothing
+/// can be shown, the member is not listed).
+pub(crate) type PresenceFn = Arc<dyn Fn(&Locals) -> Option<Box<RawValue>> + Send + Sync>;
+
 /// One room of a contract.
 #[derive(Clone)]
 pub(crate) struct RoomSpec {
@@ -40,6 +44,8 @@ pub(crate) struct RoomSpec {
     /// Joined on connect (private rooms only).
     pub(crate) auto_join: bool,
     pub(crate) decide: DecideFn,
+    /// The room lists its members to each other (presence).
+    pub(crate) presence: Option<PresenceFn>,
 }
 
 /// One contract: its namespace, route, events, handlers and rooms.
@@ -104,6 +110,19 @@ impl Spec {
         Ok(())
     }
 
+    /// Makes room `name` list its members, each showing what `show` derives from its locals.
+    pub(crate) fn presence(&mut self, name: &str, show: PresenceFn) -> Result<(), BuildError> {
+        let namespace = self.namespace.clone();
+        let room = self
+            .rooms
+            .get_mut(name)
+            .ok_or_else(|| BuildError::PresenceWithoutRoom { contract: namespace.clone(), name: name.to_owned() })?;
+        if room.presence.replace(show).is_some() {
+            return Err(BuildError::Duplicate { contract: namespace, what: "presence", name: name.to_owned() });
+        }
+        Ok(())
+    }
+
     fn duplicate(&self, what: &'static str, name: &str) -> BuildError {
         BuildError::Duplicate { contract: self.namespace.clone(), what, name: name.to_owned() }
     }
@@ -125,7 +144,7 @@ mod tests {
 
     fn room(exposed: bool, auto_join: bool) -> RoomSpec {
         let decide: DecideFn = Arc::new(|_, _| Box::pin(async { Ok(RoomKey::new(["x"])) }));
-        RoomSpec { exposed, auto_join, decide }
+        RoomSpec { exposed, auto_join, decide, presence: None }
     }
 
     #[test]

@@ -14,19 +14,23 @@
 //!   resubscribes by itself; a heartbeat notices an outage and its end (one line each, see
 //!   [`health`]), and subscribes again whatever this node wants. While Redis is down, messages
 //!   to other nodes are dropped and counted: at-most-once across nodes, local delivery unharmed.
+//! - **Presence**: a hash per room and a heartbeat key per node (see [`presence`]).
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value};
-use tokio::sync::mpsc;
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot};
 
-use super::{Bus, Interest, RoomMessage, Sink};
+use super::{Bus, Interest, Member, Place, RoomMessage, Sink};
+use crate::future::BoxFuture;
 
 mod channels;
 mod envelope;
 mod health;
+mod presence;
 
 use channels::Channels;
 use health::{Health, Recovered};
@@ -59,15 +63,35 @@ pub(crate) struct RedisBus {
 
 /// What the background tasks share with the bus.
 struct Common {
+    /// This node's id.
+    node: String,
     /// Redis's address, for log lines (never the password).
     addr: String,
     health: Health,
     channels: Arc<Channels>,
+    /// The connection, once started.
+    manager: OnceLock<ConnectionManager>,
+    /// The presence entries this node listed.
+    listed: presence::Listed,
 }
 
-struct Outgoing {
-    channel: String,
-    body: Vec<u8>,
+/// What the publishing task sends, in order.
+enum Outgoing {
+    Publish {
+        channel: String,
+        body: Vec<u8>,
+    },
+    /// Sets a presence field, then reads the room's hash for `reply`.
+    List {
+        hash: String,
+        field: String,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Vec<(Vec<u8>, Vec<u8>)>>,
+    },
+    Unlist {
+        hash: String,
+        field: String,
+    },
 }
 
 impl RedisBus {
@@ -80,15 +104,26 @@ impl RedisBus {
         let settings = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP3);
         let client = redis::Client::open(info.set_redis_settings(settings)).map_err(|e| e.to_string())?;
         let (queue, outgoing) = mpsc::channel(PUBLISH_QUEUE);
-        let common = Arc::new(Common { addr, health: Health::new(), channels: Arc::default() });
-        Ok(RedisBus {
-            node: node_id(),
-            client,
-            queue,
-            outgoing: Mutex::new(Some(outgoing)),
-            common,
-            alive: Arc::new(()),
-        })
+        let node = node_id();
+        let common = Arc::new(Common {
+            node: node.clone(),
+            addr,
+            health: Health::new(),
+            channels: Arc::default(),
+            manager: OnceLock::new(),
+            listed: presence::Listed::default(),
+        });
+        Ok(RedisBus { node, client, queue, outgoing: Mutex::new(Some(outgoing)), common, alive: Arc::new(()) })
+    }
+
+    /// Queues `message` for Redis; dropped and counted when Redis is down or the queue is full.
+    fn send(&self, message: Outgoing) {
+        if self.common.health.is_down() {
+            return self.common.health.dropped(1);
+        }
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(message) {
+            self.common.health.dropped(1);
+        }
     }
 }
 
@@ -109,9 +144,7 @@ impl Bus for RedisBus {
             Err(e) => return tracing::error!(error = %e, "could not encode a room message for Redis"),
         };
         let channel = envelope::channel(PREFIX, message.namespace, message.room);
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(Outgoing { channel, body }) {
-            self.common.health.dropped(1);
-        }
+        self.send(Outgoing::Publish { channel, body });
     }
 
     fn start(&self, sink: Arc<dyn Sink>) {
@@ -133,10 +166,12 @@ impl Bus for RedisBus {
             Ok(manager) => manager,
             Err(e) => return tracing::error!(error = %e, "could not set up the Redis connection"),
         };
+        let _ = self.common.manager.set(manager.clone());
         let alive = Arc::downgrade(&self.alive);
         tokio::spawn(publish(manager.clone(), outgoing, self.common.clone()));
         tokio::spawn(subscribe(manager.clone(), self.common.clone(), alive.clone()));
-        tokio::spawn(heartbeat(manager, self.common.clone(), alive));
+        let sweeper = Sweeper { sink: Arc::downgrade(&sink), queue: self.queue.downgrade() };
+        tokio::spawn(heartbeat(manager, self.common.clone(), alive, sweeper));
     }
 
     fn interest(&self, namespace: &str, room: &str) -> Interest {
@@ -150,6 +185,37 @@ impl Bus for RedisBus {
         });
         Interest::new(ready, Box::new(Release { channels: channels.clone(), channel }))
     }
+
+    fn present(&self, at: Place<'_>, member: &str, data: &RawValue) -> BoxFuture<'static, Vec<Member>> {
+        let hash = presence::hash(PREFIX, at.namespace, at.room);
+        let field = presence::field(&self.node, member);
+        let bytes = data.get().as_bytes().to_vec();
+        self.common.listed.list(&hash, (at.namespace, at.room, at.name), &field, &bytes);
+        let (reply, fields) = oneshot::channel();
+        self.send(Outgoing::List { hash, field, data: bytes, reply });
+        let me = Member { id: member.to_owned(), data: data.to_owned() };
+        let common = self.common.clone();
+        Box::pin(async move {
+            match fields.await {
+                Ok(fields) => presence::snapshot(common.manager.get().cloned(), PREFIX, &common.node, fields).await,
+                // Redis is down: this node knows only this member.
+                Err(_) => vec![me],
+            }
+        })
+    }
+
+    fn absent(&self, namespace: &str, room: &str, member: &str) {
+        let hash = presence::hash(PREFIX, namespace, room);
+        let field = presence::field(&self.node, member);
+        self.common.listed.unlist(&hash, &field);
+        self.send(Outgoing::Unlist { hash, field });
+    }
+}
+
+/// What the heartbeat needs to announce the leaves of dead nodes' members.
+struct Sweeper {
+    sink: Weak<dyn Sink>,
+    queue: mpsc::WeakSender<Outgoing>,
 }
 
 /// Gives one hold on a channel back when dropped.
@@ -194,19 +260,38 @@ async fn publish(mut manager: ConnectionManager, mut outgoing: mpsc::Receiver<Ou
         let count = batch.len() as u64;
         if common.health.is_down() {
             common.health.dropped(count);
-        } else {
-            let mut pipe = redis::pipe();
-            for message in &batch {
-                pipe.cmd("PUBLISH").arg(&message.channel).arg(&message.body).ignore();
-            }
-            match tokio::time::timeout(COMMAND_TIMEOUT, pipe.exec_async(&mut manager)).await {
-                Ok(Ok(())) if outgoing.is_empty() => common.health.drained(),
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => common.failed(&e, count),
-                Err(_) => common.failed(&"no answer in time", count),
+            batch.clear(); // snapshot waiters learn it from their dropped reply
+            continue;
+        }
+        let mut pipe = redis::pipe();
+        let mut replies = Vec::new();
+        for message in batch.drain(..) {
+            match message {
+                Outgoing::Publish { channel, body } => {
+                    pipe.cmd("PUBLISH").arg(channel).arg(body).ignore();
+                }
+                Outgoing::List { hash, field, data, reply } => {
+                    pipe.cmd("HSET").arg(&hash).arg(field).arg(data).ignore();
+                    pipe.cmd("HGETALL").arg(hash);
+                    replies.push(reply);
+                }
+                Outgoing::Unlist { hash, field } => {
+                    pipe.cmd("HDEL").arg(hash).arg(field).ignore();
+                }
             }
         }
-        batch.clear();
+        match tokio::time::timeout(COMMAND_TIMEOUT, pipe.query_async::<Vec<Value>>(&mut manager)).await {
+            Ok(Ok(answers)) => {
+                for (reply, answer) in replies.into_iter().zip(answers) {
+                    let _ = reply.send(presence::pairs(answer));
+                }
+                if outgoing.is_empty() {
+                    common.health.drained();
+                }
+            }
+            Ok(Err(e)) => common.failed(&e, count),
+            Err(_) => common.failed(&"no answer in time", count),
+        }
     }
 }
 
@@ -246,20 +331,38 @@ async fn subscribe(mut manager: ConnectionManager, common: Arc<Common>, alive: W
 }
 
 /// Asks Redis whether it is there: notices an outage and its end, and resubscribes after one.
-async fn heartbeat(mut manager: ConnectionManager, common: Arc<Common>, alive: Weak<()>) {
+/// Also keeps this node's key alive (presence), writes its presence entries again after an
+/// outage, and sweeps dead nodes' entries now and then.
+async fn heartbeat(mut manager: ConnectionManager, common: Arc<Common>, alive: Weak<()>, sweeper: Sweeper) {
     let mut tick = tokio::time::interval(HEARTBEAT);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let node_key = presence::node_key(PREFIX, &common.node);
+    let ttl = presence::NODE_TTL.as_millis() as u64;
+    let mut beats = 0u32;
     while alive.strong_count() > 0 {
         tick.tick().await;
-        let ping = redis::cmd("PING");
-        match tokio::time::timeout(COMMAND_TIMEOUT, ping.query_async::<Value>(&mut manager)).await {
+        let beat = redis::cmd("SET").arg(&node_key).arg(1).arg("PX").arg(ttl).to_owned();
+        match tokio::time::timeout(COMMAND_TIMEOUT, beat.query_async::<Value>(&mut manager)).await {
             Ok(Ok(_)) => {
                 if let Recovered::AfterOutage = common.health.answered(&common.addr) {
                     common.channels.changed.notify_one();
+                    presence::resync(&mut manager, &common.listed, &common.node).await;
                 }
             }
             Ok(Err(e)) => common.failed(&e, 0),
             Err(_) => common.failed(&"no answer in time", 0),
+        }
+        beats = beats.wrapping_add(1);
+        if beats.is_multiple_of(presence::SWEEP_EVERY) && !common.health.is_down() {
+            let Some(sink) = sweeper.sink.upgrade() else { return };
+            let publish = |message: &RoomMessage<'_>| {
+                let Ok(body) = envelope::encode(&common.node, message) else { return };
+                let channel = envelope::channel(PREFIX, message.namespace, message.room);
+                if let Some(queue) = sweeper.queue.upgrade() {
+                    let _ = queue.try_send(Outgoing::Publish { channel, body });
+                }
+            };
+            presence::sweep(&mut manager, &common.listed, PREFIX, &common.node, sink.as_ref(), &publish).await;
         }
     }
 }
