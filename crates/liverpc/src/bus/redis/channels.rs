@@ -75,11 +75,17 @@ impl Channels {
         }
     }
 
-    /// The commands that would make what is subscribed what is wanted.
+    /// The commands that would make what is subscribed what is wanted. Channels about to be
+    /// unsubscribed count as unsubscribed from now on: a hold taken meanwhile waits for the
+    /// SUBSCRIBE that follows, instead of trusting a subscription that is going away.
     pub(super) fn plan(&self) -> Plan {
-        let state = self.state();
+        let mut state = self.state();
         let subscribe = state.wanted.keys().filter(|c| !state.subscribed.contains(*c)).cloned().collect();
-        let unsubscribe = state.subscribed.iter().filter(|c| !state.wanted.contains_key(*c)).cloned().collect();
+        let unsubscribe: Vec<String> =
+            state.subscribed.iter().filter(|c| !state.wanted.contains_key(*c)).cloned().collect();
+        for channel in &unsubscribe {
+            state.subscribed.remove(channel);
+        }
         Plan { subscribe, unsubscribe }
     }
 
@@ -94,13 +100,6 @@ impl Channels {
         }
     }
 
-    /// Redis confirmed these unsubscriptions.
-    pub(super) fn unsubscribed(&self, channels: &[String]) {
-        let mut state = self.state();
-        for channel in channels {
-            state.subscribed.remove(channel);
-        }
-    }
 
     /// Redis is unreachable: nobody waits (delivery is local until it is back), and every
     /// wanted channel is subscribed again once it is.
@@ -132,9 +131,21 @@ mod tests {
         }
         let plan = channels.plan();
         assert_eq!((plan.subscribe.len(), plan.unsubscribe.as_slice()), (0, ["a".to_owned()].as_slice()));
-        channels.unsubscribed(&plan.unsubscribe);
         let plan = channels.plan();
         assert!(plan.subscribe.is_empty() && plan.unsubscribe.is_empty());
+    }
+
+    #[test]
+    fn a_hold_taken_while_its_channel_is_being_unsubscribed_waits_for_the_next_subscribe() {
+        let channels = Channels::default();
+        let _ = channels.hold("a", true);
+        channels.subscribed(&channels.plan().subscribe);
+        channels.release("a");
+        let going = channels.plan();
+        assert_eq!(going.unsubscribe, ["a"]);
+        // While that UNSUBSCRIBE is in flight, a member joins again.
+        assert!(channels.hold("a", true).is_some(), "must wait: the subscription is going away");
+        assert_eq!(channels.plan().subscribe, ["a"], "subscribed again after the unsubscribe");
     }
 
     #[test]

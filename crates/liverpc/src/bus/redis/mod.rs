@@ -321,7 +321,7 @@ async fn subscribe(mut manager: ConnectionManager, common: Arc<Common>, alive: W
             }
             if !plan.unsubscribe.is_empty() {
                 match tokio::time::timeout(COMMAND_TIMEOUT, manager.unsubscribe(&plan.unsubscribe)).await {
-                    Ok(Ok(())) => common.channels.unsubscribed(&plan.unsubscribe),
+                    Ok(Ok(())) => {}
                     Ok(Err(e)) => break common.failed(&e, 0),
                     Err(_) => break common.failed(&"no answer in time", 0),
                 }
