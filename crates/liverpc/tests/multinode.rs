@@ -15,7 +15,7 @@ use common::{Chat, Notice, Users};
 use hardening_raw::{Logs, NS, Next, WAIT, Ws};
 use liverpc::testing::TestClient;
 use liverpc::{App, Contract, Limits, OriginPolicy, Socket, key};
-use redis_server::RedisServer;
+use redis_server::{Gate, RedisServer};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -26,13 +26,17 @@ struct Node {
 }
 
 async fn node(redis: &RedisServer, limits: Limits) -> Node {
+    node_at(&redis.url(), limits).await
+}
+
+async fn node_at(url: &str, limits: Limits) -> Node {
     let app = App::builder()
         .hook(common::hook(Users::default()))
         .contract::<Chat>()
         .contract::<Lobby>()
         .limits(limits)
         .origins(OriginPolicy::any())
-        .redis(redis.url())
+        .redis(url)
         .build()
         .expect("the fixture contract is valid");
     let router = app.attach(axum::Router::new());
@@ -113,6 +117,27 @@ async fn an_exposed_join_on_one_node_receives_the_typed_emitter_of_another_at_on
         assert_eq!(alice.recv_event::<Notice>().await.expect("the notice"), notice, "{project}");
         alice.close();
     }
+}
+
+#[tokio::test]
+async fn a_join_is_answered_only_once_its_room_is_subscribed() {
+    let redis = RedisServer::start().await;
+    // Node A reaches Redis through a gate that can hold what A sends.
+    let gate = Gate::to(&redis).await;
+    let (a, b) = (node_at(&gate.url(), Limits::default()).await, node(&redis, Limits::default()).await);
+    let alice = tab(&a, "alice", "/rooms/general").await;
+    gate.close();
+    let join = alice.join("project", Some(json!({ "projectId": "apollo" })));
+    tokio::pin!(join);
+    // Held (well under the 2 s after which a node counts Redis as down): no answer, because
+    // node A's SUBSCRIBE has not reached Redis, and a message sent now would not reach alice.
+    let early = tokio::time::timeout(Duration::from_millis(300), &mut join).await;
+    assert!(early.is_err(), "answered before the room's channel was subscribed: {early:?}");
+    gate.open();
+    join.await.expect("alice follows apollo");
+    let notice = Notice { text: "right after the join".into() };
+    b.app.emitter::<Chat>().expect("registered").to(&key!["project", "apollo"]).emit(&notice).await.expect("emitted");
+    assert_eq!(alice.recv_event::<Notice>().await.expect("the notice"), notice);
 }
 
 #[tokio::test]

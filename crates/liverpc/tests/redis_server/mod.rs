@@ -92,3 +92,59 @@ impl Drop for RedisServer {
         self.kill();
     }
 }
+
+/// A TCP proxy in front of a Redis server whose client -> server direction can be held: what
+/// a node sends waits while the gate is closed (a slow network to Redis, on demand).
+pub struct Gate {
+    port: u16,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+impl Gate {
+    /// A proxy to `server`, open.
+    pub async fn to(server: &RedisServer) -> Gate {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let port = listener.local_addr().expect("bound").port();
+        let (open, watch) = tokio::sync::watch::channel(true);
+        let upstream = server.port;
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)).await else { continue };
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+                });
+                let mut watch = watch.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let Ok(n) = from_client.read(&mut buf).await else { return };
+                        if n == 0 || watch.wait_for(|open| *open).await.is_err() {
+                            return;
+                        }
+                        if to_server.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Gate { port, open }
+    }
+
+    /// `redis://127.0.0.1:<proxy port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Holds what clients send from now on.
+    pub fn close(&self) {
+        self.open.send_replace(false);
+    }
+
+    /// Lets it through, in order.
+    pub fn open(&self) {
+        self.open.send_replace(true);
+    }
+}
