@@ -353,12 +353,9 @@ impl Contract for Lobby {
 }
 
 /// A page of `user` in the general lobby, past its `joined` report.
-async fn lobby(node: &Node, user: &str) -> TestClient {
-    let page = TestClient::builder(node.addr)
-        .cookie("session", user)
-        .connect::<Lobby>("/lobby/general")
-        .await
-        .expect("connects");
+async fn lobby(node: SocketAddr, user: &str) -> TestClient {
+    let page =
+        TestClient::builder(node).cookie("session", user).connect::<Lobby>("/lobby/general").await.expect("connects");
     let (event, status) = page.recv().await.expect("the auto-join's report");
     assert_eq!((event.as_str(), &status["status"]), ("liverpc:room", &json!("joined")), "{status}");
     page
@@ -389,13 +386,13 @@ fn members(snapshot: &Value) -> Vec<(String, String)> {
 async fn presence_spans_nodes_snapshot_on_join_then_joins_and_leaves() {
     let redis = RedisServer::start().await;
     let (a, b) = (node(&redis, Limits::default()).await, node(&redis, Limits::default()).await);
-    let alice = lobby(&a, "alice").await;
+    let alice = lobby(a.addr, "alice").await;
     let mine = presence(&alice).await;
     let alice_id = mine["self"].as_str().expect("its own id").to_owned();
     assert_eq!(mine["room"], "lobby");
     assert_eq!(members(&mine), [(alice_id.clone(), "alice".to_owned())]);
 
-    let bob = lobby(&b, "bob").await;
+    let bob = lobby(b.addr, "bob").await;
     let his = presence(&bob).await;
     let bob_id = his["self"].as_str().expect("its own id").to_owned();
     assert_eq!(members(&his), [(alice_id.clone(), "alice".to_owned()), (bob_id.clone(), "bob".to_owned())]);
@@ -404,7 +401,7 @@ async fn presence_spans_nodes_snapshot_on_join_then_joins_and_leaves() {
     bob.close();
     assert_eq!(presence(&alice).await, json!({ "room": "lobby", "leave": bob_id }));
     // A later member on either node sees alice alone.
-    let carol = lobby(&b, "carol").await;
+    let carol = lobby(b.addr, "carol").await;
     let names: Vec<String> = members(&presence(&carol).await).into_iter().map(|(_, name)| name).collect();
     assert_eq!(names, ["alice", "carol"]);
 }
@@ -413,14 +410,14 @@ async fn presence_spans_nodes_snapshot_on_join_then_joins_and_leaves() {
 async fn a_dead_nodes_members_leave_every_snapshot_at_once_and_live_pages_within_the_sweep() {
     let redis = RedisServer::start().await;
     let a = node(&redis, Limits::default()).await;
-    let alice = lobby(&a, "alice").await;
+    let alice = lobby(a.addr, "alice").await;
     presence(&alice).await;
     // A member listed by a node whose key has expired (it died): never shown, then swept.
     let ns = "/lobby/[roomId]/lobby";
     let hash = format!("liverpc:presence:{}:{ns}[\"lobby\",\"general\"]", ns.len());
     let ghost = r#"{"name":"ghost"}"#;
     assert_eq!(redis.command(&["HSET", &hash, "deadnode|ghost", ghost]).await.as_deref(), Some(":1"));
-    let bob = lobby(&a, "bob").await;
+    let bob = lobby(a.addr, "bob").await;
     let names: Vec<String> = members(&presence(&bob).await).into_iter().map(|(_, name)| name).collect();
     assert_eq!(names, ["alice", "bob"], "the dead node's member is not in the snapshot");
     // alice saw bob join; then the sweep (every 5 s) announces the ghost's leave, once.
@@ -435,4 +432,47 @@ async fn a_dead_nodes_members_leave_every_snapshot_at_once_and_live_pages_within
     assert_eq!(leave, json!({ "room": "lobby", "leave": "ghost" }));
     assert_eq!(presence(&bob).await, json!({ "room": "lobby", "leave": "ghost" }));
     assert_eq!(redis.command(&["HEXISTS", &hash, "deadnode|ghost"]).await.as_deref(), Some(":0"), "deleted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_members_of_a_node_that_dies_leave_within_the_documented_bound() {
+    let redis = RedisServer::start().await;
+    let a = node(&redis, Limits::default()).await;
+    let alice = lobby(a.addr, "alice").await;
+    presence(&alice).await;
+
+    // Node B runs on its own runtime; dropping the runtime kills the node without a goodbye:
+    // no leave is published, its Redis connection and heartbeat stop.
+    let url = redis.url();
+    let (started, addr) = tokio::sync::oneshot::channel();
+    let (kill, killed) = tokio::sync::oneshot::channel::<()>();
+    let b = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build();
+        let runtime = runtime.expect("a runtime for node B");
+        let node = runtime.block_on(node_at(&url, Limits::default()));
+        let _ = started.send(node.addr);
+        let _ = runtime.block_on(killed);
+        drop(node);
+        runtime.shutdown_background();
+    });
+    let b_addr = addr.await.expect("node B started");
+    let bob = lobby(b_addr, "bob").await;
+    let bob_id = presence(&bob).await["self"].as_str().expect("its own id").to_owned();
+    assert_eq!(presence(&alice).await["join"]["id"], json!(bob_id));
+
+    let _ = kill.send(());
+    b.join().expect("node B's thread");
+    // Node B's key expires 10 s after its last heartbeat; node A sweeps every 5 s: bob's leave
+    // reaches alice within 15 s (a deadline for the event, with slack for a loaded machine).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let leave = loop {
+        match tokio::time::timeout(Duration::from_millis(500), alice.recv()).await {
+            Ok(Ok((_, data))) => break data,
+            _ => assert!(Instant::now() < deadline, "the dead node's member never left"),
+        }
+    };
+    assert_eq!(leave, json!({ "room": "lobby", "leave": bob_id }));
+    let carol = lobby(a.addr, "carol").await;
+    let names: Vec<String> = members(&presence(&carol).await).into_iter().map(|(_, name)| name).collect();
+    assert_eq!(names, ["alice", "carol"]);
 }
