@@ -33,16 +33,16 @@ struct Store {
 impl Store {
     async fn may_follow(&self, user: &str, project: &str) -> bool {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        *self.lookups.lock().unwrap() += 1;
-        self.rights.lock().unwrap().contains(&(user.to_owned(), project.to_owned()))
+        *self.lookups.lock().expect("not poisoned") += 1;
+        self.rights.lock().expect("not poisoned").contains(&(user.to_owned(), project.to_owned()))
     }
 
     fn grant(&self, user: &str, project: &str) {
-        self.rights.lock().unwrap().insert((user.to_owned(), project.to_owned()));
+        self.rights.lock().expect("not poisoned").insert((user.to_owned(), project.to_owned()));
     }
 
     fn revoke(&self, user: &str, project: &str) {
-        self.rights.lock().unwrap().remove(&(user.to_owned(), project.to_owned()));
+        self.rights.lock().expect("not poisoned").remove(&(user.to_owned(), project.to_owned()));
     }
 }
 
@@ -151,8 +151,8 @@ async fn start(limits: Limits, polling: bool) -> Running {
         .build()
         .expect("the lab contract is valid");
     let router = app.attach(axum::Router::new());
-    let listener = liverpc::listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let listener = liverpc::listen("127.0.0.1:0".parse().expect("test setup")).await.expect("test setup");
+    let addr = listener.local_addr().expect("test setup");
     tokio::spawn(app.serve(listener, router));
     Running { addr, app, store }
 }
@@ -187,7 +187,7 @@ async fn in_order(slow_first_of_pair: bool) {
     for n in 0..count {
         let slow = slow_first_of_pair && n % 2 == 0;
         let frame = format!("42{}{n}[\"say\",{{\"n\":{n},\"slow\":{slow}}}]", sender.namespace_prefix());
-        sender.send_raw(&frame).unwrap();
+        sender.send_raw(&frame).expect("test setup");
     }
     for n in 0..count {
         let (event, data) = member.recv().await.expect("a message");
@@ -234,7 +234,7 @@ async fn an_async_decider_reads_the_state_and_a_revoked_right_is_refused_at_the_
     alice.leave("project", Some(json!({ "id": "apollo" }))).await.unwrap();
     let refused = alice.join("project", Some(json!({ "id": "apollo" }))).await.unwrap_err();
     assert_eq!(refused.rejection().map(|r| r.code), Some(ErrorCode::Forbidden), "the store said no");
-    assert_eq!(*lab.store.lookups.lock().unwrap(), 3, "every join asked the store");
+    assert_eq!(*lab.store.lookups.lock().expect("not poisoned"), 3, "every join asked the store");
 }
 
 #[tokio::test]

@@ -5,11 +5,14 @@ use std::sync::{Arc, Mutex};
 
 use super::{Bus, RoomMessage, Sink};
 
+/// The nodes of one in-process bus, by number.
+type Nodes = Arc<Mutex<Vec<(usize, Arc<dyn Sink>)>>>;
+
 /// One node's handle on an in-process bus. [`LocalBus::new`] makes the first node; each
 /// [`LocalBus::node`] another node of the same bus.
 #[derive(Default)]
 pub(crate) struct LocalBus {
-    nodes: Arc<Mutex<Vec<(usize, Arc<dyn Sink>)>>>,
+    nodes: Nodes,
     me: usize,
 }
 

@@ -109,6 +109,16 @@ impl Spec {
     }
 }
 
+fn check_name(contract: &str, what: &'static str, name: &str) -> Result<(), BuildError> {
+    if name.starts_with(RESERVED_PREFIX) || RESERVED_NAMES.contains(&name) {
+        return Err(BuildError::Reserved { contract: contract.to_owned(), what, name: name.to_owned() });
+    }
+    if !is_identifier(name) {
+        return Err(BuildError::Name { contract: contract.to_owned(), what, name: name.to_owned() });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,14 +136,4 @@ mod tests {
         assert_eq!(spec.auto_join, ["chat"]);
         assert!(matches!(spec.room("chat", room(false, false)), Err(BuildError::Duplicate { what: "room", .. })));
     }
-}
-
-fn check_name(contract: &str, what: &'static str, name: &str) -> Result<(), BuildError> {
-    if name.starts_with(RESERVED_PREFIX) || RESERVED_NAMES.contains(&name) {
-        return Err(BuildError::Reserved { contract: contract.to_owned(), what, name: name.to_owned() });
-    }
-    if !is_identifier(name) {
-        return Err(BuildError::Name { contract: contract.to_owned(), what, name: name.to_owned() });
-    }
-    Ok(())
 }

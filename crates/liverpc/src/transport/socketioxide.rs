@@ -190,7 +190,7 @@ impl Transport for SocketIoxide {
             .within(room.to_owned())
             .sockets()
             .into_iter()
-            .filter(|s| !except.is_some_and(|id| *id.0 == *s.id.as_str()))
+            .filter(|s| except.is_none_or(|id| *id.0 != *s.id.as_str()))
             .collect();
         for socket in &sockets {
             drop_socket(socket, "disconnecting a socket as the app asked");
