@@ -13,7 +13,7 @@ import { type Answer, Calls } from './calls.js';
 import { LiverpcError, TRANSIENT, fromWire, refusalCode } from './error.js';
 import { type Intent, Joined } from './joined.js';
 import { type Lease, leaseManager } from './manager.js';
-import { type AnyState, type RoomState, joining, roomOf, withRoom } from './state.js';
+import { type AnyState, type ExposedRoomState, type RoomState, joining, roomOf, withRoom } from './state.js';
 import { Store, type Unsubscribe } from './store.js';
 
 /** Reserved wire names (see docs/architecture.md, "Wire protocol"). */
@@ -289,7 +289,7 @@ export class Connection implements Channel {
     const done = this.#nextHandshake();
     this.#epoch += 1;
     this.#calls.rejectQueued(new LiverpcError('disconnected', 'liverpc: the page navigated before the call was sent'));
-    this.#state.set(joining('connecting', this.#endpoint.autoJoin, this.#joined.all()));
+    this.#state.set(this.#awaiting('connecting'));
     if (this.#socket.connected) {
       this.#socket.disconnect();
       this.#socket.connect();
@@ -371,7 +371,7 @@ export class Connection implements Channel {
     // Ours (`navigate`, `release`): they set the state themselves.
     if (reason === 'io client disconnect') return;
     this.#epoch += 1;
-    this.#state.set(joining('reconnecting', this.#endpoint.autoJoin, this.#joined.all()));
+    this.#state.set(this.#awaiting('reconnecting'));
     // socket.io-client retries a dropped transport by itself, but not a disconnect the server
     // asked for (e.g. a slow reader dropped by the server): come back, and rejoin, backing off
     // when the server keeps dropping this page (0 s, then 0.5 s doubling up to 30 s).
@@ -396,7 +396,7 @@ export class Connection implements Channel {
     if (code === 'unavailable') {
       // The server could not decide now (its session store is down, ...): not final.
       this.#state.set({
-        ...joining('reconnecting', this.#endpoint.autoJoin, this.#joined.all()),
+        ...this.#awaiting('reconnecting'),
         error: code,
       });
       this.#reconnectAfter(backoff(this.#unavailable));
@@ -471,6 +471,27 @@ export class Connection implements Channel {
     for (const waiter of waiters) waiter.reject(error);
   }
 
+  /**
+   * The state until the next handshake is done: every room the page wants `joining`, and the
+   * explicit rooms denied for good still `denied` (not asked for again, and still shown, until
+   * the page joins or leaves them again). Auto-joined rooms are decided again by the server.
+   */
+  #awaiting(status: 'connecting' | 'reconnecting'): AnyState {
+    let next = joining(status, this.#endpoint.autoJoin, this.#joined.all());
+    for (const [name, room] of Object.entries(this.#state.get().rooms)) {
+      if (Array.isArray(room)) {
+        for (const r of room as readonly ExposedRoomState<unknown>[]) {
+          if (r.status === 'denied' && roomOf(next, name, r.data) === undefined) {
+            next = withRoom(next, name, r.data, denied(r));
+          }
+        }
+      } else if ((room as RoomState).status === 'denied' && next.rooms[name] === undefined) {
+        next = withRoom(next, name, undefined, denied(room as RoomState));
+      }
+    }
+    return next;
+  }
+
   #setRoom(room: string, data: unknown, value: RoomState | undefined): void {
     this.#state.set(withRoom(this.#state.get(), room, data, value));
   }
@@ -482,6 +503,10 @@ function settle(intent: Intent, error?: LiverpcError): void {
     if (error === undefined) waiter.resolve();
     else waiter.reject(error);
   }
+}
+
+function denied(room: RoomState): RoomState {
+  return room.error === undefined ? { status: 'denied' } : { status: 'denied', error: room.error };
 }
 
 /** 0.5 s doubling up to 30 s, stretched by up to 50 % so that pages dropped together spread out. */

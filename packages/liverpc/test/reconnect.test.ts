@@ -113,14 +113,18 @@ describe('reconnect', { timeout: 30_000 }, () => {
     assert.deepEqual(await bob.post({ room: 'tenant', text: 'tenant after reconnect' }), { delivered: 1 });
     await inbox.next((m) => m.text === 'tenant after reconnect');
 
-    // A denied room is forgotten: the next reconnect does not ask for it again.
+    // A denied room is not asked for again at the next reconnect, and still shows as denied.
+    const projectStatuses: (string | undefined)[] = [];
+    const stop = alice.state.subscribe((s) => projectStatuses.push(s.rooms.project?.[0]?.status));
     manager.engine.close();
     await until(alice.state, (s) => s.status === 'reconnecting');
-    const again = await until(
+    await until(
       alice.state,
       (s) => s.status === 'connected' && s.rooms.chat?.status === 'joined' && s.rooms.tenant?.status === 'joined',
       10_000,
     );
-    assert.deepEqual(Object.keys(again.rooms).sort(), ['chat', 'tenant']);
+    stop();
+    assert.deepEqual([...new Set(projectStatuses)], ['denied']);
+    assert.equal(alice.state.current.rooms.project?.[0]?.error?.code, 'forbidden');
   });
 });
