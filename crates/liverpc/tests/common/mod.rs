@@ -193,10 +193,11 @@ pub fn app(limits: Limits, users: Users) -> App {
 fn app_with(limits: Limits, users: Users, unavailable: Arc<AtomicUsize>) -> App {
     let inner = hook(users);
     let take = move || unavailable.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+    let hook = move |handshake: Handshake| {
+        if take() { std::future::ready(Err(Refuse::Unavailable)) } else { inner(handshake) }
+    };
     App::builder()
-        .hook(move |handshake: Handshake| {
-            if take() { std::future::ready(Err(Refuse::Unavailable)) } else { inner(handshake) }
-        })
+        .hook(hook)
         .contract::<Chat>()
         .limits(limits)
         .origins(OriginPolicy::same_origin().allow("http://allowed.example"))
