@@ -388,3 +388,32 @@ async fn a_flood_from_one_address_is_refused_while_another_address_connects() {
     assert!(again.starts_with(b"HTTP/1.1 404"));
     again.clear();
 }
+
+/// A page may call the moment it has its CONNECT answer: the socket's handlers are in place
+/// before that answer is sent (socketioxide runs its connect handler in a task of its own, so
+/// a call racing it used to be dropped unanswered). 200 pages each call at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_right_after_the_connect_answer_is_answered() {
+    let lab = start(Limits::default(), false).await;
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", lab.addr);
+    for n in 0..200 {
+        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("upgrade");
+        ws.next().await.expect("open").expect("open");
+        ws.send(Message::text(r#"40/lab/[room]/lab,{"path":"/lab/a"}"#)).await.expect("send");
+        let connected = loop {
+            let text = ws.next().await.expect("answer").expect("answer").into_text().expect("text");
+            if text != "2" {
+                break text; // (the first Engine.IO ping comes at once)
+            }
+        };
+        assert!(connected.starts_with("40/lab/[room]/lab,"), "{connected}");
+        ws.send(Message::text(r#"42/lab/[room]/lab,1["id",null]"#)).await.expect("send");
+        loop {
+            let text = ws.next().await.expect("an ack").expect("an ack").into_text().expect("text");
+            if text.starts_with("43/lab/[room]/lab,1") {
+                break;
+            }
+            assert!(text.starts_with("42/lab/[room]/lab,[\"liverpc:room\"") || text == "2", "page {n}: {text}");
+        }
+    }
+}

@@ -31,8 +31,8 @@ struct Conn {
     limiter: RateLimiter,
     held: Mutex<Held>,
     queue: Mutex<Queue>,
-    /// Auto-joins decided during the handshake, joined once the page is connected.
-    auto: Mutex<Vec<(String, Result<RoomKey, Rejection>)>>,
+    /// How the auto-joins went, reported once the page is connected.
+    auto: Mutex<Vec<(String, Result<(), Rejection>)>>,
 }
 
 /// The rooms a socket holds: one entry per join request (room name and payload digest).
@@ -79,7 +79,8 @@ struct Job {
 }
 
 impl Session {
-    /// A socket whose handshake was accepted; decides its auto-joins.
+    /// A socket whose handshake was accepted; decides and joins its auto-joined rooms, so they
+    /// are held before the page can send its first call.
     pub(super) async fn open(
         shared: Arc<Shared>,
         spec: Arc<Spec>,
@@ -103,7 +104,9 @@ impl Session {
         }));
         let mut auto = Vec::with_capacity(spec.auto_join.len());
         for name in &spec.auto_join {
-            auto.push((name.clone(), session.decide(name, None).await));
+            let joined =
+                session.decide(name, None).await.and_then(|key| session.hold(name, protocol::digest(None), key));
+            auto.push((name.clone(), joined.map(drop)));
         }
         *lock(&session.0.auto) = auto;
         session
@@ -272,8 +275,7 @@ impl Session {
 impl Inbound for Session {
     fn connected(&self) {
         let auto = std::mem::take(&mut *lock(&self.0.auto));
-        for (room, decided) in auto {
-            let outcome = decided.and_then(|key| self.hold(&room, protocol::digest(None), key));
+        for (room, outcome) in auto {
             let status = match &outcome {
                 Ok(_) => RoomStatus { room: &room, status: "joined", error: None },
                 Err(error) => RoomStatus { room: &room, status: "denied", error: Some(error) },
