@@ -50,7 +50,7 @@ impl Handshake {
             .map(|(_, v)| v.trim_matches('"'))
     }
 
-    /// The peer's address, when the server was started with [`serve`](crate::serve).
+    /// The peer's address, when the server was started with [`App::serve`](crate::App::serve).
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
     }

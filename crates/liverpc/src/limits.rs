@@ -50,7 +50,7 @@ pub struct Limits {
     pub handler_timeout: Duration,
     /// Handshakes (hook and auto-joins) being decided at once, for the whole app.
     pub max_handshakes: usize,
-    /// TCP connections served at once by [`serve`](crate::serve). Also capped at the process's
+    /// TCP connections served at once by [`App::serve`](crate::App::serve). Also capped at the process's
     /// open-file limit less 64, so a flood cannot take the descriptors accepting needs.
     pub max_connections: usize,
     /// TCP connections served at once from one remote IP address. Behind a reverse proxy every
