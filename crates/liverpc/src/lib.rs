@@ -28,6 +28,7 @@ mod payload;
 mod room;
 mod serve;
 mod socket;
+pub mod spec;
 
 #[cfg(feature = "testing")]
 pub mod testing;
