@@ -219,6 +219,8 @@ async fn acks_come_back_in_the_order_sent() {
     for (n, answer) in answers.into_iter().enumerate() {
         assert_eq!(answer.expect("answered"), json!(n));
     }
+    let typed: u32 = sender.call_as("say", json!({ "n": 200, "slow": false })).await.unwrap();
+    assert_eq!(typed, 200);
 }
 
 #[tokio::test]
