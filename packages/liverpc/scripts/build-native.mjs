@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 const pkg = dirname(dirname(fileURLToPath(import.meta.url)));
 const manifest = join(pkg, '..', '..', 'crates', 'liverpc-node', 'Cargo.toml');
+// --if-missing: keep an addon already built (npm test after `cargo xtask` built it).
+if (process.argv.includes('--if-missing') && existsSync(join(pkg, 'native', 'liverpc.node'))) process.exit(0);
 const profile = process.env.LIVERPC_NATIVE_PROFILE === 'debug' ? 'debug' : 'release';
 
 function fail(message) {
