@@ -65,11 +65,17 @@ export function handOver(native: NativeApp, req: IncomingMessage, socket: Duplex
 export function attach(server: Server, native: () => NativeApp, options: { proxy?: boolean } = {}): () => void {
   const listener = (req: IncomingMessage, socket: Duplex, rest: Buffer): void => {
     if (!(req.url ?? '').startsWith(ENDPOINT)) return;
-    if (options.proxy === true) {
-      // Forced proxy (tests of the fallback): a socket without a descriptor takes that path.
-      proxy(native(), head(req, rest), socket);
-    } else {
-      handOver(native(), req, socket, rest);
+    try {
+      if (options.proxy === true) {
+        // Forced proxy (tests of the fallback): a socket without a descriptor takes that path.
+        proxy(native(), head(req, rest), socket);
+      } else {
+        handOver(native(), req, socket, rest);
+      }
+    } catch (e) {
+      // No engine yet (contracts failed to load): the page's client retries.
+      console.error('liverpc: a websocket upgrade could not be served:', e);
+      socket.destroy();
     }
   };
   server.on('upgrade', listener);
