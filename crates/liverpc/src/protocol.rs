@@ -92,6 +92,7 @@ impl From<Refuse> for Refusal {
             Refuse::Unauthenticated => Refusal::Unauthenticated,
             Refuse::Forbidden => Refusal::Forbidden,
             Refuse::Unavailable => Refusal::Unavailable,
+            Refuse::Internal => Refusal::Internal,
         }
     }
 }
