@@ -24,6 +24,9 @@ pub struct Dial {
     pub local: Option<IpAddr>,
     /// The `Cookie` header of the handshake, e.g. `session=bench`.
     pub cookie: String,
+    /// A receive buffer this small (bytes), for a client playing a slow reader; `None`: the
+    /// kernel's default.
+    pub recv_buffer: Option<u32>,
 }
 
 /// One connected Socket.IO client on one namespace.
@@ -77,6 +80,9 @@ impl Client {
         if let Some(local) = dial.local {
             socket.set_reuseaddr(true)?;
             socket.bind(SocketAddr::new(local, 0))?;
+        }
+        if let Some(size) = dial.recv_buffer {
+            socket.set_recv_buffer_size(size)?;
         }
         let stream = socket.connect(dial.addr).await?;
         stream.set_nodelay(true)?;

@@ -78,7 +78,7 @@ impl Target {
     fn dial(&self, index: usize) -> Dial {
         let local = (self.sources > 1)
             .then(|| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (index % usize::from(self.sources)) as u8)));
-        Dial { addr: self.addr, local, cookie: COOKIE.to_owned() }
+        Dial { addr: self.addr, local, cookie: COOKIE.to_owned(), recv_buffer: None }
     }
 
     fn cpu_us(&self) -> Option<u64> {
@@ -212,6 +212,10 @@ pub struct FanoutConfig {
     pub measure: Duration,
     /// How long after the window to wait for the last deliveries before calling them lost.
     pub drain: Duration,
+    /// Members that connect, then never read (a 4 KiB receive buffer), spread over the rooms:
+    /// what a slow reader costs the others. Not counted as receivers.
+    #[serde(default)]
+    pub slow_readers: usize,
 }
 
 /// The fan-out scenario's result.
@@ -275,6 +279,16 @@ pub async fn fanout(target: &Target, config: &FanoutConfig) -> FanoutResult {
         check.error(e);
     }
     let members: Vec<u64> = (0..rooms).map(|r| clients.iter().skip(r).step_by(rooms).count() as u64).collect();
+    // Connected and never read again: the server either drops them when their buffer is full
+    // (liverpc) or keeps queueing for them; they live until the run ends.
+    let mut slow = Vec::with_capacity(config.slow_readers);
+    for k in 0..config.slow_readers {
+        let dial = Dial { recv_buffer: Some(4096), ..target.dial(config.clients + k) };
+        match Client::connect(&dial, NAMESPACE, &format!("/rooms/{}", room_name(k % rooms))).await {
+            Ok(client) => slow.push(client),
+            Err(e) => check.error(format!("slow reader {k}: connect: {e}")),
+        }
+    }
     // Let the servers finish their post-connect work (joins, room statuses) before sending.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -326,6 +340,7 @@ pub async fn fanout(target: &Target, config: &FanoutConfig) -> FanoutResult {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let _ = stop_tx.send(true);
+    drop(slow);
 
     let mut result = FanoutResult { offered: config.rate, ..FanoutResult::default() };
     let mut latencies = Vec::new();

@@ -23,6 +23,7 @@ async fn harness(name: &str, addr: SocketAddr) {
         warmup: Duration::from_millis(200),
         measure: Duration::from_millis(1000),
         drain: Duration::from_secs(10),
+        slow_readers: 2,
     };
     let fanout = scenario::fanout(&target, &config).await;
     assert!(fanout.check.ok(), "{name} fan-out: {}", fanout.check.summary());
@@ -39,7 +40,7 @@ async fn harness(name: &str, addr: SocketAddr) {
     assert_eq!(burst.connected, 50, "{name}");
 
     // Refused handshakes are refused the same way by every peer.
-    let dial = |cookie: &str| Dial { addr, local: None, cookie: cookie.to_owned() };
+    let dial = |cookie: &str| Dial { addr, local: None, cookie: cookie.to_owned(), recv_buffer: None };
     let refused = |r: std::io::Result<Client>| r.err().map(|e| e.to_string()).unwrap_or_default();
     let ns = scenario::NAMESPACE;
     let not_found = refused(Client::connect(&dial("session=bench"), ns, "/nowhere").await);

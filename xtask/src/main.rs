@@ -112,7 +112,8 @@ fn test() -> Result<(), String> {
     generators("check").map_err(|e| format!("{e}: generated clients are stale, run `cargo xtask gen`"))?;
 
     npm_install(RUNTIME)?;
-    run("npm runtime tests", RUNTIME, "npm", &["test"])?;
+    engine_addon("debug")?;
+    run("npm runtime tests (client, liverpc/server on the engine addon)", RUNTIME, "npm", &["test"])?;
     npm_install(COMPAT)?;
     run("socket.io-client compatibility", COMPAT, "npm", &["test"])?;
     npm_install(WEB)?;
@@ -149,6 +150,12 @@ fn demo(args: &[String]) -> Result<(), String> {
     let mut server = vec!["run", "--quiet", "-p", "chat-server", "--"];
     server.extend(args.iter().map(String::as_str));
     run("chat demo", ".", "cargo", &server)
+}
+
+/// Builds the engine addon (crates/liverpc-node) into the npm package, with the package's own
+/// script (the one a first use runs): `debug` shares the test run's build cache.
+fn engine_addon(profile: &str) -> Result<(), String> {
+    run_env("engine addon", RUNTIME, ("LIVERPC_NATIVE_PROFILE", profile), "node", &["scripts/build-native.mjs"])
 }
 
 /// Installs a package's npm dependencies from its lock file when they are missing or stale.

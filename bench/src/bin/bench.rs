@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! bench [--rounds 5] [--quick] [--servers liverpc,socketioxide,node]
-//!       [--scenarios fanout-40k,fanout-100k,connect,joins] [--out BENCHMARKS.md] [--no-write]
+//!       [--scenarios fanout-40k,fanout-40k-slow,fanout-100k,connect,joins] [--out BENCHMARKS.md] [--no-write]
 //!       [--warmup-ms 2000] [--measure-ms 10000] [--connect-clients 10000]
 //! ```
 //!
@@ -127,7 +127,7 @@ fn run() -> Result<bool, String> {
 
     let scenario_ids: Vec<String> = args
         .value("scenarios")
-        .unwrap_or("fanout-40k,fanout-100k,connect,joins")
+        .unwrap_or("fanout-40k,fanout-40k-slow,fanout-100k,connect,joins")
         .split(',')
         .map(str::to_owned)
         .collect();
@@ -148,6 +148,15 @@ fn run() -> Result<bool, String> {
     };
     let all = [
         Scenario { id: "fanout-40k", args: fanout(if quick { 8_000 } else { 40_000 }) },
+        Scenario {
+            id: "fanout-40k-slow",
+            // The same load with one member per room that never reads.
+            args: [
+                fanout(if quick { 8_000 } else { 40_000 }),
+                strings(&["--slow-readers", &settings.rooms.to_string()]),
+            ]
+            .concat(),
+        },
         Scenario { id: "fanout-100k", args: fanout(if quick { 20_000 } else { 100_000 }) },
         Scenario { id: "connect", args: strings(&["connect", "--clients", &connect_clients.to_string()]) },
         Scenario {
@@ -489,15 +498,16 @@ impl Report<'_> {
         }
         let _ = writeln!(md, "{header}\n{rule}");
         let fanout_title = |id: &str| {
-            let rate = if id == "fanout-40k" {
+            let rate = if id.starts_with("fanout-40k") {
                 if s.quick { "8k" } else { "40k" }
             } else if s.quick {
                 "20k"
             } else {
                 "100k"
             };
+            let slow = if id.ends_with("-slow") { ", one member per room never reads" } else { "" };
             format!(
-                "fan-out, {rate} deliveries/s offered ({} clients, {} rooms, {} senders)",
+                "fan-out, {rate} deliveries/s offered ({} clients, {} rooms, {} senders{slow})",
                 s.fanout_clients, s.rooms, s.rooms
             )
         };
@@ -508,6 +518,10 @@ impl Report<'_> {
             ("fanout-40k", "max_ms", "max latency (ms)"),
             ("fanout-40k", "cpu_us_per_delivery", "server CPU per delivery (µs)"),
             ("fanout-40k", "loadgen_cpu", "load generator's core busy (share)"),
+            ("fanout-40k-slow", "delivered_per_s", "delivered / s"),
+            ("fanout-40k-slow", "p50_ms", "p50 latency (ms)"),
+            ("fanout-40k-slow", "p99_ms", "p99 latency (ms)"),
+            ("fanout-40k-slow", "cpu_us_per_delivery", "server CPU per delivery (µs)"),
             ("fanout-100k", "delivered_per_s", "delivered / s"),
             ("fanout-100k", "p50_ms", "p50 latency (ms)"),
             ("fanout-100k", "p99_ms", "p99 latency (ms)"),
@@ -564,11 +578,37 @@ impl Report<'_> {
         } else {
             let _ = writeln!(md, "\n⚠: a correctness check failed in at least one round (see below).\n");
         }
+        self.render_slow_readers(&mut md);
         self.render_budget(&mut md);
         self.render_checks(&mut md);
         self.render_machine(&mut md);
         let _ = writeln!(md, "{END}");
         md
+    }
+
+    /// What a slow reader costs the other members, per server: p99 with one never-reading
+    /// member per room over p99 without, from the same run.
+    fn render_slow_readers(&self, md: &mut String) {
+        if !self.scenarios.contains(&"fanout-40k") || !self.scenarios.contains(&"fanout-40k-slow") {
+            return;
+        }
+        let _ = writeln!(
+            md,
+            "## A slow reader's cost to the others
+"
+        );
+        let _ = writeln!(md, "| server | p99 without (ms) | p99 with (ms) | with / without |\n|---|---:|---:|---:|");
+        for server in &self.servers {
+            let without = self.median("fanout-40k", server, "p99_ms");
+            let with = self.median("fanout-40k-slow", server, "p99_ms");
+            let cell = |v: Option<f64>| v.map_or("–".to_owned(), fmt_num);
+            let ratio = match (with, without) {
+                (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+                _ => "–".to_owned(),
+            };
+            let _ = writeln!(md, "| {} | {} | {} | {ratio} |", title(server), cell(without), cell(with));
+        }
+        md.push('\n');
     }
 
     fn render_budget(&self, md: &mut String) {

@@ -2,7 +2,9 @@
 //!
 //! - `fixture`: binds `LIVERPC_FIXTURE_ADDR` (default `127.0.0.1:0`), prints
 //!   `listening on <addr>` once ready, and serves until killed.
-//!   `POST /admin/revoke/{user}/{project}` takes a right away.
+//!   `POST /admin/revoke/{user}/{project}` takes a right away, `POST /admin/unavailable/{n}`
+//!   refuses the next `n` handshakes `unavailable`; `LIVERPC_FIXTURE_MAX_ROOMS` sets
+//!   `Limits::max_rooms`.
 //! - `fixture gen <dir>` / `fixture check <dir>`: writes, or checks the freshness of, the
 //!   contract's TypeScript module twice, which the npm runtime's tests import: for the core
 //!   entry at `<dir>/core/rooms/[roomId]/chat.socket.ts` (runtime `liverpc`) and for the
@@ -34,7 +36,13 @@ async fn serve() -> ExitCode {
         eprintln!("LIVERPC_FIXTURE_ADDR must be host:port, got {addr}");
         return ExitCode::from(2);
     };
-    let server = common::start_at(addr, liverpc::Limits::default()).await;
+    // `LIVERPC_FIXTURE_MAX_ROOMS`: a tight room limit, so that Node tests can get joins
+    // answered `rate_limited` on demand.
+    let mut limits = liverpc::Limits::default();
+    if let Some(max) = std::env::var("LIVERPC_FIXTURE_MAX_ROOMS").ok().and_then(|v| v.parse().ok()) {
+        limits.max_rooms = max;
+    }
+    let server = common::start_at(addr, limits).await;
     println!("listening on {}", server.addr);
     std::future::pending::<()>().await;
     ExitCode::SUCCESS

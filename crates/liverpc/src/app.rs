@@ -19,9 +19,16 @@ use crate::limits::Limits;
 use crate::origin::OriginPolicy;
 use crate::protocol;
 use crate::socket;
+use crate::spec::{ContractSpec, RawEmitter};
 use crate::transport::socketioxide::{self, Layer, SocketIoxide};
 
 type Compile<S> = fn(Arc<S>) -> Result<(Spec, ContractInfo), BuildError>;
+
+/// A contract to compile at build: a Rust contract type, or a spec built by another front-end.
+enum Pending<S> {
+    Typed(Compile<S>),
+    Spec(Box<Spec>),
+}
 type TypedHook<S, L> = dyn Fn(Handshake, &S) -> BoxFuture<'static, Result<L, Refuse>> + Send + Sync;
 
 /// Builds an [`App`]. Start with [`App::builder`]; call [`state`](Self::state), then
@@ -30,7 +37,7 @@ pub struct AppBuilder<L, S> {
     hook: Arc<TypedHook<S, L>>,
     hooked: bool,
     state: Arc<S>,
-    contracts: Vec<Compile<S>>,
+    contracts: Vec<Pending<S>>,
     limits: Limits,
     origins: OriginPolicy,
     polling: bool,
@@ -101,7 +108,13 @@ impl App {
             .ok_or_else(|| EmitError::UnknownContract(std::any::type_name::<C>().to_owned()))
     }
 
-    /// Every contract as the page sees it, in registration order: what
+    /// An untyped emitter for the contract served on `namespace` (for specs built by other
+    /// front-ends; Rust contracts use [`emitter`](App::emitter)).
+    pub fn raw_emitter(&self, namespace: &str) -> Option<RawEmitter> {
+        self.hubs.get(namespace).map(|hub| RawEmitter(hub.clone()))
+    }
+
+    /// Every Rust contract as the page sees it, in registration order: what
     /// [`codegen`](crate::codegen) generates the TypeScript clients from.
     pub fn contracts(&self) -> &[ContractInfo] {
         &self.contracts
@@ -180,7 +193,14 @@ impl<S: Send + Sync + 'static> AppBuilder<(), S> {
 impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
     /// Serves contract `C`.
     pub fn contract<C: Contract<Locals = L, State = S>>(mut self) -> AppBuilder<L, S> {
-        self.contracts.push(socket::compile::<C>);
+        self.contracts.push(Pending::Typed(socket::compile::<C>));
+        self
+    }
+
+    /// Serves a contract built as values (see [`spec`](crate::spec)), e.g. by the TypeScript
+    /// front-end. Its handlers and rooms see the hook's locals as [`Call::locals`](crate::spec::Call::locals).
+    pub fn spec(mut self, spec: ContractSpec) -> AppBuilder<L, S> {
+        self.contracts.push(Pending::Spec(Box::new(spec.spec)));
         self
     }
 
@@ -259,12 +279,18 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
         let mut hubs = HashMap::new();
         let mut contracts: Vec<ContractInfo> = Vec::new();
         let mut specs = Vec::new();
-        for compile in self.contracts {
-            let (spec, info) = compile(self.state.clone())?;
-            if contracts.iter().any(|c| c.namespace == info.namespace) {
-                return Err(BuildError::DuplicateContract(info.namespace));
+        for pending in self.contracts {
+            let spec = match pending {
+                Pending::Typed(compile) => {
+                    let (spec, info) = compile(self.state.clone())?;
+                    contracts.push(info);
+                    spec
+                }
+                Pending::Spec(spec) => *spec,
+            };
+            if specs.iter().any(|s: &Spec| s.namespace == spec.namespace) {
+                return Err(BuildError::DuplicateContract(spec.namespace));
             }
-            contracts.push(info);
             specs.push(spec);
         }
         for spec in specs {

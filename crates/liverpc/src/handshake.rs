@@ -70,6 +70,10 @@ pub enum Refuse {
     /// client retries with backoff instead of showing a refusal.
     #[error("unavailable")]
     Unavailable,
+    /// The hook failed for a reason of its own (a bug, an unexpected error): `internal`. The
+    /// page sees only the code; log the cause yourself.
+    #[error("internal")]
+    Internal,
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ mod payload;
 mod room;
 mod serve;
 mod socket;
+pub mod spec;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -47,6 +48,22 @@ pub use origin::OriginPolicy;
 pub use room::{Deny, RoomContext};
 pub use route::{Params, Route, RouteError};
 pub use serve::listen;
+
+/// The validation crate payload types derive `garde::Validate` from, re-exported so its
+/// version always matches liverpc's. (garde's derive names `::garde`, so a crate deriving it
+/// still lists `garde` itself; any 0.22 release works with this one.)
+pub use garde;
+/// The TypeScript-types crate payload and event types derive `ts_rs::TS` from, re-exported:
+/// derive with `#[derive(liverpc::ts_rs::TS)] #[ts(crate = "liverpc::ts_rs")]` and no `ts-rs`
+/// dependency of your own is needed.
+///
+/// ```
+/// #[derive(serde::Serialize, liverpc::ts_rs::TS)]
+/// #[ts(crate = "liverpc::ts_rs")]
+/// struct Message { text: String }
+/// impl liverpc::Event for Message { const NAME: &'static str = "message"; }
+/// ```
+pub use ts_rs;
 
 #[doc(hidden)]
 pub use event::index;

@@ -94,6 +94,7 @@ impl From<Refuse> for Refusal {
             Refuse::Unauthenticated => Refusal::Unauthenticated,
             Refuse::Forbidden => Refusal::Forbidden,
             Refuse::Unavailable => Refusal::Unavailable,
+            Refuse::Internal => Refusal::Internal,
         }
     }
 }
@@ -123,7 +124,7 @@ pub(crate) fn digest(data: Option<&str>) -> u128 {
         .unwrap_or(serde_json::Value::Null)
         .to_string();
     let half = |salt: u8| {
-        // Fixed keys: digests must agree across sockets and restarts of a join/leave pair.
+        // Fixed keys: a join and its leave, hashed apart, must agree.
         let mut hasher = std::hash::DefaultHasher::new();
         salt.hash(&mut hasher);
         canonical.hash(&mut hasher);

@@ -244,6 +244,18 @@ impl TestClient {
         Self::unwrap_answer(answer)
     }
 
+    /// Calls a handler and decodes its reply as `R` (the handler's reply type, or a mirror of it).
+    ///
+    /// ```no_run
+    /// # async fn run(client: liverpc::testing::TestClient) -> Result<(), liverpc::testing::TestError> {
+    /// let delivered: u32 = client.call_as("send", serde_json::json!({ "text": "hi" })).await?;
+    /// # let _ = delivered; Ok(()) }
+    /// ```
+    pub async fn call_as<R: DeserializeOwned>(&self, event: &str, data: impl Serialize) -> Result<R, TestError> {
+        let reply = self.call(event, data).await?;
+        serde_json::from_value(reply).map_err(|e| TestError::Protocol(format!("reply of `{event}`: {e}")))
+    }
+
     /// Joins a room: `data` is `None` for a private room, the payload for an exposed one.
     pub async fn join(&self, room: &str, data: Option<Value>) -> Result<(), TestError> {
         self.room_request(crate::protocol::JOIN, room, data).await

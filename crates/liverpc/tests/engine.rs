@@ -35,16 +35,16 @@ struct Store {
 impl Store {
     async fn may_follow(&self, user: &str, project: &str) -> bool {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        *self.lookups.lock().unwrap() += 1;
-        self.rights.lock().unwrap().contains(&(user.to_owned(), project.to_owned()))
+        *self.lookups.lock().expect("not poisoned") += 1;
+        self.rights.lock().expect("not poisoned").contains(&(user.to_owned(), project.to_owned()))
     }
 
     fn grant(&self, user: &str, project: &str) {
-        self.rights.lock().unwrap().insert((user.to_owned(), project.to_owned()));
+        self.rights.lock().expect("not poisoned").insert((user.to_owned(), project.to_owned()));
     }
 
     fn revoke(&self, user: &str, project: &str) {
-        self.rights.lock().unwrap().remove(&(user.to_owned(), project.to_owned()));
+        self.rights.lock().expect("not poisoned").remove(&(user.to_owned(), project.to_owned()));
     }
 }
 
@@ -153,8 +153,8 @@ async fn start(limits: Limits, polling: bool) -> Running {
         .build()
         .expect("the lab contract is valid");
     let router = app.attach(axum::Router::new());
-    let listener = liverpc::listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let listener = liverpc::listen("127.0.0.1:0".parse().expect("test setup")).await.expect("test setup");
+    let addr = listener.local_addr().expect("test setup");
     tokio::spawn(app.serve(listener, router));
     Running { addr, app, store }
 }
@@ -189,7 +189,7 @@ async fn in_order(slow_first_of_pair: bool) {
     for n in 0..count {
         let slow = slow_first_of_pair && n % 2 == 0;
         let frame = format!("42{}{n}[\"say\",{{\"n\":{n},\"slow\":{slow}}}]", sender.namespace_prefix());
-        sender.send_raw(&frame).unwrap();
+        sender.send_raw(&frame).expect("test setup");
     }
     for n in 0..count {
         let (event, data) = member.recv().await.expect("a message");
@@ -221,6 +221,8 @@ async fn acks_come_back_in_the_order_sent() {
     for (n, answer) in answers.into_iter().enumerate() {
         assert_eq!(answer.expect("answered"), json!(n));
     }
+    let typed: u32 = sender.call_as("say", json!({ "n": 200, "slow": false })).await.unwrap();
+    assert_eq!(typed, 200);
 }
 
 #[tokio::test]
@@ -236,7 +238,7 @@ async fn an_async_decider_reads_the_state_and_a_revoked_right_is_refused_at_the_
     alice.leave("project", Some(json!({ "id": "apollo" }))).await.unwrap();
     let refused = alice.join("project", Some(json!({ "id": "apollo" }))).await.unwrap_err();
     assert_eq!(refused.rejection().map(|r| r.code), Some(ErrorCode::Forbidden), "the store said no");
-    assert_eq!(*lab.store.lookups.lock().unwrap(), 3, "every join asked the store");
+    assert_eq!(*lab.store.lookups.lock().expect("not poisoned"), 3, "every join asked the store");
 }
 
 #[tokio::test]
@@ -389,4 +391,33 @@ async fn a_flood_from_one_address_is_refused_while_another_address_connects() {
     };
     assert!(again.starts_with(b"HTTP/1.1 404"));
     again.clear();
+}
+
+/// A page may call the moment it has its CONNECT answer: the socket's handlers are in place
+/// before that answer is sent (socketioxide runs its connect handler in a task of its own, so
+/// a call racing it used to be dropped unanswered). 200 pages each call at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_right_after_the_connect_answer_is_answered() {
+    let lab = start(Limits::default(), false).await;
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", lab.addr);
+    for n in 0..200 {
+        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("upgrade");
+        ws.next().await.expect("open").expect("open");
+        ws.send(Message::text(r#"40/lab/[room]/lab,{"path":"/lab/a"}"#)).await.expect("send");
+        let connected = loop {
+            let text = ws.next().await.expect("answer").expect("answer").into_text().expect("text");
+            if text != "2" {
+                break text; // (the first Engine.IO ping comes at once)
+            }
+        };
+        assert!(connected.starts_with("40/lab/[room]/lab,"), "{connected}");
+        ws.send(Message::text(r#"42/lab/[room]/lab,1["id",null]"#)).await.expect("send");
+        loop {
+            let text = ws.next().await.expect("an ack").expect("an ack").into_text().expect("text");
+            if text.starts_with("43/lab/[room]/lab,1") {
+                break;
+            }
+            assert!(text.starts_with("42/lab/[room]/lab,[\"liverpc:room\"") || text == "2", "page {n}: {text}");
+        }
+    }
 }

@@ -40,7 +40,10 @@ test('signed out, the tenant room fails on the server; signed in, tenant message
   await withScreenshots(t, browser, async () => {
     const guest = await openTab(browser, server, { path: '/rooms/general' });
     await guest.getByTestId('tenant-refused').waitFor();
-    assert.equal(await guest.getByTestId('tenant-feed').getAttribute('data-status'), 'refused');
+    const feed = guest.getByTestId('tenant-feed');
+    assert.equal(await feed.getAttribute('data-status'), 'denied');
+    // The page received exactly `forbidden` (not a timeout, not a dropped connection).
+    assert.equal(await feed.getAttribute('data-error'), 'forbidden');
 
     const alice = await openTab(browser, server, { user: 'alice', path: '/rooms/general' });
     const bob = await openTab(browser, server, { user: 'bob', path: '/rooms/random' });
@@ -68,7 +71,10 @@ test('joining a project without access is refused and its messages never show', 
 
     await bob.getByTestId('project-tab-gemini').click();
     await bob.getByTestId('project-refused').waitFor();
-    assert.equal(await bob.getByTestId('project-panel').getAttribute('data-access'), 'refused');
+    const panel = bob.getByTestId('project-panel');
+    assert.equal(await panel.getAttribute('data-access'), 'denied');
+    assert.equal(await panel.getAttribute('data-error'), 'forbidden');
+    assert.match(await panel.innerText(), /You don't have access to gemini/);
 
     await alice.getByTestId('project-tab-gemini').click();
     await alice.locator('[data-testid="project-panel"][data-access="joined"]').waitFor();
@@ -106,6 +112,34 @@ test('navigating from general to random by a link follows the new room', async (
     assert.equal(await tab.getByTestId('unread-general').count(), 0);
     assert.ok(!(await messages(tab)).some((m) => m.includes('general after you left')));
   });
+});
+
+test('while the server is down the page says offline, not "no access"', async (t) => {
+  const own = await new ChatServer().start();
+  try {
+    await withScreenshots(t, browser, async () => {
+      const alice = await openTab(browser, own, { user: 'alice', path: '/rooms/general' });
+      await alice.getByTestId('project-tab-gemini').click();
+      await alice.locator('[data-testid="project-panel"][data-access="joined"]').waitFor();
+      await alice.locator('[data-testid="tenant-feed"][data-status="joined"]').waitFor();
+
+      await own.stop();
+      await alice.locator('[data-testid="connection"][data-status="reconnecting"]').waitFor();
+      await alice.getByTestId('project-offline').waitFor();
+      await alice.getByTestId('tenant-offline').waitFor();
+      const panel = alice.getByTestId('project-panel');
+      assert.equal(await panel.getAttribute('data-access'), 'offline');
+      assert.equal(await panel.getAttribute('data-error'), null);
+      assert.equal(await alice.getByTestId('project-refused').count(), 0);
+      assert.equal(await alice.getByTestId('tenant-refused').count(), 0);
+
+      await own.start(own.port);
+      await alice.locator('[data-testid="project-panel"][data-access="joined"]').waitFor({ timeout: 30000 });
+      await alice.locator('[data-testid="tenant-feed"][data-status="joined"]').waitFor();
+    });
+  } finally {
+    await own.destroy();
+  }
 });
 
 test('after a server restart the tab reconnects, rejoins its rooms and receives new messages', async (t) => {

@@ -6,6 +6,14 @@
 import type { AnyState } from './state.js';
 import type { Readable, Unsubscribe } from './store.js';
 
+/** Where a navigation left the client: the channel it now uses, and when it is ready. */
+export interface Navigation {
+  /** The same channel, or another one when the previous was shared with other clients. */
+  readonly channel: Channel;
+  /** Resolves once connected on the new path and rejoined; rejects with the refusal. */
+  readonly done: Promise<void>;
+}
+
 /** One contract's connection, untyped; the client puts the types on. */
 export interface Channel {
   /** The connection's state. */
@@ -19,7 +27,7 @@ export interface Channel {
   /** Listens to a server event. */
   listen(event: string, listener: (payload: unknown) => void): Unsubscribe;
   /** Re-handshakes on a new URL path. */
-  navigate(path: string): Promise<void>;
+  navigate(path: string): Navigation;
   /** One client fewer; the last one closes the connection. */
   release(): void;
 }

@@ -1,28 +1,43 @@
 /**
  * The typed client a page holds: plain objects built from the descriptor's name lists, each
- * member forwarding to the untyped channel underneath. Types cost nothing at run time.
+ * member forwarding to the untyped channel underneath. Types cost nothing at run time. The
+ * channel may change under the client (a navigation away from a shared connection); its
+ * listeners and its state follow.
  */
 
 import type { Channel } from './channel.js';
 import type { Client, Contract, Descriptor } from './contract.js';
 import { LiverpcError } from './error.js';
 import type { AnyState } from './state.js';
-import { Store, type Unsubscribe } from './store.js';
+import { type Readable, Store, type Unsubscribe } from './store.js';
 
 /** Client members; a handler may not have one of these names. */
 export const MEMBERS: readonly string[] = ['on', 'join', 'leave', 'state', 'navigate', 'close', 'then'];
 
 /**
+ * Makes reading `state.current` reactive: called once with the client's store, returns what
+ * `current` calls before reading (Svelte's `createSubscriber`). The core has none.
+ */
+export type Track = (store: Readable<AnyState>) => () => void;
+
+/**
  * A client of one contract over a channel.
  *
  * @example
- * const room = createClient(descriptor, connectionFor(manager, descriptor, '/rooms/general'), 10_000);
+ * const room = createClient(descriptor, connectionFor({ url }, descriptor, '/rooms/general', 10_000), 10_000);
  */
-export function createClient<C extends Contract>(descriptor: Descriptor<C>, channel: Channel, timeout: number): Client<C> {
+export function createClient<C extends Contract>(
+  descriptor: Descriptor<C>,
+  initial: Channel,
+  timeout: number,
+  track?: Track,
+): Client<C> {
+  let channel = initial;
   let closed = false;
   const state = new Store<AnyState>({ status: 'connecting', rooms: {} });
-  const follow = channel.state.subscribe((s) => state.set(s));
-  const listeners = new Set<Unsubscribe>();
+  let follow = channel.state.subscribe((s) => state.set(s));
+  /** Every listener of the page, and its registration on the current channel. */
+  const listeners = new Map<(payload: unknown) => void, { event: string; off: Unsubscribe }>();
   const open = <T>(run: () => Promise<T>): Promise<T> =>
     closed ? Promise.reject(new LiverpcError('closed', 'liverpc: the client was closed')) : run();
 
@@ -30,11 +45,12 @@ export function createClient<C extends Contract>(descriptor: Descriptor<C>, chan
   for (const event of descriptor.toClient) {
     on[event] = (listener) => {
       if (closed) return () => {};
-      const off = channel.listen(event, listener);
-      listeners.add(off);
+      // One registration per call, even for the same function twice.
+      const own = (payload: unknown): void => listener(payload);
+      listeners.set(own, { event, off: channel.listen(event, own) });
       return () => {
-        listeners.delete(off);
-        off();
+        listeners.get(own)?.off();
+        listeners.delete(own);
       };
     };
   }
@@ -48,16 +64,37 @@ export function createClient<C extends Contract>(descriptor: Descriptor<C>, chan
   for (const handler of descriptor.fromClient) {
     client[handler] = (payload?: unknown) => open(() => channel.call(handler, payload ?? null, timeout));
   }
+  const seen = track?.(state);
   Object.assign(client, {
     on: Object.freeze(on),
     join: Object.freeze(join),
     leave: Object.freeze(leave),
-    state: { subscribe: (run: (value: AnyState) => void) => state.subscribe(run) },
-    navigate: (path: string) => open(() => channel.navigate(path)),
+    state: Object.freeze({
+      subscribe: (run: (value: AnyState) => void) => state.subscribe(run),
+      get current() {
+        seen?.();
+        return state.get();
+      },
+    }),
+    navigate: (path: string) =>
+      open(() => {
+        const { channel: next, done } = channel.navigate(path);
+        if (next !== channel) {
+          // Moved off a shared connection: take the listeners and the state along.
+          channel = next;
+          follow();
+          follow = channel.state.subscribe((s) => state.set(s));
+          for (const [own, entry] of listeners) {
+            entry.off();
+            listeners.set(own, { event: entry.event, off: channel.listen(entry.event, own) });
+          }
+        }
+        return done;
+      }),
     close: () => {
       if (closed) return;
       closed = true;
-      for (const off of listeners) off();
+      for (const { off } of listeners.values()) off();
       listeners.clear();
       follow();
       channel.release();

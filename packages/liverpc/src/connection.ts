@@ -1,26 +1,25 @@
 /**
- * One contract's Socket.IO namespace on the shared Engine.IO connection: the handshake (with
- * the page's URL path), calls and their ack envelope, explicit rooms and their rejoin after
- * every reconnect or navigation, and the state store. Clients of the same contract on the
- * same page share it (and its rooms); the last one to close disconnects.
+ * One contract's Socket.IO namespace, bound to one URL path: the handshake (with that path),
+ * calls and their ack envelope, the rooms the page wants and their (re)joins, and the state
+ * store. Clients of the same contract and path share it (and its rooms); the last one to close
+ * disconnects. A client on another path gets its own connection (on its own Engine.IO
+ * connection, see manager.ts), so the two never hear each other's rooms.
  */
 
-import type { Manager, Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 
-import type { Channel } from './channel.js';
+import type { Channel, Navigation } from './channel.js';
 import { type Answer, Calls } from './calls.js';
-import { LiverpcError, fromWire, refusalCode } from './error.js';
-import { Joined } from './joined.js';
-import { type AnyState, type RoomState, joining, withRoom, withoutRoom } from './state.js';
+import { LiverpcError, TRANSIENT, fromWire, refusalCode } from './error.js';
+import { type Intent, Joined } from './joined.js';
+import { type Lease, leaseManager } from './manager.js';
+import { type AnyState, type ExposedRoomState, type RoomState, joining, roomOf, withRoom } from './state.js';
 import { Store, type Unsubscribe } from './store.js';
 
 /** Reserved wire names (see docs/architecture.md, "Wire protocol"). */
 const JOIN = 'liverpc:join';
 const LEAVE = 'liverpc:leave';
 const ROOM_STATUS = 'liverpc:room';
-
-/** Join refusals that asking again will not change. */
-const FINAL: readonly string[] = ['forbidden', 'not_found', 'invalid_payload', 'too_large'];
 
 /** What a connection needs to know about its contract. */
 export interface Endpoint {
@@ -29,41 +28,42 @@ export interface Endpoint {
   autoJoin: readonly string[];
 }
 
+/** The server a connection talks to. */
+export interface Server {
+  url: string;
+  extraHeaders?: Record<string, string> | undefined;
+}
+
 /** Someone waiting for the next completed handshake (`navigate`). */
 interface Waiter {
   resolve(): void;
   reject(error: LiverpcError): void;
 }
 
-const connections = new WeakMap<Manager, Map<string, Connection>>();
-
-/** The longest wait before coming back after the server dropped this page, in ms. */
+/** The longest wait before asking again (a dropped page, an unavailable server, a room), in ms. */
 const MAX_BACKOFF = 30_000;
-/** A connection that lasted this long (ms) resets the backoff. */
+/** A connection that lasted this long (ms) resets the backoff of server-side disconnects. */
 const KICKS_FORGOTTEN_AFTER = 60_000;
 
+/** The open connections of the page. */
+const open = new Set<Connection>();
+
 /**
- * The connection of a contract on a manager, created on first use. A second client of the
- * same contract shares it (and moves it to its own path).
+ * The connection of a contract on `path`, shared with the clients already on that path, or
+ * opened for it.
  *
  * @example
- * const channel = connectionFor(managerFor(url), { namespace, route, autoJoin }, '/rooms/general', 10_000);
+ * const channel = connectionFor({ url }, { namespace, route, autoJoin }, '/rooms/general', 10_000);
  */
-export function connectionFor(manager: Manager, endpoint: Endpoint, path: string, timeout: number): Connection {
-  let byNamespace = connections.get(manager);
-  if (byNamespace === undefined) {
-    byNamespace = new Map();
-    connections.set(manager, byNamespace);
+export function connectionFor(server: Server, endpoint: Endpoint, path: string, timeout: number): Connection {
+  for (const connection of open) {
+    if (connection.serves(server, endpoint.namespace, path)) {
+      connection.acquire();
+      return connection;
+    }
   }
-  const namespaces = byNamespace;
-  let connection = namespaces.get(endpoint.namespace);
-  if (connection === undefined) {
-    connection = new Connection(manager, endpoint, path, timeout, () => namespaces.delete(endpoint.namespace));
-    namespaces.set(endpoint.namespace, connection);
-  } else {
-    // Its state shows a refusal; nothing else to report here.
-    connection.navigate(path).catch(() => {});
-  }
+  const connection = new Connection(server, endpoint, path, timeout);
+  open.add(connection);
   connection.acquire();
   return connection;
 }
@@ -71,37 +71,41 @@ export function connectionFor(manager: Manager, endpoint: Endpoint, path: string
 /** See the module documentation. */
 export class Connection implements Channel {
   readonly #state: Store<AnyState>;
+  readonly #server: Server;
+  readonly #lease: Lease;
   readonly #socket: Socket;
   readonly #endpoint: Endpoint;
-  readonly #forget: () => void;
   readonly #joined = new Joined();
   readonly #calls: Calls;
-  /** Milliseconds the rejoin of each room may take. */
+  /** Milliseconds each (re)join may take. */
   readonly #timeout: number;
   #waiters: Waiter[] = [];
   #users = 0;
   #path: string;
   /** The path of the handshake under way or done. */
   #sentPath: string | undefined;
-  /** Bumped by every connect, drop, navigation and close: stale results are ignored. */
+  /** Bumped by every connect, drop, refusal, navigation and close: stale results are ignored. */
   #epoch = 0;
   /** Disconnects the server asked for in a row (backoff), and when the last connect happened. */
   #kicks = 0;
   #connectedAt = 0;
+  /** Handshakes refused `unavailable` in a row (backoff). */
+  #unavailable = 0;
 
   /**
    * Opens the namespace at once; use {@link connectionFor} to share it.
    *
    * @example
-   * new Connection(manager, endpoint, '/rooms/general', 10_000, () => {});
+   * new Connection({ url: 'http://localhost:3000' }, endpoint, '/rooms/general', 10_000);
    */
-  constructor(manager: Manager, endpoint: Endpoint, path: string, timeout: number, forget: () => void) {
+  constructor(server: Server, endpoint: Endpoint, path: string, timeout: number) {
+    this.#server = server;
     this.#endpoint = endpoint;
-    this.#forget = forget;
     this.#path = path;
     this.#state = new Store(joining('connecting', endpoint.autoJoin));
     this.#timeout = timeout;
-    this.#socket = manager.socket(endpoint.namespace);
+    this.#lease = leaseManager(server.url, server.extraHeaders, endpoint.namespace);
+    this.#socket = this.#lease.manager.socket(endpoint.namespace);
     this.#calls = new Calls(this.#socket);
     this.#socket.auth = (send) => {
       this.#sentPath = this.#path;
@@ -125,6 +129,22 @@ export class Connection implements Channel {
   }
 
   /**
+   * Whether a client of this contract on `path` shares this connection.
+   *
+   * @example
+   * connection.serves({ url }, '/rooms/[roomId]/chat', '/rooms/general');
+   */
+  serves(server: Server, namespace: string, path: string): boolean {
+    return (
+      this.#users > 0 &&
+      this.#endpoint.namespace === namespace &&
+      this.#path === path &&
+      this.#server.url === server.url &&
+      sameHeaders(this.#server.extraHeaders, server.extraHeaders)
+    );
+  }
+
+  /**
    * One more client uses this connection.
    *
    * @example
@@ -135,7 +155,8 @@ export class Connection implements Channel {
   }
 
   /**
-   * One client fewer; the last one disconnects and rejects what is pending with `closed`.
+   * One client fewer; the last one disconnects, rejects what is pending with `closed` and
+   * releases its Engine.IO connection.
    *
    * @example
    * connection.release();
@@ -145,10 +166,13 @@ export class Connection implements Channel {
     if (this.#users > 0) return;
     this.#epoch += 1;
     this.#state.set({ status: 'closed', rooms: {} });
-    this.#fail(new LiverpcError('closed', 'liverpc: the client was closed'));
+    const closed = new LiverpcError('closed', 'liverpc: the client was closed');
+    this.#fail(closed);
+    for (const intent of this.#joined.clear()) settle(intent, closed);
     this.#socket.disconnect();
     this.#socket.removeAllListeners();
-    this.#forget();
+    this.#lease.release();
+    open.delete(this);
   }
 
   /**
@@ -164,43 +188,57 @@ export class Connection implements Channel {
   }
 
   /**
-   * Joins a room and remembers it, to ask for it again after a reconnect or a navigation.
+   * Records that the page wants the room (replacing a pending leave or join of the same room
+   * and payload) and asks for it now, or once connected. Resolves when joined; rejects with a
+   * final refusal, or after `timeout` with the last transient one (`rate_limited`, ...) while
+   * the runtime goes on asking, with backoff, until joined, refused for good, or left.
    *
    * @example
    * await connection.join('project', { projectId: 'apollo' }, 10_000);
    */
-  async join(room: string, data: unknown, timeout: number): Promise<void> {
-    const epoch = this.#epoch;
-    const before = this.#state.get().rooms[room];
-    this.#setRoom(room, { status: 'joining', ...dataOf(data) });
-    let answer: Answer;
-    try {
-      answer = await this.#request(JOIN, roomRequest(room, data), timeout);
-    } catch (error) {
-      // No answer: the room is where it was (a reconnect has reset the rooms already).
-      if (epoch === this.#epoch) this.#setRoom(room, before);
-      throw error;
-    }
-    if (!answer.ok) {
-      this.#setRoom(room, { status: 'denied', error: answer.error, ...dataOf(data) });
-      throw answer.error;
-    }
-    this.#joined.add(room, data);
-    this.#setRoom(room, { status: 'joined', ...dataOf(data) });
+  join(room: string, data: unknown, timeout: number): Promise<void> {
+    const refused = this.#refusal();
+    if (refused !== undefined) return Promise.reject(refused);
+    const intent = this.#joined.want(room, data);
+    if (roomOf(this.#state.get(), room, data)?.status !== 'joined') this.#setRoom(room, data, { status: 'joining' });
+    return new Promise<void>((resolve, reject) => {
+      let done = false;
+      const timer = setTimeout(() => {
+        done = true;
+        reject(intent.error ?? new LiverpcError('timeout', `liverpc: no answer to joining \`${room}\` in time`));
+      }, timeout);
+      intent.waiters.push({
+        resolve: () => {
+          clearTimeout(timer);
+          if (!done) resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          if (!done) reject(error);
+        },
+      });
+      if (this.#socket.connected) void this.#ask(intent, this.#epoch);
+    });
   }
 
   /**
-   * Leaves a room joined with the same `data`. Without a connection there is nothing to leave
-   * on the server (it dropped every room with the connection).
+   * Leaves a room joined with the same `data`; a join of it still pending is cancelled (its
+   * promise rejects with `cancelled`) and never asked for again. Without a connection there is
+   * nothing to leave on the server (it dropped every room with the connection).
    *
    * @example
    * await connection.leave('project', { projectId: 'apollo' }, 10_000);
    */
   async leave(room: string, data: unknown, timeout: number): Promise<void> {
-    this.#joined.delete(room, data);
+    const refused = this.#refusal();
+    if (refused !== undefined) throw refused;
+    const intent = this.#joined.take(room, data);
+    if (intent !== undefined) {
+      settle(intent, new LiverpcError('cancelled', `liverpc: left \`${room}\` before the join took effect`));
+    }
+    this.#setRoom(room, data, undefined);
+    // Sent after a pending join of the same room: the server handles them in that order.
     if (this.#socket.connected) await this.call(LEAVE, roomRequest(room, data), timeout);
-    const still = this.#joined.find(room);
-    this.#setRoom(room, still === undefined ? undefined : { status: 'joined', ...dataOf(still.data) });
   }
 
   /**
@@ -220,15 +258,30 @@ export class Connection implements Channel {
   }
 
   /**
-   * Re-handshakes on a new URL path, then rejoins the explicit rooms. Calls not sent yet are
-   * rejected with `disconnected` (they were meant for the previous page).
+   * Follows the calling client to a new URL path. Alone on this connection, it re-handshakes
+   * with the new path, then rejoins the rooms (calls not sent yet are rejected with
+   * `disconnected`: they were meant for the previous page). Shared with other clients, the
+   * caller moves to the new path's connection with a copy of the rooms, and the others stay.
    *
    * @example
-   * await connection.navigate('/rooms/random');
+   * const { channel, done } = connection.navigate('/rooms/random');
+   * await done;
    */
-  navigate(path: string): Promise<void> {
+  navigate(path: string): Navigation {
+    if (this.#state.get().status === 'closed') {
+      return { channel: this, done: Promise.reject(new LiverpcError('closed', 'liverpc: the client was closed')) };
+    }
+    if (path === this.#path || this.#users === 1) return { channel: this, done: this.#move(path) };
+    const next = connectionFor(this.#server, this.#endpoint, path, this.#timeout);
+    const joins = this.#joined.all().map((i) => next.join(i.room, i.data, this.#timeout).catch(() => {}));
+    this.release();
+    const done = next.#move(path).then(() => Promise.all(joins).then(() => {}));
+    return { channel: next, done };
+  }
+
+  /** Re-handshakes on `path` unless already there; resolves once connected and rejoined. */
+  #move(path: string): Promise<void> {
     const status = this.#state.get().status;
-    if (status === 'closed') return Promise.reject(new LiverpcError('closed', 'liverpc: the client was closed'));
     if (path === this.#path && status !== 'refused') {
       return status === 'connected' ? Promise.resolve() : this.#nextHandshake();
     }
@@ -236,7 +289,7 @@ export class Connection implements Channel {
     const done = this.#nextHandshake();
     this.#epoch += 1;
     this.#calls.rejectQueued(new LiverpcError('disconnected', 'liverpc: the page navigated before the call was sent'));
-    this.#state.set(joining('connecting', this.#roomNames()));
+    this.#state.set(this.#awaiting('connecting'));
     if (this.#socket.connected) {
       this.#socket.disconnect();
       this.#socket.connect();
@@ -258,59 +311,75 @@ export class Connection implements Channel {
     this.#epoch += 1;
     const epoch = this.#epoch;
     this.#connectedAt = Date.now();
-    this.#state.set({ ...this.#state.get(), status: 'connected' });
+    this.#unavailable = 0;
+    this.#state.set({ status: 'connected', rooms: this.#state.get().rooms });
+    // The rooms first, then the calls queued meanwhile: the server handles a socket's messages
+    // in the order sent (Rule 7), so a queued call that needs a room finds it joined.
+    const asks = this.#joined.all().map((intent) => {
+      // A new socket starts with a fresh allowance on the server: the backoff starts over.
+      clearTimeout(intent.timer);
+      intent.attempt = 0;
+      return this.#ask(intent, epoch);
+    });
     this.#calls.flush();
-    void this.#rejoin(epoch);
+    void Promise.all(asks).then(() => {
+      if (epoch !== this.#epoch) return;
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const waiter of waiters) waiter.resolve();
+    });
   }
 
-  /** Asks again for every explicitly joined room; the server re-authorizes each. */
-  async #rejoin(epoch: number): Promise<void> {
-    const entries = this.#joined.entries();
-    const outcomes = await Promise.all(
-      entries.map((entry) =>
-        this.#request(JOIN, roomRequest(entry.room, entry.data), this.#timeout).catch(() => undefined),
-      ),
+  /** Asks the server for a room the page wants; resolves once answered (or not at all). */
+  #ask(intent: Intent, epoch: number): Promise<void> {
+    return this.#calls.request(JOIN, roomRequest(intent.room, intent.data), this.#timeout).then(
+      (answer) => this.#answered(intent, epoch, answer),
+      (error: unknown) => this.#answered(intent, epoch, { ok: false, error: asError(error) }),
     );
-    if (epoch !== this.#epoch) return;
-    const denied = new Set<string>();
-    entries.forEach((entry, i) => {
-      const answer = outcomes[i];
-      // No answer (dropped again): the next connect asks again. Left meanwhile: nothing to say.
-      if (answer === undefined || !this.#joined.has(entry)) return;
-      if (answer.ok) {
-        if (!denied.has(entry.room)) this.#setRoom(entry.room, { status: 'joined', ...dataOf(entry.data) });
-      } else {
-        // Denials are reported, never hidden by a sibling payload's success. A final refusal
-        // is forgotten; a transient one (`rate_limited`, `internal`) is asked for again at the
-        // next handshake.
-        denied.add(entry.room);
-        if (FINAL.includes(answer.error.code)) this.#joined.delete(entry.room, entry.data);
-        this.#setRoom(entry.room, { status: 'denied', error: answer.error, ...dataOf(entry.data) });
-      }
+  }
+
+  #answered(intent: Intent, epoch: number, answer: Answer): void {
+    // Left (its waiters were told) or replaced (the newer request decides), or an answer on a
+    // connection that has since dropped (the next connect asks again).
+    if (!this.#joined.current(intent) || epoch !== this.#epoch) return;
+    const { room, data } = intent;
+    if (answer.ok) {
+      intent.attempt = 0;
+      delete intent.error;
+      this.#setRoom(room, data, { status: 'joined' });
+      settle(intent);
+      return;
+    }
+    const error = answer.error;
+    if (error.code === 'disconnected') return;
+    if (!TRANSIENT.includes(error.code)) {
+      this.#joined.take(room, data);
+      this.#setRoom(room, data, { status: 'denied', error });
+      settle(intent, error);
+      return;
+    }
+    // Refused for now: ask again later, on this connection (a new one asks at once).
+    intent.error = error;
+    this.#setRoom(room, data, { status: 'retrying', error });
+    intent.timer = this.#later(backoff(intent.attempt), () => {
+      if (this.#joined.current(intent) && this.#epoch === epoch) void this.#ask(intent, epoch);
     });
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiters) waiter.resolve();
+    intent.attempt += 1;
   }
 
   #onDisconnect(reason: Socket.DisconnectReason): void {
     // Ours (`navigate`, `release`): they set the state themselves.
     if (reason === 'io client disconnect') return;
     this.#epoch += 1;
-    this.#state.set(joining('reconnecting', this.#roomNames()));
+    this.#state.set(this.#awaiting('reconnecting'));
     // socket.io-client retries a dropped transport by itself, but not a disconnect the server
     // asked for (e.g. a slow reader dropped by the server): come back, and rejoin, backing off
     // when the server keeps dropping this page (0 s, then 0.5 s doubling up to 30 s).
     if (reason === 'io server disconnect') {
       if (Date.now() - this.#connectedAt > KICKS_FORGOTTEN_AFTER) this.#kicks = 0;
-      const delay = this.#kicks === 0 ? 0 : Math.min(MAX_BACKOFF, 500 * 2 ** (this.#kicks - 1));
+      const delay = this.#kicks === 0 ? 0 : backoff(this.#kicks - 1);
       this.#kicks += 1;
-      const epoch = this.#epoch;
-      const timer = setTimeout(() => {
-        if (this.#epoch === epoch) this.#socket.connect();
-      }, delay);
-      // In Node (tests, scripts) a pending comeback must not keep the process alive.
-      (timer as { unref?: () => void }).unref?.();
+      this.#reconnectAfter(delay);
     }
   }
 
@@ -324,31 +393,60 @@ export class Connection implements Channel {
     }
     const code = refusalCode(error.message);
     this.#epoch += 1;
+    if (code === 'unavailable') {
+      // The server could not decide now (its session store is down, ...): not final.
+      this.#state.set({
+        ...this.#awaiting('reconnecting'),
+        error: code,
+      });
+      this.#reconnectAfter(backoff(this.#unavailable));
+      this.#unavailable += 1;
+      return;
+    }
     this.#state.set({ status: 'refused', error: code, rooms: {} });
     const detail =
       code === 'not_found' ? `: the path ${this.#path} does not match the route ${this.#endpoint.route}` : '';
     this.#fail(new LiverpcError(code, `liverpc: the server refused the connection (${code})${detail}`));
   }
 
+  /** Connects again after `delay` ms, unless something else happened meanwhile. */
+  #reconnectAfter(delay: number): void {
+    const epoch = this.#epoch;
+    this.#later(delay, () => {
+      if (this.#epoch === epoch) this.#socket.connect();
+    });
+  }
+
+  #later(delay: number, run: () => void): ReturnType<typeof setTimeout> {
+    const timer = setTimeout(run, delay);
+    // In Node (tests, scripts) a pending retry must not keep the process alive.
+    (timer as { unref?: () => void }).unref?.();
+    return timer;
+  }
+
   #onRoomStatus(status: unknown): void {
     if (!this.#live() || typeof status !== 'object' || status === null) return;
     const { room, status: outcome, error } = status as { room?: unknown; status?: unknown; error?: unknown };
     if (typeof room !== 'string') return;
-    if (outcome === 'joined') this.#setRoom(room, { status: 'joined' });
-    else if (outcome === 'denied') this.#setRoom(room, { status: 'denied', error: fromWire(error) });
+    if (outcome === 'joined') this.#setRoom(room, undefined, { status: 'joined' });
+    else if (outcome === 'denied') this.#setRoom(room, undefined, { status: 'denied', error: fromWire(error) });
+  }
+
+  /** Why nothing can be sent now (closed, or refused for good); `undefined` if it can. */
+  #refusal(): LiverpcError | undefined {
+    const state = this.#state.get();
+    if (state.status === 'closed') return new LiverpcError('closed', 'liverpc: the client was closed');
+    if (state.status === 'refused') {
+      const code = state.error ?? 'internal';
+      return new LiverpcError(code, `liverpc: the server refused the connection (${code})`);
+    }
+    return undefined;
   }
 
   /** A call, unless the connection is closed or refused. */
   #request(event: string, payload: unknown, timeout: number): Promise<Answer> {
-    const state = this.#state.get();
-    if (state.status === 'closed') {
-      return Promise.reject(new LiverpcError('closed', 'liverpc: the client was closed'));
-    }
-    if (state.status === 'refused') {
-      const code = state.error ?? 'internal';
-      return Promise.reject(new LiverpcError(code, `liverpc: the server refused the connection (${code})`));
-    }
-    return this.#calls.request(event, payload, timeout);
+    const refused = this.#refusal();
+    return refused === undefined ? this.#calls.request(event, payload, timeout) : Promise.reject(refused);
   }
 
   /**
@@ -373,22 +471,60 @@ export class Connection implements Channel {
     for (const waiter of waiters) waiter.reject(error);
   }
 
-  /** Rooms the page will be in after the next handshake: auto-joined and explicitly joined. */
-  #roomNames(): Set<string> {
-    return new Set([...this.#endpoint.autoJoin, ...this.#joined.entries().map((e) => e.room)]);
+  /**
+   * The state until the next handshake is done: every room the page wants `joining`, and the
+   * explicit rooms denied for good still `denied` (not asked for again, and still shown, until
+   * the page joins or leaves them again). Auto-joined rooms are decided again by the server.
+   */
+  #awaiting(status: 'connecting' | 'reconnecting'): AnyState {
+    let next = joining(status, this.#endpoint.autoJoin, this.#joined.all());
+    for (const [name, room] of Object.entries(this.#state.get().rooms)) {
+      if (Array.isArray(room)) {
+        for (const r of room as readonly ExposedRoomState<unknown>[]) {
+          if (r.status === 'denied' && roomOf(next, name, r.data) === undefined) {
+            next = withRoom(next, name, r.data, denied(r));
+          }
+        }
+      } else if ((room as RoomState).status === 'denied' && next.rooms[name] === undefined) {
+        next = withRoom(next, name, undefined, denied(room as RoomState));
+      }
+    }
+    return next;
   }
 
-  #setRoom(room: string, value: RoomState | undefined): void {
-    const state = this.#state.get();
-    this.#state.set(value === undefined ? withoutRoom(state, room) : withRoom(state, room, value));
+  #setRoom(room: string, data: unknown, value: RoomState | undefined): void {
+    this.#state.set(withRoom(this.#state.get(), room, data, value));
   }
+}
+
+/** Settles every join waiting for an intent: resolved, or rejected with `error`. */
+function settle(intent: Intent, error?: LiverpcError): void {
+  for (const waiter of intent.waiters.splice(0)) {
+    if (error === undefined) waiter.resolve();
+    else waiter.reject(error);
+  }
+}
+
+function denied(room: RoomState): RoomState {
+  return room.error === undefined ? { status: 'denied' } : { status: 'denied', error: room.error };
+}
+
+/** 0.5 s doubling up to 30 s, stretched by up to 50 % so that pages dropped together spread out. */
+function backoff(attempt: number): number {
+  return Math.min(MAX_BACKOFF, 500 * 2 ** attempt * (1 + Math.random() / 2));
+}
+
+function asError(error: unknown): LiverpcError {
+  return error instanceof LiverpcError ? error : new LiverpcError('internal', String(error));
+}
+
+function sameHeaders(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  const entries = (h: Record<string, string> | undefined) =>
+    JSON.stringify(Object.entries(h ?? {}).sort(([x], [y]) => (x < y ? -1 : 1)));
+  return entries(a) === entries(b);
 }
 
 /** `{ room }` for a private room, `{ room, data }` for an exposed one. */
 function roomRequest(room: string, data: unknown): { room: string; data?: unknown } {
   return data === undefined ? { room } : { room, data };
-}
-
-function dataOf(data: unknown): { data?: unknown } {
-  return data === undefined ? {} : { data };
 }

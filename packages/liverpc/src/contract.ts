@@ -4,7 +4,7 @@
  */
 
 import type { ConnectionState } from './state.js';
-import type { Readable, Unsubscribe } from './store.js';
+import type { ReadableState, Unsubscribe } from './store.js';
 
 /**
  * One route contract, as the generated module declares it (the type parameter of `socket`):
@@ -66,8 +66,11 @@ export interface ClientBase<C extends Contract> {
    */
   readonly on: Listeners<C['toClient']>;
   /**
-   * Asks the server to join a room; rejects with `LiverpcError` (`forbidden` when refused).
-   * Joined rooms are asked for again after every reconnect and navigation.
+   * Asks the server to join a room. Resolves once joined; rejects with a final refusal
+   * (`forbidden`), with `cancelled` when a leave of the same room and payload came first, or,
+   * after the timeout, with the last transient refusal (`rate_limited`, ...) while the runtime
+   * goes on asking with backoff (the room's state says `retrying`). Joined rooms are asked for
+   * again after every reconnect and navigation.
    *
    * @example
    * await room.join.project({ projectId: 'apollo' });
@@ -75,24 +78,30 @@ export interface ClientBase<C extends Contract> {
    */
   readonly join: RoomCalls<C['rooms']>;
   /**
-   * Leaves a room joined with the same payload. Leaving twice is not an error.
+   * Leaves a room joined with the same payload, cancelling a join of it still pending: the
+   * page's last word wins, across reconnects too. Leaving twice is not an error.
    *
    * @example
    * await room.leave.project({ projectId: 'apollo' });
    */
   readonly leave: RoomCalls<C['rooms']>;
   /**
-   * The connection and its rooms, as a Svelte store (`$state` in a component).
+   * The connection and its rooms: a Svelte store (`$room.state`), and `current`, the value
+   * now (reactive in a Svelte 5 component with `liverpc/sveltekit`). A private room is one
+   * `RoomState`; an exposed room is the list of the payloads the page asked for, each with its
+   * own status.
    *
    * @example
    * room.state.subscribe((s) => console.log(s.status, s.rooms.chat?.status));
+   * const apollo = room.state.current.rooms.project?.find((p) => p.data.projectId === 'apollo');
    */
-  readonly state: Readable<ConnectionState<C['rooms']>>;
+  readonly state: ReadableState<ConnectionState<C['rooms']>>;
   /**
    * Follows the page to a new URL path: re-handshakes with it (new params, new auto-joined
    * rooms), then asks again for the rooms joined explicitly. Listeners stay. Resolves once
    * connected and rejoined; rejects with the refusal when the server refuses the new path.
-   * A no-op when the path is unchanged.
+   * A no-op when the path is unchanged. Other clients sharing this one's connection stay on
+   * the old path.
    *
    * @example
    * await room.navigate('/rooms/random');

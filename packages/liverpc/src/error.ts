@@ -10,18 +10,31 @@ export type ServerErrorCode =
   | 'not_found'
   | 'rate_limited'
   | 'too_large'
+  | 'timeout'
+  | 'unavailable'
   | 'internal';
 
-/** Codes of a refused handshake (the `connect_error` message). */
-export type RefusalCode = 'forbidden_origin' | 'unauthenticated' | 'forbidden' | 'not_found' | 'internal';
+/**
+ * Codes of a refused handshake (the `connect_error` message). `unavailable` (the server could
+ * not decide now) is retried with backoff; the others are final.
+ */
+export type RefusalCode =
+  | 'forbidden_origin'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not_found'
+  | 'unavailable'
+  | 'internal';
 
 /**
  * Codes the client itself produces, when no answer came from the server:
  * - `disconnected`: the connection dropped (or the page navigated) before the answer came;
  * - `timeout`: no answer within the call timeout;
- * - `closed`: the client was closed, or has no connection at all (server-side rendering).
+ * - `closed`: the client was closed, or has no connection at all (server-side rendering);
+ * - `cancelled`: a join the page replaced (by a leave of the same room and payload) before it
+ *   took effect.
  */
-export type ClientErrorCode = 'disconnected' | 'timeout' | 'closed';
+export type ClientErrorCode = 'disconnected' | 'timeout' | 'closed' | 'cancelled';
 
 /** Every code a `LiverpcError` may carry. */
 export type ErrorCode = ServerErrorCode | RefusalCode | ClientErrorCode;
@@ -32,15 +45,30 @@ export interface Issue {
   message: string;
 }
 
-const REFUSAL_CODES: readonly string[] = ['forbidden_origin', 'unauthenticated', 'forbidden', 'not_found', 'internal'];
+const REFUSAL_CODES: readonly string[] = [
+  'forbidden_origin',
+  'unauthenticated',
+  'forbidden',
+  'not_found',
+  'unavailable',
+  'internal',
+];
 const SERVER_CODES: readonly string[] = [
   'invalid_payload',
   'forbidden',
   'not_found',
   'rate_limited',
   'too_large',
+  'timeout',
+  'unavailable',
   'internal',
 ];
+
+/**
+ * Join refusals that asking again later may change: the runtime retries them with backoff.
+ * Every other refusal (`forbidden`, `not_found`, `invalid_payload`, `too_large`) is final.
+ */
+export const TRANSIENT: readonly ErrorCode[] = ['rate_limited', 'unavailable', 'internal', 'timeout'];
 
 /**
  * The error every liverpc promise rejects with.

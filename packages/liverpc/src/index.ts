@@ -31,5 +31,12 @@ export type {
   RoomCall,
   RoomCalls,
 } from './contract.js';
-export type { ConnectionState, ConnectionStatus, RoomState, RoomStatus } from './state.js';
-export type { Readable, Unsubscribe } from './store.js';
+export type {
+  ConnectionState,
+  ConnectionStatus,
+  ExposedRoomState,
+  RoomState,
+  RoomStatus,
+  RoomsState,
+} from './state.js';
+export type { Readable, ReadableState, Unsubscribe } from './store.js';

@@ -17,13 +17,14 @@ import { Store } from './store.js';
 export function inert(): Channel {
   const refuse = (): Promise<never> =>
     Promise.reject(new LiverpcError('closed', 'liverpc: no connection during server-side rendering'));
-  return {
+  const channel: Channel = {
     state: new Store({ status: 'connecting', rooms: {} }),
     call: refuse,
     join: refuse,
     leave: refuse,
-    navigate: refuse,
+    navigate: () => ({ channel, done: refuse() }),
     listen: () => () => {},
     release: () => {},
   };
+  return channel;
 }

@@ -1,72 +1,110 @@
 /**
- * The rooms a page joined explicitly, by name and payload: what is asked for again after a
- * reconnect or a navigation. Payloads compare as canonical JSON (key order does not matter),
- * as the server compares a leave with its join.
+ * The rooms the page asked to be in, by name and payload: the page's intent, which the
+ * connection makes true after every join, leave, reconnect and navigation. Payloads compare
+ * as canonical JSON (key order does not matter), as the server compares a leave with its join.
  */
 
-/** One explicit join: the room's name and its payload (`undefined` for a private room). */
-export interface Entry {
+import type { LiverpcError } from './error.js';
+
+/** Someone waiting for a join's outcome. */
+export interface Settle {
+  resolve(): void;
+  reject(error: LiverpcError): void;
+}
+
+/**
+ * One explicit join the page wants: the room's name, its payload (`undefined` for a private
+ * room), the join promises waiting for its outcome, and its retry backoff.
+ */
+export interface Intent {
   readonly room: string;
   readonly data: unknown;
+  readonly waiters: Settle[];
+  /** Transient refusals in a row (the backoff's exponent), and the last one. */
+  attempt: number;
+  error?: LiverpcError;
+  /** The pending retry, if any. */
+  timer?: ReturnType<typeof setTimeout>;
 }
 
 /** See the module documentation. */
 export class Joined {
-  readonly #entries = new Map<string, Entry>();
+  readonly #intents = new Map<string, Intent>();
 
   /**
-   * Remembers a join (again: replaces).
+   * Records a join the page wants, replacing an earlier one of the same room and payload
+   * (whose waiters it inherits) and cancelling that one's retry.
    *
    * @example
-   * joined.add('project', { projectId: 'apollo' });
+   * const intent = joined.want('project', { projectId: 'apollo' });
    */
-  add(room: string, data: unknown): void {
-    this.#entries.set(key(room, data), { room, data });
+  want(room: string, data: unknown): Intent {
+    const previous = this.take(room, data);
+    const intent: Intent = { room, data, waiters: previous?.waiters ?? [], attempt: 0 };
+    this.#intents.set(keyOf(room, data), intent);
+    return intent;
   }
 
   /**
-   * Forgets a join; forgetting twice is harmless.
+   * Forgets a join (a leave, or a final refusal) and cancels its retry; returns it, if any.
    *
    * @example
-   * joined.delete('project', { projectId: 'apollo' });
+   * joined.take('project', { projectId: 'apollo' });
    */
-  delete(room: string, data: unknown): void {
-    this.#entries.delete(key(room, data));
+  take(room: string, data: unknown): Intent | undefined {
+    const key = keyOf(room, data);
+    const intent = this.#intents.get(key);
+    if (intent === undefined) return undefined;
+    clearTimeout(intent.timer);
+    this.#intents.delete(key);
+    return intent;
   }
 
   /**
-   * Whether this very entry is still remembered.
+   * Whether this very intent is still the page's (not left, not replaced).
    *
    * @example
-   * joined.has(entry);
+   * if (joined.current(intent)) retry(intent);
    */
-  has(entry: Entry): boolean {
-    return this.#entries.get(key(entry.room, entry.data)) === entry;
+  current(intent: Intent): boolean {
+    return this.#intents.get(keyOf(intent.room, intent.data)) === intent;
   }
 
   /**
-   * Some remembered join of a room, if any.
+   * Every join the page wants, in the order they were made.
    *
    * @example
-   * joined.find('project')?.data;
+   * for (const { room, data } of joined.all()) rejoin(room, data);
    */
-  find(room: string): Entry | undefined {
-    for (const entry of this.#entries.values()) if (entry.room === room) return entry;
-    return undefined;
+  all(): Intent[] {
+    return [...this.#intents.values()];
   }
 
   /**
-   * Every remembered join, in the order they were made.
+   * Forgets everything (the connection closed); returns what was wanted.
    *
    * @example
-   * for (const { room, data } of joined.entries()) rejoin(room, data);
+   * for (const intent of joined.clear()) for (const w of intent.waiters) w.reject(closed);
    */
-  entries(): Entry[] {
-    return [...this.#entries.values()];
+  clear(): Intent[] {
+    const all = this.all();
+    for (const intent of all) clearTimeout(intent.timer);
+    this.#intents.clear();
+    return all;
   }
 }
 
-function key(room: string, data: unknown): string {
+/**
+ * Whether two payloads are the same join payload (key order does not matter).
+ *
+ * @example
+ * samePayload({ a: 1, b: 2 }, { b: 2, a: 1 }); // true
+ */
+export function samePayload(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+function keyOf(room: string, data: unknown): string {
   return JSON.stringify([room, canonical(data)]);
 }
 

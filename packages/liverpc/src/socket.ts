@@ -3,11 +3,10 @@
  * factory (`chat`), which binds a client to the page's URL.
  */
 
-import { MEMBERS, createClient } from './client.js';
+import { MEMBERS, type Track, createClient } from './client.js';
 import { connectionFor } from './connection.js';
 import type { ClientFactory, ClientOptions, Contract, Descriptor } from './contract.js';
 import { inert } from './inert.js';
-import { managerFor } from './manager.js';
 
 /** Default milliseconds a call, join or leave waits for its answer. */
 export const DEFAULT_TIMEOUT = 10_000;
@@ -32,6 +31,17 @@ export const DEFAULT_TIMEOUT = 10_000;
  * await room.send({ text: 'hi' });
  */
 export function socket<C extends Contract>(descriptor: Descriptor<C>): ClientFactory<C> {
+  return factory(descriptor);
+}
+
+/**
+ * {@link socket} with a way to make `state.current` reactive (the `liverpc/sveltekit` entry
+ * passes Svelte's).
+ *
+ * @example
+ * const chat = factory(descriptor, (store) => createSubscriber((update) => store.subscribe(update)));
+ */
+export function factory<C extends Contract>(descriptor: Descriptor<C>, track?: Track): ClientFactory<C> {
   for (const name of descriptor.fromClient) {
     if (MEMBERS.includes(name) || name.startsWith('liverpc:')) {
       throw new TypeError(`liverpc: \`${name}\` is reserved and cannot name a handler`);
@@ -40,9 +50,9 @@ export function socket<C extends Contract>(descriptor: Descriptor<C>): ClientFac
   return (options: ClientOptions = {}) => {
     const timeout = options.timeout ?? DEFAULT_TIMEOUT;
     const where = locate(options);
-    if (where === undefined) return createClient(descriptor, inert(), timeout);
-    const manager = managerFor(where.url, options.extraHeaders);
-    return createClient(descriptor, connectionFor(manager, descriptor, where.path, timeout), timeout);
+    if (where === undefined) return createClient(descriptor, inert(), timeout, track);
+    const server = { url: where.url, extraHeaders: options.extraHeaders };
+    return createClient(descriptor, connectionFor(server, descriptor, where.path, timeout), timeout, track);
   };
 }
 

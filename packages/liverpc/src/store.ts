@@ -16,6 +16,19 @@ export interface Readable<T> {
   subscribe(run: (value: T) => void): Unsubscribe;
 }
 
+/**
+ * A store that also tells its value now: `room.state`. In a Svelte 5 component, `current`
+ * is reactive when the client comes from `liverpc/sveltekit` (`{room.state.current.status}`);
+ * with the core entry it is a plain getter.
+ */
+export interface ReadableState<T> extends Readable<T> {
+  /**
+   * @example
+   * if (room.state.current.status === 'connected') console.log('live');
+   */
+  readonly current: T;
+}
+
 /** A store the runtime writes to. Values are replaced, never mutated, so `$store` updates. */
 export class Store<T> implements Readable<T> {
   #value: T;

@@ -2,19 +2,47 @@
  * `liverpc/sveltekit`: the same `socket` as `liverpc`, for SvelteKit components. A client
  * created during component initialisation in the browser follows the page (`afterNavigate`
  * -> `navigate(location.pathname)`: `/rooms/general` -> `/rooms/random` re-handshakes) and
- * closes with the component (`onDestroy`). During server-side rendering it is always inert.
- * All logic lives in the core; this file only wires SvelteKit's lifecycle to it.
+ * closes with the component (`onDestroy`). The app's `paths.base` is taken off the path the
+ * server sees (it matches route ids, which do not include it). `room.state.current` is
+ * reactive (Svelte's `createSubscriber`). During server-side rendering it is always inert.
+ * All logic lives in the core; this file only wires SvelteKit to it.
  */
 
 import { afterNavigate } from '$app/navigation';
+import { base } from '$app/paths';
 import { onDestroy } from 'svelte';
+import { createSubscriber } from 'svelte/reactivity';
 
-import { createClient } from './client.js';
+import { type Track, createClient } from './client.js';
 import type { ClientFactory, ClientOptions, Contract, Descriptor } from './contract.js';
 import { inert } from './inert.js';
-import { DEFAULT_TIMEOUT, socket as core } from './socket.js';
+import { DEFAULT_TIMEOUT, factory } from './socket.js';
 
 export * from './index.js';
+
+/** `state.current` reads register with Svelte; the store's own first call is not a change. */
+const track: Track = (store) =>
+  createSubscriber((update) => {
+    let first = true;
+    const stop = store.subscribe(() => {
+      if (!first) update();
+    });
+    first = false;
+    return stop;
+  });
+
+/**
+ * The page's path as the server's routes see it: without the app's `paths.base`.
+ *
+ * @example
+ * routePath('/app/rooms/general', '/app'); // '/rooms/general'
+ */
+export function routePath(pathname: string, prefix: string = base): string {
+  if (prefix === '' || !pathname.startsWith(prefix)) return pathname;
+  const rest = pathname.slice(prefix.length);
+  if (rest === '') return '/';
+  return rest.startsWith('/') ? rest : pathname;
+}
 
 /**
  * Declares a contract's client for SvelteKit. Call the returned factory in a component's
@@ -26,20 +54,22 @@ export * from './index.js';
  * // +page.svelte:
  * const room = chat();
  * room.on.message((m) => (messages = [...messages, m]));
+ * // {#if room.state.current.status !== 'connected'}Offline…{/if}
  */
 export function socket<C extends Contract>(descriptor: Descriptor<C>): ClientFactory<C> {
-  const factory = core(descriptor);
+  const make = factory(descriptor, track);
   return (options: ClientOptions = {}) => {
     if (typeof window === 'undefined') {
       // Server-side rendering never connects, even with an explicit `url`.
-      return createClient(descriptor, inert(), options.timeout ?? DEFAULT_TIMEOUT);
+      return createClient(descriptor, inert(), options.timeout ?? DEFAULT_TIMEOUT, track);
     }
-    const client = factory(options);
+    const follows = options.path === undefined;
+    const client = make(follows ? { ...options, path: routePath(window.location.pathname) } : options);
     try {
       onDestroy(() => client.close());
-      if (options.path === undefined) {
+      if (follows) {
         // Refusals show in `client.state`; nothing to throw here.
-        afterNavigate(() => void client.navigate(window.location.pathname).catch(() => {}));
+        afterNavigate(() => void client.navigate(routePath(window.location.pathname)).catch(() => {}));
       }
     } catch {
       // Not in component initialisation: the caller manages `navigate` and `close`.

@@ -93,9 +93,9 @@ describe('calls and events', { timeout: 30_000 }, () => {
     assert.equal(error.message, 'forbidden');
     assert.equal(error.issues, undefined);
     assert.ok(!('issues' in error), 'a refusal has no issues');
-    const state = await until(alice.state, (s) => s.rooms.project?.status === 'denied');
-    assert.equal(state.rooms.project?.error?.code, 'forbidden');
-    assert.deepEqual(state.rooms.project?.data, { projectId: 'zeus' });
+    const state = await until(alice.state, (s) => s.rooms.project?.[0]?.status === 'denied');
+    assert.equal(state.rooms.project?.[0]?.error?.code, 'forbidden');
+    assert.deepEqual(state.rooms.project?.[0]?.data, { projectId: 'zeus' });
   });
 
   test('a refused handshake shows in the state; calls reject with its code', { timeout: 10_000 }, async () => {

@@ -5,8 +5,8 @@ import { describe, test } from 'node:test';
 
 import { LiverpcError } from 'liverpc';
 
-// Package-internal (package.json "imports"): the shared Manager, to watch its handshake.
-import { managerFor } from '#internal/manager.js';
+// Package-internal (package.json "imports"): the page's Managers, to watch a handshake.
+import { managersOf } from '#internal/manager.js';
 
 import { useFixture } from './support/clients.js';
 import { Inbox, rejection, until } from './support/wait.js';
@@ -81,7 +81,9 @@ describe('navigate', { timeout: 30_000 }, () => {
     const navigated = alice.navigate('/rooms/random');
     // A packet of the general connection, decoded after the navigation started: socket.io-client
     // buffers it (not connected) and emits it on the next connect.
-    const socket = managerFor(env.fixture.url, { cookie: 'session=alice' }).socket('/rooms/[roomId]/chat');
+    const manager = managersOf(env.fixture.url, { cookie: 'session=alice' })[0];
+    assert.ok(manager !== undefined);
+    const socket = manager.socket('/rooms/[roomId]/chat');
     const internals = socket as unknown as { onpacket(packet: { type: number; nsp: string; data: unknown[] }): void };
     internals.onpacket({ type: 2, nsp: '/rooms/[roomId]/chat', data: ['message', { room: 'general', from: 'bob', text: 'stale' }] });
     await navigated;
@@ -102,7 +104,8 @@ describe('navigate', { timeout: 30_000 }, () => {
   test('navigating while the handshake is in flight ends on the new path', { timeout: 10_000 }, async () => {
     // An anonymous page: its Manager is used by no other test of this file.
     const page = env.clients.open(undefined, '/rooms/general');
-    const manager = managerFor(env.fixture.url, undefined);
+    const manager = managersOf(env.fixture.url)[0];
+    assert.ok(manager !== undefined);
     // The socket sends its CONNECT (old path) on the manager's `open`; navigate right after.
     const navigated = new Promise<void>((resolve, reject) =>
       manager.once('open', () => page.navigate('/rooms/random').then(resolve, reject)),

@@ -67,10 +67,7 @@ describe('rooms', { timeout: 30_000 }, () => {
 
     await alice.join.project({ projectId: 'apollo' });
     await bob.join.project({ projectId: 'apollo' });
-    assert.deepEqual((await until(alice.state, () => true)).rooms.project, {
-      status: 'joined',
-      data: { projectId: 'apollo' },
-    });
+    assert.deepEqual(alice.state.current.rooms.project, [{ status: 'joined', data: { projectId: 'apollo' } }]);
     assert.deepEqual(await bob.post({ room: 'project', text: 'launch' }), { delivered: 1 });
     assert.deepEqual(await inbox.next((m) => m.text === 'launch'), {
       room: 'project/apollo',
@@ -88,7 +85,14 @@ describe('rooms', { timeout: 30_000 }, () => {
 
     await alice.leave.project({ projectId: 'apollo' });
     await alice.leave.project({ projectId: 'apollo' });
-    assert.equal((await until(alice.state, () => true)).rooms.project, undefined);
+    // What is left are the two refusals, each reported with its own payload.
+    assert.deepEqual(
+      alice.state.current.rooms.project?.map((p) => [p.status, p.error?.code, p.data]),
+      [
+        ['denied', 'invalid_payload', { projectId: 5 }],
+        ['denied', 'invalid_payload', { projectId: '' }],
+      ],
+    );
     assert.deepEqual(await bob.post({ room: 'project', text: 'after leave' }), { delivered: 0 });
   });
 
@@ -97,10 +101,7 @@ describe('rooms', { timeout: 30_000 }, () => {
     await alice.join.project({ projectId: 'apollo' });
     await alice.join.project({ projectId: 'gemini' });
     await alice.leave.project({ projectId: 'apollo' });
-    assert.deepEqual((await until(alice.state, () => true)).rooms.project, {
-      status: 'joined',
-      data: { projectId: 'gemini' },
-    });
+    assert.deepEqual(alice.state.current.rooms.project, [{ status: 'joined', data: { projectId: 'gemini' } }]);
     await alice.leave.tenant();
     await alice.leave.project({ projectId: 'gemini' });
     assert.deepEqual((await until(alice.state, () => true)).rooms, { chat: { status: 'joined' } });

@@ -6,7 +6,7 @@ import { register } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 
 import { type Fixture, startFixture } from './support/fixture.js';
-import { lifecycle } from './support/sveltekit-mocks.js';
+import { lifecycle, setBase } from './support/sveltekit-mocks.js';
 import { Inbox, rejection, until } from './support/wait.js';
 import type { Message } from './fixture/core/rooms/[roomId]/chat.socket.js';
 
@@ -56,6 +56,43 @@ describe('liverpc/sveltekit', { timeout: 30_000 }, () => {
     for (const destroy of lifecycle.onDestroy.splice(0)) destroy();
     lifecycle.afterNavigate.length = 0;
     assert.equal((await until(room.state, () => true)).status, 'closed');
+  });
+
+  test('state.current registers with Svelte and is told of every change', { timeout: 10_000 }, async () => {
+    global.window = { location: { origin: fixture.url, pathname: '/rooms/general' } };
+    const room = chat({ extraHeaders: { cookie: 'session=carol' } });
+    const reads = lifecycle.reads;
+    assert.equal(room.state.current.status, 'connecting');
+    assert.equal(lifecycle.reads, reads + 1);
+    const updates = lifecycle.updates;
+    await until(room.state, (s) => s.status === 'connected' && s.rooms.chat?.status === 'joined');
+    assert.ok(lifecycle.updates > updates, 'the subscriber was told of the changes');
+    assert.equal(room.state.current.status, 'connected');
+    for (const destroy of lifecycle.onDestroy.splice(0)) destroy();
+    lifecycle.afterNavigate.length = 0;
+  });
+
+  test("the app's paths.base is not part of the path the server matches", { timeout: 10_000 }, async () => {
+    setBase('/app');
+    try {
+      global.window = { location: { origin: fixture.url, pathname: '/app/rooms/general' } };
+      const room = chat({ extraHeaders: { cookie: 'session=alice' } });
+      const inbox = new Inbox<Message>(room.on.message);
+      await until(room.state, (s) => s.status === 'connected' && s.rooms.chat?.status === 'joined');
+      await room.send({ text: 'under a base' });
+      assert.equal((await inbox.next((m) => m.text === 'under a base')).room, 'general');
+
+      global.window.location.pathname = '/app/rooms/random';
+      for (const callback of lifecycle.afterNavigate) callback({});
+      await until(room.state, (s) => s.status === 'connecting');
+      await until(room.state, (s) => s.status === 'connected' && s.rooms.chat?.status === 'joined');
+      await room.send({ text: 'still under it' });
+      assert.equal((await inbox.next((m) => m.text === 'still under it')).room, 'random');
+      for (const destroy of lifecycle.onDestroy.splice(0)) destroy();
+      lifecycle.afterNavigate.length = 0;
+    } finally {
+      setBase('');
+    }
   });
 
   test('outside component initialisation it still works; the caller closes it', { timeout: 10_000 }, async () => {

@@ -1,6 +1,6 @@
 // Type tests: compiled by `tsc --noEmit` (npm run test:types), never run. Every
 // `@ts-expect-error` line must fail to compile, or the build fails ("unused directive").
-import type { ConnectionState, LiverpcError, Readable, RoomState, Unsubscribe } from 'liverpc';
+import type { ConnectionState, ExposedRoomState, LiverpcError, ReadableState, RoomState, Unsubscribe } from 'liverpc';
 
 import { type Message, type Sent, chat } from './fixture/core/rooms/[roomId]/chat.socket.js';
 import { stale } from './fixture/stale.socket.js';
@@ -36,16 +36,29 @@ export async function positive(): Promise<void> {
   const joined: Promise<void> = room.join.tenant();
   await joined;
 
-  const state: Readable<ConnectionState<{ chat: null; tenant: null; project: { projectId: string } }>> = room.state;
+  const state: ReadableState<ConnectionState<{ chat: null; tenant: null; project: { projectId: string } }>> =
+    room.state;
   state.subscribe((s) => {
     expectType<'connecting' | 'connected' | 'reconnecting' | 'refused' | 'closed'>(s.status);
-    const project: RoomState<{ projectId: string }> | undefined = s.rooms.project;
-    expectType<string | undefined>(project?.data?.projectId);
-    expectType<LiverpcError | undefined>(s.rooms.tenant?.error);
+    // An exposed room: one entry per payload, each with its own status and its typed payload.
+    const projects: readonly ExposedRoomState<{ projectId: string }>[] | undefined = s.rooms.project;
+    const apollo = projects?.find((p) => p.data.projectId === 'apollo');
+    expectType<string | undefined>(apollo?.data.projectId);
+    expectType<'joining' | 'joined' | 'retrying' | 'denied' | undefined>(apollo?.status);
+    // A private room: one state, no payload.
+    const tenant: RoomState | undefined = s.rooms.tenant;
+    expectType<LiverpcError | undefined>(tenant?.error);
     if (s.error !== undefined) {
-      expectType<'forbidden_origin' | 'unauthenticated' | 'forbidden' | 'not_found' | 'internal'>(s.error);
+      expectType<'forbidden_origin' | 'unauthenticated' | 'forbidden' | 'not_found' | 'unavailable' | 'internal'>(
+        s.error,
+      );
     }
   });
+  // The value now, without subscribing (reactive in Svelte 5 with `liverpc/sveltekit`).
+  const now = room.state.current;
+  assert<Equal<typeof now, ConnectionState<{ chat: null; tenant: null; project: { projectId: string } }>>>();
+  expectType<'joining' | 'joined' | 'retrying' | 'denied' | undefined>(now.rooms.chat?.status);
+  expectType<number | undefined>(now.rooms.project?.length);
   await room.navigate('/rooms/random');
   room.close();
 }
@@ -89,6 +102,16 @@ export async function negative(): Promise<void> {
   // @ts-expect-error unknown room
   await room.leave.nope();
 
+  // @ts-expect-error `current` is read-only
+  room.state.current = { status: 'closed', rooms: {} };
+  // @ts-expect-error a private room is one state, not a list
+  void room.state.current.rooms.tenant?.[0];
+  // @ts-expect-error a private room's state has no payload
+  void room.state.current.rooms.tenant?.data;
+  // @ts-expect-error an exposed room is a list of payload states
+  void room.state.current.rooms.project?.status;
+  // @ts-expect-error the payload is typed
+  void room.state.current.rooms.project?.[0]?.data.nope;
   room.state.subscribe((s) => {
     // @ts-expect-error no such room in the state
     void s.rooms.nope;

@@ -235,3 +235,6 @@ fn rejection(why: Guarded, namespace: &str, work: Work<'_>) -> Rejection {
         Guarded::Panicked => Rejection::internal(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -33,13 +33,10 @@ struct Conn {
     limiter: RateLimiter,
     held: Mutex<Held>,
     queue: Mutex<Queue>,
-    /// Auto-joins decided during the handshake (with this node's interest in each room, taken
-    /// already), joined once the page is connected.
-    auto: Mutex<Vec<(String, Decided)>>,
+    /// How the auto-joins went (the key, to list in presence), reported once the page is
+    /// connected.
+    auto: Mutex<Vec<(String, Result<RoomKey, Rejection>)>>,
 }
-
-/// An auto-join's decision: the key, with this node's interest in the room taken already.
-type Decided = Result<(RoomKey, Interest), Rejection>;
 
 /// The rooms a socket holds: one entry per join request (room name and payload digest).
 /// A `Vec`: at most `max_rooms` entries, where a scan is as fast as a map and costs less.
@@ -89,7 +86,8 @@ struct Job {
 }
 
 impl Session {
-    /// A socket whose handshake was accepted; decides its auto-joins.
+    /// A socket whose handshake was accepted; decides and joins its auto-joined rooms, so they
+    /// are held before the page can send its first call.
     pub(super) async fn open(
         shared: Arc<Shared>,
         spec: Arc<Spec>,
@@ -113,12 +111,21 @@ impl Session {
         }));
         let mut auto = Vec::with_capacity(spec.auto_join.len());
         for name in &spec.auto_join {
-            let decided = match session.decide(name, None).await {
-                // Subscribed before the page is told it is connected, so that `joined` holds.
-                Ok(key) => Ok((key.clone(), session.interest(&key).await)),
+            let held = session
+                .decide(name, None)
+                .await
+                .and_then(|key| Ok((key.clone(), session.hold(name, protocol::digest(None), key)?)));
+            // Subscribed before the page is told it is connected, so that `joined` holds.
+            let joined = match held {
+                Ok((key, ready)) => {
+                    if let Some(ready) = ready {
+                        ready.await;
+                    }
+                    Ok(key)
+                }
                 Err(refused) => Err(refused),
             };
-            auto.push((name.clone(), decided));
+            auto.push((name.clone(), joined));
         }
         *lock(&session.0.auto) = auto;
         session
@@ -157,20 +164,11 @@ impl Session {
         let digest = protocol::digest(data.as_deref().map(RawValue::get));
         let key = self.decide(name, data).await?;
         // Answered once the room's messages from other nodes reach this one too (Rule 6).
-        if let Some(ready) = self.hold(name, digest, key.clone(), None)? {
+        if let Some(ready) = self.hold(name, digest, key.clone())? {
             ready.await;
         }
         self.list(name, &key);
         Ok(key)
-    }
-
-    /// This node's interest in room `key`'s messages from other nodes, once it is in place.
-    async fn interest(&self, key: &RoomKey) -> Interest {
-        let mut interest = self.0.shared.bus.interest(&self.0.spec.namespace, &key.encode());
-        if let Some(ready) = interest.ready() {
-            ready.await;
-        }
-        interest
     }
 
     /// Leaves what the page joined with this name and payload; leaving twice is not an error.
@@ -220,14 +218,8 @@ impl Session {
 
     /// Records a decided join and adds the socket to the room, unless the socket is gone.
     /// Returns what to wait for before answering (this node subscribing to the room), if
-    /// anything; `interest` is one taken already.
-    fn hold(
-        &self,
-        name: &str,
-        digest: u128,
-        key: RoomKey,
-        interest: Option<Interest>,
-    ) -> Result<Option<BoxFuture<'static, ()>>, Rejection> {
+    /// anything.
+    fn hold(&self, name: &str, digest: u128, key: RoomKey) -> Result<Option<BoxFuture<'static, ()>>, Rejection> {
         let limits = &self.0.shared.limits;
         let mut held = lock(&self.0.held);
         if held.closed {
@@ -247,7 +239,7 @@ impl Session {
                 format!("room limit reached: a socket may be in at most {} rooms", limits.max_rooms),
             ));
         }
-        let mut interest = interest.unwrap_or_else(|| self.0.shared.bus.interest(&self.0.spec.namespace, &room));
+        let mut interest = self.0.shared.bus.interest(&self.0.spec.namespace, &room);
         let ready = interest.ready();
         let entry = Entry { name: name.into(), digest, key, room: room.clone(), _interest: interest, listed: false };
         match position {
@@ -365,10 +357,7 @@ impl Session {
 impl Inbound for Session {
     fn connected(&self) {
         let auto = std::mem::take(&mut *lock(&self.0.auto));
-        for (room, decided) in auto {
-            let outcome = decided.and_then(|(key, interest)| {
-                self.hold(&room, protocol::digest(None), key.clone(), Some(interest)).map(|_| key)
-            });
+        for (room, outcome) in auto {
             let status = match &outcome {
                 Ok(_) => RoomStatus { room: &room, status: "joined", error: None },
                 Err(error) => RoomStatus { room: &room, status: "denied", error: Some(error) },

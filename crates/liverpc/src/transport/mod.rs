@@ -60,7 +60,8 @@ pub(crate) trait Acceptor: Send + Sync + 'static {
 
 /// An open socket's events, as the transport delivers them.
 pub(crate) trait Inbound: Send + Sync + 'static {
-    /// The page has been told it is connected.
+    /// The page has been told it is connected (events may already have arrived: the
+    /// transport delivers them from the moment `open` returned).
     fn connected(&self);
     /// An event from the page with its first argument. Called in the order the page sent them,
     /// and must not block: the engine queues the work.

@@ -100,6 +100,22 @@ async fn open(socket: SocketRef, auth: Option<Box<RawValue>>, acceptor: Arc<dyn 
             return Err(Refusal::Internal);
         }
     };
+    // Registered before socketioxide sends the CONNECT answer: its connect handler runs in a
+    // spawned task, and a page's first event can arrive before that task does (it was then
+    // dropped, unanswered).
+    let on_event = inbound.clone();
+    socket.on_fallback(move |Event(event): Event, TryData(data): TryData<Box<RawValue>>, ack: AckSender| {
+        // Called synchronously, in the order the page's packets arrive; only the (empty)
+        // future is spawned. The engine queues the work, so order is kept.
+        let data = data.ok().and_then(|args| first_argument(&args));
+        on_event.event(event, data, Ack::new(move |answer| send_ack(ack, answer)));
+        std::future::ready(())
+    });
+    let on_close = inbound.clone();
+    socket.on_disconnect(move || {
+        on_close.closed();
+        std::future::ready(())
+    });
     socket.extensions.insert::<Arc<dyn Inbound>>(inbound);
     Ok(())
 }
@@ -135,24 +151,12 @@ impl Transport for SocketIoxide {
             let acceptor = acceptor.clone();
             async move { open(socket, auth.ok(), acceptor).await }
         };
-        let on_connect = move |socket: SocketRef| async move {
-            let Some(inbound) = socket.extensions.get::<Arc<dyn Inbound>>() else {
-                return;
-            };
-            let on_event = inbound.clone();
-            // Called synchronously, in the order the page's packets arrive; only the (empty)
-            // future is spawned. The engine queues the work, so order is kept.
-            socket.on_fallback(move |Event(event): Event, TryData(data): TryData<Box<RawValue>>, ack: AckSender| {
-                let data = data.ok().and_then(|args| first_argument(&args));
-                on_event.event(event, data, Ack::new(move |answer| send_ack(ack, answer)));
-                std::future::ready(())
-            });
-            let on_close = inbound.clone();
-            socket.on_disconnect(move || {
-                on_close.closed();
-                std::future::ready(())
-            });
-            inbound.connected();
+        // Called synchronously once the page has its CONNECT answer.
+        let on_connect = move |socket: SocketRef| {
+            if let Some(inbound) = socket.extensions.get::<Arc<dyn Inbound>>() {
+                inbound.connected();
+            }
+            std::future::ready(())
         };
         // `ns` returns the adapter's init result, which is `()` for the local adapter.
         #[allow(clippy::let_unit_value)]

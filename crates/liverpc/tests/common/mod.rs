@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use liverpc::{App, Context, Contract, Deny, Event, Handshake, Limits, OriginPolicy, Refuse, Rejection, Socket, key};
@@ -181,8 +182,19 @@ async fn boom(_cx: Context<Chat>, _: ()) -> Result<(), Rejection> {
 }
 
 pub fn app(limits: Limits, users: Users) -> App {
+    app_with(limits, users, Arc::default())
+}
+
+/// [`app`] whose hook first refuses `unavailable` handshakes `POST /admin/unavailable/{n}`
+/// asked for (the Node tests' handshake retry).
+fn app_with(limits: Limits, users: Users, unavailable: Arc<AtomicUsize>) -> App {
+    let inner = hook(users);
+    let take = move || unavailable.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+    let hook = move |handshake: Handshake| {
+        if take() { std::future::ready(Err(Refuse::Unavailable)) } else { inner(handshake) }
+    };
     App::builder()
-        .hook(hook(users))
+        .hook(hook)
         .contract::<Chat>()
         .limits(limits)
         .origins(OriginPolicy::same_origin().allow("http://allowed.example"))
@@ -204,14 +216,16 @@ pub async fn start(limits: Limits) -> Server {
     start_at("127.0.0.1:0".parse().expect("valid address"), limits).await
 }
 
-/// Starts the fixture server on `addr`, with `POST /admin/revoke/{user}/{project}` and
-/// `POST /admin/disconnect/project/{project}` (disconnects the project room's sockets).
+/// Starts the fixture server on `addr`, with `POST /admin/revoke/{user}/{project}`,
+/// `POST /admin/disconnect/project/{project}` (disconnects the project room's sockets) and
+/// `POST /admin/unavailable/{n}` (the next `n` handshakes are refused `unavailable`).
 pub async fn start_at(addr: SocketAddr, limits: Limits) -> Server {
     use axum::extract::Path;
     use axum::routing::post;
 
     let users = Users::default();
-    let app = app(limits, users.clone());
+    let unavailable = Arc::new(AtomicUsize::new(0));
+    let app = app_with(limits, users.clone(), unavailable.clone());
     let admin = users.clone();
     let chat = app.emitter::<Chat>().expect("the fixture registers Chat");
     let router = axum::Router::new()
@@ -227,6 +241,13 @@ pub async fn start_at(addr: SocketAddr, limits: Limits) -> Server {
             post(move |Path(project): Path<String>| {
                 let chat = chat.clone();
                 async move { chat.to(&key!["project", project]).disconnect().to_string() }
+            }),
+        )
+        .route(
+            "/admin/unavailable/{n}",
+            post(move |Path(n): Path<usize>| {
+                unavailable.store(n, Ordering::SeqCst);
+                std::future::ready("ok")
             }),
         );
     let router = app.attach(router);

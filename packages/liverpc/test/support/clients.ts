@@ -2,7 +2,7 @@
 
 import { after, afterEach, before } from 'node:test';
 
-import { type Fixture, startFixture } from './fixture.js';
+import { type Fixture, type FixtureLimits, startFixture } from './fixture.js';
 import { until } from './wait.js';
 import { chat } from '../fixture/core/rooms/[roomId]/chat.socket.js';
 
@@ -36,10 +36,10 @@ export class Clients {
  * Starts the fixture server for the enclosing `describe`, stops it after, and closes every
  * client after each test. Read `fixture` and `clients` inside tests (they exist once started).
  */
-export function useFixture(): { readonly fixture: Fixture; readonly clients: Clients } {
+export function useFixture(limits: FixtureLimits = {}): { readonly fixture: Fixture; readonly clients: Clients } {
   let started: { fixture: Fixture; clients: Clients } | undefined;
   before(async () => {
-    const fixture = await startFixture();
+    const fixture = await startFixture(limits);
     started = { fixture, clients: new Clients(fixture.url) };
   });
   afterEach(() => started?.clients.closeAll());

@@ -16,6 +16,8 @@ export interface Fixture {
   revoke(user: string, project: string): Promise<string>;
   /** `POST /admin/disconnect/project/{project}`: how many sockets the server disconnected. */
   disconnectProject(project: string): Promise<number>;
+  /** `POST /admin/unavailable/{n}`: the next `n` handshakes are refused `unavailable`. */
+  refuseUnavailable(n: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -35,9 +37,21 @@ function binary(): string {
   return path;
 }
 
-export async function startFixture(): Promise<Fixture> {
+/** Limits of the fixture's server; unset ones keep liverpc's defaults. */
+export interface FixtureLimits {
+  /** `Limits::max_rooms`: join requests a socket may hold (beyond: `rate_limited`). */
+  maxRooms?: number;
+}
+
+export async function startFixture(limits: FixtureLimits = {}): Promise<Fixture> {
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    LIVERPC_FIXTURE_ADDR: process.env['LIVERPC_FIXTURE_ADDR'] ?? '127.0.0.1:0',
+    RUST_BACKTRACE: '0',
+  };
+  if (limits.maxRooms !== undefined) env['LIVERPC_FIXTURE_MAX_ROOMS'] = String(limits.maxRooms);
   const child = spawn(binary(), [], {
-    env: { ...process.env, LIVERPC_FIXTURE_ADDR: process.env['LIVERPC_FIXTURE_ADDR'] ?? '127.0.0.1:0', RUST_BACKTRACE: '0' },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -65,6 +79,10 @@ export async function startFixture(): Promise<Fixture> {
     async disconnectProject(project) {
       const response = await fetch(`${url}/admin/disconnect/project/${project}`, { method: 'POST' });
       return Number(await response.text());
+    },
+    async refuseUnavailable(n) {
+      const response = await fetch(`${url}/admin/unavailable/${n}`, { method: 'POST' });
+      if (!response.ok) throw new Error(`/admin/unavailable answered ${response.status}`);
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

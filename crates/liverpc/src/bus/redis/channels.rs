@@ -100,7 +100,6 @@ impl Channels {
         }
     }
 
-
     /// Redis is unreachable: nobody waits (delivery is local until it is back), and every
     /// wanted channel is subscribed again once it is.
     pub(super) fn unreachable(&self) {

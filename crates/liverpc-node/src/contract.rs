@@ -1,0 +1,222 @@
+//! TypeScript contracts as the engine's values: each `socket({ ... })` the JavaScript side
+//! registered becomes a [`ContractSpec`] whose handlers and room functions are requests over
+//! the [`bridge`](crate::bridge). Fan-out stays in Rust: a handler's emits come back as a list
+//! the engine sends.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use liverpc::spec::{Call, ContractSpec};
+use liverpc::{BuildError, Handshake, Refuse, Rejection, RoomKey};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::bridge::{Js, Token};
+
+/// One contract as the TypeScript side describes it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ContractInfo {
+    pub(crate) route: String,
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) events: Vec<String>,
+    #[serde(default)]
+    pub(crate) handlers: Vec<String>,
+    #[serde(default)]
+    pub(crate) rooms: Vec<RoomInfo>,
+}
+
+/// One room of a contract.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RoomInfo {
+    pub(crate) name: String,
+    pub(crate) exposed: bool,
+    #[serde(default)]
+    pub(crate) auto_join: bool,
+}
+
+/// What a room function or a handler runs for.
+#[derive(Serialize)]
+struct Socket<'a> {
+    t: &'static str,
+    contract: &'a str,
+    name: &'a str,
+    token: u64,
+    socket: &'a str,
+    params: BTreeMap<&'a str, &'a str>,
+    data: Option<&'a RawValue>,
+}
+
+impl<'a> Socket<'a> {
+    fn new(t: &'static str, contract: &'a str, name: &'a str, call: &'a Call, data: Option<&'a RawValue>) -> Self {
+        let token = call.locals::<Token>().map_or(0, |token| token.id);
+        let params = call.params().iter().collect();
+        Socket { t, contract, name, token, socket: call.id(), params, data }
+    }
+}
+
+/// A room function's answer.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Decided {
+    Key { key: Vec<String> },
+    Refused { error: Rejection },
+}
+
+/// A handler's answer: the reply and the emits it asked for, in order, or the refusal. (Not an
+/// untagged enum: serde cannot buffer a `RawValue` to try variants.)
+#[derive(Deserialize)]
+struct Answered {
+    ok: bool,
+    data: Option<Box<RawValue>>,
+    #[serde(default)]
+    emits: Vec<Emit>,
+    error: Option<Rejection>,
+}
+
+/// One emit a handler made: to a room its socket holds (by name or key), or to itself.
+#[derive(Deserialize)]
+struct Emit {
+    room: Option<String>,
+    key: Option<Vec<String>>,
+    /// Everyone in the room but this socket (socket.io's `socket.to(room)`).
+    #[serde(default)]
+    others: bool,
+    event: String,
+    payload: Box<RawValue>,
+}
+
+/// Builds the engine's spec of `info`; every function calls into `js`.
+pub(crate) fn compile(info: &ContractInfo, js: &Js) -> Result<ContractSpec, BuildError> {
+    let mut spec = ContractSpec::new(&info.route, &info.name)?;
+    let namespace: Arc<str> = spec.namespace().into();
+    for event in &info.events {
+        spec.event(event)?;
+    }
+    for handler in &info.handlers {
+        let (js, namespace, name): (Js, Arc<str>, Arc<str>) = (js.clone(), namespace.clone(), handler.as_str().into());
+        spec.handler(handler, move |call: Call, payload: Box<RawValue>| {
+            let (js, namespace, name) = (js.clone(), namespace.clone(), name.clone());
+            async move {
+                let request = Socket::new("call", &namespace, &name, &call, Some(&payload));
+                match js.request::<_, Answered>(&request).await {
+                    Ok(Answered { ok: true, data, emits, .. }) => {
+                        send(&call, emits).map(|()| data.unwrap_or_else(|| RawValue::NULL.to_owned()))
+                    }
+                    Ok(Answered { error, .. }) => Err(error.unwrap_or_else(Rejection::internal)),
+                    Err(e) => {
+                        tracing::error!(contract = %namespace, handler = %name, error = %e, "a handler failed; answered `internal`");
+                        Err(Rejection::internal())
+                    }
+                }
+            }
+        })?;
+    }
+    for room in &info.rooms {
+        let (js, namespace, name): (Js, Arc<str>, Arc<str>) =
+            (js.clone(), namespace.clone(), room.name.as_str().into());
+        let decide = move |call: Call, data: Option<Box<RawValue>>| {
+            let (js, namespace, name) = (js.clone(), namespace.clone(), name.clone());
+            async move {
+                let request = Socket::new("room", &namespace, &name, &call, data.as_deref());
+                match js.request::<_, Decided>(&request).await {
+                    Ok(Decided::Key { key }) => Ok(RoomKey::new(key)),
+                    Ok(Decided::Refused { error }) => Err(error),
+                    Err(e) => {
+                        // Rule 2: whatever went wrong, the page learns only that it may not join.
+                        tracing::error!(contract = %namespace, room = %name, error = %e, "a room function failed; the join is refused");
+                        Err(Rejection::forbidden("forbidden"))
+                    }
+                }
+            }
+        };
+        if room.exposed {
+            spec.expose(&room.name, move |call, data| decide(call, Some(data)))?;
+        } else {
+            spec.private(&room.name, room.auto_join, move |call| decide(call, None))?;
+        }
+    }
+    Ok(spec)
+}
+
+/// Sends a handler's emits, after checking them all: one to a room the socket does not hold
+/// sends nothing and refuses the call.
+fn send(call: &Call, emits: Vec<Emit>) -> Result<(), Rejection> {
+    let mut resolved = Vec::with_capacity(emits.len());
+    for emit in emits {
+        let key = match (&emit.room, &emit.key) {
+            (Some(room), _) => {
+                Some(call.room(room).ok_or_else(|| Rejection::forbidden(format!("not in room `{room}`")))?)
+            }
+            (None, Some(key)) => Some(RoomKey::new(key.iter().cloned())),
+            (None, None) => None,
+        };
+        if let Some(key) = &key
+            && !call.holds(key)
+        {
+            return Err(Rejection::forbidden("join the room first"));
+        }
+        resolved.push((key, emit));
+    }
+    for (key, emit) in resolved {
+        match key {
+            Some(key) if emit.others => call.to(&key, &emit.event, &emit.payload).map(drop)?,
+            Some(key) => call.within(&key, &emit.event, &emit.payload).map(drop)?,
+            None => call.emit(&emit.event, &emit.payload),
+        }
+    }
+    Ok(())
+}
+
+/// The connection hook's request: the handshake, and the token the locals will be kept under.
+#[derive(Serialize)]
+struct HookRequest<'a> {
+    t: &'static str,
+    token: u64,
+    headers: Vec<(&'a str, &'a str)>,
+    remote: Option<String>,
+}
+
+/// The hook's answer.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Hooked {
+    Refused { refuse: String },
+    Accepted {},
+}
+
+/// The app's hook: asks JavaScript for the locals of a connecting page.
+pub(crate) fn hook(
+    js: Js,
+) -> impl Fn(Handshake) -> std::pin::Pin<Box<dyn Future<Output = Result<Token, Refuse>> + Send>> + Send + Sync + 'static
+{
+    let next = Arc::new(AtomicU64::new(1));
+    move |handshake: Handshake| {
+        let js = js.clone();
+        let id = next.fetch_add(1, Ordering::Relaxed);
+        Box::pin(async move {
+            // Made first: if this future is dropped (a timeout), the locals are freed.
+            let token = Token::new(id, js.clone());
+            let headers =
+                handshake.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect();
+            let request =
+                HookRequest { t: "hook", token: id, headers, remote: handshake.remote_addr().map(|a| a.to_string()) };
+            match js.request::<_, Hooked>(&request).await {
+                Ok(Hooked::Accepted {}) => Ok(token),
+                Ok(Hooked::Refused { refuse }) => Err(match refuse.as_str() {
+                    "unauthenticated" => Refuse::Unauthenticated,
+                    "forbidden" => Refuse::Forbidden,
+                    "unavailable" => Refuse::Unavailable,
+                    _ => Refuse::Internal,
+                }),
+                Err(e) => {
+                    tracing::error!(error = %e, "the connection hook failed; refused `internal`");
+                    Err(Refuse::Internal)
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,190 @@
+//! Contracts as values, for front-ends other than Rust's [`Contract`](crate::Contract): the
+//! TypeScript front-end builds a [`ContractSpec`] per `socket({ ... })`, with handlers and room
+//! deciders that call into JavaScript, and serves it on the same engine as Rust contracts.
+//! Payloads and replies are raw JSON; the locals are whatever the app's hook returned.
+//!
+//! ```
+//! use liverpc::spec::{Call, ContractSpec};
+//! use liverpc::{App, RoomKey};
+//! use serde_json::value::RawValue;
+//!
+//! let mut chat = ContractSpec::new("/rooms/[roomId]", "chat").unwrap();
+//! chat.event("message").unwrap();
+//! chat.private("chat", true, |call: Call| async move {
+//!     let room = call.param("roomId").ok_or_else(liverpc::Rejection::internal)?.to_owned();
+//!     Ok(RoomKey::new(["chat".to_owned(), room]))
+//! })
+//! .unwrap();
+//! chat.handler("send", |call: Call, payload: Box<RawValue>| async move {
+//!     let room = call.room("chat").ok_or_else(|| liverpc::Rejection::forbidden("not in the room"))?;
+//!     call.within(&room, "message", &payload)?;
+//!     Ok(RawValue::NULL.to_owned())
+//! })
+//! .unwrap();
+//! let app = App::builder().spec(chat).build().unwrap();
+//! assert!(app.raw_emitter("/rooms/[roomId]/chat").is_some());
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+
+use crate::engine::{DecideFn, HandlerFn, Hub, RoomSpec, Session, Spec};
+use crate::error::{BuildError, EmitError, Rejection};
+use crate::key::RoomKey;
+use crate::route::Params;
+
+/// One contract as values: route, name, events, handlers and rooms.
+pub struct ContractSpec {
+    pub(crate) spec: Spec,
+}
+
+impl ContractSpec {
+    /// An empty contract for the SvelteKit route id `route`, named `name`; fails on a bad route
+    /// id or name, as [`App::build`](crate::AppBuilder::build) would.
+    pub fn new(route: &str, name: &str) -> Result<ContractSpec, BuildError> {
+        Ok(ContractSpec { spec: Spec::new(route, name)? })
+    }
+
+    /// The contract's namespace on the wire.
+    pub fn namespace(&self) -> &str {
+        &self.spec.namespace
+    }
+
+    /// Declares a server -> page event.
+    pub fn event(&mut self, name: &str) -> Result<&mut ContractSpec, BuildError> {
+        self.spec.event(name)?;
+        Ok(self)
+    }
+
+    /// Adds a page -> server handler: `payload` is the page's raw JSON (`null` for none); the
+    /// reply is raw JSON. Calls of one socket run one at a time, in the order sent.
+    pub fn handler<F, Fut>(&mut self, name: &str, handler: F) -> Result<&mut ContractSpec, BuildError>
+    where
+        F: Fn(Call, Box<RawValue>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Box<RawValue>, Rejection>> + Send + 'static,
+    {
+        let call: HandlerFn = Arc::new(move |session, raw| Box::pin(handler(Call(session), raw)));
+        self.spec.handler(name, call)?;
+        Ok(self)
+    }
+
+    /// Adds a private room, joined on connect when `auto_join`. An `Err` refuses the join
+    /// (answer [`Rejection::forbidden`]`("forbidden")` to refuse it exactly as Rule 2 says).
+    pub fn private<F, Fut>(&mut self, name: &str, auto_join: bool, decide: F) -> Result<&mut ContractSpec, BuildError>
+    where
+        F: Fn(Call) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<RoomKey, Rejection>> + Send + 'static,
+    {
+        let decide: DecideFn = Arc::new(move |session, _| Box::pin(decide(Call(session))));
+        self.spec.room(name, RoomSpec { exposed: false, auto_join, decide, presence: None })?;
+        Ok(self)
+    }
+
+    /// Adds an exposed room: `payload` is the page's raw JSON request, to validate and authorize.
+    pub fn expose<F, Fut>(&mut self, name: &str, decide: F) -> Result<&mut ContractSpec, BuildError>
+    where
+        F: Fn(Call, Box<RawValue>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<RoomKey, Rejection>> + Send + 'static,
+    {
+        let decide: DecideFn = Arc::new(move |session, raw: Option<Box<RawValue>>| {
+            Box::pin(decide(Call(session), raw.unwrap_or_else(|| RawValue::NULL.to_owned())))
+        });
+        self.spec.room(name, RoomSpec { exposed: true, auto_join: false, decide, presence: None })?;
+        Ok(self)
+    }
+}
+
+/// The socket a handler or room decision runs for. Cheap to clone.
+#[derive(Clone)]
+pub struct Call(Session);
+
+impl Call {
+    /// This socket's id: unique, and not a credential.
+    pub fn id(&self) -> &str {
+        self.0.id()
+    }
+
+    /// The params matched from the page's URL.
+    pub fn params(&self) -> &Params {
+        self.0.params()
+    }
+
+    /// One param of the page's URL.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.0.params().get(name)
+    }
+
+    /// The locals the app's hook returned, if they are a `T`.
+    pub fn locals<T: 'static>(&self) -> Option<&T> {
+        self.0.locals().downcast_ref::<T>()
+    }
+
+    /// The key this socket holds under room `name`, if it is in it.
+    pub fn room(&self, name: &str) -> Option<RoomKey> {
+        self.0.room_key(name)
+    }
+
+    /// Whether this socket is in room `key`.
+    pub fn holds(&self, key: &RoomKey) -> bool {
+        self.0.holds(key)
+    }
+
+    /// Joins a private room of this contract from server code.
+    pub async fn join(&self, name: &str) -> Result<RoomKey, Rejection> {
+        self.0.join(name, None).await
+    }
+
+    /// Leaves a private room of this contract.
+    pub fn leave(&self, name: &str) -> Result<(), Rejection> {
+        self.0.leave(name, None)
+    }
+
+    /// Sends an event to this socket only.
+    pub fn emit(&self, event: &str, payload: &RawValue) {
+        self.0.emit(event, payload)
+    }
+
+    /// Emits to every member of `room`, this socket included; `forbidden` unless this socket is
+    /// in it (use the [`RawEmitter`] to reach any room).
+    pub fn within(&self, room: &RoomKey, event: &str, payload: &RawValue) -> Result<usize, Rejection> {
+        self.broadcast(room, event, payload, None)
+    }
+
+    /// Emits to every member of `room` but this socket; `forbidden` unless this socket is in it.
+    pub fn to(&self, room: &RoomKey, event: &str, payload: &RawValue) -> Result<usize, Rejection> {
+        self.broadcast(room, event, payload, Some(&self.0))
+    }
+
+    fn broadcast(
+        &self,
+        room: &RoomKey,
+        event: &str,
+        payload: &RawValue,
+        except: Option<&Session>,
+    ) -> Result<usize, Rejection> {
+        if !self.0.holds(room) {
+            return Err(Rejection::forbidden("join the room first"));
+        }
+        Ok(self.0.hub().emit(room, event, payload, except)?)
+    }
+}
+
+/// Emits a contract's events to its rooms from anywhere, with raw JSON payloads. Get one with
+/// [`App::raw_emitter`](crate::App::raw_emitter).
+#[derive(Clone)]
+pub struct RawEmitter(pub(crate) Hub);
+
+impl RawEmitter {
+    /// Sends `event` to every member of `room`; returns how many sockets of this node it was
+    /// handed to. An event the contract does not declare is an error.
+    pub fn emit(&self, room: &RoomKey, event: &str, payload: &RawValue) -> Result<usize, EmitError> {
+        self.0.emit(room, event, payload, None)
+    }
+
+    /// Disconnects every member of `room`; returns how many of this node's.
+    pub fn disconnect(&self, room: &RoomKey) -> usize {
+        self.0.disconnect(room, None)
+    }
+}

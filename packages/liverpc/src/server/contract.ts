@@ -1,0 +1,280 @@
+/**
+ * The TypeScript front-end's vocabulary: `socket({ toClient, fromClient, rooms })`,
+ * `room.private`, `room.expose`, `handler`, `event`. Each returns a plain description that
+ * `register` hands to the engine; `socket()` also returns the page's client factory, so
+ * `import { chat } from './chat.socket'` is typed by inference in the page.
+ */
+
+import type { ClientFactory, ClientOptions } from '../contract.js';
+import { LiverpcError } from '../error.js';
+import { socket as clientSocket } from '../socket.js';
+import type { Input, Output, StandardSchemaV1 } from './schema.js';
+
+declare global {
+  /** Declare your app's types here, as SvelteKit's `App` namespace. */
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Liverpc {
+    /**
+     * What `src/hooks.socket.ts` returns for a connection, as room functions and handlers
+     * read it (`declare global { namespace Liverpc { interface Locals { user: User } } }`).
+     */
+    interface Locals {}
+  }
+}
+
+/** The connection's locals, as declared by the app in `Liverpc.Locals`. */
+export type Locals = Liverpc.Locals;
+/** A value, or a promise of it: every user function may be sync or async. */
+export type MaybePromise<T> = T | Promise<T>;
+/** The params matched from the page's URL (`/rooms/[roomId]` -> `{ roomId }`). */
+export type Params = Readonly<Record<string, string>>;
+/** A room key: a tuple of strings (`['chat', 'general']`), the Socket.IO group. */
+export type RoomKey = readonly [string, ...string[]];
+
+/** A server -> page event declared by type only: `toClient: { message: event<Message>() }`. */
+export interface EventType<T> {
+  readonly '~liverpc': 'event';
+  /** Never set: carries the payload type. */
+  readonly type?: T;
+}
+
+/**
+ * Declares a `toClient` event by its payload type, when you do not want a schema.
+ *
+ * @example
+ * toClient: { message: event<{ from: string; text: string }>() }
+ */
+export function event<T>(): EventType<T> {
+  return { '~liverpc': 'event' };
+}
+
+/** The `toClient` section: event name -> a schema of the payload, or `event<T>()`. */
+export type ToClientDef = { readonly [event: string]: StandardSchemaV1 | EventType<unknown> };
+/** Payload types of a `toClient` section. */
+export type Events<T extends ToClientDef> = {
+  [K in keyof T]: T[K] extends StandardSchemaV1 ? Output<T[K]> : T[K] extends EventType<infer P> ? P : never;
+};
+
+/** What a room function receives. */
+export interface RoomArgs {
+  /** The params matched from the page's URL. */
+  readonly params: Params;
+  /** What `hooks.socket.ts` returned for this connection. */
+  readonly locals: Locals;
+}
+
+/** A private room: the server computes the key; the page joins by name only. */
+export interface PrivateRoom {
+  readonly kind: 'private';
+  readonly autoJoin: boolean;
+  readonly decide: (args: RoomArgs) => MaybePromise<RoomKey | false>;
+}
+
+/** An exposed room: the page sends a payload (validated by `schema`), the server decides. */
+export interface ExposedRoom<S extends StandardSchemaV1 = StandardSchemaV1> {
+  readonly kind: 'expose';
+  readonly schema: S;
+  readonly decide: (args: RoomArgs & { readonly data: Output<S> }) => MaybePromise<RoomKey | false>;
+}
+
+/** Any room definition. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type RoomDef = PrivateRoom | ExposedRoom<any>;
+/** The `rooms` section. */
+export type RoomsDef = { readonly [room: string]: RoomDef };
+
+/** The rooms as the page joins them: `null` for a private room, the payload for an exposed one. */
+export type RoomPayloads<R extends RoomsDef> = {
+  [K in keyof R]: R[K] extends ExposedRoom<infer S> ? Input<S> : null;
+};
+
+/** The `room.private` and `room.expose` declarations. */
+export const room = {
+  /**
+   * A private room: `decide` computes its key from the URL's params or the locals (return
+   * `false`, or throw, to refuse). With `autoJoin`, every connected page joins it at once.
+   *
+   * @example
+   * chat: room.private(({ params }) => ['chat', params.roomId], { autoJoin: true })
+   */
+  private(decide: (args: RoomArgs) => MaybePromise<RoomKey | false>, options?: { autoJoin?: boolean }): PrivateRoom {
+    return { kind: 'private', autoJoin: options?.autoJoin ?? false, decide };
+  },
+  /**
+   * An exposed room: the page asks with a payload (`room.join.project({ projectId })`),
+   * validated by `schema`; `decide` authorizes it: a key joins, `false` (or a throw) refuses
+   * with exactly `forbidden`.
+   *
+   * @example
+   * project: room.expose(v.object({ projectId: v.string() }), ({ data, locals }) =>
+   *   locals.user.projectIds.includes(data.projectId) ? ['project', data.projectId] : false)
+   */
+  expose<S extends StandardSchemaV1>(
+    schema: S,
+    decide: (args: RoomArgs & { readonly data: Output<S> }) => MaybePromise<RoomKey | false>,
+  ): ExposedRoom<S> {
+    return { kind: 'expose', schema, decide };
+  },
+};
+
+/** Where a handler's emit goes: every member of the room, or every member but this socket. */
+export interface Emitter<E> {
+  /** Sends `event` with `payload`. */
+  emit<K extends keyof E & string>(event: K, payload: E[K]): void;
+}
+
+/** What a handler receives. */
+export interface HandlerArgs<D> extends RoomArgs {
+  /** The validated payload. */
+  readonly data: D;
+  /** This socket's id: unique, not a credential. */
+  readonly id: string;
+  /**
+   * The members of a room this socket is in (by room name or key), this socket included.
+   * Emits are sent in order when the handler returns, before its reply.
+   */
+  within(room: string | RoomKey): Emitter<Record<string, unknown>>;
+  /** The same, but not to this socket. */
+  to(room: string | RoomKey): Emitter<Record<string, unknown>>;
+  /** This socket only. */
+  readonly self: Emitter<Record<string, unknown>>;
+}
+
+/** A page -> server handler: payload schema (or none) and the function. */
+export interface Handler<P = unknown, R = unknown> {
+  readonly kind: 'handler';
+  readonly schema: StandardSchemaV1 | undefined;
+  readonly run: (args: HandlerArgs<never>) => MaybePromise<R>;
+  /** Never set: carries the page's payload type. */
+  readonly payload?: P;
+}
+
+/**
+ * A page -> server handler. The page's payload is validated by `schema` (issues answer
+ * `invalid_payload`); the return value is the reply. Throw `new LiverpcError('forbidden', ...)`
+ * to refuse with a code; anything else thrown answers `internal` (logged, without the payload).
+ *
+ * @example
+ * send: handler(v.object({ text: v.pipe(v.string(), v.minLength(1)) }), ({ data, locals, within }) => {
+ *   within('chat').emit('message', { from: locals.user.name, text: data.text });
+ *   return { delivered: true };
+ * })
+ */
+export function handler<S extends StandardSchemaV1, R>(
+  schema: S,
+  run: (args: HandlerArgs<Output<S>>) => MaybePromise<R>,
+): Handler<Input<S>, Awaited<R>>;
+/**
+ * A handler without a payload: the page calls it with no argument.
+ *
+ * @example
+ * whoami: handler(({ locals }) => locals.user?.name ?? null)
+ */
+export function handler<R>(run: (args: HandlerArgs<null>) => MaybePromise<R>): Handler<null, Awaited<R>>;
+export function handler(
+  first: StandardSchemaV1 | ((args: HandlerArgs<never>) => unknown),
+  second?: (args: HandlerArgs<never>) => unknown,
+): Handler {
+  if (typeof first === 'function') return { kind: 'handler', schema: undefined, run: first };
+  if (second === undefined) throw new TypeError('liverpc: handler(schema, fn) needs a function');
+  return { kind: 'handler', schema: first, run: second };
+}
+
+/** The `fromClient` section. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type FromClientDef = { readonly [name: string]: Handler<any, any> };
+/** `[payload, reply]` per handler, as the page calls them. */
+export type Calls<F extends FromClientDef> = {
+  [K in keyof F]: F[K] extends Handler<infer P, infer R> ? readonly [P, R] : never;
+};
+
+/** What `socket({ ... })` takes. Every section may be left out. */
+export interface SocketDef<T extends ToClientDef, F extends FromClientDef, R extends RoomsDef> {
+  readonly toClient?: T;
+  readonly fromClient?: F;
+  readonly rooms?: R;
+}
+
+/** The page's view of a contract: what its client is typed from. */
+export interface ClientContract<T extends ToClientDef, F extends FromClientDef, R extends RoomsDef> {
+  toClient: Events<T>;
+  fromClient: Calls<F>;
+  rooms: RoomPayloads<R>;
+}
+
+/** Where a registered contract is served: set by `register`. */
+export interface Binding {
+  readonly route: string;
+  readonly name: string;
+  readonly namespace: string;
+  emit(key: RoomKey, event: string, payload: unknown): number;
+}
+
+/** The server side of a contract: its definition, and emits to its rooms from anywhere. */
+export interface ServerSocket<T extends ToClientDef, F extends FromClientDef, R extends RoomsDef> {
+  /** The definition, read by `register`. */
+  readonly '~liverpc': SocketDef<T, F, R> & { binding?: Binding };
+  /**
+   * Emits to every member of room `key`, from anywhere in the server (a form action, an
+   * endpoint, a job). Returns how many sockets of this process it reached. Throws until the
+   * contract is registered with the engine.
+   *
+   * @example
+   * chat.to(['tenant', user.tenantId]).emit('notice', { text: 'maintenance at 5' });
+   */
+  to(key: RoomKey): { emit<K extends keyof Events<T> & string>(event: K, payload: Events<T>[K]): number };
+}
+
+/** What `socket()` returns: the page's client factory, and the server side. */
+export type Socket<T extends ToClientDef, F extends FromClientDef, R extends RoomsDef> = ClientFactory<
+  ClientContract<T, F, R>
+> &
+  ServerSocket<T, F, R>;
+
+/**
+ * A route contract: what the server sends (`toClient`), the calls the page makes
+ * (`fromClient`) and the rooms (`rooms`). Export it from `<route>/<name>.socket.ts`: the route
+ * id comes from the folder, the contract name from the export name. In the browser the Vite
+ * plugin replaces the module with a client built from the names; types come from here.
+ *
+ * @example
+ * export const chat = socket({
+ *   toClient: { message: v.object({ from: v.string(), text: v.string() }) },
+ *   fromClient: { send: handler(v.object({ text: v.string() }), ({ data, within }) => { ... }) },
+ *   rooms: { chat: room.private(({ params }) => ['chat', params.roomId], { autoJoin: true }) },
+ * });
+ */
+export function socket<
+  const T extends ToClientDef = {},
+  const F extends FromClientDef = {},
+  const R extends RoomsDef = {},
+>(def: SocketDef<T, F, R>): Socket<T, F, R> {
+  const state: SocketDef<T, F, R> & { binding?: Binding } = { ...def };
+  // During server rendering `chat()` is inert: the core client opens nothing without a window.
+  const factory = (options?: ClientOptions) => {
+    const binding = state.binding;
+    const descriptor = {
+      namespace: binding?.namespace ?? '/',
+      route: binding?.route ?? '/',
+      toClient: Object.keys(def.toClient ?? {}),
+      fromClient: Object.keys(def.fromClient ?? {}),
+      rooms: Object.keys(def.rooms ?? {}),
+      autoJoin: Object.entries(def.rooms ?? {})
+        .filter(([, r]) => r.kind === 'private' && r.autoJoin)
+        .map(([n]) => n),
+    };
+    return clientSocket<ClientContract<T, F, R>>(descriptor as never)(options);
+  };
+  const server: ServerSocket<T, F, R> = {
+    '~liverpc': state,
+    to: (key) => ({
+      emit: (event, payload) => {
+        if (state.binding === undefined) {
+          throw new LiverpcError('unavailable', 'liverpc: this contract is not registered with the engine yet');
+        }
+        return state.binding.emit(key, event, payload);
+      },
+    }),
+  };
+  return Object.assign(factory, server) as Socket<T, F, R>;
+}

@@ -1,0 +1,48 @@
+/**
+ * `liverpc/server`: the TypeScript front-end. Write contracts as the tutorial does, in
+ * `src/routes/<route>/<name>.socket.ts`, and the connection hook in `src/hooks.socket.ts`;
+ * the Rust engine (the `liverpc-node` addon, in this process) serves them.
+ *
+ * ```ts
+ * import { room, socket } from 'liverpc/server';
+ * export const chat = socket({
+ *   rooms: { chat: room.private(({ params }) => ['chat', params.roomId], { autoJoin: true }) },
+ * });
+ * ```
+ */
+
+export { event, handler, room, socket } from './contract.js';
+export type {
+  ClientContract,
+  Emitter,
+  EventType,
+  Events,
+  ExposedRoom,
+  FromClientDef,
+  Handler,
+  HandlerArgs,
+  Locals,
+  MaybePromise,
+  Params,
+  PrivateRoom,
+  RoomArgs,
+  RoomDef,
+  RoomKey,
+  RoomPayloads,
+  RoomsDef,
+  ServerSocket,
+  Socket,
+  SocketDef,
+  ToClientDef,
+} from './contract.js';
+export { hook } from './hooks.js';
+export type { Handle, HandshakeEvent } from './hooks.js';
+export { Engine, createEngine } from './engine.js';
+export type { ContractModule, EngineOptions } from './engine.js';
+export { attach, handOver, ENDPOINT } from './upgrade.js';
+export { LiverpcNativeError, loadNative } from './native.js';
+export type { NativeApp, NativeModule } from './native.js';
+export { validate } from './schema.js';
+export type { Input, Output, StandardSchemaV1 } from './schema.js';
+export { LiverpcError } from '../error.js';
+export type { ErrorCode, Issue, ServerErrorCode } from '../error.js';

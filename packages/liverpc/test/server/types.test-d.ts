@@ -1,0 +1,70 @@
+// Type tests of liverpc/server (tsc --noEmit): the tutorial's page code type-checks against
+// the contract's inferred client; every @ts-expect-error line must be an error.
+
+import * as v from 'valibot';
+import { event, handler, room, socket } from 'liverpc/server';
+
+import { chat } from './app/src/routes/rooms/[roomId]/chat.socket.js';
+
+// The tutorial's +page.svelte script, verbatim.
+const room_ = chat();
+async function openProject(projectId: string) {
+  // Typed from the room.expose schema in chat.socket.ts.
+  await room_.join.project({ projectId });
+}
+void openProject;
+
+// Handlers: payload and reply typed from the schema and the function.
+const sent: Promise<{ delivered: boolean }> = room_.send({ text: 'hi' });
+void sent;
+room_.on.message((m) => {
+  const from: string = m.from;
+  void from;
+});
+void room_.join.chat();
+void room_.join.tenant();
+
+// @ts-expect-error a wrong payload
+void room_.send({ text: 1 });
+// @ts-expect-error a wrong join payload
+void room_.join.project({ project: 'apollo' });
+// @ts-expect-error a payload on a private room
+void room_.join.tenant({ tenantId: 'acme' });
+// @ts-expect-error an unknown event
+room_.on.notice(() => {});
+// @ts-expect-error an unknown room
+void room_.join.admin();
+// @ts-expect-error an unknown handler
+void room_.delete({});
+
+// Emits from anywhere are typed by toClient.
+chat.to(['chat', 'general']).emit('message', { room: 'general', from: 'bot', text: 'hi' });
+// @ts-expect-error a wrong event payload
+chat.to(['chat', 'general']).emit('message', { text: 1 });
+// @ts-expect-error an undeclared event
+chat.to(['chat', 'general']).emit('notice', {});
+// @ts-expect-error a room key is a tuple of strings
+chat.to([]).emit('message', { room: '', from: '', text: '' });
+
+// Room functions: sync or async, a key or false; locals typed from Liverpc.Locals.
+const other = socket({
+  toClient: { tick: event<{ n: number }>() },
+  fromClient: { whoami: handler(({ locals }) => locals.user.name) },
+  rooms: {
+    a: room.private(async ({ locals }) => ['tenant', locals.user.tenantId]),
+    b: room.expose(v.object({ id: v.number() }), async ({ data }) => (data.id > 0 ? ['b', String(data.id)] : false)),
+    // @ts-expect-error a key is strings, not numbers
+    c: room.private(() => ['c', 1]),
+    // @ts-expect-error locals has no such field
+    d: room.private(({ locals }) => ['d', locals.tenant]),
+  },
+});
+const o = other();
+const name: Promise<string> = o.whoami();
+void name;
+o.on.tick((t) => void (t.n + 1));
+void o.join.b({ id: 1 });
+// @ts-expect-error the schema's input type
+void o.join.b({ id: '1' });
+// @ts-expect-error whoami takes no payload
+void o.whoami({});

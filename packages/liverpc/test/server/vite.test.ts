@@ -1,0 +1,44 @@
+// The liverpc/vite contract discovery and the browser module that replaces a contract module.
+
+import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { clientModule, contractFiles, contractsOf, isContractFile, routeIdOf } from '../../src/sockets.js';
+import * as chatModule from './app/src/routes/rooms/[roomId]/chat.socket.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+test('route ids come from the folder under src/routes', () => {
+  assert.equal(routeIdOf('/app', '/app/src/routes/rooms/[roomId]/chat.socket.ts'), '/rooms/[roomId]');
+  assert.equal(routeIdOf('/app', '/app/src/routes/lobby.socket.ts'), '/');
+  assert.equal(isContractFile('/app', '/app/src/routes/a/chat.socket.ts?v=1'), true);
+  assert.equal(isContractFile('/app', '/app/src/lib/chat.socket.ts'), false);
+  assert.equal(isContractFile('/app', '/app/src/routes/a/+page.svelte'), false);
+});
+
+test('contract files are found under src/routes', () => {
+  const root = join(here, 'app');
+  assert.deepEqual(
+    contractFiles(root).map((f) => routeIdOf(root, f)),
+    ['/rooms/[roomId]'],
+  );
+});
+
+test('the browser module is built from the names only: no server code', () => {
+  const code = clientModule('/rooms/[roomId]', contractsOf(chatModule));
+  assert.match(code, /import \{ socket \} from "liverpc\/sveltekit"/);
+  assert.match(code, /export const chat = socket\(/);
+  const descriptor = JSON.parse(code.slice(code.indexOf('socket({') + 7, code.lastIndexOf(')')));
+  assert.deepEqual(descriptor, {
+    namespace: '/rooms/[roomId]/chat',
+    route: '/rooms/[roomId]',
+    toClient: ['message'],
+    fromClient: ['send'],
+    rooms: ['chat', 'tenant', 'project'],
+    autoJoin: ['chat'],
+  });
+  // Neither a room function's nor a handler's source, nor the schemas.
+  for (const secret of ['tenantId', 'projectIds', 'within', 'valibot', 'minLength']) assert.ok(!code.includes(secret), secret);
+});
