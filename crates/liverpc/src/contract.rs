@@ -85,5 +85,5 @@ pub struct Socket<C: Contract> {
     pub(crate) handlers: Vec<(Arc<DeclaredHandler<C::State>>, HandlerInfo)>,
     pub(crate) rooms: Vec<(Arc<DeclaredRoom<C::State>>, RoomInfo)>,
     /// Rooms that list their members: the room's name and what a member shows.
-    pub(crate) presence: Vec<(String, crate::engine::PresenceFn)>,
+    pub(crate) presence: Vec<(String, crate::engine::PresenceFn, crate::codegen::TsType)>,
 }

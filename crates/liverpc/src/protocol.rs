@@ -46,6 +46,7 @@ pub(crate) const RESERVED_NAMES: &[&str] = &[
     "close",
     "navigate",
     "state",
+    "presence",
     "subscribe",
     "then",
     "constructor",

@@ -217,6 +217,10 @@ impl<C: Contract> Socket<C> {
     ///
     /// struct Locals { name: Option<String> }
     ///
+    /// /// What the others see of a member (`room.presence.chat` on the page).
+    /// #[derive(serde::Serialize, ts_rs::TS)]
+    /// struct Member { name: String }
+    ///
     /// struct Chat;
     /// impl Contract for Chat {
     ///     const ROUTE: &'static str = "/rooms/[roomId]";
@@ -228,20 +232,20 @@ impl<C: Contract> Socket<C> {
     ///         socket
     ///             .auto_join("chat", |cx| async move { Ok(key!["chat", cx.param("roomId")?]) })
     ///             // Signed-in members show their name; anonymous pages are not listed.
-    ///             .presence("chat", |locals| locals.name.as_ref().map(|name| serde_json::json!({ "name": name })))
+    ///             .presence("chat", |locals| locals.name.clone().map(|name| Member { name }))
     ///     }
     /// }
     /// ```
     pub fn presence<P, F>(mut self, room: &str, show: F) -> Socket<C>
     where
-        P: Serialize,
+        P: Serialize + ts_rs::TS + 'static,
         F: Fn(&C::Locals) -> Option<P> + Send + Sync + 'static,
     {
         let erased = move |locals: &crate::engine::Locals| {
             let shown = show(locals.downcast_ref::<C::Locals>()?)?;
             serde_json::value::to_raw_value(&shown).ok()
         };
-        self.presence.push((room.to_owned(), Arc::new(erased)));
+        self.presence.push((room.to_owned(), Arc::new(erased), TsType::of::<P>()));
         self
     }
 }
@@ -259,6 +263,7 @@ pub(crate) fn compile<C: Contract>(state: Arc<C::State>) -> Result<(Spec, Contra
         events: Vec::new(),
         handlers: Vec::new(),
         rooms: Vec::new(),
+        presence: Vec::new(),
     };
     for event in C::ToClient::describe() {
         spec.event(event.name)?;
@@ -278,8 +283,9 @@ pub(crate) fn compile<C: Contract>(state: Arc<C::State>) -> Result<(Spec, Contra
         spec.room(&room_info.name, room)?;
         info.rooms.push(room_info);
     }
-    for (room, show) in socket.presence {
+    for (room, show, shown) in socket.presence {
         spec.presence(&room, show)?;
+        info.presence.push((room, shown));
     }
     Ok((spec, info))
 }

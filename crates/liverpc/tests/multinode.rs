@@ -335,6 +335,12 @@ async fn killed_pubsub_connections_are_resubscribed_without_restarting_a_node() 
 
 // Presence.
 
+/// What a lobby member shows the others.
+#[derive(serde::Serialize, ts_rs::TS)]
+struct Shown {
+    name: String,
+}
+
 /// A lobby per URL whose members see each other's names (from the locals, never the page).
 struct Lobby;
 
@@ -348,7 +354,7 @@ impl Contract for Lobby {
     fn socket(socket: Socket<Self>) -> Socket<Self> {
         socket
             .auto_join("lobby", |cx| async move { Ok(key!["lobby", cx.param("roomId")?]) })
-            .presence("lobby", |locals| locals.user.as_ref().map(|u| json!({ "name": u.name })))
+            .presence("lobby", |locals| locals.user.as_ref().map(|u| Shown { name: u.name.clone() }))
     }
 }
 

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ChatServer, launchBrowser, messages, openTab, say, seeMessage, withScreenshots } from './harness.mjs';
+import { ChatServer, RedisServer, launchBrowser, messages, openTab, say, seeMessage, withScreenshots } from './harness.mjs';
 
 let browser;
 let server;
@@ -173,5 +173,36 @@ test('after a server restart the tab reconnects, rejoins its rooms and receives 
     });
   } finally {
     await own.destroy();
+  }
+});
+
+test('two tabs on two nodes of one Redis see each other\'s messages and each other in the room', async (t) => {
+  const redis = await new RedisServer().start();
+  const nodeA = await new ChatServer(undefined, { redis: redis.url }).start();
+  const nodeB = await new ChatServer(undefined, { redis: redis.url }).start();
+  try {
+    await withScreenshots(t, browser, async () => {
+      const alice = await openTab(browser, nodeA, { user: 'alice', path: '/rooms/general' });
+      const bob = await openTab(browser, nodeB, { user: 'bob', path: '/rooms/general' });
+
+      // Presence: each tab lists both members, whichever node they are on.
+      for (const tab of [alice, bob]) {
+        await tab.getByTestId('member').filter({ hasText: 'alice' }).waitFor();
+        await tab.getByTestId('member').filter({ hasText: 'bob' }).waitFor();
+      }
+      await say(alice, 'from node A');
+      await seeMessage(bob, 'from node A');
+      await say(bob, 'from node B');
+      await seeMessage(alice, 'from node B');
+
+      // A leave on node B reaches node A's list.
+      await bob.context().close();
+      await alice.getByTestId('member').filter({ hasText: 'bob' }).waitFor({ state: 'detached' });
+      assert.deepEqual(await alice.getByTestId('member').allTextContents(), ['alice']);
+    });
+  } finally {
+    await nodeA.destroy();
+    await nodeB.destroy();
+    await redis.stop();
   }
 });

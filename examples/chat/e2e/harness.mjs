@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -14,10 +15,58 @@ const webBuild = join(root, 'examples/chat/web/build');
 const chromiumBin = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const screenshots = fileURLToPath(new URL('./screenshots/', import.meta.url));
 
-/** The chat server on `port` (0: any free port), with its own session store. */
+/** A `redis-server` (Debian's) on a free loopback port, for several chat servers to share. */
+export class RedisServer {
+  async start() {
+    const port = await freePort();
+    this.process = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('redis-server did not start')), 15000);
+      let out = '';
+      this.process.stdout.on('data', (chunk) => {
+        out += chunk;
+        if (out.includes('Ready to accept connections')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      this.process.on('error', (e) => reject(new Error(`redis-server: ${e.message} (apt-get install redis-server)`)));
+      this.process.on('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
+    });
+    this.url = `redis://127.0.0.1:${port}`;
+    return this;
+  }
+
+  async stop() {
+    if (!this.process || this.process.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.process.once('exit', resolve));
+    this.process.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** A port nobody listens on now. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The chat server on `port` (0: any free port), with its own session store; with `redis`, one
+ * node of several sharing their rooms through it.
+ */
 export class ChatServer {
-  constructor(dataDir) {
+  constructor(dataDir, { redis } = {}) {
     this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), 'chat-e2e-'));
+    this.redis = redis;
   }
 
   /** Starts the server; resolves once it printed its URL. */
@@ -25,6 +74,7 @@ export class ChatServer {
     if (!existsSync(serverBin)) throw new Error(`${serverBin} is missing: run cargo build -p chat-server`);
     if (!existsSync(join(webBuild, 'index.html'))) throw new Error(`${webBuild} is missing: run npm run build in examples/chat/web`);
     const args = ['--addr', `127.0.0.1:${port}`, '--web', webBuild, '--data', this.dataDir, '--notice-every', '3600'];
+    if (this.redis) args.push('--redis', this.redis);
     this.process = spawn(serverBin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
     this.stderr = '';
     this.process.stderr.on('data', (chunk) => (this.stderr += chunk));

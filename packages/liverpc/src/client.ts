@@ -8,17 +8,18 @@
 import type { Channel } from './channel.js';
 import type { Client, Contract, Descriptor } from './contract.js';
 import { LiverpcError } from './error.js';
+import { Presence } from './presence.js';
 import type { AnyState } from './state.js';
 import { type Readable, Store, type Unsubscribe } from './store.js';
 
 /** Client members; a handler may not have one of these names. */
-export const MEMBERS: readonly string[] = ['on', 'join', 'leave', 'state', 'navigate', 'close', 'then'];
+export const MEMBERS: readonly string[] = ['on', 'join', 'leave', 'state', 'presence', 'navigate', 'close', 'then'];
 
 /**
  * Makes reading `state.current` reactive: called once with the client's store, returns what
  * `current` calls before reading (Svelte's `createSubscriber`). The core has none.
  */
-export type Track = (store: Readable<AnyState>) => () => void;
+export type Track = (store: Readable<unknown>) => () => void;
 
 /**
  * A client of one contract over a channel.
@@ -35,7 +36,13 @@ export function createClient<C extends Contract>(
   let channel = initial;
   let closed = false;
   const state = new Store<AnyState>({ status: 'connecting', rooms: {} });
-  let follow = channel.state.subscribe((s) => state.set(s));
+  const rooms = (descriptor.presence ?? []).map((room) => [room, new Presence<unknown>(room)] as const);
+  for (const [, presence] of rooms) presence.attach(channel);
+  const followed = (s: AnyState): void => {
+    state.set(s);
+    for (const [, presence] of rooms) presence.follow(s);
+  };
+  let follow = channel.state.subscribe(followed);
   /** Every listener of the page, and its registration on the current channel. */
   const listeners = new Map<(payload: unknown) => void, { event: string; off: Unsubscribe }>();
   const open = <T>(run: () => Promise<T>): Promise<T> =>
@@ -76,6 +83,9 @@ export function createClient<C extends Contract>(
         return state.get();
       },
     }),
+    presence: Object.freeze(
+      Object.fromEntries(rooms.map(([room, presence]) => [room, presence.readable(track?.(presence.store))])),
+    ),
     navigate: (path: string) =>
       open(() => {
         const { channel: next, done } = channel.navigate(path);
@@ -83,7 +93,8 @@ export function createClient<C extends Contract>(
           // Moved off a shared connection: take the listeners and the state along.
           channel = next;
           follow();
-          follow = channel.state.subscribe((s) => state.set(s));
+          for (const [, presence] of rooms) presence.attach(channel);
+          follow = channel.state.subscribe(followed);
           for (const [own, entry] of listeners) {
             entry.off();
             listeners.set(own, { event: entry.event, off: channel.listen(entry.event, own) });
@@ -96,6 +107,7 @@ export function createClient<C extends Contract>(
       closed = true;
       for (const { off } of listeners.values()) off();
       listeners.clear();
+      for (const [, presence] of rooms) presence.detach();
       follow();
       channel.release();
       state.set({ status: 'closed', rooms: {} });

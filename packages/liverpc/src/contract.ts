@@ -3,6 +3,7 @@
  * produce (`Client`). Types only: nothing here exists at run time.
  */
 
+import type { Member } from './presence.js';
 import type { ConnectionState } from './state.js';
 import type { ReadableState, Unsubscribe } from './store.js';
 
@@ -10,12 +11,14 @@ import type { ReadableState, Unsubscribe } from './store.js';
  * One route contract, as the generated module declares it (the type parameter of `socket`):
  * - `toClient`: event name -> payload type;
  * - `fromClient`: handler name -> `[payload type, reply type]` (`null` payload: no argument);
- * - `rooms`: room name -> join payload type (`null`: a private room, joined by name only).
+ * - `rooms`: room name -> join payload type (`null`: a private room, joined by name only);
+ * - `presence` (optional): room name -> what each member of that room shows the others.
  */
 export interface Contract {
   toClient: { [event: string]: unknown };
   fromClient: { [handler: string]: readonly [payload: unknown, reply: unknown] };
   rooms: { [room: string]: unknown };
+  presence?: { [room: string]: unknown };
 }
 
 /** The names the runtime needs at run time: the constants of a generated module. */
@@ -32,6 +35,8 @@ export interface Descriptor<C extends Contract> {
   rooms: readonly (keyof C['rooms'] & string)[];
   /** Rooms the server joins on connect (reported by `liverpc:room`). */
   autoJoin: readonly (keyof C['rooms'] & string)[];
+  /** Rooms that list their members (presence). */
+  presence?: readonly (keyof NonNullable<C['presence']> & string)[];
 }
 
 /** A call: no argument when the payload type is `null`. */
@@ -48,6 +53,11 @@ export type Calls<F extends Contract['fromClient']> = {
 /** `room.on.<event>(listener)` for every `toClient` event; each returns an unsubscribe. */
 export type Listeners<E extends Contract['toClient']> = {
   readonly [K in keyof E & string]: (listener: (payload: E[K]) => void) => Unsubscribe;
+};
+
+/** `room.presence.<room>` for every room that lists its members: a store of the members. */
+export type PresenceStores<P> = {
+  readonly [K in keyof P & string]: ReadableState<readonly Member<P[K]>[]>;
 };
 
 /** `room.join.<room>(data?)` / `room.leave.<room>(data?)` for every room. */
@@ -96,6 +106,15 @@ export interface ClientBase<C extends Contract> {
    * const apollo = room.state.current.rooms.project?.find((p) => p.data.projectId === 'apollo');
    */
   readonly state: ReadableState<ConnectionState<C['rooms']>>;
+  /**
+   * Who is in a room that lists its members: a store (and `current`) of `{ id, data, self }`,
+   * `data` being what the server derives from each member's session (never what a page
+   * sends). Empty while the room is not joined; live with every join and leave, on every node.
+   *
+   * @example
+   * room.presence.chat.subscribe((members) => console.log(members.map((m) => m.data.name)));
+   */
+  readonly presence: PresenceStores<NonNullable<C['presence']>>;
   /**
    * Follows the page to a new URL path: re-handshakes with it (new params, new auto-joined
    * rooms), then asks again for the rooms joined explicitly. Listeners stay. Resolves once

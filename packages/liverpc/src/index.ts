@@ -28,9 +28,11 @@ export type {
   Contract,
   Descriptor,
   Listeners,
+  PresenceStores,
   RoomCall,
   RoomCalls,
 } from './contract.js';
+export type { Member } from './presence.js';
 export type {
   ConnectionState,
   ConnectionStatus,

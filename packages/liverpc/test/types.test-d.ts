@@ -1,6 +1,6 @@
 // Type tests: compiled by `tsc --noEmit` (npm run test:types), never run. Every
 // `@ts-expect-error` line must fail to compile, or the build fails ("unused directive").
-import type { ConnectionState, ExposedRoomState, LiverpcError, ReadableState, RoomState, Unsubscribe } from 'liverpc';
+import type { ConnectionState, ExposedRoomState, LiverpcError, Member, ReadableState, RoomState, Unsubscribe } from 'liverpc';
 
 import { type Message, type Sent, chat } from './fixture/core/rooms/[roomId]/chat.socket.js';
 import { stale } from './fixture/stale.socket.js';
@@ -56,7 +56,13 @@ export async function positive(): Promise<void> {
   });
   // The value now, without subscribing (reactive in Svelte 5 with `liverpc/sveltekit`).
   const now = room.state.current;
-  assert<Equal<typeof now, ConnectionState<{ chat: null; tenant: null; project: { projectId: string } }>>>();
+  assert<Equal<typeof now, ConnectionState<{ chat: null; tenant: null; team: null; project: { projectId: string } }>>>();
+  // Presence: the members of a room that lists them, typed by what the server shows.
+  const team = room.presence.team.current;
+  assert<Equal<typeof team, readonly Member<{ name: string }>[]>>();
+  expectType<boolean | undefined>(team[0]?.self);
+  // @ts-expect-error the chat room does not list its members
+  void room.presence.chat;
   expectType<'joining' | 'joined' | 'retrying' | 'denied' | undefined>(now.rooms.chat?.status);
   expectType<number | undefined>(now.rooms.project?.length);
   await room.navigate('/rooms/random');

@@ -114,6 +114,8 @@ pub struct ContractInfo {
     pub handlers: Vec<HandlerInfo>,
     /// The rooms.
     pub rooms: Vec<RoomInfo>,
+    /// The rooms that list their members (presence): room name and what a member shows.
+    pub presence: Vec<(String, TsType)>,
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub(super) struct ContractModule {
     to_client: Vec<(String, String)>,
     from_client: Vec<(String, String, String)>,
     rooms: Vec<(String, Option<String>)>,
+    presence: Vec<(String, String)>,
 }
 
 impl ContractModule {
@@ -25,7 +26,8 @@ impl ContractModule {
             .map(|h| (h.name.clone(), h.payload.render(&mut decls), h.reply.render(&mut decls)))
             .collect();
         let rooms = contract.rooms.iter().map(|r| (r.name.clone(), r.payload.map(|p| p.render(&mut decls)))).collect();
-        ContractModule { decls, to_client, from_client, rooms }
+        let presence = contract.presence.iter().map(|(room, ty)| (room.clone(), ty.render(&mut decls))).collect();
+        ContractModule { decls, to_client, from_client, rooms, presence }
     }
 
     pub(super) fn write(
@@ -66,6 +68,10 @@ impl ContractModule {
         let _ = writeln!(out, "  toClient: {to_client};");
         let _ = writeln!(out, "  fromClient: {from_client};");
         let _ = writeln!(out, "  rooms: {rooms};");
+        if !self.presence.is_empty() {
+            let presence = map(self.presence.iter().map(|(room, ty)| format!("{room}: {ty}")).collect());
+            let _ = writeln!(out, "  presence: {presence};");
+        }
         let _ = writeln!(out, "}}>({{");
         let _ = writeln!(out, "  namespace: {},", quote(&contract.namespace));
         let _ = writeln!(out, "  route: {},", quote(contract.route));
@@ -77,6 +83,10 @@ impl ContractModule {
             "  autoJoin: {},",
             names(contract.rooms.iter().filter(|r| r.auto_join).map(|r| r.name.as_str()).collect())
         );
+        if !contract.presence.is_empty() {
+            let _ =
+                writeln!(out, "  presence: {},", names(contract.presence.iter().map(|(r, _)| r.as_str()).collect()));
+        }
         out.push_str("});\n");
         out
     }

@@ -110,6 +110,12 @@ pub struct ProjectJoin {
     pub project_id: String,
 }
 
+/// What a member of the `team` room shows the others (presence).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+pub struct Teammate {
+    pub name: String,
+}
+
 /// Which room a `post` goes to.
 #[derive(Debug, Deserialize, garde::Validate, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
@@ -140,6 +146,12 @@ impl Contract for Chat {
                 let user = cx.locals().user.as_ref().ok_or(Deny)?;
                 Ok(key!["tenant", &user.tenant_id])
             })
+            // The signed-in people of the tenant who opened the team panel, by name.
+            .private("team", |cx| async move {
+                let user = cx.locals().user.as_ref().ok_or(Deny)?;
+                Ok(key!["team", &user.tenant_id])
+            })
+            .presence("team", |locals| locals.user.as_ref().map(|u| Teammate { name: u.name.clone() }))
             .expose("project", |cx, ProjectJoin { project_id }| async move {
                 let user = cx.locals().user.as_ref().ok_or(Deny)?;
                 if project_id == "panic" {
@@ -217,7 +229,7 @@ pub async fn start(limits: Limits) -> Server {
 }
 
 /// Starts the fixture server on `addr`, with `POST /admin/revoke/{user}/{project}`,
-/// `POST /admin/disconnect/project/{project}` (disconnects the project room's sockets) and
+/// `POST /admin/disconnect/{kind}/{id}` (disconnects the sockets of room `[kind, id]`) and
 /// `POST /admin/unavailable/{n}` (the next `n` handshakes are refused `unavailable`).
 pub async fn start_at(addr: SocketAddr, limits: Limits) -> Server {
     use axum::extract::Path;
@@ -237,10 +249,10 @@ pub async fn start_at(addr: SocketAddr, limits: Limits) -> Server {
             }),
         )
         .route(
-            "/admin/disconnect/project/{project}",
-            post(move |Path(project): Path<String>| {
+            "/admin/disconnect/{kind}/{id}",
+            post(move |Path((kind, id)): Path<(String, String)>| {
                 let chat = chat.clone();
-                async move { chat.to(&key!["project", project]).disconnect().to_string() }
+                async move { chat.to(&key![kind, id]).disconnect().to_string() }
             }),
         )
         .route(

@@ -63,6 +63,13 @@ impl Event for TenantNotice {
     const NAME: &'static str = "tenant";
 }
 
+/// What the other members of a chat room see of a signed-in member (presence).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub(crate) struct Member {
+    /// The account's name.
+    pub(crate) name: String,
+}
+
 /// fromClient.send
 #[derive(Debug, Deserialize, garde::Validate, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
@@ -109,6 +116,8 @@ impl Contract for Chat {
             .from_client("postProject", post_project)
             // The URL's [roomId] chooses the chat room; every page joins it at once.
             .auto_join("chat", |cx| async move { Ok(key!["chat", cx.param("roomId")?]) })
+            // Who is here: each signed-in member shows its name, from its session.
+            .presence("chat", |locals| locals.user.map(|user| Member { name: user.name.to_owned() }))
             // The tenant comes from the session cookie, never from the page.
             .private("tenant", |cx| async move {
                 let user = cx.locals().user.ok_or(Deny)?;

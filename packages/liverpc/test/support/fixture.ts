@@ -16,6 +16,8 @@ export interface Fixture {
   revoke(user: string, project: string): Promise<string>;
   /** `POST /admin/disconnect/project/{project}`: how many sockets the server disconnected. */
   disconnectProject(project: string): Promise<number>;
+  /** `POST /admin/disconnect/team/{tenant}`: the same for a tenant's team room. */
+  disconnectTeam(tenant: string): Promise<number>;
   /** `POST /admin/unavailable/{n}`: the next `n` handshakes are refused `unavailable`. */
   refuseUnavailable(n: number): Promise<void>;
   stop(): Promise<void>;
@@ -78,6 +80,10 @@ export async function startFixture(limits: FixtureLimits = {}): Promise<Fixture>
     },
     async disconnectProject(project) {
       const response = await fetch(`${url}/admin/disconnect/project/${project}`, { method: 'POST' });
+      return Number(await response.text());
+    },
+    async disconnectTeam(tenant) {
+      const response = await fetch(`${url}/admin/disconnect/team/${tenant}`, { method: 'POST' });
       return Number(await response.text());
     },
     async refuseUnavailable(n) {

@@ -2,6 +2,12 @@
 // Source: the Rust contract `chat_server::chat::Chat` (route `/rooms/[roomId]`, name `chat`).
 import { socket } from "liverpc/sveltekit";
 
+export type Member = { 
+/**
+ * The account's name.
+ */
+name: string, };
+
 export type Message = { 
 /**
  * The chat room (the URL's roomId).
@@ -67,6 +73,7 @@ export const chat = socket<{
   toClient: { message: Message; project: ProjectMessage; tenant: TenantNotice };
   fromClient: { send: [SendMessage, null]; postProject: [PostProject, null] };
   rooms: { chat: null; tenant: null; project: ProjectJoin };
+  presence: { chat: Member };
 }>({
   namespace: "/rooms/[roomId]/chat",
   route: "/rooms/[roomId]",
@@ -74,4 +81,5 @@ export const chat = socket<{
   fromClient: ["send", "postProject"],
   rooms: ["chat", "tenant", "project"],
   autoJoin: ["chat"],
+  presence: ["chat"],
 });

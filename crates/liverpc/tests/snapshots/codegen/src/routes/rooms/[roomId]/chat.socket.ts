@@ -15,16 +15,20 @@ export type Send = { text: string, };
 
 export type Sent = { delivered: number, };
 
+export type Teammate = { name: string, };
+
 /** The `chat` contract of route `/rooms/[roomId]`. */
 export const chat = socket<{
   toClient: { message: Message; notice: Notice };
   fromClient: { send: [Send, Sent]; post: [Post, Sent]; whoami: [null, string | null]; boom: [null, null] };
-  rooms: { chat: null; tenant: null; project: ProjectJoin };
+  rooms: { chat: null; tenant: null; team: null; project: ProjectJoin };
+  presence: { team: Teammate };
 }>({
   namespace: "/rooms/[roomId]/chat",
   route: "/rooms/[roomId]",
   toClient: ["message", "notice"],
   fromClient: ["send", "post", "whoami", "boom"],
-  rooms: ["chat", "tenant", "project"],
+  rooms: ["chat", "tenant", "team", "project"],
   autoJoin: ["chat"],
+  presence: ["team"],
 });
