@@ -40,6 +40,14 @@ export function registered(): RegisteredSockets {
   return found;
 }
 
+/**
+ * The header `serve` sets on every request to the protocol it was served over (`http`),
+ * overwriting what the client sent. adapter-node assumes `https` unless told: start the app
+ * with `PROTOCOL_HEADER=x-liverpc-protocol` (or `ORIGIN`) so that its URLs, and its check
+ * of form posts' origin, are right.
+ */
+export const PROTOCOL_HEADER = 'x-liverpc-protocol';
+
 /** Options of {@link serve}. */
 export interface ServeOptions {
   /** Default: `process.env.HOST` or `0.0.0.0`. */
@@ -67,9 +75,10 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse, next?: 
  * Serves the SvelteKit app (adapter-node's `handler`) and its sockets on one port.
  *
  * @example
- * // server.js, beside build/
- * import { handler } from './build/handler.js';
- * import { serve } from 'liverpc/node';
+ * // server.js, beside build/ (adapter-node reads PROTOCOL_HEADER when its handler loads)
+ * import { serve, PROTOCOL_HEADER } from 'liverpc/node';
+ * process.env.PROTOCOL_HEADER ??= PROTOCOL_HEADER;
+ * const { handler } = await import('./build/handler.js');
  * const { url } = await serve(handler, { port: 3000 });
  * console.log(`listening on ${url}`);
  */
@@ -79,12 +88,13 @@ export async function serve(handler: RequestHandler, options: ServeOptions = {})
     ...(options.origins === undefined ? {} : { origins: options.origins }),
     ...(options.longPolling === undefined ? {} : { longPolling: options.longPolling }),
   });
-  const server = createServer((req, res) =>
+  const server = createServer((req, res) => {
+    req.headers[PROTOCOL_HEADER] = 'http';
     handler(req, res, () => {
       res.statusCode = 404;
       res.end('Not found');
-    }),
-  );
+    });
+  });
   engine.attach(server);
   const host = options.host ?? process.env.HOST ?? '0.0.0.0';
   server.listen(options.port ?? Number(process.env.PORT ?? 3000), host);
