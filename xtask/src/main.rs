@@ -5,7 +5,8 @@
 //!   runtime, official socket.io-client compatibility, the example app's type check and
 //!   build, browser end-to-end), installing what it needs.
 //! - `gen`: regenerates every generated TypeScript client.
-//! - `demo`: builds and runs the example chat app on one port.
+//! - `demo`: builds and runs the tutorial's app (TypeScript contracts, examples/chat-ts) on one
+//!   port; `demo --rust` the same app with Rust contracts (examples/chat).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -19,6 +20,7 @@ const GENERATORS: &[(&[&str], &str)] = &[
 
 const RUNTIME: &str = "packages/liverpc";
 const WEB: &str = "examples/chat/web";
+const TS_APP: &str = "examples/chat-ts";
 const E2E: &str = "examples/chat/e2e";
 const COMPAT: &str = "tests/compat";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -38,7 +40,7 @@ fn main() -> ExitCode {
             run("bench", ".", "cargo", &cargo)
         }
         _ => {
-            eprintln!("usage: cargo xtask test | gen | demo [--addr HOST:PORT]");
+            eprintln!("usage: cargo xtask test | gen | demo [--rust] [--addr HOST:PORT]");
             return ExitCode::from(2);
         }
     };
@@ -119,9 +121,13 @@ fn test() -> Result<(), String> {
     npm_install(WEB)?;
     run("example app type check", WEB, "npm", &["run", "check"])?;
     run("example app build", WEB, "npm", &["run", "build"])?;
+    npm_install(TS_APP)?;
+    run("TypeScript example type check", TS_APP, "npm", &["run", "check"])?;
+    run("TypeScript example build", TS_APP, "npm", &["run", "build"])?;
+    run("TypeScript example in production (node server.js)", TS_APP, "npm", &["test"])?;
     ensure_chromium()?;
     npm_install(E2E)?;
-    run("browser end-to-end", E2E, "npm", &["test"])?;
+    run("browser end-to-end, both examples", E2E, "npm", &["test"])?;
     println!("\nall tests passed in {:.0}s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -142,14 +148,37 @@ fn generators(command: &str) -> Result<(), String> {
 
 fn demo(args: &[String]) -> Result<(), String> {
     require("npm", "Node.js 20 with npm is needed to build the example's web app")?;
+    let rust = args.iter().any(|a| a == "--rust");
+    let args: Vec<&str> = args.iter().map(String::as_str).filter(|a| *a != "--rust").collect();
     npm_install(RUNTIME)?;
     run("build the npm runtime", RUNTIME, "npm", &["run", "build"])?;
-    generators("gen")?;
-    npm_install(WEB)?;
-    run("build the web app", WEB, "npm", &["run", "build"])?;
-    let mut server = vec!["run", "--quiet", "-p", "chat-server", "--"];
-    server.extend(args.iter().map(String::as_str));
-    run("chat demo", ".", "cargo", &server)
+    if rust {
+        generators("gen")?;
+        npm_install(WEB)?;
+        run("build the web app", WEB, "npm", &["run", "build"])?;
+        let mut server = vec!["run", "--quiet", "-p", "chat-server", "--"];
+        server.extend(args);
+        return run("chat demo (Rust contracts)", ".", "cargo", &server);
+    }
+    let addr = match args.as_slice() {
+        [] => "127.0.0.1:3000",
+        ["--addr", addr] => addr,
+        _ => return Err("usage: cargo xtask demo [--rust] [--addr HOST:PORT]".to_owned()),
+    };
+    let (host, port) = addr.rsplit_once(':').ok_or_else(|| format!("--addr {addr}: expected HOST:PORT"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    engine_addon("debug")?;
+    npm_install(TS_APP)?;
+    run("build the app", TS_APP, "npm", &["run", "build"])?;
+    println!("\n==> chat demo (TypeScript contracts): node server.js on {addr}");
+    let status = Command::new("node")
+        .arg("server.js")
+        .env("HOST", host)
+        .env("PORT", port)
+        .current_dir(root().join(TS_APP))
+        .status()
+        .map_err(|e| format!("could not start node: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("the demo exited ({status})")) }
 }
 
 /// Builds the engine addon (crates/liverpc-node) into the npm package, with the package's own

@@ -12,6 +12,12 @@ import { chromium } from 'playwright-core';
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const serverBin = process.env.CHAT_SERVER_BIN ?? join(root, 'target/debug/chat-server');
 const webBuild = join(root, 'examples/chat/web/build');
+const tsApp = join(root, 'examples/chat-ts');
+/**
+ * Which example the tests run against: `rust` (examples/chat: the Rust server and its
+ * contracts) or `ts` (examples/chat-ts: the SvelteKit app with TypeScript contracts).
+ */
+export const FRONTEND = process.env.CHAT_FRONTEND === 'ts' ? 'ts' : 'rust';
 const chromiumBin = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const screenshots = fileURLToPath(new URL('./screenshots/', import.meta.url));
 
@@ -71,15 +77,25 @@ export class ChatServer {
 
   /** Starts the server; resolves once it printed its URL. */
   async start(port = 0) {
-    if (!existsSync(serverBin)) throw new Error(`${serverBin} is missing: run cargo build -p chat-server`);
-    if (!existsSync(join(webBuild, 'index.html'))) throw new Error(`${webBuild} is missing: run npm run build in examples/chat/web`);
-    const args = ['--addr', `127.0.0.1:${port}`, '--web', webBuild, '--data', this.dataDir, '--notice-every', '3600'];
-    if (this.redis) args.push('--redis', this.redis);
-    this.process = spawn(serverBin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+    if (FRONTEND === 'ts') {
+      if (this.redis) throw new Error('the TypeScript example runs on one node: no redis option');
+      if (!existsSync(join(tsApp, 'build', 'handler.js'))) throw new Error(`${tsApp}/build is missing: run npm run build in examples/chat-ts`);
+      this.process = spawn(process.execPath, ['server.js'], {
+        cwd: tsApp,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), CHAT_DATA: this.dataDir },
+      });
+    } else {
+      if (!existsSync(serverBin)) throw new Error(`${serverBin} is missing: run cargo build -p chat-server`);
+      if (!existsSync(join(webBuild, 'index.html'))) throw new Error(`${webBuild} is missing: run npm run build in examples/chat/web`);
+      const args = ['--addr', `127.0.0.1:${port}`, '--web', webBuild, '--data', this.dataDir, '--notice-every', '3600'];
+      if (this.redis) args.push('--redis', this.redis);
+      this.process = spawn(serverBin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+    }
     this.stderr = '';
     this.process.stderr.on('data', (chunk) => (this.stderr += chunk));
     this.url = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`chat-server did not start: ${this.stderr}`)), 15000);
+      const timer = setTimeout(() => reject(new Error(`the ${FRONTEND} chat server did not start: ${this.stderr}`)), 15000);
       let out = '';
       this.process.stdout.on('data', (chunk) => {
         out += chunk;
@@ -89,7 +105,7 @@ export class ChatServer {
           resolve(match[1]);
         }
       });
-      this.process.on('exit', (code) => reject(new Error(`chat-server exited (${code}): ${this.stderr}`)));
+      this.process.on('exit', (code) => reject(new Error(`the ${FRONTEND} chat server exited (${code}): ${this.stderr}`)));
     });
     this.port = Number(new URL(this.url).port);
     return this;
@@ -136,7 +152,8 @@ export async function launchBrowser() {
 export async function openTab(browser, server, { user, path }) {
   const context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 } });
   if (user) {
-    const response = await context.request.post('/auth/login', { form: { user }, maxRedirects: 0 });
+    // The page's own origin, as the browser's form post sends it (SvelteKit checks it).
+    const response = await context.request.post('/auth/login', { form: { user }, maxRedirects: 0, headers: { origin: server.url } });
     if (response.status() !== 303) throw new Error(`sign-in as ${user} answered ${response.status()}`);
   }
   const page = await context.newPage();

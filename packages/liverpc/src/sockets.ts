@@ -92,3 +92,22 @@ export function clientModule(route: string, contracts: ReadonlyMap<string, Contr
   }
   return code;
 }
+
+/** Where the registry module keeps an app's sockets: read by `liverpc/node`. */
+export const REGISTRY = 'liverpc.sockets';
+
+/**
+ * The module that registers an app's hook and contracts for production (`globalThis`, under
+ * `Symbol.for(REGISTRY)`), bundled with the server so that each is one instance.
+ *
+ * @example
+ * registryModule('/app', '/app/src/hooks.socket.ts', contractFiles('/app'));
+ */
+export function registryModule(root: string, hooks: string | undefined, contracts: readonly string[]): string {
+  let code = '// Built by liverpc/vite: the app\'s sockets, for liverpc/node.\n';
+  if (hooks !== undefined) code += `import * as hooks from ${JSON.stringify(hooks)};\n`;
+  contracts.forEach((file, i) => (code += `import * as contract${i} from ${JSON.stringify(file)};\n`));
+  const list = contracts.map((file, i) => `{ route: ${JSON.stringify(routeIdOf(root, file))}, exports: contract${i} }`);
+  code += `globalThis[Symbol.for(${JSON.stringify(REGISTRY)})] = { hooks: ${hooks === undefined ? 'undefined' : 'hooks'}, contracts: [${list.join(', ')}] };\n`;
+  return code;
+}

@@ -36,11 +36,24 @@ export async function serve(options: EngineOptions, attach: { proxy?: boolean } 
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const managers: Manager[] = [];
+  const clients = connectTo(url);
   return {
     engine,
     server,
     url,
+    open: clients.open,
+    async close() {
+      clients.close();
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+/** Official socket.io-client sockets on the server at `url`. */
+export function connectTo(url: string): Pick<Served, 'open'> & { close(): void } {
+  const managers: Manager[] = [];
+  return {
     open(namespace, path, session) {
       const manager = new Manager(url, {
         transports: ['websocket'],
@@ -91,10 +104,8 @@ export async function serve(options: EngineOptions, attach: { proxy?: boolean } 
         call: (event, payload) => socket.timeout(5000).emitWithAck(event, payload),
       };
     },
-    async close() {
+    close() {
       for (const m of managers) m.engine.close();
-      server.closeAllConnections();
-      server.close();
     },
   };
 }
