@@ -11,7 +11,7 @@ mod socket;
 
 use std::sync::{Arc, Mutex};
 
-use liverpc::{App, OriginPolicy, RoomKey};
+use liverpc::{App, Limits, OriginPolicy, RoomKey};
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use serde::Deserialize;
@@ -30,6 +30,52 @@ struct AppInfo {
     /// `["https://example.com", ...]` allowed besides the same origin; `["*"]`: any.
     #[serde(default)]
     origins: Vec<String>,
+    /// Limits to change; the others keep `Limits::default()`.
+    #[serde(default)]
+    limits: LimitsInfo,
+    /// `redis://host:port`: this process is one node of several sharing their rooms.
+    #[serde(default)]
+    redis: Option<String>,
+}
+
+/// The engine's limits as the TypeScript side sets them (durations in milliseconds).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LimitsInfo {
+    max_payload: Option<usize>,
+    max_rooms: Option<usize>,
+    calls_per_second: Option<u32>,
+    burst: Option<u32>,
+    send_buffer: Option<usize>,
+    ping_interval_ms: Option<u64>,
+    ping_timeout_ms: Option<u64>,
+    connect_timeout_ms: Option<u64>,
+    max_in_flight: Option<usize>,
+    handler_timeout_ms: Option<u64>,
+    max_handshakes: Option<usize>,
+}
+
+impl LimitsInfo {
+    fn apply(&self, mut limits: Limits) -> Limits {
+        let ms = std::time::Duration::from_millis;
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field { limits.$field = v; } )* };
+        }
+        set!(max_payload, max_rooms, calls_per_second, burst, send_buffer, max_in_flight, max_handshakes);
+        if let Some(v) = self.ping_interval_ms {
+            limits.ping_interval = ms(v);
+        }
+        if let Some(v) = self.ping_timeout_ms {
+            limits.ping_timeout = ms(v);
+        }
+        if let Some(v) = self.connect_timeout_ms {
+            limits.connect_timeout = ms(v);
+        }
+        if let Some(v) = self.handler_timeout_ms {
+            limits.handler_timeout = ms(v);
+        }
+        limits
+    }
 }
 
 /// An app of TypeScript contracts on the engine.
@@ -54,8 +100,14 @@ impl NativeApp {
         for origin in &info.origins {
             origins = if origin == "*" { OriginPolicy::any() } else { origins.allow(origin.clone()) };
         }
-        let mut builder =
-            App::builder().hook(contract::hook(js.clone())).origins(origins).long_polling(info.long_polling);
+        let mut builder = App::builder()
+            .hook(contract::hook(js.clone()))
+            .origins(origins)
+            .long_polling(info.long_polling)
+            .limits(info.limits.apply(Limits::default()));
+        if let Some(url) = &info.redis {
+            builder = builder.redis(url);
+        }
         for contract in &info.contracts {
             builder = builder.spec(contract::compile(contract, &js).map_err(|e| invalid(e.to_string()))?);
         }

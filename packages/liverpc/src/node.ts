@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { createEngine, type ContractModule, type Engine } from './server/engine.js';
+import { createEngine, type ContractModule, type Engine, type EngineLimits } from './server/engine.js';
 import type { Handle } from './server/hooks.js';
 import { REGISTRY } from './sockets.js';
 
@@ -58,6 +58,10 @@ export interface ServeOptions {
   readonly origins?: readonly string[];
   /** Also accept HTTP long-polling. */
   readonly longPolling?: boolean;
+  /** The engine's limits to change (`createEngine`'s `limits`). */
+  readonly limits?: EngineLimits;
+  /** `redis://host:port`: one node of several sharing their rooms (`createEngine`'s `redis`). */
+  readonly redis?: string;
 }
 
 /** A running server: pages and realtime on one port. */
@@ -87,6 +91,8 @@ export async function serve(handler: RequestHandler, options: ServeOptions = {})
     ...registered(),
     ...(options.origins === undefined ? {} : { origins: options.origins }),
     ...(options.longPolling === undefined ? {} : { longPolling: options.longPolling }),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+    ...(options.redis === undefined ? {} : { redis: options.redis }),
   });
   const server = createServer((req, res) => {
     req.headers[PROTOCOL_HEADER] = 'http';

@@ -113,6 +113,8 @@ export interface SocketsOptions {
   readonly origins?: readonly string[];
   /** Also accept HTTP long-polling in `vite dev`. */
   readonly longPolling?: boolean;
+  /** The engine's limits in `vite dev` (`createEngine`'s `limits`). */
+  readonly limits?: import('./server/engine.js').EngineLimits;
 }
 
 /** What the `sockets` plugin offers other code in the Vite process (`plugin.api`). */
@@ -214,6 +216,7 @@ export function sockets(options: SocketsOptions = {}): SocketsPlugin {
           contracts,
           ...(options.origins === undefined ? {} : { origins: options.origins }),
           ...(options.longPolling === undefined ? {} : { longPolling: options.longPolling }),
+          ...(options.limits === undefined ? {} : { limits: options.limits }),
         });
         return engine;
       };

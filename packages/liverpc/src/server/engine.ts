@@ -30,8 +30,44 @@ export interface EngineOptions {
   readonly origins?: readonly string[];
   /** Also accept HTTP long-polling (default: websocket only). */
   readonly longPolling?: boolean;
+  /** The engine's limits to change (Rule 5); the others keep their defaults (see `EngineLimits`). */
+  readonly limits?: EngineLimits;
+  /**
+   * `redis://host:port`: this process is one node of several sharing their rooms through Redis
+   * (at most once across nodes while Redis is down; local delivery never stops).
+   */
+  readonly redis?: string;
   /** The addon (default: loaded, and built on first use). */
   readonly native?: NativeModule;
+}
+
+/**
+ * Bounds on what one connection may cost, as the Rust engine applies them; every one has a
+ * documented default (the Rust crate's `Limits`).
+ *
+ * @example
+ * createEngine({ hooks, contracts, limits: { maxRooms: 8, handlerTimeoutMs: 5000 } });
+ */
+export interface EngineLimits {
+  /** Largest payload of one call or join, in bytes (default 65536; `too_large` beyond). */
+  readonly maxPayload?: number;
+  /** Rooms (join requests) one socket may hold (default 32). */
+  readonly maxRooms?: number;
+  /** Sustained calls and joins per second per socket (default 20), and the burst (40). */
+  readonly callsPerSecond?: number;
+  readonly burst?: number;
+  /** Messages queued for one socket before it is dropped as a slow reader (default 256). */
+  readonly sendBuffer?: number;
+  /** Heartbeat (defaults 25000 / 20000 ms) and the time to connect a namespace (10000 ms). */
+  readonly pingIntervalMs?: number;
+  readonly pingTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  /** Calls, joins and leaves of one socket queued or running (default 16). */
+  readonly maxInFlight?: number;
+  /** Time a handler, room function or the hook may take (default 10000 ms; `timeout`). */
+  readonly handlerTimeoutMs?: number;
+  /** Handshakes being decided at once (default 256; `unavailable` beyond). */
+  readonly maxHandshakes?: number;
 }
 
 /** A contract ready to be described to the engine. */
@@ -86,7 +122,13 @@ export class Engine {
    */
   constructor(options: EngineOptions) {
     this.#hooks = options.hooks;
-    const description = { contracts: [] as object[], longPolling: options.longPolling ?? false, origins: options.origins ?? [] };
+    const description = {
+      contracts: [] as object[],
+      longPolling: options.longPolling ?? false,
+      origins: options.origins ?? [],
+      limits: options.limits ?? {},
+      redis: options.redis ?? null,
+    };
     for (const { route, exports } of options.contracts) {
       for (const [name, value] of Object.entries(exports)) {
         if (!isSocket(value)) continue;

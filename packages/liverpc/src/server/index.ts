@@ -38,7 +38,7 @@ export type {
 export { hook } from './hooks.js';
 export type { Handle, HandshakeEvent } from './hooks.js';
 export { Engine, createEngine } from './engine.js';
-export type { ContractModule, EngineOptions } from './engine.js';
+export type { ContractModule, EngineLimits, EngineOptions } from './engine.js';
 export { attach, handOver, ENDPOINT } from './upgrade.js';
 export { LiverpcNativeError, loadNative } from './native.js';
 export type { NativeApp, NativeModule } from './native.js';

@@ -1,0 +1,105 @@
+// The engine's options from the TypeScript side: limits, and several nodes on a real
+// redis-server (Debian's), each an engine in this process behind its own http server.
+
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+
+import * as hooks from './app/src/hooks.socket.js';
+import * as chatModule from './app/src/routes/rooms/[roomId]/chat.socket.js';
+import { serve, type Served } from './harness.js';
+
+const CHAT = '/rooms/[roomId]/chat';
+const contracts = [{ route: '/rooms/[roomId]', exports: chatModule }];
+
+describe('limits set from TypeScript', { timeout: 30_000 }, () => {
+  let env: Served;
+  before(async () => {
+    env = await serve({ hooks, contracts, limits: { maxRooms: 1 } });
+  });
+  after(() => env.close());
+
+  test('a socket holds at most maxRooms rooms', async () => {
+    const alice = env.open(CHAT, '/rooms/general', 's-alice');
+    await alice.connected;
+    await alice.next('liverpc:room');
+    // The auto-joined chat room is the one room allowed: the tenant join is over the limit.
+    const answer = (await alice.call('liverpc:join', { room: 'tenant' })) as { ok: boolean; error?: { code: string } };
+    assert.equal(answer.ok, false);
+    assert.equal(answer.error?.code, 'rate_limited');
+  });
+});
+
+/** A port nobody listens on now. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const address = probe.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  probe.close();
+  await once(probe, 'close');
+  return port;
+}
+
+/** `redis-server` on a free loopback port; resolves once it accepts connections. */
+async function redisServer(): Promise<{ url: string; process: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+    child.once('error', (e) => reject(new Error(`redis-server: ${e.message} (apt-get install redis-server)`)));
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${String(code)}): ${out}`)));
+  });
+  return { url: `redis://127.0.0.1:${port}`, process: child };
+}
+
+describe('two nodes on one Redis', { timeout: 60_000 }, () => {
+  let redis: { url: string; process: ChildProcess };
+  let a: Served;
+  let b: Served;
+  before(async () => {
+    redis = await redisServer();
+    a = await serve({ hooks, contracts, redis: redis.url });
+    b = await serve({ hooks, contracts, redis: redis.url });
+  });
+  after(async () => {
+    await a.close();
+    await b.close();
+    redis.process.kill('SIGKILL');
+  });
+
+  test('a message sent on node A reaches the room on node B, and only that room', async () => {
+    const alice = a.open(CHAT, '/rooms/general', 's-alice');
+    const carol = b.open(CHAT, '/rooms/general', 's-carol');
+    const bob = b.open(CHAT, '/rooms/random', 's-bob');
+    await Promise.all([alice.connected, carol.connected, bob.connected]);
+    for (const c of [alice, carol, bob]) assert.deepEqual(await c.next('liverpc:room'), { room: 'chat', status: 'joined' });
+
+    await alice.call('send', { text: 'across nodes' });
+    assert.deepEqual(await carol.next('message'), { room: 'general', from: 'alice', text: 'across nodes' });
+    // Barrier: bob's own message in random comes after anything that could have leaked.
+    await bob.call('send', { text: 'random only' });
+    await bob.next('message', (m) => (m as { text: string }).text === 'random only');
+    assert.deepEqual(bob.received.filter(([e]) => e === 'message').length, 1);
+  });
+
+  test('an emit from anywhere on node B reaches a tenant member on node A', async () => {
+    const alice = a.open(CHAT, '/rooms/general', 's-alice');
+    await alice.connected;
+    await alice.next('liverpc:room');
+    assert.deepEqual(await alice.call('liverpc:join', { room: 'tenant' }), { ok: true, data: null });
+    b.engine.emit(CHAT, ['tenant', 'acme'], 'message', { room: 'tenant', from: 'server', text: 'from B' });
+    assert.deepEqual(await alice.next('message', (m) => (m as { text: string }).text === 'from B'), {
+      room: 'tenant',
+      from: 'server',
+      text: 'from B',
+    });
+  });
+});
