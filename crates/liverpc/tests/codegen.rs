@@ -108,7 +108,7 @@ fn shared_types_are_declared_once() {
         chat.contents
     );
     assert!(
-        chat.contents.contains("export type ProjectJoin = { projectId: string, };"),
+        chat.contents.contains("export type ProjectJoin = { projectId: string };"),
         "serde renames: {}",
         chat.contents
     );

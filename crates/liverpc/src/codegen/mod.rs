@@ -28,6 +28,7 @@
 //! ```
 
 mod describe;
+mod format;
 mod typescript;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use super::describe::{ContractInfo, Declaration, Declarations};
+use super::format;
 use super::{HEADER, Options};
 
 /// A contract rendered to TypeScript type expressions, before it is written out.
@@ -107,7 +108,7 @@ fn header(options: &Options) -> String {
 }
 
 fn export(decl: &Declaration) -> String {
-    format!("export {}", decl.ts.trim())
+    format!("export {}", format::declaration(decl.ts.trim()))
 }
 
 /// A TypeScript string literal (JSON's escaping is valid TypeScript).

@@ -2,71 +2,78 @@
 // Source: the Rust contract `chat_server::chat::Chat` (route `/rooms/[roomId]`, name `chat`).
 import { socket } from "liverpc/sveltekit";
 
-export type Member = { 
-/**
- * The account's name.
- */
-name: string, };
+export type Member = {
+  /**
+   * The account's name.
+   */
+  name: string;
+};
 
-export type Message = { 
-/**
- * The chat room (the URL's roomId).
- */
-room: string, 
-/**
- * Who sent it.
- */
-from: string, 
-/**
- * What they said.
- */
-text: string, };
+export type Message = {
+  /**
+   * The chat room (the URL's roomId).
+   */
+  room: string;
+  /**
+   * Who sent it.
+   */
+  from: string;
+  /**
+   * What they said.
+   */
+  text: string;
+};
 
-export type PostProject = { 
-/**
- * A project this page has joined.
- */
-projectId: string, 
-/**
- * 1 to 500 characters.
- */
-text: string, };
+export type PostProject = {
+  /**
+   * A project this page has joined.
+   */
+  projectId: string;
+  /**
+   * 1 to 500 characters.
+   */
+  text: string;
+};
 
-export type ProjectJoin = { 
-/**
- * The project the page asks to follow.
- */
-projectId: string, };
+export type ProjectJoin = {
+  /**
+   * The project the page asks to follow.
+   */
+  projectId: string;
+};
 
-export type ProjectMessage = { 
-/**
- * The project.
- */
-projectId: string, 
-/**
- * Who sent it.
- */
-from: string, 
-/**
- * What they said.
- */
-text: string, };
+export type ProjectMessage = {
+  /**
+   * The project.
+   */
+  projectId: string;
+  /**
+   * Who sent it.
+   */
+  from: string;
+  /**
+   * What they said.
+   */
+  text: string;
+};
 
-export type SendMessage = { 
-/**
- * 1 to 500 characters.
- */
-text: string, };
+export type SendMessage = {
+  /**
+   * 1 to 500 characters.
+   */
+  text: string;
+};
 
-export type TenantNotice = { 
-/**
- * The tenant.
- */
-tenant: string, 
-/**
- * The announcement.
- */
-text: string, };
+export type TenantNotice = {
+  /**
+   * The tenant.
+   */
+  tenant: string;
+  /**
+   * The announcement.
+   */
+  text: string;
+};
 
 /** The `chat` contract of route `/rooms/[roomId]`. */
 export const chat = socket<{

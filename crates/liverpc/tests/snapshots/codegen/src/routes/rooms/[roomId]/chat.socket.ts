@@ -5,17 +5,17 @@ import type { Notice } from "../../../lib/liverpc/types.js";
 
 export type { Notice };
 
-export type Message = { room: string, from: string, text: string, };
+export type Message = { room: string; from: string; text: string };
 
-export type Post = { room: string, text: string, };
+export type Post = { room: string; text: string };
 
-export type ProjectJoin = { projectId: string, };
+export type ProjectJoin = { projectId: string };
 
-export type Send = { text: string, };
+export type Send = { text: string };
 
-export type Sent = { delivered: number, };
+export type Sent = { delivered: number };
 
-export type Teammate = { name: string, };
+export type Teammate = { name: string };
 
 /** The `chat` contract of route `/rooms/[roomId]`. */
 export const chat = socket<{

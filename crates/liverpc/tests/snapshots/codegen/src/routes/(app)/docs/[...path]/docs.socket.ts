@@ -5,13 +5,13 @@ import type { Notice } from "../../../../lib/liverpc/types.js";
 
 export type { Notice };
 
-export type Author = { name: string, };
+export type Author = { name: string };
 
-export type Edit = { pagePath: string, by: Author | null, ops: Array<Op>, };
+export type Edit = { pagePath: string; by: Author | null; ops: Array<Op> };
 
-export type Op = { "kind": "insert", at: number, text: string, } | { "kind": "delete", at: number, len: number, };
+export type Op = { kind: "insert"; at: number; text: string } | { kind: "delete"; at: number; len: number };
 
-export type Watch = { pagePath: string, };
+export type Watch = { pagePath: string };
 
 /** The `docs` contract of route `/(app)/docs/[...path]`. */
 export const docs = socket<{
