@@ -5,9 +5,12 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::conn::Socket;
 
-/// Rooms of one namespace. Sockets are keyed by their connection-unique number.
+/// A room's members, by their process-unique key.
+type Members = HashMap<u64, Arc<Socket>>;
+
+/// Rooms of one namespace.
 #[derive(Default)]
-pub(super) struct Rooms(RwLock<HashMap<Box<str>, HashMap<u64, Arc<Socket>>>>);
+pub(super) struct Rooms(RwLock<HashMap<Box<str>, Members>>);
 
 impl Rooms {
     pub(super) fn insert(&self, room: &str, socket: &Arc<Socket>) {
@@ -46,11 +49,11 @@ impl Rooms {
         self.read().get(room).map(|m| m.values().cloned().collect()).unwrap_or_default()
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<Box<str>, HashMap<u64, Arc<Socket>>>> {
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<Box<str>, Members>> {
         self.0.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, HashMap<Box<str>, HashMap<u64, Arc<Socket>>>> {
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<Box<str>, Members>> {
         self.0.write().unwrap_or_else(|p| p.into_inner())
     }
 }
