@@ -238,7 +238,7 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
         }
         let (mount, transport): (Mount, Arc<dyn crate::transport::Transport>) =
             if std::env::var_os("LIVERPC_TRANSPORT").is_some_and(|t| t == "own") {
-                let own = Own::new(&self.limits);
+                let own = Own::new(&self.limits, self.polling);
                 (Mount::Own(own.clone()), Arc::new(own))
             } else {
                 let sio = Arc::new(SocketIoxide::new(&self.limits, self.polling));

@@ -165,6 +165,46 @@ impl Link for Socket {
     }
 }
 
+/// A packet from the page, whatever carried it (a websocket frame, a polling POST).
+pub(super) enum Incoming {
+    Text(Utf8Bytes),
+    Binary,
+    Closed(&'static str),
+}
+
+impl Conn {
+    pub(super) fn new(config: &Config) -> Arc<Conn> {
+        Arc::new(Conn {
+            outbox: Outbox::new(config.max_packets, config.max_bytes),
+            stop: Notify::new(),
+            sockets: Mutex::default(),
+        })
+    }
+
+    /// Queues the Engine.IO open packet (the first thing the page reads).
+    pub(super) fn open(&self, sid: &str, config: &Config) {
+        self.push(engineio::open(sid, &[], config.ping_interval, config.ping_timeout, config.max_frame).into());
+    }
+
+    /// Everything queued; when nothing is, waits until something is or the connection ends
+    /// (`None`). One caller at a time: a websocket's writer or a polling session's GET.
+    pub(super) async fn next_batch(&self) -> Option<VecDeque<Utf8Bytes>> {
+        loop {
+            match self.outbox.take() {
+                Take::Frames(batch) => return Some(batch),
+                Take::Empty => self.outbox.wake.notified().await,
+                Take::Closed | Take::Aborted => return None,
+            }
+        }
+    }
+
+    /// Ends the connection from outside its reader (a misbehaving polling client).
+    pub(super) fn stop(&self) {
+        self.outbox.abort();
+        self.stop.notify_one();
+    }
+}
+
 /// Serves one upgraded websocket until it closes.
 pub(super) async fn run<S>(
     ws: WebSocketStream<S>,
@@ -174,16 +214,35 @@ pub(super) async fn run<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (sink, mut stream) = ws.split();
-    let conn = Arc::new(Conn {
-        outbox: Outbox::new(config.max_packets, config.max_bytes),
-        stop: Notify::new(),
-        sockets: Mutex::default(),
-    });
+    let (sink, stream) = ws.split();
+    let conn = Conn::new(&config);
     let sid = random_id();
-    conn.push(engineio::open(&sid, &[], config.ping_interval, config.ping_timeout, config.max_frame).into());
+    conn.open(&sid, &config);
     tokio::spawn(write(sink, conn.clone()));
+    let incoming = stream.filter_map(|frame| {
+        std::future::ready(match frame {
+            Ok(Message::Text(text)) => Some(Incoming::Text(text)),
+            Ok(Message::Binary(_)) => Some(Incoming::Binary),
+            Ok(Message::Close(_)) => Some(Incoming::Closed("the page closed the connection")),
+            // Websocket pings are answered by tungstenite; its pongs and raw frames say nothing.
+            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => None,
+            Err(_) => Some(Incoming::Closed("a websocket error (or a frame over the size limit)")),
+        })
+    });
+    serve(conn, incoming, namespaces, config, handshake, &sid).await;
+}
 
+/// Reads a connection's packets until it ends: heartbeats, the connect deadline, namespace
+/// connects, events. Then closes every socket of it.
+pub(super) async fn serve(
+    conn: Arc<Conn>,
+    incoming: impl futures_util::Stream<Item = Incoming>,
+    namespaces: Arc<dyn Namespaces>,
+    config: Config,
+    handshake: Handshake,
+    sid: &str,
+) {
+    let mut stream = std::pin::pin!(incoming);
     let mut reader =
         Reader { conn: conn.clone(), namespaces, handshake, opening: FuturesUnordered::new(), connected: false };
     let started = Instant::now();
@@ -202,16 +261,14 @@ pub(super) async fn run<S>(
                 reader.opened(socket, opened);
             }
             frame = stream.next() => match frame {
-                Some(Ok(Message::Text(text))) => match reader.frame(&text) {
+                Some(Incoming::Text(text)) => match reader.frame(&text) {
                     Ok(Heard::Pong) => pong_deadline = None,
                     Ok(Heard::Other) => {}
                     Err(why) => break why,
                 },
-                // Websocket pings are answered by tungstenite; its pongs and raw frames say nothing.
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                Some(Ok(Message::Binary(_))) => break "a binary frame (liverpc payloads are JSON)",
-                Some(Ok(Message::Close(_))) | None => break "the page closed the connection",
-                Some(Err(_)) => break "a websocket error (or a frame over the size limit)",
+                Some(Incoming::Binary) => break "a binary frame (liverpc payloads are JSON)",
+                Some(Incoming::Closed(why)) => break why,
+                None => break "the page closed the connection",
             },
             () = sleep_until(timer) => {
                 let now = Instant::now();

@@ -30,6 +30,7 @@ use crate::limits::Limits;
 
 mod conn;
 mod engineio;
+mod polling;
 mod rooms;
 mod socketio;
 
@@ -40,6 +41,8 @@ use conn::{Config, Namespace, Namespaces};
 pub(crate) struct Own {
     table: Arc<Table>,
     config: Config,
+    /// HTTP long-polling sessions, when long-polling is on.
+    polling: Option<Arc<polling::Sessions>>,
 }
 
 #[derive(Default)]
@@ -52,7 +55,7 @@ impl Namespaces for Table {
 }
 
 impl Own {
-    pub(crate) fn new(limits: &Limits) -> Own {
+    pub(crate) fn new(limits: &Limits, polling: bool) -> Own {
         // Frames above twice the payload limit close the connection; payloads between the limit
         // and that are answered `too_large` by the engine, so the page learns why.
         let max_frame = limits.max_payload.saturating_mul(2).max(4096);
@@ -65,7 +68,7 @@ impl Own {
             max_bytes: limits.send_buffer_bytes.max(max_frame.saturating_mul(2)),
             max_frame,
         };
-        Own { table: Arc::default(), config }
+        Own { table: Arc::default(), config, polling: polling.then(Arc::default) }
     }
 
     /// Mounts `/socket.io/` on a router.
@@ -75,23 +78,43 @@ impl Own {
             "/socket.io/",
             axum::routing::any(move |request: Request| {
                 let own = own.clone();
-                async move { own.handle(request) }
+                async move { own.handle(request).await }
             }),
         )
     }
 
-    /// An Engine.IO request: today only the websocket handshake.
-    fn handle(&self, mut request: Request) -> Response {
+    /// An Engine.IO request: a websocket handshake, or a polling handshake, GET or POST.
+    async fn handle(&self, request: Request) -> Response {
         let query = Query::parse(request.uri().query().unwrap_or(""));
         if query.eio != Some("4") {
             return error(StatusCode::BAD_REQUEST, 5, "Unsupported protocol version");
         }
-        match (query.transport, query.sid) {
-            (Some("websocket"), None) => {}
-            // A polling session, or a polling -> websocket upgrade: not served (yet).
-            (Some("polling" | "websocket"), _) => return error(StatusCode::BAD_REQUEST, 0, "Transport unknown"),
-            _ => return error(StatusCode::BAD_REQUEST, 0, "Transport unknown"),
+        match (query.transport, query.sid, &self.polling) {
+            (Some("websocket"), None, _) => self.upgrade(request),
+            (Some("polling"), sid, Some(sessions)) => {
+                let table: Arc<dyn Namespaces> = self.table.clone();
+                match (request.method(), sid) {
+                    (&http::Method::GET, None) => {
+                        let remote = remote(&request);
+                        let handshake = Handshake::new(detached(request.headers()), remote);
+                        sessions.open(table, self.config.clone(), handshake).await
+                    }
+                    (&http::Method::GET, Some(sid)) => sessions.get(sid).await,
+                    (&http::Method::POST, Some(sid)) => {
+                        let sid: Box<str> = sid.into();
+                        sessions.post(&sid, request.into_body(), self.config.max_frame).await
+                    }
+                    _ => error(StatusCode::BAD_REQUEST, 2, "Bad handshake method"),
+                }
+            }
+            // A polling -> websocket upgrade (not served: the open packet offers no upgrade),
+            // polling when it is off, or no transport.
+            _ => error(StatusCode::BAD_REQUEST, 0, "Transport unknown"),
         }
+    }
+
+    /// The websocket handshake.
+    fn upgrade(&self, mut request: Request) -> Response {
         let headers = request.headers();
         let upgrade = headers.get(header::UPGRADE).and_then(|v| v.to_str().ok());
         let version = headers.get(header::SEC_WEBSOCKET_VERSION).and_then(|v| v.to_str().ok());
@@ -102,13 +125,13 @@ impl Own {
             return error(StatusCode::BAD_REQUEST, 3, "Bad request");
         };
         let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-        let remote = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
-        let handshake = Handshake::new(detached(request.headers()), remote);
+        let handshake = Handshake::new(detached(request.headers()), remote(&request));
         let on_upgrade = hyper::upgrade::on(&mut request);
         let ws_config = WebSocketConfig::default()
-            // Small buffers: an idle connection holds them for its lifetime.
+            // Small buffers: an idle connection holds them for its lifetime. Frames fed in one
+            // batch are written together up to 16 KiB (then flushed once by the writer).
             .read_buffer_size(1024)
-            .write_buffer_size(0)
+            .write_buffer_size(16 * 1024)
             .max_message_size(Some(self.config.max_frame))
             .max_frame_size(Some(self.config.max_frame));
         let (table, config) = (self.table.clone(), self.config.clone());
@@ -168,6 +191,11 @@ impl Transport for Own {
         }
         members.len()
     }
+}
+
+/// The peer's address, when the server was started with `App::serve`.
+fn remote(request: &Request) -> Option<std::net::SocketAddr> {
+    request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0)
 }
 
 /// The Engine.IO query parameters.
