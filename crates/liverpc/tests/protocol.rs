@@ -139,3 +139,28 @@ async fn pings_come_every_interval_and_pongs_keep_the_connection() {
     }
     assert_eq!(ws.call(1, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })));
 }
+
+#[tokio::test]
+async fn a_polling_session_upgrades_to_a_websocket_and_keeps_its_sockets() {
+    use futures_util::StreamExt;
+    use hardening_raw::Polling;
+
+    let addr = common::start(Limits::default()).await.addr;
+    let polling = Polling::open(addr, &[("cookie", "session=alice")]).await;
+    polling.post(&[&format!("40{NS},{{\"path\":\"/rooms/general\"}}")]).await.expect("connect posted");
+    assert!(polling.until("40").await.is_some(), "connected over polling");
+
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket&sid={}", polling.sid);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket upgrade");
+    ws.send(Frame::text("2probe")).await.expect("probe");
+    let probe = tokio::time::timeout(WAIT, ws.next()).await.expect("an answer").expect("open").expect("a frame");
+    assert_eq!(probe, Frame::text("3probe"));
+    ws.send(Frame::text("5")).await.expect("upgrade");
+    ws.send(Frame::text(format!("42{NS},1[\"whoami\",null]"))).await.expect("call");
+    let mut ws = Ws { stream: ws };
+    assert_eq!(
+        ws.until_ack(1, &mut Vec::new()).await,
+        Some(json!({ "ok": true, "data": "alice" })),
+        "the socket connected over polling answers over the websocket"
+    );
+}

@@ -60,7 +60,7 @@ pub(super) struct Conn {
 
 impl Conn {
     /// Queues a frame; a connection that cannot keep up is dropped at once.
-    fn push(&self, frame: Utf8Bytes) -> bool {
+    pub(super) fn push(&self, frame: Utf8Bytes) -> bool {
         match self.outbox.push(frame) {
             Pushed::Queued => true,
             Pushed::Closed => false,
@@ -181,9 +181,10 @@ impl Conn {
         })
     }
 
-    /// Queues the Engine.IO open packet (the first thing the page reads).
-    pub(super) fn open(&self, sid: &str, config: &Config) {
-        self.push(engineio::open(sid, &[], config.ping_interval, config.ping_timeout, config.max_frame).into());
+    /// Queues the Engine.IO open packet (the first thing the page reads); `upgrades` are the
+    /// transports the session may move to.
+    pub(super) fn open(&self, sid: &str, upgrades: &[&str], config: &Config) {
+        self.push(engineio::open(sid, upgrades, config.ping_interval, config.ping_timeout, config.max_frame).into());
     }
 
     /// Everything queued; when nothing is, waits until something is or the connection ends
@@ -217,19 +218,22 @@ pub(super) async fn run<S>(
     let (sink, stream) = ws.split();
     let conn = Conn::new(&config);
     let sid = random_id();
-    conn.open(&sid, &config);
+    conn.open(&sid, &[], &config);
     tokio::spawn(write(sink, conn.clone()));
-    let incoming = stream.filter_map(|frame| {
-        std::future::ready(match frame {
-            Ok(Message::Text(text)) => Some(Incoming::Text(text)),
-            Ok(Message::Binary(_)) => Some(Incoming::Binary),
-            Ok(Message::Close(_)) => Some(Incoming::Closed("the page closed the connection")),
-            // Websocket pings are answered by tungstenite; its pongs and raw frames say nothing.
-            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => None,
-            Err(_) => Some(Incoming::Closed("a websocket error (or a frame over the size limit)")),
-        })
-    });
+    let incoming = stream.filter_map(|frame| std::future::ready(incoming(frame)));
     serve(conn, incoming, namespaces, config, handshake, &sid).await;
+}
+
+/// A websocket frame as a packet (`None`: nothing to the reader).
+pub(super) fn incoming(frame: Result<Message, tokio_tungstenite::tungstenite::Error>) -> Option<Incoming> {
+    match frame {
+        Ok(Message::Text(text)) => Some(Incoming::Text(text)),
+        Ok(Message::Binary(_)) => Some(Incoming::Binary),
+        Ok(Message::Close(_)) => Some(Incoming::Closed("the page closed the connection")),
+        // Websocket pings are answered by tungstenite; its pongs and raw frames say nothing.
+        Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => None,
+        Err(_) => Some(Incoming::Closed("a websocket error (or a frame over the size limit)")),
+    }
 }
 
 /// Reads a connection's packets until it ends: heartbeats, the connect deadline, namespace
@@ -445,7 +449,7 @@ fn ack(socket: Arc<Socket>, id: Option<u64>) -> Ack {
 
 /// The writer: drains the queue, feeding every queued frame before one flush, so frames that
 /// queued up while a write was under way leave in one syscall.
-async fn write<S>(mut sink: SplitSink<WebSocketStream<S>, Message>, conn: Arc<Conn>)
+pub(super) async fn write<S>(mut sink: SplitSink<WebSocketStream<S>, Message>, conn: Arc<Conn>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

@@ -90,7 +90,11 @@ impl Own {
             return error(StatusCode::BAD_REQUEST, 5, "Unsupported protocol version");
         }
         match (query.transport, query.sid, &self.polling) {
-            (Some("websocket"), None, _) => self.upgrade(request),
+            (Some("websocket"), None, _) => self.upgrade(request, None),
+            (Some("websocket"), Some(sid), Some(sessions)) => match sessions.find(sid) {
+                Some(session) => self.upgrade(request, Some(session)),
+                None => error(StatusCode::BAD_REQUEST, 1, "Session ID unknown"),
+            },
             (Some("polling"), sid, Some(sessions)) => {
                 let table: Arc<dyn Namespaces> = self.table.clone();
                 match (request.method(), sid) {
@@ -107,14 +111,13 @@ impl Own {
                     _ => error(StatusCode::BAD_REQUEST, 2, "Bad handshake method"),
                 }
             }
-            // A polling -> websocket upgrade (not served: the open packet offers no upgrade),
-            // polling when it is off, or no transport.
+            // Polling when it is off, or no transport.
             _ => error(StatusCode::BAD_REQUEST, 0, "Transport unknown"),
         }
     }
 
-    /// The websocket handshake.
-    fn upgrade(&self, mut request: Request) -> Response {
+    /// The websocket handshake: a new connection, or a polling session moving to it.
+    fn upgrade(&self, mut request: Request, session: Option<Arc<polling::Session>>) -> Response {
         let headers = request.headers();
         let upgrade = headers.get(header::UPGRADE).and_then(|v| v.to_str().ok());
         let version = headers.get(header::SEC_WEBSOCKET_VERSION).and_then(|v| v.to_str().ok());
@@ -140,7 +143,10 @@ impl Own {
                 Ok(upgraded) => {
                     let ws =
                         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config)).await;
-                    conn::run(ws, table, config, handshake).await;
+                    match session {
+                        Some(session) => session.upgrade(ws).await,
+                        None => conn::run(ws, table, config, handshake).await,
+                    }
                 }
                 Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
             }

@@ -5,6 +5,12 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 
 use axum::body::Body;
 use axum::response::Response;
@@ -30,11 +36,17 @@ pub(super) struct Session {
     /// A GET or a POST under way: two at once is a protocol error that ends the session.
     getting: AtomicBool,
     posting: AtomicBool,
+    /// Moved to a websocket: polling requests are refused from then on.
+    upgraded: AtomicBool,
+    /// How long an upgrade may take between its websocket and its `5`.
+    upgrade_timeout: Duration,
 }
 
 impl Sessions {
-    fn find(&self, sid: &str) -> Option<Arc<Session>> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).get(sid).cloned()
+    /// A session still on polling.
+    pub(super) fn find(&self, sid: &str) -> Option<Arc<Session>> {
+        let session = self.0.read().unwrap_or_else(|p| p.into_inner()).get(sid).cloned()?;
+        (!session.upgraded.load(Ordering::Acquire)).then_some(session)
     }
 
     /// The handshake: a new session, answered with its open packet.
@@ -46,13 +58,15 @@ impl Sessions {
     ) -> Response {
         let conn = Conn::new(&config);
         let sid = random_id();
-        conn.open(&sid, &config);
+        conn.open(&sid, &["websocket"], &config);
         let (packets, mut input) = mpsc::channel(16);
         let session = Arc::new(Session {
             conn: conn.clone(),
             packets,
             getting: AtomicBool::new(false),
             posting: AtomicBool::new(false),
+            upgraded: AtomicBool::new(false),
+            upgrade_timeout: config.connect_timeout,
         });
         self.0.write().unwrap_or_else(|p| p.into_inner()).insert(sid.clone(), session.clone());
         let sessions = self.clone();
@@ -104,8 +118,48 @@ impl Sessions {
 }
 
 impl Session {
+    /// Moves the session to a websocket (the polling -> websocket upgrade): `2probe` is
+    /// answered `3probe`, the pending poll is released with a noop, and after the page's `5`
+    /// the websocket carries the session: a writer drains its queue, its frames go to the
+    /// session's reader. A failed upgrade leaves the session on polling.
+    pub(super) async fn upgrade<S>(self: Arc<Session>, ws: WebSocketStream<S>)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (mut sink, mut stream) = ws.split();
+        let text = |frame: Option<Result<Message, _>>| match frame {
+            Some(Ok(Message::Text(text))) => Some(text),
+            _ => None,
+        };
+        let probed = tokio::time::timeout(self.upgrade_timeout, stream.next()).await.ok().and_then(text);
+        if probed.as_deref() != Some("2probe") || sink.send(Message::text("3probe")).await.is_err() {
+            return;
+        }
+        self.conn.push(Utf8Bytes::from_static("6"));
+        let upgraded = tokio::time::timeout(self.upgrade_timeout, stream.next()).await.ok().and_then(text);
+        if upgraded.as_deref() != Some("5") || self.upgraded.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tokio::spawn(conn::write(sink, self.conn.clone()));
+        while let Some(frame) = stream.next().await {
+            let incoming = match conn::incoming(frame) {
+                Some(incoming) => incoming,
+                None => continue,
+            };
+            let last = matches!(incoming, Incoming::Closed(_) | Incoming::Binary);
+            if self.packets.send(incoming).await.is_err() || last {
+                return;
+            }
+        }
+        let _ = self.packets.send(Incoming::Closed("the page closed the connection")).await;
+    }
+
     /// What is queued, joined by the separator; the close packet once the session ended.
     async fn poll(&self) -> Response {
+        // A poll left over from before the upgrade takes nothing: the websocket's writer does.
+        if self.upgraded.load(Ordering::Acquire) {
+            return text_response("6");
+        }
         match self.conn.next_batch().await {
             Some(batch) => {
                 let mut body = String::with_capacity(batch.iter().map(|f| f.len() + 1).sum());
