@@ -600,3 +600,47 @@ impl Outbox {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(len: usize) -> Utf8Bytes {
+        Utf8Bytes::from("x".repeat(len))
+    }
+
+    #[test]
+    fn the_queue_is_bounded_in_packets_and_the_overflow_drops_everything() {
+        let outbox = Outbox::new(3, 1 << 20);
+        assert!((0..3).all(|_| matches!(outbox.push(frame(10)), Pushed::Queued)));
+        assert!(matches!(outbox.push(frame(10)), Pushed::Overflow), "the fourth packet does not fit");
+        assert!(matches!(outbox.take(), Take::Aborted), "nothing queued is sent after an overflow");
+        assert!(matches!(outbox.push(frame(1)), Pushed::Closed));
+    }
+
+    #[test]
+    fn the_queue_is_bounded_in_bytes_but_one_frame_always_fits() {
+        let outbox = Outbox::new(100, 100);
+        assert!(matches!(outbox.push(frame(500)), Pushed::Queued), "a big frame into an empty queue");
+        match outbox.take() {
+            Take::Frames(batch) => assert_eq!(batch.len(), 1),
+            _ => panic!("the frame is taken"),
+        }
+        assert!(matches!(outbox.push(frame(60)), Pushed::Queued));
+        assert!(matches!(outbox.push(frame(60)), Pushed::Overflow), "120 bytes over a 100-byte bound");
+    }
+
+    #[test]
+    fn a_closed_queue_hands_out_what_it_holds_then_ends() {
+        let outbox = Outbox::new(10, 1000);
+        assert!(matches!(outbox.push(frame(1)), Pushed::Queued));
+        assert!(matches!(outbox.push(frame(2)), Pushed::Queued));
+        outbox.close();
+        assert!(matches!(outbox.push(frame(3)), Pushed::Closed), "nothing joins a closing queue");
+        match outbox.take() {
+            Take::Frames(batch) => assert_eq!(batch.iter().map(|f| f.len()).collect::<Vec<_>>(), [1, 2]),
+            _ => panic!("the queued frames are taken"),
+        }
+        assert!(matches!(outbox.take(), Take::Closed));
+    }
+}
