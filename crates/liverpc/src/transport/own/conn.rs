@@ -247,8 +247,7 @@ pub(super) async fn serve(
     sid: &str,
 ) {
     let mut stream = std::pin::pin!(incoming);
-    let mut reader =
-        Reader { conn: conn.clone(), namespaces, handshake, opening: FuturesUnordered::new(), connected: false };
+    let mut reader = Reader { conn: conn.clone(), namespaces, handshake, opening: None, connected: false };
     let started = Instant::now();
     let connect_deadline = started + config.connect_timeout;
     let mut next_ping = started + config.ping_interval;
@@ -261,8 +260,12 @@ pub(super) async fn serve(
         tokio::select! {
             biased;
             () = conn.stop.notified() => break "the connection was stopped",
-            Some((socket, opened)) = reader.opening.next(), if !reader.opening.is_empty() => {
+            Some((socket, opened)) = async { reader.opening.as_mut()?.next().await }, if reader.opening.is_some() => {
                 reader.opened(socket, opened);
+                // Connects are rare after the first: their queue is not kept at rest.
+                if reader.opening.as_ref().is_some_and(FuturesUnordered::is_empty) {
+                    reader.opening = None;
+                }
             }
             frame = stream.next() => match frame {
                 Some(Incoming::Text(text)) => match reader.frame(&text) {
@@ -317,8 +320,9 @@ struct Reader {
     conn: Arc<Conn>,
     namespaces: Arc<dyn Namespaces>,
     handshake: Handshake,
-    /// Connects being decided, concurrently (one page opens several contracts at once).
-    opening: FuturesUnordered<Opening>,
+    /// Connects being decided, concurrently (one page opens several contracts at once); `None`
+    /// while there is none.
+    opening: Option<FuturesUnordered<Opening>>,
     /// Whether a namespace was ever connected (the connect deadline is then lifted).
     connected: bool,
 }
@@ -390,13 +394,15 @@ impl Reader {
         };
         let link: Arc<dyn Link> = socket.clone();
         let decided = std::panic::AssertUnwindSafe(namespace.acceptor.open(link, self.handshake.clone(), auth));
-        self.opening.push(Box::pin(decided.catch_unwind().map(move |result| {
-            let result = result.unwrap_or_else(|_| {
-                tracing::error!("a connect panicked; refused `internal`");
-                Err(Refusal::Internal)
-            });
-            (socket, result)
-        })));
+        self.opening.get_or_insert_with(FuturesUnordered::new).push(Box::pin(decided.catch_unwind().map(
+            move |result| {
+                let result = result.unwrap_or_else(|_| {
+                    tracing::error!("a connect panicked; refused `internal`");
+                    Err(Refusal::Internal)
+                });
+                (socket, result)
+            },
+        )));
     }
 
     /// A connect was decided.

@@ -131,9 +131,10 @@ impl Own {
         let handshake = Handshake::new(detached(request.headers()), remote(&request));
         let on_upgrade = hyper::upgrade::on(&mut request);
         let ws_config = WebSocketConfig::default()
-            // Small buffers: an idle connection holds them for its lifetime. Frames fed in one
+            // Small buffers: an idle connection holds its read buffer for its lifetime (256 bytes
+            // hold a typical call; a larger message grows it for its length). Frames fed in one
             // batch are written together up to 16 KiB (then flushed once by the writer).
-            .read_buffer_size(1024)
+            .read_buffer_size(256)
             .write_buffer_size(16 * 1024)
             .max_message_size(Some(self.config.max_frame))
             .max_frame_size(Some(self.config.max_frame));
