@@ -20,6 +20,21 @@ describe('official socket.io-client 4.8', () => {
     });
   }
 
+  test("the client's default transports: polling, then the upgrade to websocket", async () => {
+    const tab = fixture.open({ user: 'alice', path: '/rooms/upgraded', transports: ['polling', 'websocket'] });
+    await tab.connected;
+    const engine = tab.socket.io.engine;
+    if (engine.transport.name !== 'websocket') {
+      await new Promise((resolve, reject) => {
+        engine.once('upgrade', resolve);
+        engine.once('upgradeError', reject);
+      });
+    }
+    assert.equal(engine.transport.name, 'websocket');
+    assert.deepEqual(await tab.next('liverpc:room'), { room: 'chat', status: 'joined' });
+    assert.deepEqual(await tab.call('whoami'), { ok: true, data: 'alice' });
+  });
+
   test('websocket and polling tabs share a room', async () => {
     const ws = await fixture.connect({ user: 'alice', path: '/rooms/mixed' });
     const polling = await fixture.connect({ user: 'bob', path: '/rooms/mixed', transports: ['polling'] });

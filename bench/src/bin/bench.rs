@@ -63,6 +63,8 @@ struct Server {
     program: PathBuf,
     args: Vec<String>,
     dir: PathBuf,
+    /// An environment variable the server runs with (liverpc's transport switch).
+    env: Option<(&'static str, &'static str)>,
 }
 
 /// One loadgen run's numbers.
@@ -95,19 +97,29 @@ fn run() -> Result<bool, String> {
     let wanted: Vec<String> =
         args.value("servers").unwrap_or("liverpc,socketioxide,node").split(',').map(str::to_owned).collect();
     let mut servers = Vec::new();
-    for id in ["liverpc", "socketioxide", "node"] {
+    for id in ["liverpc", "liverpc-own", "socketioxide", "node"] {
         if !wanted.iter().any(|w| w == id) {
             continue;
         }
         servers.push(match id {
-            "liverpc" => Server { id, program: bin_dir.join("liverpc-server"), args: vec![], dir: root.clone() },
+            "liverpc" => {
+                Server { id, program: bin_dir.join("liverpc-server"), args: vec![], dir: root.clone(), env: None }
+            }
+            // The same server on liverpc's own Engine.IO/Socket.IO transport.
+            "liverpc-own" => Server {
+                id,
+                program: bin_dir.join("liverpc-server"),
+                args: vec![],
+                dir: root.clone(),
+                env: Some(("LIVERPC_TRANSPORT", "own")),
+            },
             "socketioxide" => {
-                Server { id, program: bin_dir.join("socketioxide-server"), args: vec![], dir: root.clone() }
+                Server { id, program: bin_dir.join("socketioxide-server"), args: vec![], dir: root.clone(), env: None }
             }
             _ => {
                 let dir = root.join("bench/node");
                 npm_ci(&dir)?;
-                Server { id, program: PathBuf::from("node"), args: vec!["server.js".to_owned()], dir }
+                Server { id, program: PathBuf::from("node"), args: vec!["server.js".to_owned()], dir, env: None }
             }
         });
     }
@@ -314,7 +326,11 @@ impl Drop for Guard {
 }
 
 fn run_once(server: &Server, scenario: &Scenario, loadgen: &Path, pin: bool) -> Result<Run, String> {
-    let mut child = pinned(&server.program, &server.args, pin.then_some(0))
+    let mut command = pinned(&server.program, &server.args, pin.then_some(0));
+    if let Some((name, value)) = server.env {
+        command.env(name, value);
+    }
+    let mut child = command
         .current_dir(&server.dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -580,6 +596,7 @@ impl Report<'_> {
         }
         self.render_slow_readers(&mut md);
         self.render_budget(&mut md);
+        self.render_own(&mut md);
         self.render_checks(&mut md);
         self.render_machine(&mut md);
         let _ = writeln!(md, "{END}");
@@ -607,6 +624,44 @@ impl Report<'_> {
                 _ => "–".to_owned(),
             };
             let _ = writeln!(md, "| {} | {} | {} | {ratio} |", title(server), cell(without), cell(with));
+        }
+        md.push('\n');
+    }
+
+    /// The targets of liverpc's own transport, against raw socketioxide in the same run.
+    fn render_own(&self, md: &mut String) {
+        if !self.servers.contains(&"liverpc-own") || !self.servers.contains(&"socketioxide") {
+            return;
+        }
+        let _ = writeln!(md, "## liverpc's own transport\n");
+        let _ = writeln!(
+            md,
+            "| target | liverpc (own) | raw socketioxide | ratio | limit | verdict |\n|---|---:|---:|---:|---:|---|"
+        );
+        let targets: &[(&str, &str, &str, Better, f64)] = &[
+            ("RSS per idle connection (KiB)", "connect", "rss_per_connection_kib", Better::Lower, 0.15),
+            ("CPU per delivery at 40k/s (µs)", "fanout-40k", "cpu_us_per_delivery", Better::Lower, 0.8),
+            ("connects/s", "connect", "connects_per_s", Better::Higher, 1.2),
+            ("p99 at 100k/s (ms)", "fanout-100k", "p99_ms", Better::Lower, 1.0),
+        ];
+        for (label, scenario, metric, better, limit) in targets {
+            let (Some(ours), Some(theirs)) =
+                (self.median(scenario, "liverpc-own", metric), self.median(scenario, "socketioxide", metric))
+            else {
+                continue;
+            };
+            let ratio = ours / theirs;
+            let (pass, limit_text) = match better {
+                Better::Lower => (ratio <= *limit, format!("<= {limit:.2}")),
+                Better::Higher => (ratio >= *limit, format!(">= {limit:.2}")),
+            };
+            let verdict = if pass { "pass" } else { "**miss**" };
+            let _ = writeln!(
+                md,
+                "| {label} | {} | {} | {ratio:.2} | {limit_text} | {verdict} |",
+                fmt_num(ours),
+                fmt_num(theirs)
+            );
         }
         md.push('\n');
     }
@@ -741,6 +796,7 @@ impl Report<'_> {
 fn title(server: &str) -> &'static str {
     match server {
         "liverpc" => "liverpc",
+        "liverpc-own" => "liverpc (own transport)",
         "socketioxide" => "raw socketioxide",
         _ => "Node socket.io",
     }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 /// | `max_connections` | 10,000 TCP connections, and at most the descriptor limit less 64 | closed at accept |
 /// | `max_connections_per_address` | 1,000 TCP connections per remote IP address | closed at accept |
 /// | `send_buffer` | 256 messages per socket | the slow reader is disconnected |
+/// | `send_buffer_bytes` | 1 MiB per connection (liverpc's own transport) | the slow reader is disconnected |
 /// | `ping_interval` / `ping_timeout` | 25 s / 20 s | a silent connection is closed |
 /// | `connect_timeout` | 10 s | a transport that never connects a namespace is closed |
 ///
@@ -37,6 +38,9 @@ pub struct Limits {
     pub burst: u32,
     /// Messages queued for one socket before it is disconnected as a slow reader.
     pub send_buffer: usize,
+    /// Bytes queued for one connection before it is disconnected as a slow reader (applied by
+    /// liverpc's own transport; socketioxide bounds messages only).
+    pub send_buffer_bytes: usize,
     /// Interval between the server's pings.
     pub ping_interval: Duration,
     /// How long the server waits for a pong.
@@ -66,6 +70,7 @@ impl Default for Limits {
             calls_per_second: 20,
             burst: 40,
             send_buffer: 256,
+            send_buffer_bytes: 1024 * 1024,
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(10),

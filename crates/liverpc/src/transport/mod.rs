@@ -1,7 +1,7 @@
 //! The transport seam: connections in, events and packets out, and the local room index.
 //!
 //! The engine sees a transport only through these traits; [`socketioxide`] implements them
-//! today. A transport calls an [`Acceptor`] for each namespace connect, hands every event of an
+//! (the default today), and so does [`own`], liverpc's own Engine.IO/Socket.IO. A transport calls an [`Acceptor`] for each namespace connect, hands every event of an
 //! open socket to its [`Inbound`], and answers through [`Ack`]. The engine reaches a socket
 //! through its [`Link`] and a room of this node through [`Transport`]. Nothing here imports the
 //! engine: this is a leaf module.
@@ -14,6 +14,7 @@ use crate::future::BoxFuture;
 use crate::handshake::Handshake;
 use crate::protocol::Refusal;
 
+pub(crate) mod own;
 pub(crate) mod socketioxide;
 
 /// A socket's id inside its transport: compares sockets, never shown to the app (the engine

@@ -1,0 +1,99 @@
+//! Engine.IO v4 packets as websocket text frames: one packet per frame, its type a digit.
+
+use std::time::Duration;
+
+/// An Engine.IO packet from the page.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Packet<'a> {
+    /// `1`: the page closes the transport.
+    Close,
+    /// `2` with an optional payload (`2probe` during an upgrade).
+    Ping(&'a str),
+    /// `3`: the answer to the server's ping.
+    Pong,
+    /// `4`: a Socket.IO packet.
+    Message(&'a str),
+    /// `5`: the end of a polling -> websocket upgrade.
+    Upgrade,
+    /// `6`: nothing (sent by the client while it upgrades).
+    Noop,
+}
+
+/// Why a frame is not an Engine.IO packet.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(super) enum PacketError {
+    #[error("an empty Engine.IO packet")]
+    Empty,
+    #[error("an unknown Engine.IO packet type")]
+    UnknownType,
+}
+
+/// Parses one text frame.
+pub(super) fn decode(frame: &str) -> Result<Packet<'_>, PacketError> {
+    let kind = frame.chars().next().ok_or(PacketError::Empty)?;
+    // The type is one ASCII digit, so the rest starts at byte 1.
+    let rest = frame.get(1..).unwrap_or("");
+    match kind {
+        '1' => Ok(Packet::Close),
+        '2' => Ok(Packet::Ping(rest)),
+        '3' => Ok(Packet::Pong),
+        '4' => Ok(Packet::Message(rest)),
+        '5' => Ok(Packet::Upgrade),
+        '6' => Ok(Packet::Noop),
+        _ => Err(PacketError::UnknownType),
+    }
+}
+
+/// The server's ping.
+pub(super) const PING: &str = "2";
+
+/// The open packet: `0{"sid","upgrades","pingInterval","pingTimeout","maxPayload"}`.
+pub(super) fn open(
+    sid: &str,
+    upgrades: &[&str],
+    ping_interval: Duration,
+    ping_timeout: Duration,
+    max_payload: usize,
+) -> String {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Open<'a> {
+        sid: &'a str,
+        upgrades: &'a [&'a str],
+        ping_interval: u128,
+        ping_timeout: u128,
+        max_payload: usize,
+    }
+    let open = Open {
+        sid,
+        upgrades,
+        ping_interval: ping_interval.as_millis(),
+        ping_timeout: ping_timeout.as_millis(),
+        max_payload,
+    };
+    // Serializing plain numbers and a string cannot fail; an empty object is still valid JSON.
+    format!("0{}", serde_json::to_string(&open).unwrap_or_else(|_| "{}".to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packets() {
+        assert_eq!(decode("3"), Ok(Packet::Pong));
+        assert_eq!(decode("2probe"), Ok(Packet::Ping("probe")));
+        assert_eq!(decode("40/a,"), Ok(Packet::Message("0/a,")));
+        assert_eq!(decode("4"), Ok(Packet::Message("")));
+        assert_eq!(decode(""), Err(PacketError::Empty));
+        assert_eq!(decode("9"), Err(PacketError::UnknownType));
+        assert_eq!(decode("0{}"), Err(PacketError::UnknownType), "the page never sends an open packet");
+        assert_eq!(decode("é"), Err(PacketError::UnknownType));
+    }
+
+    #[test]
+    fn open_packet() {
+        let open = open("abc", &[], Duration::from_secs(25), Duration::from_secs(20), 1000);
+        assert_eq!(open, r#"0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000}"#);
+    }
+}

@@ -1,0 +1,262 @@
+//! liverpc's own transport: Engine.IO v4 and Socket.IO v5 as the official client speaks them,
+//! over websockets (tokio-tungstenite framing on hyper's upgrade).
+//!
+//! - `engineio`: Engine.IO packets (open, ping/pong, message, close)
+//! - `socketio`: Socket.IO packets (connect, disconnect, event, ack) and the frames we send
+//! - `conn`: one connection: reader, writer, heartbeats, its sockets
+//! - `rooms`: the local room index of a namespace
+//!
+//! A broadcast is encoded once per call: every member's queue holds a refcounted clone of the
+//! same frame.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, RwLock};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use hyper_util::rt::TokioIo;
+use serde_json::value::RawValue;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+use super::{Acceptor, LinkId, Transport};
+use crate::handshake::Handshake;
+use crate::limits::Limits;
+
+mod conn;
+mod engineio;
+mod polling;
+mod rooms;
+mod socketio;
+
+use conn::{Config, Namespace, Namespaces};
+
+/// The transport: its served namespaces and the configuration of every connection.
+#[derive(Clone)]
+pub(crate) struct Own {
+    table: Arc<Table>,
+    config: Config,
+    /// HTTP long-polling sessions, when long-polling is on.
+    polling: Option<Arc<polling::Sessions>>,
+}
+
+#[derive(Default)]
+struct Table(RwLock<HashMap<Box<str>, Arc<Namespace>>>);
+
+impl Namespaces for Table {
+    fn get(&self, name: &str) -> Option<Arc<Namespace>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    }
+}
+
+impl Own {
+    pub(crate) fn new(limits: &Limits, polling: bool) -> Own {
+        // Frames above twice the payload limit close the connection; payloads between the limit
+        // and that are answered `too_large` by the engine, so the page learns why.
+        let max_frame = limits.max_payload.saturating_mul(2).max(4096);
+        let config = Config {
+            ping_interval: limits.ping_interval,
+            ping_timeout: limits.ping_timeout,
+            connect_timeout: limits.connect_timeout,
+            max_packets: limits.send_buffer,
+            // A queue always takes a couple of the largest frames.
+            max_bytes: limits.send_buffer_bytes.max(max_frame.saturating_mul(2)),
+            max_frame,
+        };
+        Own { table: Arc::default(), config, polling: polling.then(Arc::default) }
+    }
+
+    /// Mounts `/socket.io/` on a router.
+    pub(crate) fn attach<S: Clone + Send + Sync + 'static>(&self, router: axum::Router<S>) -> axum::Router<S> {
+        let own = self.clone();
+        router.route(
+            "/socket.io/",
+            axum::routing::any(move |request: Request| {
+                let own = own.clone();
+                async move { own.handle(request).await }
+            }),
+        )
+    }
+
+    /// An Engine.IO request: a websocket handshake, or a polling handshake, GET or POST.
+    async fn handle(&self, request: Request) -> Response {
+        let query = Query::parse(request.uri().query().unwrap_or(""));
+        if query.eio != Some("4") {
+            return error(StatusCode::BAD_REQUEST, 5, "Unsupported protocol version");
+        }
+        match (query.transport, query.sid, &self.polling) {
+            (Some("websocket"), None, _) => self.upgrade(request, None),
+            (Some("websocket"), Some(sid), Some(sessions)) => match sessions.find(sid) {
+                Some(session) => self.upgrade(request, Some(session)),
+                None => error(StatusCode::BAD_REQUEST, 1, "Session ID unknown"),
+            },
+            (Some("polling"), sid, Some(sessions)) => {
+                let table: Arc<dyn Namespaces> = self.table.clone();
+                match (request.method(), sid) {
+                    (&http::Method::GET, None) => {
+                        let remote = remote(&request);
+                        let handshake = Handshake::new(detached(request.headers()), remote);
+                        sessions.open(table, self.config.clone(), handshake).await
+                    }
+                    (&http::Method::GET, Some(sid)) => sessions.get(sid).await,
+                    (&http::Method::POST, Some(sid)) => {
+                        let sid: Box<str> = sid.into();
+                        sessions.post(&sid, request.into_body(), self.config.max_frame).await
+                    }
+                    _ => error(StatusCode::BAD_REQUEST, 2, "Bad handshake method"),
+                }
+            }
+            // Polling when it is off, or no transport.
+            _ => error(StatusCode::BAD_REQUEST, 0, "Transport unknown"),
+        }
+    }
+
+    /// The websocket handshake: a new connection, or a polling session moving to it.
+    fn upgrade(&self, mut request: Request, session: Option<Arc<polling::Session>>) -> Response {
+        let headers = request.headers();
+        let upgrade = headers.get(header::UPGRADE).and_then(|v| v.to_str().ok());
+        let version = headers.get(header::SEC_WEBSOCKET_VERSION).and_then(|v| v.to_str().ok());
+        let key = headers.get(header::SEC_WEBSOCKET_KEY);
+        let (true, Some("13"), Some(key)) =
+            (upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")), version, key)
+        else {
+            return error(StatusCode::BAD_REQUEST, 3, "Bad request");
+        };
+        let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let handshake = Handshake::new(detached(request.headers()), remote(&request));
+        let on_upgrade = hyper::upgrade::on(&mut request);
+        let ws_config = WebSocketConfig::default()
+            // Small buffers: an idle connection holds its read buffer for its lifetime (256 bytes
+            // hold a typical call; a larger message grows it for its length). Frames fed in one
+            // batch are written together up to 16 KiB (then flushed once by the writer).
+            .read_buffer_size(256)
+            .write_buffer_size(16 * 1024)
+            .max_message_size(Some(self.config.max_frame))
+            .max_frame_size(Some(self.config.max_frame));
+        let (table, config) = (self.table.clone(), self.config.clone());
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => {
+                    let ws =
+                        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config)).await;
+                    match session {
+                        Some(session) => session.upgrade(ws).await,
+                        None => conn::run(ws, table, config, handshake).await,
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
+            }
+        });
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers = response.headers_mut();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        if let Ok(accept) = HeaderValue::from_str(&accept) {
+            headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+        }
+        response
+    }
+}
+
+impl Transport for Own {
+    fn mount(&self, namespace: &str, acceptor: Arc<dyn Acceptor>) {
+        let served = Namespace { name: namespace.into(), acceptor, rooms: rooms::Rooms::default() };
+        self.table.0.write().unwrap_or_else(|p| p.into_inner()).insert(namespace.into(), Arc::new(served));
+    }
+
+    fn broadcast(
+        &self,
+        namespace: &str,
+        room: &str,
+        event: &str,
+        payload: &RawValue,
+        except: Option<&LinkId>,
+    ) -> usize {
+        let Some(ns) = self.table.get(namespace) else { return 0 };
+        // Encoded once; every member's queue holds the same bytes.
+        let frame = Utf8Bytes::from(socketio::event_frame(namespace, event, payload));
+        let mut sent = 0;
+        ns.rooms.for_each(room, |socket| {
+            if !socket.is(except) && socket.push(frame.clone()) {
+                sent += 1;
+            }
+        });
+        sent
+    }
+
+    fn disconnect_room(&self, namespace: &str, room: &str, except: Option<&LinkId>) -> usize {
+        let Some(ns) = self.table.get(namespace) else { return 0 };
+        let members: Vec<_> = ns.rooms.members(room).into_iter().filter(|s| !s.is(except)).collect();
+        for socket in &members {
+            socket.disconnect();
+        }
+        members.len()
+    }
+}
+
+/// The peer's address, when the server was started with `App::serve`.
+fn remote(request: &Request) -> Option<std::net::SocketAddr> {
+    request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0)
+}
+
+/// The Engine.IO query parameters.
+#[derive(Default)]
+struct Query<'a> {
+    eio: Option<&'a str>,
+    transport: Option<&'a str>,
+    sid: Option<&'a str>,
+}
+
+impl<'a> Query<'a> {
+    fn parse(query: &'a str) -> Query<'a> {
+        let mut parsed = Query::default();
+        for pair in query.split('&') {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match name {
+                "EIO" => parsed.eio = Some(value),
+                "transport" => parsed.transport = Some(value),
+                "sid" => parsed.sid = Some(value),
+                _ => {}
+            }
+        }
+        parsed
+    }
+}
+
+/// An Engine.IO error response: `{"code":n,"message":"..."}`.
+fn error(status: StatusCode, code: u8, message: &'static str) -> Response {
+    let body = format!("{{\"code\":{code},\"message\":\"{message}\"}}");
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The headers copied into their own allocations: hyper's are slices of the connection's read
+/// buffer, which a kept handshake would pin for the connection's lifetime.
+fn detached(shared: &HeaderMap) -> HeaderMap {
+    let mut owned = HeaderMap::with_capacity(shared.len());
+    for (name, value) in shared {
+        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+            owned.append(name.clone(), value);
+        }
+    }
+    owned
+}
+
+/// Random keys chosen once per process: ids are unpredictable and unique across nodes.
+static KEYS: LazyLock<(std::hash::RandomState, std::hash::RandomState)> =
+    LazyLock::new(|| (std::hash::RandomState::new(), std::hash::RandomState::new()));
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// A session or socket id: 32 hex digits, unpredictable.
+fn random_id() -> Box<str> {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}{:016x}", KEYS.0.hash_one(n), KEYS.1.hash_one(n)).into_boxed_str()
+}

@@ -1,0 +1,266 @@
+//! Socket.IO v5 packets, as carried in Engine.IO messages:
+//! `<type>[<attachments>-][<namespace>,][<ack id>][<JSON payload>]`.
+
+use serde_json::value::RawValue;
+
+/// A Socket.IO packet from the page.
+#[derive(Debug)]
+pub(super) enum Packet<'a> {
+    /// `0`: connect to a namespace, with the handshake auth.
+    Connect { namespace: &'a str, auth: Option<Box<RawValue>> },
+    /// `1`: leave a namespace.
+    Disconnect { namespace: &'a str },
+    /// `2`: an event, its name and first argument, with an ack id when the page awaits one.
+    Event { namespace: &'a str, id: Option<u64>, event: String, data: Option<Box<RawValue>> },
+    /// `3`: the page's answer to a server event with an ack (liverpc never asks for one).
+    Ack,
+}
+
+/// Why a message is not a Socket.IO packet the server takes. Never echoed with the input.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(super) enum PacketError {
+    #[error("an empty Socket.IO packet")]
+    Empty,
+    #[error("an unknown Socket.IO packet type")]
+    UnknownType,
+    #[error("a binary Socket.IO packet (liverpc payloads are JSON)")]
+    Binary,
+    #[error("a packet from the server's side of the protocol")]
+    ServerOnly,
+    #[error("an ack id out of range")]
+    AckId,
+    #[error("a malformed payload")]
+    Payload,
+}
+
+/// The namespace `/` is left out of packets.
+const MAIN: &str = "/";
+
+/// Parses one Socket.IO packet.
+pub(super) fn decode(message: &str) -> Result<Packet<'_>, PacketError> {
+    let mut kind = *message.as_bytes().first().ok_or(PacketError::Empty)?;
+    let mut rest = message.get(1..).unwrap_or("");
+    match kind {
+        b'0'..=b'3' => {}
+        b'4' => return Err(PacketError::ServerOnly),
+        b'5' | b'6' => {
+            // A binary event or ack announcing no attachment is a plain one (as socket.io-parser
+            // reads it); any attachment is refused before anything is held.
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            match (rest.get(..digits), rest.get(digits..digits + 1)) {
+                (Some(count), Some("-")) if !count.is_empty() && count.bytes().all(|b| b == b'0') => {
+                    rest = rest.get(digits + 1..).unwrap_or("");
+                    kind -= 3;
+                }
+                _ => return Err(PacketError::Binary),
+            }
+        }
+        _ => return Err(PacketError::UnknownType),
+    }
+    let (namespace, rest) = split_namespace(rest)?;
+    let (id, payload) = split_id(rest)?;
+    match kind {
+        b'0' => {
+            if id.is_some() {
+                return Err(PacketError::Payload);
+            }
+            let auth = match payload {
+                "" => None,
+                raw => Some(object(raw)?),
+            };
+            Ok(Packet::Connect { namespace, auth })
+        }
+        b'1' if id.is_none() && payload.is_empty() => Ok(Packet::Disconnect { namespace }),
+        b'2' => {
+            let (event, data) = event(payload)?;
+            Ok(Packet::Event { namespace, id, event, data })
+        }
+        b'3' if id.is_some() && payload.starts_with('[') => Ok(Packet::Ack),
+        _ => Err(PacketError::Payload),
+    }
+}
+
+/// `/ns,rest` -> (`/ns`, `rest`); no leading `/` means the main namespace.
+fn split_namespace(rest: &str) -> Result<(&str, &str), PacketError> {
+    if !rest.starts_with('/') {
+        return Ok((MAIN, rest));
+    }
+    match rest.split_once(',') {
+        Some((namespace, rest)) => Ok((namespace, rest)),
+        // A namespace with nothing after it, as socket.io-parser accepts (`1/chat`).
+        None => Ok((rest, "")),
+    }
+}
+
+/// Leading digits are the ack id (as socket.io-parser reads them), checked into a `u64`.
+fn split_id(rest: &str) -> Result<(Option<u64>, &str), PacketError> {
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return Ok((None, rest));
+    }
+    let (id, payload) = rest.split_at(digits);
+    id.parse::<u64>().map(|id| (Some(id), payload)).map_err(|_| PacketError::AckId)
+}
+
+/// A JSON object, kept raw.
+fn object(raw: &str) -> Result<Box<RawValue>, PacketError> {
+    if !raw.trim_start().starts_with('{') {
+        return Err(PacketError::Payload);
+    }
+    serde_json::from_str::<Box<RawValue>>(raw).map_err(|_| PacketError::Payload)
+}
+
+/// `[name, arg0, ...]` -> (name, arg0): the generated client sends one argument.
+fn event(raw: &str) -> Result<(String, Option<Box<RawValue>>), PacketError> {
+    struct Args;
+    impl<'de> serde::de::Visitor<'de> for Args {
+        type Value = (String, Option<Box<RawValue>>);
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an event array")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let name = seq.next_element::<String>()?.ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+            let first = seq.next_element::<Box<RawValue>>()?;
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok((name, first))
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(raw);
+    let args = serde::Deserializer::deserialize_seq(&mut de, Args).map_err(|_| PacketError::Payload)?;
+    de.end().map_err(|_| PacketError::Payload)?;
+    Ok(args)
+}
+
+/// Writes the `<namespace>,` prefix (none for `/`).
+fn prefix(out: &mut String, kind: &str, namespace: &str) {
+    out.push_str(kind);
+    if namespace != MAIN {
+        out.push_str(namespace);
+        out.push(',');
+    }
+}
+
+/// `42<ns>,["event",payload]`, as an Engine.IO message, ready to send.
+pub(super) fn event_frame(namespace: &str, event: &str, payload: &RawValue) -> String {
+    let mut out = String::with_capacity(8 + namespace.len() + event.len() + payload.get().len());
+    prefix(&mut out, "42", namespace);
+    out.push('[');
+    push_json_string(&mut out, event);
+    out.push(',');
+    out.push_str(payload.get());
+    out.push(']');
+    out
+}
+
+/// `43<ns>,<id>[answer]`.
+pub(super) fn ack_frame(namespace: &str, id: u64, answer: &RawValue) -> String {
+    let mut out = String::with_capacity(28 + namespace.len() + answer.get().len());
+    prefix(&mut out, "43", namespace);
+    out.push_str(&id.to_string());
+    out.push('[');
+    out.push_str(answer.get());
+    out.push(']');
+    out
+}
+
+/// `40<ns>,{"sid":"<sid>"}`.
+pub(super) fn connect_frame(namespace: &str, sid: &str) -> String {
+    let mut out = String::with_capacity(16 + namespace.len() + sid.len());
+    prefix(&mut out, "40", namespace);
+    out.push_str("{\"sid\":");
+    push_json_string(&mut out, sid);
+    out.push('}');
+    out
+}
+
+/// `44<ns>,{"message":"<code>"}`.
+pub(super) fn connect_error_frame(namespace: &str, message: &str) -> String {
+    let mut out = String::with_capacity(20 + namespace.len() + message.len());
+    prefix(&mut out, "44", namespace);
+    out.push_str("{\"message\":");
+    push_json_string(&mut out, message);
+    out.push('}');
+    out
+}
+
+/// `41<ns>,`.
+pub(super) fn disconnect_frame(namespace: &str) -> String {
+    let mut out = String::with_capacity(4 + namespace.len());
+    prefix(&mut out, "41", namespace);
+    out
+}
+
+fn push_json_string(out: &mut String, text: &str) {
+    // A `&str` always serializes; the fallback keeps the frame valid JSON regardless.
+    match serde_json::to_string(text) {
+        Ok(quoted) => out.push_str(&quoted),
+        Err(_) => out.push_str("\"\""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(json: &str) -> Box<RawValue> {
+        RawValue::from_string(json.to_owned()).expect("valid json")
+    }
+
+    #[test]
+    fn connects() {
+        match decode(r#"0/a/[b]/c,{"path":"/x"}"#) {
+            Ok(Packet::Connect { namespace, auth }) => {
+                assert_eq!(namespace, "/a/[b]/c");
+                assert_eq!(auth.map(|a| a.get().to_owned()).as_deref(), Some(r#"{"path":"/x"}"#));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(decode("0"), Ok(Packet::Connect { namespace: "/", auth: None })));
+        assert!(matches!(decode("0/a,"), Ok(Packet::Connect { namespace: "/a", auth: None })));
+        assert_eq!(decode("0/a,[1]").err(), Some(PacketError::Payload), "auth is an object");
+        assert_eq!(decode("0/a,{").err(), Some(PacketError::Payload));
+        assert_eq!(decode("0/a,1{}").err(), Some(PacketError::Payload));
+    }
+
+    #[test]
+    fn events_and_ack_ids() {
+        match decode(r#"2/a,18446744073709551615["send",{"text":"hi"},2]"#) {
+            Ok(Packet::Event { namespace, id, event, data }) => {
+                assert_eq!((namespace, id, event.as_str()), ("/a", Some(u64::MAX), "send"));
+                assert_eq!(data.map(|d| d.get().to_owned()).as_deref(), Some(r#"{"text":"hi"}"#));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(decode(r#"2["x"]"#), Ok(Packet::Event { namespace: "/", id: None, data: None, .. })));
+        assert_eq!(decode(r#"2/a,18446744073709551616["x"]"#).err(), Some(PacketError::AckId));
+        assert_eq!(decode(&format!("2/a,{}[\"x\"]", "9".repeat(5000))).err(), Some(PacketError::AckId));
+        for bad in [r#"2/a,[]"#, r#"2/a,[1]"#, r#"2/a,{}"#, r#"2/a,["x"] x"#, r#"2/a,["x""#, "2/a,", "2/a,1"] {
+            assert_eq!(decode(bad).err(), Some(PacketError::Payload), "{bad}");
+        }
+    }
+
+    #[test]
+    fn other_packets() {
+        assert!(matches!(decode("1/a,"), Ok(Packet::Disconnect { namespace: "/a" })));
+        assert!(matches!(decode("3/a,7[null]"), Ok(Packet::Ack)));
+        assert_eq!(decode("3/a,[null]").err(), Some(PacketError::Payload));
+        assert_eq!(decode(r#"51-/a,["x",{"_placeholder":true,"num":0}]"#).err(), Some(PacketError::Binary));
+        assert_eq!(decode("6").err(), Some(PacketError::Binary));
+        assert_eq!(decode("5-/a,[\"x\"]").err(), Some(PacketError::Binary));
+        assert!(matches!(decode("50-/a,7[\"x\"]"), Ok(Packet::Event { id: Some(7), .. })));
+        assert!(matches!(decode("600-/a,7[1]"), Ok(Packet::Ack)));
+        assert_eq!(decode(r#"4/a,{"message":"x"}"#).err(), Some(PacketError::ServerOnly));
+        assert_eq!(decode("").err(), Some(PacketError::Empty));
+        assert_eq!(decode("x").err(), Some(PacketError::UnknownType));
+    }
+
+    #[test]
+    fn frames() {
+        assert_eq!(event_frame("/a", "m\"", &raw(r#"{"x":1}"#)), r#"42/a,["m\"",{"x":1}]"#);
+        assert_eq!(event_frame("/", "m", &raw("1")), r#"42["m",1]"#);
+        assert_eq!(ack_frame("/a", u64::MAX, &raw("true")), "43/a,18446744073709551615[true]");
+        assert_eq!(connect_frame("/a", "s1"), r#"40/a,{"sid":"s1"}"#);
+        assert_eq!(connect_error_frame("/a", "forbidden"), r#"44/a,{"message":"forbidden"}"#);
+        assert_eq!(disconnect_frame("/a"), "41/a,");
+    }
+}

@@ -1,0 +1,166 @@
+//! The Engine.IO / Socket.IO protocol at the edges the official client's tests do not reach:
+//! namespaces nobody serves, ack ids at the ends of their range, malformed input at the
+//! websocket and Engine.IO layers, fragmented messages with control frames between the
+//! fragments, and heartbeats. Transport-agnostic: run them with `LIVERPC_TRANSPORT=own` for
+//! liverpc's own transport.
+
+mod common;
+mod hardening_raw;
+
+use std::time::Duration;
+
+use futures_util::SinkExt;
+use hardening_raw::{NS, Next, WAIT, Ws};
+use liverpc::Limits;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame as RawFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+async fn alice(addr: std::net::SocketAddr) -> Ws {
+    Ws::chat(addr, Some("alice"), "/rooms/general").await
+}
+
+#[tokio::test]
+async fn a_connect_to_an_unknown_namespace_is_refused_and_the_connection_stays() {
+    let addr = common::start(Limits::default()).await.addr;
+    let mut ws = Ws::open(addr, &[("cookie", "session=alice")]).await;
+    ws.send(r#"40/nobody/serves/this,{"path":"/x"}"#).await;
+    match ws.recv_packet(WAIT).await {
+        Next::Text(t) => {
+            let body = t.strip_prefix("44/nobody/serves/this,").unwrap_or_else(|| panic!("a CONNECT_ERROR: {t}"));
+            let body: serde_json::Value = serde_json::from_str(body).expect("json");
+            assert!(body["message"].is_string(), "{body}");
+        }
+        other => panic!("expected a CONNECT_ERROR, got {other:?}"),
+    }
+    // The same connection still connects the served namespace.
+    ws.send(&format!("40{NS},{{\"path\":\"/rooms/general\"}}")).await;
+    let connected = ws.recv_packet(WAIT).await;
+    assert!(matches!(&connected, Next::Text(t) if t.starts_with(&format!("40{NS},{{\"sid\":"))), "{connected:?}");
+    assert_eq!(ws.call(3, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })));
+}
+
+#[tokio::test]
+async fn acks_carry_ids_up_to_u64_max_back_unchanged() {
+    let addr = common::start(Limits::default()).await.addr;
+    let mut ws = alice(addr).await;
+    // Up to JavaScript's largest safe integer on every transport; socketioxide 0.18.9 answers
+    // no id near u64::MAX, liverpc's own answers every u64.
+    let mut ids = vec![0, 1, u64::from(u32::MAX) + 1, (1 << 53) - 1];
+    if std::env::var("LIVERPC_TRANSPORT").is_ok_and(|t| t == "own") {
+        ids.push(u64::MAX);
+    }
+    for id in ids {
+        assert_eq!(ws.call(id, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })), "id {id}");
+    }
+}
+
+#[tokio::test]
+async fn a_message_in_fragments_with_control_frames_between_is_one_packet() {
+    let addr = common::start(Limits::default()).await.addr;
+    let mut ws = alice(addr).await;
+    // A call split in three fragments, a two-byte character cut between two of them, and a
+    // ping and a pong between the fragments (RFC 6455 allows control frames there).
+    let call = format!("42{NS},7[\"send\",{{\"text\":\"café\"}}]").into_bytes();
+    let cut = call.iter().position(|b| *b == 0xC3).expect("é") + 1;
+    let frames = [
+        RawFrame::message(call[..10].to_vec(), OpCode::Data(Data::Text), false),
+        RawFrame::ping(b"p".to_vec()),
+        RawFrame::message(call[10..cut].to_vec(), OpCode::Data(Data::Continue), false),
+        RawFrame::pong(Vec::new()),
+        RawFrame::message(call[cut..].to_vec(), OpCode::Data(Data::Continue), true),
+    ];
+    for frame in frames {
+        ws.stream.send(Frame::Frame(frame)).await.expect("send a fragment");
+    }
+    let mut seen = Vec::new();
+    let answer = ws.until_ack(7, &mut seen).await.expect("the fragmented call is answered");
+    assert_eq!(answer["ok"], json!(true), "{answer}");
+    assert!(seen.iter().any(|p| p.contains(r#""text":"café""#)), "the message, reassembled: {seen:?}");
+    // Calls interleaved with Engine.IO pongs are answered in order.
+    for id in 10..14 {
+        ws.send("3").await;
+        ws.send(&format!("42{NS},{id}[\"whoami\",null]")).await;
+    }
+    for id in 10..14 {
+        assert_eq!(ws.until_ack(id, &mut Vec::new()).await, Some(json!({ "ok": true, "data": "alice" })), "id {id}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_websocket_and_engineio_input_closes_only_that_connection() {
+    let addr = common::start(Limits::default()).await.addr;
+    let mut bystander = Ws::chat(addr, Some("bob"), "/rooms/general").await;
+    type Hostile = Box<dyn Fn() -> RawFrame>;
+    let cases: Vec<(&str, Hostile)> = vec![
+        (
+            "invalid UTF-8 in a text frame",
+            Box::new(|| RawFrame::message(vec![0x34, 0xFF, 0xFE], OpCode::Data(Data::Text), true)),
+        ),
+        ("an empty text frame", Box::new(|| RawFrame::message(Vec::new(), OpCode::Data(Data::Text), true))),
+        (
+            "a continuation without a start",
+            Box::new(|| RawFrame::message(b"42".to_vec(), OpCode::Data(Data::Continue), true)),
+        ),
+        ("a reserved opcode", Box::new(|| RawFrame::message(b"x".to_vec(), OpCode::Data(Data::Reserved(3)), true))),
+    ];
+    for (what, frame) in &cases {
+        let mut victim = alice(addr).await;
+        let _ = victim.stream.send(Frame::Frame(frame())).await;
+        assert!(victim.closed_within(WAIT).await.is_some(), "{what}: the connection is closed");
+        assert_eq!(
+            bystander.call(1, "whoami", "null").await,
+            Some(json!({ "ok": true, "data": "bob" })),
+            "after {what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pings_come_every_interval_and_pongs_keep_the_connection() {
+    let limits = Limits {
+        ping_interval: Duration::from_millis(100),
+        ping_timeout: Duration::from_millis(1000),
+        ..Limits::default()
+    };
+    let addr = common::start(limits).await.addr;
+    let mut ws = alice(addr).await;
+    let mut pings = 0;
+    while pings < 3 {
+        match ws.recv(WAIT).await {
+            Next::Text(t) if t == "2" => {
+                pings += 1;
+                ws.send("3").await;
+            }
+            Next::Text(_) => {}
+            other => panic!("dropped while answering pings: {other:?}"),
+        }
+    }
+    assert_eq!(ws.call(1, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })));
+}
+
+#[tokio::test]
+async fn a_polling_session_upgrades_to_a_websocket_and_keeps_its_sockets() {
+    use futures_util::StreamExt;
+    use hardening_raw::Polling;
+
+    let addr = common::start(Limits::default()).await.addr;
+    let polling = Polling::open(addr, &[("cookie", "session=alice")]).await;
+    polling.post(&[&format!("40{NS},{{\"path\":\"/rooms/general\"}}")]).await.expect("connect posted");
+    assert!(polling.until("40").await.is_some(), "connected over polling");
+
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket&sid={}", polling.sid);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket upgrade");
+    ws.send(Frame::text("2probe")).await.expect("probe");
+    let probe = tokio::time::timeout(WAIT, ws.next()).await.expect("an answer").expect("open").expect("a frame");
+    assert_eq!(probe, Frame::text("3probe"));
+    ws.send(Frame::text("5")).await.expect("upgrade");
+    ws.send(Frame::text(format!("42{NS},1[\"whoami\",null]"))).await.expect("call");
+    let mut ws = Ws { stream: ws };
+    assert_eq!(
+        ws.until_ack(1, &mut Vec::new()).await,
+        Some(json!({ "ok": true, "data": "alice" })),
+        "the socket connected over polling answers over the websocket"
+    );
+}
