@@ -1,6 +1,7 @@
 //! The benchmark harness's smoke run: small numbers against the liverpc and raw socketioxide
-//! servers (and the Node peer when its packages are installed), checking only that the harness
-//! is correct — nothing lost, nothing crossed, every answer as expected. No timing assertions.
+//! servers (and the Node and TypeScript peers when their packages are installed and built),
+//! checking only that the harness is correct — nothing lost, nothing crossed, every answer as
+//! expected. No timing assertions.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -66,17 +67,11 @@ async fn raw_socketioxide_server() {
     server.abort();
 }
 
-/// The Node peer, when `npm ci` has been run in bench/node (the bench command does it).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn node_server_when_installed() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("node");
-    if !dir.join("node_modules/socket.io").exists() {
-        eprintln!("skipped: bench/node/node_modules is not installed (cargo xtask bench installs it)");
-        return;
-    }
+/// Starts `node server.js` in `dir` and runs the harness against it (skipped when node cannot start).
+async fn node_peer(name: &str, dir: &std::path::Path) {
     let mut child = match tokio::process::Command::new("node")
         .arg("server.js")
-        .current_dir(&dir)
+        .current_dir(dir)
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -91,10 +86,37 @@ async fn node_server_when_installed() {
     let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
     let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
         .await
-        .expect("node starts in 20 s")
-        .expect("read node's output")
-        .expect("node prints its address");
+        .expect("the peer starts in 20 s")
+        .expect("read the peer's output")
+        .expect("the peer prints its address");
     let addr: SocketAddr = line.trim().strip_prefix("listening ").expect("listening line").parse().expect("address");
-    harness("node", addr).await;
+    harness(name, addr).await;
     let _ = child.kill().await;
+}
+
+/// The Node peer, when `npm ci` has been run in bench/node (the bench command does it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_server_when_installed() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("node");
+    if !dir.join("node_modules/socket.io").exists() {
+        eprintln!("skipped: bench/node/node_modules is not installed (cargo xtask bench installs it)");
+        return;
+    }
+    node_peer("node", &dir).await;
+}
+
+/// The TypeScript front-end's peer, when the liverpc package and its addon are built (the
+/// bench command builds them; so do `npm run build` and `npm run native` in packages/liverpc).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liverpc_ts_server_when_built() {
+    let bench = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let package = bench.join("../packages/liverpc");
+    let addon = std::env::var_os("LIVERPC_NATIVE").map_or_else(|| package.join("native/liverpc.node"), Into::into);
+    if !package.join("dist/server/index.js").exists() || !addon.exists() {
+        eprintln!(
+            "skipped: packages/liverpc is not built (dist/ and native/liverpc.node; cargo xtask bench builds them)"
+        );
+        return;
+    }
+    node_peer("liverpc-ts", &bench.join("ts")).await;
 }

@@ -1,10 +1,11 @@
 //! The benchmark driver behind `cargo xtask bench`: builds the peers and the load generator
-//! (release), installs the Node peer (`npm ci`), then for every round, scenario and server
+//! (release), installs the Node peer (`npm ci`), builds the liverpc package and its release
+//! addon for the TypeScript peer, then for every round, scenario and server
 //! starts the server pinned to core 0, runs the load generator pinned to core 1, and finally
 //! writes the medians, the ratios and the budget check into `BENCHMARKS.md`.
 //!
 //! ```text
-//! bench [--rounds 5] [--quick] [--servers liverpc,socketioxide,node]
+//! bench [--rounds 5] [--quick] [--servers liverpc,liverpc-ts,socketioxide,node]
 //!       [--scenarios fanout-40k,fanout-40k-slow,fanout-100k,connect,joins] [--out BENCHMARKS.md] [--no-write]
 //!       [--warmup-ms 2000] [--measure-ms 10000] [--connect-clients 10000]
 //! ```
@@ -94,10 +95,18 @@ fn run() -> Result<bool, String> {
     let load_before = loadavg();
 
     let bin_dir = build(&root)?;
-    let wanted: Vec<String> =
-        args.value("servers").unwrap_or("liverpc,socketioxide,node").split(',').map(str::to_owned).collect();
+    let wanted: Vec<String> = args
+        .value("servers")
+        .unwrap_or("liverpc,liverpc-own,liverpc-ts,socketioxide,node")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    const SERVERS: [&str; 5] = ["liverpc", "liverpc-own", "liverpc-ts", "socketioxide", "node"];
+    if let Some(unknown) = wanted.iter().find(|w| !SERVERS.contains(&w.as_str())) {
+        return Err(format!("unknown server `{unknown}` (the servers: {})", SERVERS.join(", ")));
+    }
     let mut servers = Vec::new();
-    for id in ["liverpc", "liverpc-own", "socketioxide", "node"] {
+    for id in SERVERS {
         if !wanted.iter().any(|w| w == id) {
             continue;
         }
@@ -116,8 +125,19 @@ fn run() -> Result<bool, String> {
             "socketioxide" => {
                 Server { id, program: bin_dir.join("socketioxide-server"), args: vec![], dir: root.clone(), env: None }
             }
+            "liverpc-ts" => {
+                build_typescript_peer(&root)?;
+                Server {
+                    id,
+                    program: PathBuf::from("node"),
+                    args: vec!["server.js".to_owned()],
+                    dir: root.join("bench/ts"),
+                    env: None,
+                }
+            }
             _ => {
                 let dir = root.join("bench/node");
+                need_node("the Node peer")?;
                 npm_ci(&dir)?;
                 Server { id, program: PathBuf::from("node"), args: vec!["server.js".to_owned()], dir, env: None }
             }
@@ -260,16 +280,20 @@ fn build(root: &Path) -> Result<PathBuf, String> {
     Ok(target.join("release"))
 }
 
-/// `npm ci` when the Node peer's packages are missing or older than its lock file.
-fn npm_ci(dir: &Path) -> Result<(), String> {
-    if !which("node") {
-        return Err(
-            "`node` not found: Node.js 20 is needed for the Node peer (or pass --servers liverpc,socketioxide)"
-                .to_owned(),
-        );
+fn need_node(peer: &str) -> Result<(), String> {
+    if which("node") {
+        return Ok(());
     }
+    Err(format!("`node` not found: Node.js 20 is needed for {peer} (or pass --servers liverpc,socketioxide)"))
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    path.metadata().and_then(|m| m.modified()).ok()
+}
+
+/// `npm ci` when a package's dependencies are missing or older than its lock file.
+fn npm_ci(dir: &Path) -> Result<(), String> {
     let installed = dir.join("node_modules/.package-lock.json");
-    let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
     if installed.exists() && modified(&installed) >= modified(&dir.join("package-lock.json")) {
         return Ok(());
     }
@@ -279,7 +303,54 @@ fn npm_ci(dir: &Path) -> Result<(), String> {
         .current_dir(dir)
         .status()
         .map_err(|e| format!("npm: {e}"))?;
-    if status.success() { Ok(()) } else { Err("npm ci failed".to_owned()) }
+    if status.success() { Ok(()) } else { Err(format!("npm ci failed in {}", dir.display())) }
+}
+
+/// The newest modification time of the files under `dir`.
+fn newest(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let time = if path.is_dir() { self::newest(&path) } else { modified(&path) };
+        newest = newest.max(time);
+    }
+    newest
+}
+
+/// What the TypeScript peer (bench/ts/server.js) imports: the liverpc package built
+/// (`npm ci`, then `npm run build` when `dist/` is missing or older than `src/`) and the engine
+/// addon built in release (`scripts/build-native.mjs`, every time: cargo makes it a no-op when
+/// it is fresh, and it replaces a debug addon left by `cargo xtask test`).
+fn build_typescript_peer(root: &Path) -> Result<(), String> {
+    need_node("the TypeScript peer (liverpc-ts)")?;
+    let package = root.join("packages/liverpc");
+    let hint = "; the TypeScript peer needs the liverpc package and its addon (or leave liverpc-ts out of --servers)";
+    npm_ci(&package).map_err(|e| format!("{e}{hint}"))?;
+    let built = package.join("dist/server/index.js");
+    let sources = [newest(&package.join("src")), modified(&package.join("tsconfig.json"))];
+    if !built.exists() || sources.into_iter().max().flatten() > modified(&built) {
+        println!("==> npm run build in {}", package.display());
+        let status = Command::new("npm")
+            .args(["run", "build"])
+            .current_dir(&package)
+            .status()
+            .map_err(|e| format!("npm: {e}"))?;
+        if !status.success() {
+            return Err(format!("`npm run build` failed in {}{hint}", package.display()));
+        }
+    }
+    println!("==> node scripts/build-native.mjs (release) in {}", package.display());
+    let status = Command::new("node")
+        .arg("scripts/build-native.mjs")
+        .env_remove("LIVERPC_NATIVE_PROFILE")
+        .current_dir(&package)
+        .status()
+        .map_err(|e| format!("node: {e}"))?;
+    let addon = package.join("native/liverpc.node");
+    if !status.success() || !addon.exists() {
+        return Err(format!("building the engine addon in release failed ({}){hint}", addon.display()));
+    }
+    Ok(())
 }
 
 fn which(program: &str) -> bool {
@@ -332,6 +403,8 @@ fn run_once(server: &Server, scenario: &Scenario, loadgen: &Path, pin: bool) -> 
     }
     let mut child = command
         .current_dir(&server.dir)
+        // The TypeScript peer loads the release addon the driver built, not another build.
+        .env_remove("LIVERPC_NATIVE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -482,6 +555,22 @@ impl Report<'_> {
         (median > 0.0 && values.len() > 1).then(|| (hi - lo) / median)
     }
 
+    /// The ratio columns, (numerator, denominator): liverpc over each peer, and the TypeScript
+    /// front-end over the Rust one.
+    fn ratios(&self) -> Vec<(&'static str, &'static str)> {
+        let has = |id: &str| self.servers.contains(&id);
+        let mut ratios: Vec<(&'static str, &'static str)> = Vec::new();
+        if has("liverpc") {
+            for peer in self.servers.iter().filter(|p| !matches!(**p, "liverpc" | "liverpc-ts")) {
+                ratios.push(("liverpc", peer));
+            }
+            if has("liverpc-ts") {
+                ratios.push(("liverpc-ts", "liverpc"));
+            }
+        }
+        ratios
+    }
+
     fn checks_ok(&self, scenario: &str, server: &str) -> bool {
         self.runs.iter().filter(|r| r.scenario == scenario && r.server == server).all(|r| r.check.ok())
     }
@@ -497,7 +586,8 @@ impl Report<'_> {
         let _ = writeln!(
             md,
             "Medians of {} round{} (servers in rotating order each round). Server pinned to core 0, load \
-             generator to core 1{}. Ratios are liverpc / peer.\n",
+             generator to core 1{}. Ratios are liverpc / peer, and liverpc-ts / liverpc: the same contract \
+             written in TypeScript (`liverpc/server`, the engine in a Node process) over written in Rust.\n",
             s.rounds,
             if s.rounds == 1 { "" } else { "s" },
             if self.pinned { "" } else { " (**not pinned**, see notes)" }
@@ -508,8 +598,9 @@ impl Report<'_> {
             let _ = write!(header, " {} |", title(server));
             rule.push_str("---:|");
         }
-        for peer in self.servers.iter().filter(|p| **p != "liverpc") {
-            let _ = write!(header, " liverpc / {} |", title(peer));
+        let ratios = self.ratios();
+        for (ours, theirs) in &ratios {
+            let _ = write!(header, " {} / {} |", title(ours), title(theirs));
             rule.push_str("---:|");
         }
         let _ = writeln!(md, "{header}\n{rule}");
@@ -579,8 +670,8 @@ impl Report<'_> {
                 };
                 let _ = write!(row, " {cell} |");
             }
-            for peer in self.servers.iter().filter(|p| **p != "liverpc") {
-                let ratio = self.median(scenario, "liverpc", metric).zip(self.median(scenario, peer, metric));
+            for (ours, theirs) in &ratios {
+                let ratio = self.median(scenario, ours, metric).zip(self.median(scenario, theirs, metric));
                 let cell = match ratio {
                     Some((a, b)) if b > 0.0 => format!("{:.2}", a / b),
                     _ => "–".to_owned(),
@@ -668,12 +759,15 @@ impl Report<'_> {
 
     fn render_budget(&self, md: &mut String) {
         let _ = writeln!(md, "## Budget\n");
-        let _ = writeln!(md, "| budget | liverpc | peer | ratio | limit | verdict |\n|---|---:|---:|---:|---:|---|");
-        let budgets: &[(&str, &str, &str, &str, Better, f64)] = &[
+        let _ =
+            writeln!(md, "| budget | measured | against | ratio | limit | verdict |\n|---|---:|---:|---:|---:|---|");
+        // (label, scenario, metric, the server measured, the one it is held against, direction, limit)
+        let budgets: &[(&str, &str, &str, &str, &str, Better, f64)] = &[
             (
                 "CPU per delivery at 40k/s, within 10% of raw socketioxide",
                 "fanout-40k",
                 "cpu_us_per_delivery",
+                "liverpc",
                 "socketioxide",
                 Better::Lower,
                 1.10,
@@ -682,6 +776,7 @@ impl Report<'_> {
                 "p99 latency at 40k/s, within 10% of raw socketioxide",
                 "fanout-40k",
                 "p99_ms",
+                "liverpc",
                 "socketioxide",
                 Better::Lower,
                 1.10,
@@ -690,6 +785,7 @@ impl Report<'_> {
                 "RSS per idle connection, within 10% of raw socketioxide",
                 "connect",
                 "rss_per_connection_kib",
+                "liverpc",
                 "socketioxide",
                 Better::Lower,
                 1.10,
@@ -698,6 +794,7 @@ impl Report<'_> {
                 "connects/s, within 10% of raw socketioxide",
                 "connect",
                 "connects_per_s",
+                "liverpc",
                 "socketioxide",
                 Better::Higher,
                 0.90,
@@ -706,19 +803,37 @@ impl Report<'_> {
                 "less server CPU per delivery than raw socketioxide",
                 "fanout-40k",
                 "cpu_us_per_delivery",
+                "liverpc",
                 "socketioxide",
                 Better::Lower,
                 0.999_999,
             ),
-            ("RSS per idle connection <= Node's", "connect", "rss_per_connection_kib", "node", Better::Lower, 1.0),
-            ("connects/s >= 3x Node's", "connect", "connects_per_s", "node", Better::Higher, 3.0),
+            (
+                "RSS per idle connection <= Node's",
+                "connect",
+                "rss_per_connection_kib",
+                "liverpc",
+                "node",
+                Better::Lower,
+                1.0,
+            ),
+            ("connects/s >= 3x Node's", "connect", "connects_per_s", "liverpc", "node", Better::Higher, 3.0),
+            (
+                "TypeScript front-end: CPU per delivery within 10% of the Rust front-end's",
+                "fanout-40k",
+                "cpu_us_per_delivery",
+                "liverpc-ts",
+                "liverpc",
+                Better::Lower,
+                1.10,
+            ),
         ];
-        for (label, scenario, metric, peer, better, limit) in budgets {
-            if !self.servers.contains(peer) || !self.scenarios.contains(scenario) {
+        for (label, scenario, metric, subject, peer, better, limit) in budgets {
+            if !self.servers.contains(subject) || !self.servers.contains(peer) || !self.scenarios.contains(scenario) {
                 continue;
             }
             let (Some(ours), Some(theirs)) =
-                (self.median(scenario, "liverpc", metric), self.median(scenario, peer, metric))
+                (self.median(scenario, subject, metric), self.median(scenario, peer, metric))
             else {
                 continue;
             };
@@ -797,6 +912,7 @@ fn title(server: &str) -> &'static str {
     match server {
         "liverpc" => "liverpc",
         "liverpc-own" => "liverpc (own transport)",
+        "liverpc-ts" => "liverpc-ts",
         "socketioxide" => "raw socketioxide",
         _ => "Node socket.io",
     }
