@@ -321,6 +321,14 @@ async fn the_socket_id_is_not_the_engine_io_session_id() {
     let open: Value = serde_json::from_str(&open[1..]).unwrap();
     let sid = open["sid"].as_str().unwrap().to_owned();
     ws.send(Message::text(r#"40/lab/[room]/lab,{"path":"/lab/a"}"#)).await.unwrap();
+    // As the official client does: call once the CONNECT is answered (the first ping may come
+    // before the answer).
+    loop {
+        let text = ws.next().await.unwrap().unwrap().into_text().unwrap();
+        if text.starts_with("40/lab/[room]/lab,") {
+            break;
+        }
+    }
     ws.send(Message::text(r#"42/lab/[room]/lab,1["id",null]"#)).await.unwrap();
     let id = loop {
         let text = ws.next().await.unwrap().unwrap().into_text().unwrap();
