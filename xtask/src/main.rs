@@ -24,6 +24,7 @@ const WEB: &str = "examples/chat/web";
 const TS_APP: &str = "examples/chat-ts";
 const E2E: &str = "examples/chat/e2e";
 const COMPAT: &str = "tests/compat";
+const BENCH_NODE: &str = "bench/node";
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The multi-node tests start their own `redis-server` (from `PATH`).
 const REDIS_SERVER: &str = "redis-server";
@@ -125,6 +126,14 @@ fn test() -> Result<(), String> {
     npm_install(RUNTIME)?;
     engine_addon("debug")?;
     run("npm runtime tests (client, liverpc/server on the engine addon)", RUNTIME, "npm", &["test"])?;
+    // The bench harness against its Node peers, now that their packages and the addon exist.
+    npm_install(BENCH_NODE)?;
+    run(
+        "bench harness against the Node peers",
+        ".",
+        "cargo",
+        &["test", "-p", "liverpc-bench", "--test", "smoke", "--", "--ignored"],
+    )?;
     npm_install(COMPAT)?;
     run("socket.io-client compatibility", COMPAT, "npm", &["test"])?;
     run_env(
