@@ -251,7 +251,12 @@ impl Session {
                 }
                 self.unlist(&old, &mut held);
             }
-            None => held.entries.push(entry),
+            None => {
+                // Grown one at a time: an entry is large, and most sockets hold one or two
+                // rooms for their lifetime (a doubling `Vec` would keep room for four).
+                held.entries.reserve_exact(1);
+                held.entries.push(entry);
+            }
         }
         // Under the lock: `closed` cannot slip in between the check and the join.
         self.0.link.join(&room);

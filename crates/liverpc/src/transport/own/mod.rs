@@ -1,9 +1,13 @@
 //! liverpc's own transport: Engine.IO v4 and Socket.IO v5 as the official client speaks them,
-//! over websockets (tokio-tungstenite framing on hyper's upgrade).
+//! over websockets (on hyper's upgrade) and, as an option, HTTP long-polling.
 //!
+//! - `ws`: WebSocket framing (RFC 6455), without I/O
 //! - `engineio`: Engine.IO packets (open, ping/pong, message, close)
 //! - `socketio`: Socket.IO packets (connect, disconnect, event, ack) and the frames we send
-//! - `conn`: one connection: reader, writer, heartbeats, its sockets
+//! - `outbox`: a connection's bounded send queue
+//! - `conn`: one session: its sockets and its reader (namespaces, events, heartbeats)
+//! - `websocket`: a session over a websocket, in one task
+//! - `polling`: sessions over long-polling, and their upgrade to a websocket
 //! - `rooms`: the local room index of a namespace
 //!
 //! A broadcast is encoded once per call: every member's queue holds a refcounted clone of the
@@ -17,30 +21,30 @@ use std::sync::{Arc, LazyLock, RwLock};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
 use hyper_util::rt::TokioIo;
 use serde_json::value::RawValue;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use super::{Acceptor, LinkId, Transport};
-use crate::handshake::Handshake;
 use crate::limits::Limits;
 
 mod conn;
 mod engineio;
+mod outbox;
 mod polling;
 mod rooms;
 mod socketio;
+mod websocket;
+mod ws;
 
-use conn::{Config, Namespace, Namespaces};
+use conn::{Config, Head, Namespace, Namespaces, Session};
 
 /// The transport: its served namespaces and the configuration of every connection.
 #[derive(Clone)]
 pub(crate) struct Own {
     table: Arc<Table>,
-    config: Config,
+    config: Arc<Config>,
     /// HTTP long-polling sessions, when long-polling is on.
     polling: Option<Arc<polling::Sessions>>,
 }
@@ -68,7 +72,7 @@ impl Own {
             max_bytes: limits.send_buffer_bytes.max(max_frame.saturating_mul(2)),
             max_frame,
         };
-        Own { table: Arc::default(), config, polling: polling.then(Arc::default) }
+        Own { table: Arc::default(), config: Arc::new(config), polling: polling.then(Arc::default) }
     }
 
     /// Mounts `/socket.io/` on a router.
@@ -99,9 +103,8 @@ impl Own {
                 let table: Arc<dyn Namespaces> = self.table.clone();
                 match (request.method(), sid) {
                     (&http::Method::GET, None) => {
-                        let remote = remote(&request);
-                        let handshake = Handshake::new(detached(request.headers()), remote);
-                        sessions.open(table, self.config.clone(), handshake).await
+                        let head = Head::new(request.headers(), remote(&request));
+                        sessions.open(table, self.config.clone(), head).await
                     }
                     (&http::Method::GET, Some(sid)) => sessions.get(sid).await,
                     (&http::Method::POST, Some(sid)) => {
@@ -127,26 +130,23 @@ impl Own {
         else {
             return error(StatusCode::BAD_REQUEST, 3, "Bad request");
         };
-        let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-        let handshake = Handshake::new(detached(request.headers()), remote(&request));
+        let accept = ws::accept_key(key.as_bytes());
+        let head = Head::new(request.headers(), remote(&request));
         let on_upgrade = hyper::upgrade::on(&mut request);
-        let ws_config = WebSocketConfig::default()
-            // Small buffers: an idle connection holds its read buffer for its lifetime (256 bytes
-            // hold a typical call; a larger message grows it for its length). Frames fed in one
-            // batch are written together up to 16 KiB (then flushed once by the writer).
-            .read_buffer_size(256)
-            .write_buffer_size(16 * 1024)
-            .max_message_size(Some(self.config.max_frame))
-            .max_frame_size(Some(self.config.max_frame));
         let (table, config) = (self.table.clone(), self.config.clone());
         tokio::spawn(async move {
             match on_upgrade.await {
                 Ok(upgraded) => {
-                    let ws =
-                        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config)).await;
+                    let io = TokioIo::new(upgraded);
                     match session {
-                        Some(session) => session.upgrade(ws).await,
-                        None => conn::run(ws, table, config, handshake).await,
+                        // Boxed: the task of every connection is not sized for this rare path.
+                        Some(session) => Box::pin(session.upgrade(io, config.max_frame)).await,
+                        // A task of its own, sized to the connection alone.
+                        None => drop(tokio::spawn(websocket::serve(
+                            io,
+                            Session::open(table, config, head, &[]),
+                            Vec::new(),
+                        ))),
                     }
                 }
                 Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
@@ -180,7 +180,7 @@ impl Transport for Own {
     ) -> usize {
         let Some(ns) = self.table.get(namespace) else { return 0 };
         // Encoded once; every member's queue holds the same bytes.
-        let frame = Utf8Bytes::from(socketio::event_frame(namespace, event, payload));
+        let frame = Bytes::from(socketio::event_frame(namespace, event, payload));
         let mut sent = 0;
         ns.rooms.for_each(room, |socket| {
             if !socket.is(except) && socket.push(frame.clone()) {
@@ -236,18 +236,6 @@ fn error(status: StatusCode, code: u8, message: &'static str) -> Response {
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
-}
-
-/// The headers copied into their own allocations: hyper's are slices of the connection's read
-/// buffer, which a kept handshake would pin for the connection's lifetime.
-fn detached(shared: &HeaderMap) -> HeaderMap {
-    let mut owned = HeaderMap::with_capacity(shared.len());
-    for (name, value) in shared {
-        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
-            owned.append(name.clone(), value);
-        }
-    }
-    owned
 }
 
 /// Random keys chosen once per process: ids are unpredictable and unique across nodes.

@@ -1,26 +1,38 @@
 //! Engine.IO v4 HTTP long-polling: a session per sid; a GET takes what is queued (waiting for
 //! something when nothing is), a POST hands its packets (joined by the record separator) to
-//! the session's reader. The same reader as a websocket's serves it (heartbeats, namespaces).
+//! the session's task. The same session as a websocket's serves it (heartbeats, namespaces),
+//! and moves to a websocket with it on an upgrade.
 
 use std::collections::HashMap;
+use std::future::poll_fn;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
+use std::task::Poll;
 use std::time::Duration;
-
-use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
 
 use axum::body::Body;
 use axum::response::Response;
+use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::conn::{self, Config, Conn, Incoming, Namespaces};
-use super::{error, random_id};
-use crate::handshake::Handshake;
+use super::conn::{Config, Conn, Head, Namespaces, Session as Reader};
+use super::outbox::Take;
+use super::ws::{self, Decoder, Message};
+use super::{error, websocket};
+
+/// A websocket accepted by hyper.
+pub(super) type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
+
+/// What a session's task is handed: packets of a POST, or the websocket it moves to.
+enum Incoming {
+    Text(String),
+    Closed(&'static str),
+    Upgraded(Box<Upgraded>, Vec<u8>),
+}
 
 /// Engine.IO's packet separator in a polling payload.
 const SEPARATOR: char = '\u{1e}';
@@ -53,28 +65,26 @@ impl Sessions {
     pub(super) async fn open(
         self: &Arc<Sessions>,
         namespaces: Arc<dyn Namespaces>,
-        config: Config,
-        handshake: Handshake,
+        config: Arc<Config>,
+        head: Head,
     ) -> Response {
-        let conn = Conn::new(&config);
-        let sid = random_id();
-        conn.open(&sid, &["websocket"], &config);
-        let (packets, mut input) = mpsc::channel(16);
+        let upgrade_timeout = config.connect_timeout;
+        let reader = Reader::open(namespaces, config, head, &["websocket"]);
+        let sid: Box<str> = reader.sid().into();
+        let (packets, input) = mpsc::channel(16);
         let session = Arc::new(Session {
-            conn: conn.clone(),
+            conn: reader.conn().clone(),
             packets,
             getting: AtomicBool::new(false),
             posting: AtomicBool::new(false),
             upgraded: AtomicBool::new(false),
-            upgrade_timeout: config.connect_timeout,
+            upgrade_timeout,
         });
         self.0.write().unwrap_or_else(|p| p.into_inner()).insert(sid.clone(), session.clone());
         let sessions = self.clone();
-        let id = sid.clone();
         tokio::spawn(async move {
-            let incoming = futures_util::stream::poll_fn(move |cx| input.poll_recv(cx));
-            conn::serve(conn, incoming, namespaces, config, handshake, &id).await;
-            sessions.0.write().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            serve(reader, input).await;
+            sessions.0.write().unwrap_or_else(|p| p.into_inner()).remove(&sid);
         });
         session.poll().await
     }
@@ -109,7 +119,7 @@ impl Sessions {
             return error(StatusCode::BAD_REQUEST, 3, "Bad request");
         };
         for packet in text.split(SEPARATOR) {
-            if session.packets.send(Incoming::Text(Utf8Bytes::from(packet))).await.is_err() {
+            if session.packets.send(Incoming::Text(packet.to_owned())).await.is_err() {
                 return unknown_session();
             }
         }
@@ -120,38 +130,26 @@ impl Sessions {
 impl Session {
     /// Moves the session to a websocket (the polling -> websocket upgrade): `2probe` is
     /// answered `3probe`, the pending poll is released with a noop, and after the page's `5`
-    /// the websocket carries the session: a writer drains its queue, its frames go to the
-    /// session's reader. A failed upgrade leaves the session on polling.
-    pub(super) async fn upgrade<S>(self: Arc<Session>, ws: WebSocketStream<S>)
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let (mut sink, mut stream) = ws.split();
-        let text = |frame: Option<Result<Message, _>>| match frame {
-            Some(Ok(Message::Text(text))) => Some(text),
-            _ => None,
-        };
-        let probed = tokio::time::timeout(self.upgrade_timeout, stream.next()).await.ok().and_then(text);
-        if probed.as_deref() != Some("2probe") || sink.send(Message::text("3probe")).await.is_err() {
+    /// the session's task carries on over the websocket. A failed upgrade leaves the session on
+    /// polling.
+    pub(super) async fn upgrade(self: Arc<Session>, mut io: Upgraded, max_frame: usize) {
+        let mut decoder = Decoder::new(max_frame);
+        let mut pending = Vec::new();
+        let probed = tokio::time::timeout(self.upgrade_timeout, next_text(&mut io, &mut decoder, &mut pending)).await;
+        if probed.ok().flatten().as_deref() != Some("2probe") {
             return;
         }
-        self.conn.push(Utf8Bytes::from_static("6"));
-        let upgraded = tokio::time::timeout(self.upgrade_timeout, stream.next()).await.ok().and_then(text);
-        if upgraded.as_deref() != Some("5") || self.upgraded.swap(true, Ordering::AcqRel) {
+        let mut probe = Vec::new();
+        ws::text_frame(&mut probe, b"3probe");
+        if io.write_all(&probe).await.is_err() {
             return;
         }
-        tokio::spawn(conn::write(sink, self.conn.clone()));
-        while let Some(frame) = stream.next().await {
-            let incoming = match conn::incoming(frame) {
-                Some(incoming) => incoming,
-                None => continue,
-            };
-            let last = matches!(incoming, Incoming::Closed(_) | Incoming::Binary);
-            if self.packets.send(incoming).await.is_err() || last {
-                return;
-            }
+        self.conn.push(Bytes::from_static(b"6"));
+        let upgraded = tokio::time::timeout(self.upgrade_timeout, next_text(&mut io, &mut decoder, &mut pending)).await;
+        if upgraded.ok().flatten().as_deref() != Some("5") || self.upgraded.swap(true, Ordering::AcqRel) {
+            return;
         }
-        let _ = self.packets.send(Incoming::Closed("the page closed the connection")).await;
+        let _ = self.packets.send(Incoming::Upgraded(Box::new(io), pending)).await;
     }
 
     /// What is queued, joined by the separator; the close packet once the session ended.
@@ -160,19 +158,82 @@ impl Session {
         if self.upgraded.load(Ordering::Acquire) {
             return text_response("6");
         }
-        match self.conn.next_batch().await {
+        match next_batch(&self.conn).await {
             Some(batch) => {
-                let mut body = String::with_capacity(batch.iter().map(|f| f.len() + 1).sum());
+                let mut body = Vec::with_capacity(batch.iter().map(|f| f.len() + 1).sum());
                 for (i, frame) in batch.iter().enumerate() {
                     if i > 0 {
-                        body.push(SEPARATOR);
+                        body.push(SEPARATOR as u8);
                     }
-                    body.push_str(frame);
+                    body.extend_from_slice(frame);
                 }
                 text_response(body)
             }
             None => text_response("1"),
         }
+    }
+}
+
+/// A polling session's task: the session's packets from POSTs, until it ends or moves to a
+/// websocket.
+async fn serve(mut reader: Reader, mut input: mpsc::Receiver<Incoming>) {
+    let why = loop {
+        let next = poll_fn(|cx| {
+            reader.conn().outbox.session.register(cx.waker());
+            if let Poll::Ready(why) = reader.poll(cx) {
+                return Poll::Ready(Incoming::Closed(why));
+            }
+            input.poll_recv(cx).map(|next| next.unwrap_or(Incoming::Closed("the session's requests are gone")))
+        })
+        .await;
+        match next {
+            Incoming::Text(text) => {
+                if let Err(why) = reader.text(&text) {
+                    break why;
+                }
+            }
+            Incoming::Closed(why) => break why,
+            Incoming::Upgraded(io, pending) => return websocket::serve(*io, reader, pending).await,
+        }
+    };
+    reader.end(why);
+}
+
+/// Everything queued; when nothing is, waits until something is or the session ends (`None`).
+async fn next_batch(conn: &Conn) -> Option<std::collections::VecDeque<Bytes>> {
+    poll_fn(|cx| {
+        conn.outbox.poll.register(cx.waker());
+        match conn.outbox.take() {
+            Take::Frames(batch) => Poll::Ready(Some(batch)),
+            Take::Empty => Poll::Pending,
+            Take::Closed | Take::Aborted => Poll::Ready(None),
+        }
+    })
+    .await
+}
+
+/// The next text message of a websocket being upgraded (`None`: anything else, or the end).
+async fn next_text<S: AsyncRead + Unpin>(io: &mut S, decoder: &mut Decoder, pending: &mut Vec<u8>) -> Option<String> {
+    loop {
+        let decoded = decoder.decode(pending).ok()?;
+        if let Some((message, used)) = decoded {
+            let text = match message {
+                Some(Message::Text(text)) => Some(text.into_owned()),
+                None | Some(Message::Ping(_) | Message::Pong) => None,
+                Some(_) => return None,
+            };
+            pending.drain(..used);
+            match text {
+                Some(text) => return Some(text),
+                None => continue,
+            }
+        }
+        let mut chunk = [0; 512];
+        let n = Pin::new(&mut *io).read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        pending.extend_from_slice(&chunk[..n]);
     }
 }
 

@@ -1,0 +1,269 @@
+//! A session over a websocket, in one task: it reads frames, answers pings, hands packets to
+//! the session, keeps its heartbeat and writes its queue, all from one `poll`.
+//!
+//! An idle connection holds no buffer: reads go through a scratch buffer on the stack, and
+//! only the bytes of a frame that has not fully arrived are kept; a batch of queued frames is
+//! encoded into one write buffer, written with as few syscalls as the socket takes, and freed.
+
+use std::future::Future;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+use super::conn::{Conn, Session};
+use super::outbox::Take;
+use super::ws::{self, Decoder, Message};
+use crate::future::BoxFuture;
+
+/// Reads taken in one poll before the task yields (so one busy page cannot hog a worker).
+const READS_PER_POLL: usize = 16;
+/// Batches written in one poll before the task yields.
+const WRITES_PER_POLL: usize = 16;
+/// The stack buffer a read goes through.
+const SCRATCH: usize = 8 * 1024;
+/// How long the last frames and the close frame may take to leave once the session is over.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Why the connection ends, and the close frame's code (none: the socket is just dropped).
+struct End {
+    why: &'static str,
+    close: Option<u16>,
+}
+
+impl End {
+    fn abrupt(why: &'static str) -> End {
+        End { why, close: None }
+    }
+}
+
+/// Serves a session over a websocket until it ends. `pending` holds bytes already read from
+/// the socket (after an upgrade from polling).
+pub(super) fn serve<S>(io: S, session: Session, pending: Vec<u8>) -> Connection<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let wire = Wire { decoder: Decoder::new(session.config().max_frame), pending, out: Vec::new(), written: 0 };
+    Connection { io: Some(io), session: Some(session), wire, closing: None }
+}
+
+/// A websocket connection's task. Written out rather than `async`: the task of every idle
+/// connection is exactly this, with nothing for states it is not in.
+pub(super) struct Connection<S> {
+    io: Option<S>,
+    session: Option<Session>,
+    wire: Wire,
+    /// Its last frames leaving, once the session is over.
+    closing: Option<BoxFuture<'static, ()>>,
+}
+
+impl<S> Future for Connection<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if let Some(closing) = this.closing.as_mut() {
+            return closing.as_mut().poll(cx);
+        }
+        let (Some(io), Some(session)) = (this.io.as_mut(), this.session.as_mut()) else { return Poll::Ready(()) };
+        let end = std::task::ready!(this.wire.poll(cx, io, session));
+        let conn = session.conn().clone();
+        if let Some(session) = this.session.take() {
+            session.end(end.why);
+        }
+        match (end.close, this.io.take()) {
+            (Some(code), Some(io)) => {
+                let unwritten = this.wire.out.split_off(this.wire.written);
+                let closing = this.closing.insert(Box::pin(close(io, unwritten, conn, code)));
+                closing.as_mut().poll(cx)
+            }
+            _ => Poll::Ready(()),
+        }
+    }
+}
+
+/// Best effort: what was queued, then the close frame; a page that does not read gets
+/// neither.
+async fn close<S: AsyncWrite + Unpin>(mut io: S, mut out: Vec<u8>, conn: Arc<Conn>, code: u16) {
+    while let Take::Frames(batch) = conn.outbox.take() {
+        for frame in batch {
+            ws::text_frame(&mut out, &frame);
+        }
+    }
+    ws::close_frame(&mut out, code);
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        io.write_all(&out).await?;
+        io.shutdown().await
+    })
+    .await;
+}
+
+/// The websocket's byte-level state.
+struct Wire {
+    decoder: Decoder,
+    /// The start of a frame that has not fully arrived (empty, unallocated, between frames).
+    pending: Vec<u8>,
+    /// Bytes being written, and how many of them are out.
+    out: Vec<u8>,
+    written: usize,
+}
+
+impl Wire {
+    fn poll<S>(&mut self, cx: &mut Context<'_>, io: &mut S, session: &mut Session) -> Poll<End>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        session.conn().outbox.session.register(cx.waker());
+        let mut busy = false;
+        for i in 0.. {
+            if i == READS_PER_POLL {
+                busy = true;
+                break;
+            }
+            match self.poll_read(cx, io, session) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(end)) => return Poll::Ready(end),
+                Poll::Pending => break,
+            }
+        }
+        if let Poll::Ready(why) = session.poll(cx) {
+            return Poll::Ready(End { why, close: Some(1000) });
+        }
+        match self.poll_write(cx, io, session) {
+            Poll::Ready(Ok(more)) => busy |= more,
+            Poll::Ready(Err(end)) => return Poll::Ready(end),
+            Poll::Pending => {}
+        }
+        if busy {
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
+
+    /// One read, and every frame it completes.
+    fn poll_read<S>(&mut self, cx: &mut Context<'_>, io: &mut S, session: &mut Session) -> Poll<Result<(), End>>
+    where
+        S: AsyncRead + Unpin,
+    {
+        if self.pending.is_empty() {
+            let mut scratch = [MaybeUninit::<u8>::uninit(); SCRATCH];
+            let mut buf = ReadBuf::uninit(&mut scratch);
+            match Pin::new(io).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => return Poll::Ready(Err(End::abrupt("a read failed"))),
+                Poll::Pending => return Poll::Pending,
+            }
+            let input = buf.filled_mut();
+            if input.is_empty() {
+                return Poll::Ready(Err(End::abrupt("the page closed the connection")));
+            }
+            let used = self.frames(input, session)?;
+            self.pending.extend_from_slice(&input[used..]);
+        } else {
+            // Straight into the pending frame, sized to what it still needs.
+            let have = self.pending.len();
+            let need = Decoder::frame_len(&self.pending).map_or(0, |len| len.saturating_sub(have));
+            let want = need.clamp(1024, self.decoder.max_message().max(1024) + 14);
+            self.pending.resize(have + want, 0);
+            let mut buf = ReadBuf::new(&mut self.pending[have..]);
+            let read = Pin::new(io).poll_read(cx, &mut buf);
+            let filled = buf.filled().len();
+            self.pending.truncate(have + filled);
+            match read {
+                Poll::Ready(Ok(())) if filled > 0 => {}
+                Poll::Ready(Ok(())) => return Poll::Ready(Err(End::abrupt("the page closed the connection"))),
+                Poll::Ready(Err(_)) => return Poll::Ready(Err(End::abrupt("a read failed"))),
+                Poll::Pending => return Poll::Pending,
+            }
+            let mut pending = std::mem::take(&mut self.pending);
+            let used = self.frames(&mut pending, session)?;
+            pending.drain(..used);
+            // A buffer is kept only while a frame is under way.
+            if !pending.is_empty() {
+                self.pending = pending;
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Handles every whole frame at the start of `input`; returns the bytes they took.
+    fn frames(&mut self, input: &mut [u8], session: &mut Session) -> Result<usize, End> {
+        let mut at = 0;
+        loop {
+            let decoded = self.decoder.decode(&mut input[at..]);
+            let (message, used) = match decoded {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return Ok(at),
+                Err(e) => {
+                    tracing::debug!("{e}");
+                    return Err(End { why: "a websocket protocol error", close: Some(e.code()) });
+                }
+            };
+            match message {
+                None | Some(Message::Pong) => {}
+                Some(Message::Text(text)) => {
+                    session.text(&text).map_err(|why| End { why, close: Some(1008) })?;
+                }
+                Some(Message::Binary) => {
+                    return Err(End { why: "a binary frame (liverpc payloads are JSON)", close: Some(1003) });
+                }
+                Some(Message::Ping(payload)) => ws::pong_frame(&mut self.out, payload),
+                Some(Message::Close(_)) => {
+                    return Err(End { why: "the page closed the connection", close: Some(1000) });
+                }
+            }
+            at += used;
+        }
+    }
+
+    /// Writes what is queued; `Ok(true)` when there may be more to write at once.
+    fn poll_write<S>(&mut self, cx: &mut Context<'_>, io: &mut S, session: &Session) -> Poll<Result<bool, End>>
+    where
+        S: AsyncWrite + Unpin,
+    {
+        let outbox = &session.conn().outbox;
+        for _ in 0..WRITES_PER_POLL {
+            if self.written == self.out.len() {
+                self.out.clear();
+                self.written = 0;
+                match outbox.take() {
+                    Take::Frames(batch) => {
+                        self.out.reserve(batch.iter().map(|f| f.len() + 10).sum());
+                        for frame in batch {
+                            ws::text_frame(&mut self.out, &frame);
+                        }
+                    }
+                    Take::Empty => {
+                        // Nothing to write: the buffer goes (it is taken anew for each batch).
+                        self.out = Vec::new();
+                        return match Pin::new(io).poll_flush(cx) {
+                            Poll::Ready(Err(_)) => Poll::Ready(Err(End::abrupt("a write failed"))),
+                            _ => Poll::Ready(Ok(false)),
+                        };
+                    }
+                    Take::Closed => return Poll::Ready(Err(End { why: "the session closed", close: Some(1000) })),
+                    Take::Aborted => {
+                        return Poll::Ready(Err(End::abrupt("the connection was stopped (a slow reader)")));
+                    }
+                }
+            }
+            while self.written < self.out.len() {
+                match Pin::new(&mut *io).poll_write(cx, &self.out[self.written..]) {
+                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                        return Poll::Ready(Err(End::abrupt("a write failed")));
+                    }
+                    Poll::Ready(Ok(n)) => self.written += n,
+                    // A slow reader: the queue keeps filling until its bound drops it.
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        }
+        Poll::Ready(Ok(true))
+    }
+}
