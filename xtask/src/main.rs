@@ -2,9 +2,8 @@
 //!
 //! - `test`: every test of the repository (formatting, lints, Rust tests and doctests,
 //!   the multi-node tests on a redis-server they start, generated-code freshness, the npm
-//!   runtime, official socket.io-client compatibility (the Rust tests and the compatibility
-//!   tests also on liverpc's own transport), the example app's type check and build, browser
-//!   end-to-end), installing what it needs.
+//!   runtime, official socket.io-client compatibility, the example app's type check and build,
+//!   browser end-to-end), installing what it needs.
 //! - `gen`: regenerates every generated TypeScript client.
 //! - `demo`: builds and runs the tutorial's app (TypeScript contracts, examples/chat-ts) on one
 //!   port; `demo --rust` the same app with Rust contracts (examples/chat).
@@ -100,14 +99,6 @@ fn test() -> Result<(), String> {
     )?;
     ensure_redis_server()?;
     run("rust tests", ".", "cargo", &["test", "--workspace", "--all-features"])?;
-    // liverpc's own transport, until it is the default: the same tests, the same build.
-    run_env(
-        "rust tests on liverpc's own transport",
-        ".",
-        ("LIVERPC_TRANSPORT", "own"),
-        "cargo",
-        &["test", "-p", "liverpc", "--all-features"],
-    )?;
     run_env(
         "docs",
         ".",
@@ -136,13 +127,6 @@ fn test() -> Result<(), String> {
     )?;
     npm_install(COMPAT)?;
     run("socket.io-client compatibility", COMPAT, "npm", &["test"])?;
-    run_env(
-        "socket.io-client compatibility on liverpc's own transport",
-        COMPAT,
-        ("LIVERPC_TRANSPORT", "own"),
-        "npm",
-        &["test"],
-    )?;
     npm_install(WEB)?;
     run("example app type check", WEB, "npm", &["run", "check"])?;
     run("example app build", WEB, "npm", &["run", "build"])?;

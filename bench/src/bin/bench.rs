@@ -64,8 +64,6 @@ struct Server {
     program: PathBuf,
     args: Vec<String>,
     dir: PathBuf,
-    /// An environment variable the server runs with (liverpc's transport switch).
-    env: Option<(&'static str, &'static str)>,
 }
 
 /// One loadgen run's numbers.
@@ -95,13 +93,9 @@ fn run() -> Result<bool, String> {
     let load_before = loadavg();
 
     let bin_dir = build(&root)?;
-    let wanted: Vec<String> = args
-        .value("servers")
-        .unwrap_or("liverpc,liverpc-own,liverpc-ts,socketioxide,node")
-        .split(',')
-        .map(str::to_owned)
-        .collect();
-    const SERVERS: [&str; 5] = ["liverpc", "liverpc-own", "liverpc-ts", "socketioxide", "node"];
+    let wanted: Vec<String> =
+        args.value("servers").unwrap_or("liverpc,liverpc-ts,socketioxide,node").split(',').map(str::to_owned).collect();
+    const SERVERS: [&str; 4] = ["liverpc", "liverpc-ts", "socketioxide", "node"];
     if let Some(unknown) = wanted.iter().find(|w| !SERVERS.contains(&w.as_str())) {
         return Err(format!("unknown server `{unknown}` (the servers: {})", SERVERS.join(", ")));
     }
@@ -111,19 +105,9 @@ fn run() -> Result<bool, String> {
             continue;
         }
         servers.push(match id {
-            "liverpc" => {
-                Server { id, program: bin_dir.join("liverpc-server"), args: vec![], dir: root.clone(), env: None }
-            }
-            // The same server on liverpc's own Engine.IO/Socket.IO transport.
-            "liverpc-own" => Server {
-                id,
-                program: bin_dir.join("liverpc-server"),
-                args: vec![],
-                dir: root.clone(),
-                env: Some(("LIVERPC_TRANSPORT", "own")),
-            },
+            "liverpc" => Server { id, program: bin_dir.join("liverpc-server"), args: vec![], dir: root.clone() },
             "socketioxide" => {
-                Server { id, program: bin_dir.join("socketioxide-server"), args: vec![], dir: root.clone(), env: None }
+                Server { id, program: bin_dir.join("socketioxide-server"), args: vec![], dir: root.clone() }
             }
             "liverpc-ts" => {
                 build_typescript_peer(&root)?;
@@ -132,14 +116,13 @@ fn run() -> Result<bool, String> {
                     program: PathBuf::from("node"),
                     args: vec!["server.js".to_owned()],
                     dir: root.join("bench/ts"),
-                    env: None,
                 }
             }
             _ => {
                 let dir = root.join("bench/node");
                 need_node("the Node peer")?;
                 npm_ci(&dir)?;
-                Server { id, program: PathBuf::from("node"), args: vec!["server.js".to_owned()], dir, env: None }
+                Server { id, program: PathBuf::from("node"), args: vec!["server.js".to_owned()], dir }
             }
         });
     }
@@ -397,11 +380,7 @@ impl Drop for Guard {
 }
 
 fn run_once(server: &Server, scenario: &Scenario, loadgen: &Path, pin: bool) -> Result<Run, String> {
-    let mut command = pinned(&server.program, &server.args, pin.then_some(0));
-    if let Some((name, value)) = server.env {
-        command.env(name, value);
-    }
-    let mut child = command
+    let mut child = pinned(&server.program, &server.args, pin.then_some(0))
         .current_dir(&server.dir)
         // The TypeScript peer loads the release addon the driver built, not another build.
         .env_remove("LIVERPC_NATIVE")
@@ -687,7 +666,7 @@ impl Report<'_> {
         }
         self.render_slow_readers(&mut md);
         self.render_budget(&mut md);
-        self.render_own(&mut md);
+        self.render_transport(&mut md);
         self.render_checks(&mut md);
         self.render_machine(&mut md);
         let _ = writeln!(md, "{END}");
@@ -719,15 +698,15 @@ impl Report<'_> {
         md.push('\n');
     }
 
-    /// The targets of liverpc's own transport, against raw socketioxide in the same run.
-    fn render_own(&self, md: &mut String) {
-        if !self.servers.contains(&"liverpc-own") || !self.servers.contains(&"socketioxide") {
+    /// The targets of liverpc's own transport (issue 13), against raw socketioxide in the same run.
+    fn render_transport(&self, md: &mut String) {
+        if !self.servers.contains(&"liverpc") || !self.servers.contains(&"socketioxide") {
             return;
         }
-        let _ = writeln!(md, "## liverpc's own transport\n");
+        let _ = writeln!(md, "## liverpc's transport against raw socketioxide\n");
         let _ = writeln!(
             md,
-            "| target | liverpc (own) | raw socketioxide | ratio | limit | verdict |\n|---|---:|---:|---:|---:|---|"
+            "| target | liverpc | raw socketioxide | ratio | limit | verdict |\n|---|---:|---:|---:|---:|---|"
         );
         let targets: &[(&str, &str, &str, Better, f64)] = &[
             ("RSS per idle connection (KiB)", "connect", "rss_per_connection_kib", Better::Lower, 0.15),
@@ -737,7 +716,7 @@ impl Report<'_> {
         ];
         for (label, scenario, metric, better, limit) in targets {
             let (Some(ours), Some(theirs)) =
-                (self.median(scenario, "liverpc-own", metric), self.median(scenario, "socketioxide", metric))
+                (self.median(scenario, "liverpc", metric), self.median(scenario, "socketioxide", metric))
             else {
                 continue;
             };
@@ -911,7 +890,6 @@ impl Report<'_> {
 fn title(server: &str) -> &'static str {
     match server {
         "liverpc" => "liverpc",
-        "liverpc-own" => "liverpc (own transport)",
         "liverpc-ts" => "liverpc-ts",
         "socketioxide" => "raw socketioxide",
         _ => "Node socket.io",

@@ -3,9 +3,9 @@
 //! joining the room and registering `send` (broadcast with `within(room).emit`, then ack) and
 //! `liverpc:join` (a hand-written authorization check).
 //!
-//! Its transport settings are liverpc's (1 KiB websocket read buffer, 256 queued packets per
-//! socket, 128 KiB messages, 10 s connect timeout), so the comparison measures liverpc's layer
-//! and not a different configuration of the same transport. It binds with the same listen
+//! Its transport settings are the ones liverpc used when it ran on socketioxide (1 KiB
+//! websocket read buffer, 256 queued packets per socket, 128 KiB messages, 10 s connect
+//! timeout): liverpc's limits, where socketioxide has them. It binds with the same listen
 //! backlog (1024) and `TCP_NODELAY` as `liverpc::listen` / `App::serve`.
 
 use std::collections::HashMap;

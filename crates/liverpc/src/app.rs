@@ -21,17 +21,6 @@ use crate::protocol;
 use crate::socket;
 use crate::spec::{ContractSpec, RawEmitter};
 use crate::transport::own::Own;
-use crate::transport::socketioxide::{self, Layer, SocketIoxide};
-
-/// The transport an app serves on. socketioxide stays the default until liverpc's own passes
-/// every test (its long-polling is not written yet); `LIVERPC_TRANSPORT=own` selects liverpc's
-/// own at `build`. An environment variable rather than a builder option or a feature: the
-/// public API never names a transport, one build of the tests (and of the Node-driven fixture)
-/// runs against either, and the switch goes away with socketioxide.
-enum Mount {
-    Socketioxide(Layer),
-    Own(Own),
-}
 
 type Compile<S> = fn(Arc<S>) -> Result<(Spec, ContractInfo), BuildError>;
 
@@ -83,7 +72,8 @@ pub struct AppBuilder<L, S> {
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(run()).unwrap();
 /// ```
 pub struct App {
-    mount: Mount,
+    /// The transport serving `/socket.io/`: liverpc's own Engine.IO / Socket.IO.
+    transport: Own,
     hubs: HashMap<String, Hub>,
     contracts: Vec<ContractInfo>,
     pub(crate) limits: Limits,
@@ -107,13 +97,7 @@ impl App {
 
     /// Mounts the realtime endpoint (`/socket.io/`) on an axum router.
     pub fn attach<S: Clone + Send + Sync + 'static>(&self, router: axum::Router<S>) -> axum::Router<S> {
-        match &self.mount {
-            // The outer layer runs first: it copies the handshake's parts before the transport keeps them.
-            Mount::Socketioxide(layer) => {
-                router.layer(layer.clone()).layer(axum::middleware::map_request(socketioxide::detach))
-            }
-            Mount::Own(own) => own.attach(router),
-        }
+        self.transport.attach(router)
     }
 
     /// A typed emitter for contract `C`, found by its namespace.
@@ -285,20 +269,13 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
             return Err(error);
         }
         let bus = self.bus()?;
-        let (mount, transport): (Mount, Arc<dyn crate::transport::Transport>) =
-            if std::env::var_os("LIVERPC_TRANSPORT").is_some_and(|t| t == "own") {
-                let own = Own::new(&self.limits, self.polling);
-                (Mount::Own(own.clone()), Arc::new(own))
-            } else {
-                let sio = Arc::new(SocketIoxide::new(&self.limits, self.polling));
-                (Mount::Socketioxide(sio.layer.clone()), sio)
-            };
+        let transport = Own::new(&self.limits, self.polling);
         let (hook, state) = (self.hook, self.state.clone());
         let erased: HookFn = Arc::new(move |handshake| {
             let locals = hook(handshake, &state);
             Box::pin(async move { locals.await.map(|locals| Arc::new(locals) as Locals) })
         });
-        let engine = Engine::new(erased, self.limits.clone(), self.origins, transport, bus);
+        let engine = Engine::new(erased, self.limits.clone(), self.origins, Arc::new(transport.clone()), bus);
         let mut hubs = HashMap::new();
         let mut contracts: Vec<ContractInfo> = Vec::new();
         let mut specs = Vec::new();
@@ -320,6 +297,6 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
             let hub = engine.serve(spec);
             hubs.insert(hub.namespace().to_owned(), hub);
         }
-        Ok(App { mount, hubs, contracts, limits: self.limits })
+        Ok(App { transport, hubs, contracts, limits: self.limits })
     }
 }

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 /// | `max_handshakes` | 256 connects being decided at once | refused `unavailable` (the page retries) |
 /// | `max_connections` | 10,000 TCP connections, and at most the descriptor limit less 64 | closed at accept |
 /// | `max_connections_per_address` | 1,000 TCP connections per remote IP address | closed at accept |
-/// | `send_buffer` | 256 messages per socket | the slow reader is disconnected |
-/// | `send_buffer_bytes` | 1 MiB per connection (liverpc's own transport) | the slow reader is disconnected |
+/// | `send_buffer` | 256 messages per connection | the slow reader is disconnected |
+/// | `send_buffer_bytes` | 1 MiB per connection | the slow reader is disconnected |
 /// | `ping_interval` / `ping_timeout` | 25 s / 20 s | a silent connection is closed |
 /// | `connect_timeout` | 10 s | a transport that never connects a namespace is closed |
 ///
@@ -36,10 +36,11 @@ pub struct Limits {
     pub calls_per_second: u32,
     /// Calls and joins allowed in a burst above the sustained rate.
     pub burst: u32,
-    /// Messages queued for one socket before it is disconnected as a slow reader.
+    /// Messages queued for one connection before it is disconnected as a slow reader (the
+    /// sockets of a page's contracts share their connection's queue).
     pub send_buffer: usize,
-    /// Bytes queued for one connection before it is disconnected as a slow reader (applied by
-    /// liverpc's own transport; socketioxide bounds messages only).
+    /// Bytes queued for one connection before it is disconnected as a slow reader (raised to
+    /// two of the largest messages, twice `max_payload` each, if it is lower).
     pub send_buffer_bytes: usize,
     /// Interval between the server's pings.
     pub ping_interval: Duration,

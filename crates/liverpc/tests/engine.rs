@@ -402,8 +402,8 @@ async fn a_flood_from_one_address_is_refused_while_another_address_connects() {
 }
 
 /// A page may call the moment it has its CONNECT answer: the socket's handlers are in place
-/// before that answer is sent (socketioxide runs its connect handler in a task of its own, so
-/// a call racing it used to be dropped unanswered). 200 pages each call at once.
+/// before that answer is sent, so a call racing it is never dropped unanswered. 200 pages
+/// each call at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_right_after_the_connect_answer_is_answered() {
     let lab = start(Limits::default(), false).await;

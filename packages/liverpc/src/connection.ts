@@ -372,9 +372,10 @@ export class Connection implements Channel {
     if (reason === 'io client disconnect') return;
     this.#epoch += 1;
     this.#state.set(this.#awaiting('reconnecting'));
-    // socket.io-client retries a dropped transport by itself, but not a disconnect the server
-    // asked for (e.g. a slow reader dropped by the server): come back, and rejoin, backing off
-    // when the server keeps dropping this page (0 s, then 0.5 s doubling up to 30 s).
+    // socket.io-client retries a dropped transport (a slow reader's, say) by itself, but not a
+    // disconnect the server asked for (the app dropping a room's sockets): come back, and
+    // rejoin, backing off when the server keeps dropping this page (0 s, then 0.5 s doubling
+    // up to 30 s).
     if (reason === 'io server disconnect') {
       if (Date.now() - this.#connectedAt > KICKS_FORGOTTEN_AFTER) this.#kicks = 0;
       const delay = this.#kicks === 0 ? 0 : backoff(this.#kicks - 1);

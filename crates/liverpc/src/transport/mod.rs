@@ -1,10 +1,10 @@
 //! The transport seam: connections in, events and packets out, and the local room index.
 //!
-//! The engine sees a transport only through these traits; [`socketioxide`] implements them
-//! (the default today), and so does [`own`], liverpc's own Engine.IO/Socket.IO. A transport calls an [`Acceptor`] for each namespace connect, hands every event of an
-//! open socket to its [`Inbound`], and answers through [`Ack`]. The engine reaches a socket
-//! through its [`Link`] and a room of this node through [`Transport`]. Nothing here imports the
-//! engine: this is a leaf module.
+//! The engine sees a transport only through these traits; [`own`], liverpc's own Engine.IO v4 /
+//! Socket.IO v5, implements them. A transport calls an [`Acceptor`] for each namespace connect,
+//! hands every event of an open socket to its [`Inbound`], and answers through [`Ack`]. The
+//! engine reaches a socket through its [`Link`] and a room of this node through [`Transport`].
+//! Nothing here imports the engine: this is a leaf module.
 
 use std::sync::Arc;
 
@@ -15,7 +15,6 @@ use crate::handshake::Handshake;
 use crate::protocol::Refusal;
 
 pub(crate) mod own;
-pub(crate) mod socketioxide;
 
 /// A socket's id inside its transport: compares sockets, never shown to the app (the engine
 /// gives each socket its own id, which is not a credential).
@@ -83,24 +82,4 @@ impl Ack {
     pub(crate) fn send(self, answer: &RawValue) {
         (self.0)(answer)
     }
-}
-
-/// The event arrays a transport hands over are `[event, arg0, ...]`; the page's payload is
-/// `arg0` (the generated client sends exactly one argument).
-pub(crate) fn first_argument(args: &RawValue) -> Option<Box<RawValue>> {
-    struct FirstArgument;
-    impl<'de> serde::de::Visitor<'de> for FirstArgument {
-        type Value = Option<Box<RawValue>>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("an event array")
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            seq.next_element::<serde::de::IgnoredAny>()?;
-            let first = seq.next_element::<Box<RawValue>>()?;
-            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-            Ok(first)
-        }
-    }
-    let mut de = serde_json::Deserializer::from_str(args.get());
-    serde::Deserializer::deserialize_seq(&mut de, FirstArgument).ok().flatten()
 }

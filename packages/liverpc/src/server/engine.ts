@@ -56,7 +56,7 @@ export interface EngineLimits {
   /** Sustained calls and joins per second per socket (default 20), and the burst (40). */
   readonly callsPerSecond?: number;
   readonly burst?: number;
-  /** Messages queued for one socket before it is dropped as a slow reader (default 256). */
+  /** Messages queued for one connection before it is dropped as a slow reader (default 256). */
   readonly sendBuffer?: number;
   /** Heartbeat (defaults 25000 / 20000 ms) and the time to connect a namespace (10000 ms). */
   readonly pingIntervalMs?: number;
