@@ -106,36 +106,22 @@ pub mod __fuzz {
         Quote { of: String },
     }
 
-    /// What the server does with an event's argument array (`["event", arg0, ...]`): take the
-    /// first argument, decode it as a handler payload and as a join request, canonicalise a
-    /// join's data. Never panics, whatever the bytes.
+    /// What the server does with an event's argument array (`["event", arg0, ...]`): the
+    /// transport's Engine.IO and Socket.IO parsers read it as an event packet, then its first
+    /// argument is decoded as a handler payload and as a join request, and a join's data is
+    /// canonicalised. Never panics, whatever the bytes.
     pub fn event_arguments(bytes: &[u8]) {
         let Ok(text) = std::str::from_utf8(bytes) else { return };
-        let Ok(args) = serde_json::from_str::<Box<RawValue>>(text) else { return };
-        let Some(first) = first_argument(&args) else { return };
+        let Some(first) = crate::transport::own::fuzz::event_argument(&format!("42{text}")) else { return };
         let _ = crate::payload::decode::<Sample>(first.get());
         if let Ok(request) = crate::protocol::room_request(Some(first.get())) {
             let _ = crate::protocol::digest(request.data.as_deref().map(RawValue::get));
         }
     }
 
-    /// `arg0` of an event array `[event, arg0, ...]`, picked as the transport picks it
-    /// (`transport/own/socketio.rs`, which also reads the name).
-    fn first_argument(args: &RawValue) -> Option<Box<RawValue>> {
-        struct FirstArgument;
-        impl<'de> serde::de::Visitor<'de> for FirstArgument {
-            type Value = Option<Box<RawValue>>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an event array")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                seq.next_element::<serde::de::IgnoredAny>()?;
-                let first = seq.next_element::<Box<RawValue>>()?;
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(first)
-            }
-        }
-        let mut de = serde_json::Deserializer::from_str(args.get());
-        serde::Deserializer::deserialize_seq(&mut de, FirstArgument).ok().flatten()
+    /// Bytes from a page's socket, through the server's WebSocket framing, cut into reads at
+    /// every `cut`-th byte. Never panics, whatever the bytes.
+    pub fn websocket_frames(bytes: &[u8], cut: usize) {
+        crate::transport::own::fuzz::frames(bytes, cut);
     }
 }

@@ -123,6 +123,25 @@ proptest! {
     }
 }
 
+#[cfg(feature = "fuzzing")]
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// The websocket fuzz target's entry point: arbitrary bytes, and bytes shaped like masked
+    /// client frames (the mask bit set, so that decoding gets past the first check).
+    #[test]
+    fn websocket_framing_never_panics(
+        mut bytes in prop::collection::vec(any::<u8>(), 0..512),
+        cut in 1usize..64,
+    ) {
+        liverpc::__fuzz::websocket_frames(&bytes, cut);
+        if let Some(second) = bytes.get_mut(1) {
+            *second |= 0x80;
+        }
+        liverpc::__fuzz::websocket_frames(&bytes, cut);
+    }
+}
+
 /// Hostile shapes the fuzz target must survive, run on every `cargo test --all-features`.
 #[cfg(feature = "fuzzing")]
 #[test]

@@ -238,6 +238,39 @@ fn error(status: StatusCode, code: u8, message: &'static str) -> Response {
     response
 }
 
+/// The parsers, for the fuzz targets (`liverpc::__fuzz`).
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzz {
+    use serde_json::value::RawValue;
+
+    /// An Engine.IO message read as a Socket.IO event: its first argument.
+    pub(crate) fn event_argument(text: &str) -> Option<Box<RawValue>> {
+        let super::engineio::Packet::Message(message) = super::engineio::decode(text).ok()? else { return None };
+        match super::socketio::decode(message).ok()? {
+            super::socketio::Packet::Event { data, .. } => data,
+            _ => None,
+        }
+    }
+
+    /// Bytes read `cut` at a time, decoded as a reader does until a refusal.
+    pub(crate) fn frames(bytes: &[u8], cut: usize) {
+        let mut decoder = super::ws::Decoder::new(4096);
+        let mut pending = Vec::new();
+        for chunk in bytes.chunks(cut.max(1)) {
+            pending.extend_from_slice(chunk);
+            let mut at = 0;
+            loop {
+                match decoder.decode(&mut pending[at..]) {
+                    Ok(Some((_, used))) => at += used,
+                    Ok(None) => break,
+                    Err(_) => return,
+                }
+            }
+            pending.drain(..at);
+        }
+    }
+}
+
 /// Random keys chosen once per process: ids are unpredictable and unique across nodes.
 static KEYS: LazyLock<(std::hash::RandomState, std::hash::RandomState)> =
     LazyLock::new(|| (std::hash::RandomState::new(), std::hash::RandomState::new()));
