@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use liverpc_bench::args::Args;
+use liverpc_bench::procfs;
 use liverpc_bench::scenario::{self, FanoutConfig, Target};
 
 fn main() -> ExitCode {
@@ -56,6 +57,7 @@ fn run() -> Result<String, String> {
         }
         "connect" => {
             let clients = args.get("clients", 10_000)?;
+            enough_descriptors(clients)?;
             let result = runtime.block_on(scenario::connect_burst(&target, clients, ms("settle-ms", 2000)?));
             eprintln!("loadgen connect: {}", result.check.summary());
             serde_json::to_string(&result)
@@ -68,4 +70,20 @@ fn run() -> Result<String, String> {
         other => return Err(format!("unknown scenario `{other}`: fanout | connect | joins")),
     };
     json.map_err(|e| e.to_string())
+}
+
+/// Fails before connecting when `clients` connections (one descriptor each) would not fit in
+/// the open-file limit: better than thousands of `EMFILE`s.
+fn enough_descriptors(clients: usize) -> Result<(), String> {
+    let needed = clients as u64 + 64;
+    match procfs::open_files_limit() {
+        Some((Some(soft), hard)) if soft < needed => {
+            let hard = hard.map_or("unlimited".to_owned(), |h| h.to_string());
+            Err(format!(
+                "{clients} clients need about {needed} open files; the limit is {soft} (hard {hard}): \
+                 raise it (`ulimit -n`), or connect fewer"
+            ))
+        }
+        _ => Ok(()),
+    }
 }
