@@ -5,6 +5,7 @@
 //! loadgen fanout  --addr A [--server-pid P] [--clients 2000] [--rooms 20] [--rate 40000]
 //!                 [--warmup-ms 2000] [--measure-ms 5000] [--drain-ms 20000]
 //! loadgen connect --addr A [--server-pid P] [--clients 10000] [--settle-ms 2000]
+//! loadgen idle    --addr A [--server-pid P] [--clients 50000] [--settle-ms 3000] (--sources 64 by default)
 //! loadgen joins   --addr A [--server-pid P] [--clients 1000] [--joins 33]
 //! common: [--sources N] (spread clients over 127.0.0.1..N) [--concurrency 1000] (handshakes in flight)
 //! ```
@@ -62,12 +63,25 @@ fn run() -> Result<String, String> {
             eprintln!("loadgen connect: {}", result.check.summary());
             serde_json::to_string(&result)
         }
+        "idle" => {
+            let clients = args.get("clients", 50_000)?;
+            target.sources = args.get("sources", 64)?;
+            enough_descriptors(clients)?;
+            let result = runtime.block_on(scenario::idle_connections(&target, clients, ms("settle-ms", 3000)?));
+            eprintln!(
+                "loadgen idle: {} from {} source addresses; {}",
+                result.connected,
+                result.sources_used,
+                result.check.summary()
+            );
+            serde_json::to_string(&result)
+        }
         "joins" => {
             let result = runtime.block_on(scenario::joins(&target, args.get("clients", 1000)?, args.get("joins", 33)?));
             eprintln!("loadgen joins: {}", result.check.summary());
             serde_json::to_string(&result)
         }
-        other => return Err(format!("unknown scenario `{other}`: fanout | connect | joins")),
+        other => return Err(format!("unknown scenario `{other}`: fanout | connect | idle | joins")),
     };
     json.map_err(|e| e.to_string())
 }
