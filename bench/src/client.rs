@@ -14,6 +14,9 @@ use tokio::net::{TcpSocket, TcpStream};
 /// The largest frame the client accepts from a server.
 const MAX_FRAME: usize = 1 << 20;
 
+/// The read buffer of a client after [`Client::shrink`]: an Engine.IO ping frame is 3 bytes.
+const IDLE_BUFFER: usize = 64;
+
 /// Where and how to connect: the server, an optional local source address, the cookie.
 #[derive(Debug, Clone)]
 pub struct Dial {
@@ -179,6 +182,27 @@ impl Client {
         x ^= x << 5;
         self.mask = x;
         x
+    }
+
+    /// The local address of the connection (its source address and ephemeral port).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.stream.local_addr()
+    }
+
+    /// Frees what an idle connection does not need, for scenarios holding tens of thousands:
+    /// the read buffer shrinks to its unread bytes or 64 bytes (it grows again, doubling, if a
+    /// larger frame comes), the write buffers to nothing (a pong allocates a few bytes).
+    pub fn shrink(&mut self) {
+        // A new allocation, not `shrink_to_fit`: shrinking in place would leave a ~4 KiB hole
+        // after each client that the next client's 4 KiB buffer cannot reuse.
+        let mut small = Vec::with_capacity((self.end - self.start).max(IDLE_BUFFER));
+        small.extend_from_slice(&self.buf[self.start..self.end]);
+        self.end = small.len();
+        self.start = 0;
+        small.resize(small.capacity(), 0);
+        self.buf = small;
+        self.out = Vec::new();
+        self.scratch = String::new();
     }
 
     /// Reads once from the socket into the buffer. Cancel-safe (one `read` call).

@@ -1,5 +1,6 @@
 //! What a process costs, from `/proc`: CPU time (utime + stime of every thread, from
-//! `/proc/<pid>/stat`) and resident memory (`VmRSS` from `/proc/<pid>/status`).
+//! `/proc/<pid>/stat`) and resident memory (`VmRSS` from `/proc/<pid>/status`); and this
+//! process's open-file limit (`/proc/self/limits`).
 
 use std::sync::OnceLock;
 
@@ -38,6 +39,16 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     line.split_ascii_whitespace().nth(1)?.parse().ok()
 }
 
+/// This process's open-file limit, (soft, hard); `None` for unlimited or when `/proc` cannot
+/// tell.
+pub fn open_files_limit() -> Option<(Option<u64>, Option<u64>)> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let mut fields = line.split_ascii_whitespace().skip(3);
+    let mut next = || fields.next().and_then(|v| v.parse().ok());
+    Some((next(), next()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +59,9 @@ mod tests {
         assert!(cpu_us(pid).is_some());
         assert!(rss_kib(pid).is_some_and(|kib| kib > 0));
         assert_eq!(cpu_us(u32::MAX), None);
+        let (soft, hard) = open_files_limit().expect("/proc/self/limits");
+        if let (Some(soft), Some(hard)) = (soft, hard) {
+            assert!(soft <= hard);
+        }
     }
 }

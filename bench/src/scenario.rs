@@ -1,5 +1,5 @@
 //! The scenarios, run by the load generator against one server: fan-out, connect burst with
-//! idle memory, and exposed joins. Each checks that nothing is lost and nothing crosses rooms.
+//! idle memory, many idle connections from several source addresses, and exposed joins. Each checks that nothing is lost and nothing crosses rooms.
 //!
 //! One tokio task per client. Latency is end to end: the sender writes its clock (nanoseconds
 //! since the load generator started) into the message's text, `<room>|<seq>|<ns>`, and each
@@ -497,7 +497,8 @@ async fn fanout_loop(
     }
 }
 
-/// The connect-burst scenario's result, with the idle memory of the connections it made.
+/// The connect-burst scenario's result, with the idle memory of the connections it made (also
+/// the idle-connections scenario's).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ConnectResult {
     /// Clients connected.
@@ -518,6 +519,12 @@ pub struct ConnectResult {
     pub rss_per_connection_kib: Option<f64>,
     /// Share of one core the load generator used during the burst.
     pub loadgen_cpu: Option<f64>,
+    /// The load generator's own RSS with every client connected and idle, KiB.
+    #[serde(default)]
+    pub loadgen_rss_kib: Option<u64>,
+    /// How many distinct local (source) addresses the connected clients used.
+    #[serde(default)]
+    pub sources_used: u64,
     /// Correctness.
     pub check: Check,
 }
@@ -527,6 +534,18 @@ pub struct ConnectResult {
 /// and the auto-joined room; then they stay connected and idle for `settle` before the
 /// server's RSS is read.
 pub async fn connect_burst(target: &Target, clients: usize, settle: Duration) -> ConnectResult {
+    burst(target, clients, settle, false).await
+}
+
+/// Many idle connections: the connect burst with the clients spread over the loopback source
+/// addresses of `target.sources` (one address has ~28k ephemeral ports), each client holding
+/// minimal state once connected ([`Client::shrink`]), so that one load generator holds tens
+/// of thousands. Every client must have connected from the source address it was given.
+pub async fn idle_connections(target: &Target, clients: usize, settle: Duration) -> ConnectResult {
+    burst(target, clients, settle, true).await
+}
+
+async fn burst(target: &Target, clients: usize, settle: Duration, lean: bool) -> ConnectResult {
     let mut check = Check::default();
     // Warm-up: the first connections pay one-time costs (lazy statics, thread stacks).
     let (warm, errors, _) = connect_all(target, 10, |i| i).await;
@@ -550,8 +569,18 @@ pub async fn connect_burst(target: &Target, clients: usize, settle: Duration) ->
             drop(permit);
             last.fetch_max(now_ns(), Ordering::Relaxed);
             done.fetch_add(1, Ordering::Release);
+            let wanted = dial.local;
+            drop((dial, path));
             let mut client = connected.map_err(|e| format!("client {i}: connect: {e}"))?;
-            idle(&mut client, &mut stop).await.map_err(|e| format!("client {i}: {e}"))
+            let local = client.local_addr().map_err(|e| format!("client {i}: local address: {e}"))?.ip();
+            if wanted.is_some_and(|wanted| wanted != local) {
+                return Err(format!("client {i}: connected from {local}, not from {wanted:?}"));
+            }
+            if lean {
+                client.shrink();
+            }
+            idle(&mut client, &mut stop).await.map_err(|e| format!("client {i}: {e}"))?;
+            Ok(local)
         });
     }
     while done.load(Ordering::Acquire) < clients {
@@ -560,17 +589,22 @@ pub async fn connect_burst(target: &Target, clients: usize, settle: Duration) ->
     let (cpu1, own1, t1) = (target.cpu_us(), own_cpu_us(), now_ns());
     let elapsed = last.load(Ordering::Relaxed).saturating_sub(t0);
     tokio::time::sleep(settle).await;
-    let rss1 = target.rss_kib();
+    let (rss1, own_rss) = (target.rss_kib(), procfs::rss_kib(std::process::id()));
     let _ = stop_tx.send(true);
     let mut connected = 0;
+    let mut sources = std::collections::BTreeSet::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok(())) => connected += 1,
+            Ok(Ok(local)) => {
+                connected += 1;
+                sources.insert(local);
+            }
             Ok(Err(e)) => check.error(e),
             Err(e) => check.error(format!("client task: {e}")),
         }
     }
     let mut result = ConnectResult { connected, check, ..ConnectResult::default() };
+    result.sources_used = sources.len() as u64;
     result.elapsed_s = elapsed as f64 / 1e9;
     result.connects_per_s = connected as f64 / result.elapsed_s.max(1e-9);
     if let (Some(a), Some(b)) = (cpu0, cpu1) {
@@ -578,6 +612,7 @@ pub async fn connect_burst(target: &Target, clients: usize, settle: Duration) ->
         result.cpu_us_per_connect = Some(b.saturating_sub(a) as f64 / connected.max(1) as f64);
     }
     result.loadgen_cpu = share(own0, own1, t1 - t0);
+    result.loadgen_rss_kib = own_rss;
     result.rss_before_kib = rss0;
     result.rss_after_kib = rss1;
     if let (Some(a), Some(b)) = (rss0, rss1) {

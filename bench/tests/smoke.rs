@@ -15,7 +15,9 @@ fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
-async fn harness(name: &str, addr: SocketAddr) {
+/// Runs every scenario small against the server at `addr`, whose process is `pid` (this one
+/// for the Rust peers).
+async fn harness(name: &str, addr: SocketAddr, pid: u32) {
     let target = Target::new(addr);
     // 20 clients in 2 rooms, 2,000 deliveries/s: 200 sends/s for ~1.2 s, a few hundred messages.
     let config = FanoutConfig {
@@ -41,6 +43,16 @@ async fn harness(name: &str, addr: SocketAddr) {
     assert!(burst.check.ok(), "{name} connect: {}", burst.check.summary());
     assert_eq!(burst.connected, 50, "{name}");
 
+    // Idle connections spread over three loopback source addresses, the server's RSS read.
+    // 200 clients: with the server in this process each is two descriptors, and the other
+    // peer's test runs at the same time, within a default limit of 1,024.
+    let spread = Target { server_pid: Some(pid), sources: 3, ..target.clone() };
+    let idle = scenario::idle_connections(&spread, 200, Duration::from_millis(100)).await;
+    assert!(idle.check.ok(), "{name} idle: {}", idle.check.summary());
+    assert_eq!((idle.connected, idle.sources_used), (200, 3), "{name}: every client, from three addresses");
+    assert!(idle.rss_before_kib.is_some() && idle.rss_after_kib.is_some(), "{name}: the server's RSS was read");
+    assert!(idle.loadgen_rss_kib.is_some(), "{name}: the load generator's RSS was read");
+
     // Refused handshakes are refused the same way by every peer.
     let dial = |cookie: &str| Dial { addr, local: None, cookie: cookie.to_owned(), recv_buffer: None };
     let refused = |r: std::io::Result<Client>| r.err().map(|e| e.to_string()).unwrap_or_default();
@@ -56,7 +68,7 @@ async fn harness(name: &str, addr: SocketAddr) {
 async fn liverpc_server() {
     let (addr, serve) = liverpc_chat::bind(loopback()).await.expect("bind");
     let server = tokio::spawn(serve);
-    harness("liverpc", addr).await;
+    harness("liverpc", addr, std::process::id()).await;
     server.abort();
 }
 
@@ -64,7 +76,7 @@ async fn liverpc_server() {
 async fn raw_socketioxide_server() {
     let (addr, serve) = raw::bind(loopback()).await.expect("bind");
     let server = tokio::spawn(serve);
-    harness("socketioxide", addr).await;
+    harness("socketioxide", addr, std::process::id()).await;
     server.abort();
 }
 
@@ -85,7 +97,7 @@ async fn node_peer(name: &str, dir: &std::path::Path) {
         .expect("read the peer's output")
         .expect("the peer prints its address");
     let addr: SocketAddr = line.trim().strip_prefix("listening ").expect("listening line").parse().expect("address");
-    harness(name, addr).await;
+    harness(name, addr, child.id().expect("the peer runs")).await;
     let _ = child.kill().await;
 }
 

@@ -5,6 +5,7 @@
 //! loadgen fanout  --addr A [--server-pid P] [--clients 2000] [--rooms 20] [--rate 40000]
 //!                 [--warmup-ms 2000] [--measure-ms 5000] [--drain-ms 20000]
 //! loadgen connect --addr A [--server-pid P] [--clients 10000] [--settle-ms 2000]
+//! loadgen idle    --addr A [--server-pid P] [--clients 50000] [--settle-ms 3000] (--sources 64 by default)
 //! loadgen joins   --addr A [--server-pid P] [--clients 1000] [--joins 33]
 //! common: [--sources N] (spread clients over 127.0.0.1..N) [--concurrency 1000] (handshakes in flight)
 //! ```
@@ -13,6 +14,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use liverpc_bench::args::Args;
+use liverpc_bench::procfs;
 use liverpc_bench::scenario::{self, FanoutConfig, Target};
 
 fn main() -> ExitCode {
@@ -56,8 +58,22 @@ fn run() -> Result<String, String> {
         }
         "connect" => {
             let clients = args.get("clients", 10_000)?;
+            enough_descriptors(clients)?;
             let result = runtime.block_on(scenario::connect_burst(&target, clients, ms("settle-ms", 2000)?));
             eprintln!("loadgen connect: {}", result.check.summary());
+            serde_json::to_string(&result)
+        }
+        "idle" => {
+            let clients = args.get("clients", 50_000)?;
+            target.sources = args.get("sources", 64)?;
+            enough_descriptors(clients)?;
+            let result = runtime.block_on(scenario::idle_connections(&target, clients, ms("settle-ms", 3000)?));
+            eprintln!(
+                "loadgen idle: {} from {} source addresses; {}",
+                result.connected,
+                result.sources_used,
+                result.check.summary()
+            );
             serde_json::to_string(&result)
         }
         "joins" => {
@@ -65,7 +81,23 @@ fn run() -> Result<String, String> {
             eprintln!("loadgen joins: {}", result.check.summary());
             serde_json::to_string(&result)
         }
-        other => return Err(format!("unknown scenario `{other}`: fanout | connect | joins")),
+        other => return Err(format!("unknown scenario `{other}`: fanout | connect | idle | joins")),
     };
     json.map_err(|e| e.to_string())
+}
+
+/// Fails before connecting when `clients` connections (one descriptor each) would not fit in
+/// the open-file limit: better than thousands of `EMFILE`s.
+fn enough_descriptors(clients: usize) -> Result<(), String> {
+    let needed = clients as u64 + 64;
+    match procfs::open_files_limit() {
+        Some((Some(soft), hard)) if soft < needed => {
+            let hard = hard.map_or("unlimited".to_owned(), |h| h.to_string());
+            Err(format!(
+                "{clients} clients need about {needed} open files; the limit is {soft} (hard {hard}): \
+                 raise it (`ulimit -n`), or connect fewer"
+            ))
+        }
+        _ => Ok(()),
+    }
 }
