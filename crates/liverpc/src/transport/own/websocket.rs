@@ -120,6 +120,10 @@ impl Wire {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         session.conn().outbox.session.register(cx.waker());
+        // A slow reader (or a stopped session) is dropped at once, with no close frame to wait on.
+        if session.conn().outbox.aborted() {
+            return Poll::Ready(End::abrupt("the connection was stopped (a slow reader)"));
+        }
         let mut busy = false;
         for i in 0.. {
             if i == READS_PER_POLL {
