@@ -9,7 +9,7 @@ mod hardening_raw;
 use std::time::Duration;
 
 use futures_util::SinkExt;
-use hardening_raw::{NS, Next, WAIT, Ws};
+use hardening_raw::{NS, Next, Polling, WAIT, Ws};
 use liverpc::Limits;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message as Frame;
@@ -137,7 +137,6 @@ async fn pings_come_every_interval_and_pongs_keep_the_connection() {
 #[tokio::test]
 async fn a_polling_session_upgrades_to_a_websocket_and_keeps_its_sockets() {
     use futures_util::StreamExt;
-    use hardening_raw::Polling;
 
     let addr = common::start(Limits::default()).await.addr;
     let polling = Polling::open(addr, &[("cookie", "session=alice")]).await;
@@ -157,4 +156,42 @@ async fn a_polling_session_upgrades_to_a_websocket_and_keeps_its_sockets() {
         Some(json!({ "ok": true, "data": "alice" })),
         "the socket connected over polling answers over the websocket"
     );
+}
+
+/// A polling session of alice's with the chat namespace connected.
+async fn alice_polling(addr: std::net::SocketAddr) -> Polling {
+    let polling = Polling::open(addr, &[("cookie", "session=alice")]).await;
+    polling.post(&[&format!("40{NS},{{\"path\":\"/rooms/general\"}}")]).await.expect("connect posted");
+    assert!(polling.until("40").await.is_some(), "connected over polling");
+    polling
+}
+
+/// A websocket for the polling session `sid` (its handshake accepted; it has no open packet).
+async fn websocket_for(addr: std::net::SocketAddr, sid: &str) -> Ws {
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket&sid={sid}");
+    let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("the websocket handshake is accepted");
+    Ws { stream }
+}
+
+/// A websocket for `polling`'s session, probed: `2probe` was answered `3probe`.
+async fn probed(polling: &Polling) -> Ws {
+    let mut ws = websocket_for(polling.addr, &polling.sid).await;
+    ws.send("2probe").await;
+    assert_eq!(ws.recv(WAIT).await, Next::Text("3probe".into()));
+    ws
+}
+
+#[tokio::test]
+async fn only_one_websocket_at_a_time_upgrades_a_polling_session() {
+    let addr = common::start(Limits::default()).await.addr;
+    let polling = alice_polling(addr).await;
+    let mut first = probed(&polling).await;
+
+    // A second websocket while the first upgrades the session is closed, unprobed.
+    let mut second = websocket_for(addr, &polling.sid).await;
+    second.send("2probe").await;
+    assert_eq!(second.recv(WAIT).await, Next::Closed, "the second websocket is not probed");
+
+    first.send("5").await;
+    assert_eq!(first.call(1, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })));
 }

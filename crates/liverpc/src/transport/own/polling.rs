@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -48,17 +48,33 @@ pub(super) struct Session {
     /// A GET or a POST under way: two at once is a protocol error that ends the session.
     getting: AtomicBool,
     posting: AtomicBool,
-    /// Moved to a websocket: polling requests are refused from then on.
-    upgraded: AtomicBool,
+    /// Where it stands with its move to a websocket.
+    state: Mutex<State>,
     /// How long an upgrade may take between its websocket and its `5`.
     upgrade_timeout: Duration,
+}
+
+/// Where a session stands with its move to a websocket. One websocket at a time may upgrade
+/// it, and none once it has moved.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Polling,
+    /// A websocket is upgrading it (from its handshake to the page's `5`).
+    Upgrading,
+    /// Moved to its websocket: polling requests are refused.
+    Upgraded,
 }
 
 impl Sessions {
     /// A session still on polling.
     pub(super) fn find(&self, sid: &str) -> Option<Arc<Session>> {
-        let session = self.0.read().unwrap_or_else(|p| p.into_inner()).get(sid).cloned()?;
-        (!session.upgraded.load(Ordering::Acquire)).then_some(session)
+        let session = self.session(sid)?;
+        (session.state() != State::Upgraded).then_some(session)
+    }
+
+    /// A session, whatever it stands at: a websocket for it is accepted, then decided.
+    pub(super) fn session(&self, sid: &str) -> Option<Arc<Session>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).get(sid).cloned()
     }
 
     /// The handshake: a new session, answered with its open packet.
@@ -77,7 +93,7 @@ impl Sessions {
             packets,
             getting: AtomicBool::new(false),
             posting: AtomicBool::new(false),
-            upgraded: AtomicBool::new(false),
+            state: Mutex::new(State::Polling),
             upgrade_timeout,
         });
         self.0.write().unwrap_or_else(|p| p.into_inner()).insert(sid.clone(), session.clone());
@@ -131,31 +147,61 @@ impl Session {
     /// Moves the session to a websocket (the polling -> websocket upgrade): `2probe` is
     /// answered `3probe`, the pending poll is released with a noop, and after the page's `5`
     /// the session's task carries on over the websocket. A failed upgrade leaves the session on
-    /// polling.
+    /// polling. A websocket that comes while another upgrades the session is closed (one
+    /// upgrade at a time).
     pub(super) async fn upgrade(self: Arc<Session>, mut io: Upgraded, max_frame: usize) {
+        if !self.advance(&[State::Polling], State::Upgrading) {
+            return refuse(io).await;
+        }
+        match self.probe(&mut io, max_frame).await {
+            Some(pending) if self.advance(&[State::Upgrading], State::Upgraded) => {
+                let _ = self.packets.send(Incoming::Upgraded(Box::new(io), pending)).await;
+            }
+            _ => {
+                self.advance(&[State::Upgrading], State::Polling);
+            }
+        }
+    }
+
+    /// The upgrade's exchange: `2probe`, `3probe`, `5`; the bytes read past the `5`, or `None`
+    /// when the page did not complete it in time.
+    async fn probe(&self, io: &mut Upgraded, max_frame: usize) -> Option<Vec<u8>> {
         let mut decoder = Decoder::new(max_frame);
         let mut pending = Vec::new();
-        let probed = tokio::time::timeout(self.upgrade_timeout, next_text(&mut io, &mut decoder, &mut pending)).await;
+        let probed = tokio::time::timeout(self.upgrade_timeout, next_text(io, &mut decoder, &mut pending)).await;
         if probed.ok().flatten().as_deref() != Some("2probe") {
-            return;
+            return None;
         }
         let mut probe = Vec::new();
         ws::text_frame(&mut probe, b"3probe");
-        if io.write_all(&probe).await.is_err() {
-            return;
-        }
+        io.write_all(&probe).await.ok()?;
         self.conn.push(Bytes::from_static(b"6"));
-        let upgraded = tokio::time::timeout(self.upgrade_timeout, next_text(&mut io, &mut decoder, &mut pending)).await;
-        if upgraded.ok().flatten().as_deref() != Some("5") || self.upgraded.swap(true, Ordering::AcqRel) {
-            return;
+        let upgraded = tokio::time::timeout(self.upgrade_timeout, next_text(io, &mut decoder, &mut pending)).await;
+        (upgraded.ok().flatten().as_deref() == Some("5")).then_some(pending)
+    }
+
+    fn state(&self) -> State {
+        *self.lock()
+    }
+
+    /// Moves the session from one of `from` to `to`; whether it did.
+    fn advance(&self, from: &[State], to: State) -> bool {
+        let mut state = self.lock();
+        if !from.contains(&state) {
+            return false;
         }
-        let _ = self.packets.send(Incoming::Upgraded(Box::new(io), pending)).await;
+        *state = to;
+        true
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// What is queued, joined by the separator; the close packet once the session ended.
     async fn poll(&self) -> Response {
         // A poll left over from before the upgrade takes nothing: the websocket's writer does.
-        if self.upgraded.load(Ordering::Acquire) {
+        if self.state() == State::Upgraded {
             return text_response("6");
         }
         match next_batch(&self.conn).await {
@@ -235,6 +281,18 @@ async fn next_text<S: AsyncRead + Unpin>(io: &mut S, decoder: &mut Decoder, pend
         }
         pending.extend_from_slice(&chunk[..n]);
     }
+}
+
+/// Closes a websocket the session does not take (best effort): the page sees a close, not an
+/// HTTP error, as the spec asks.
+async fn refuse(mut io: Upgraded) {
+    let mut close = Vec::new();
+    ws::close_frame(&mut close, 1008);
+    let _ = tokio::time::timeout(websocket::CLOSE_TIMEOUT, async {
+        io.write_all(&close).await?;
+        io.shutdown().await
+    })
+    .await;
 }
 
 /// Clears a flag when a request ends, however it ends.
