@@ -182,6 +182,21 @@ async fn probed(polling: &Polling) -> Ws {
 }
 
 #[tokio::test]
+async fn a_second_websocket_on_an_upgraded_session_is_accepted_then_closed() {
+    let addr = common::start(Limits::default()).await.addr;
+    let polling = alice_polling(addr).await;
+    let mut ws = probed(&polling).await;
+    ws.send("5").await;
+    assert_eq!(ws.call(1, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })), "upgraded");
+
+    // One websocket per session: the second is not refused at the handshake (a client would
+    // see an HTTP error, not a closed websocket), it is closed.
+    let mut second = websocket_for(addr, &polling.sid).await;
+    assert_eq!(second.recv(WAIT).await, Next::Closed);
+    assert_eq!(ws.call(2, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })), "the first stays");
+}
+
+#[tokio::test]
 async fn only_one_websocket_at_a_time_upgrades_a_polling_session() {
     let addr = common::start(Limits::default()).await.addr;
     let polling = alice_polling(addr).await;

@@ -147,8 +147,8 @@ impl Session {
     /// Moves the session to a websocket (the polling -> websocket upgrade): `2probe` is
     /// answered `3probe`, the pending poll is released with a noop, and after the page's `5`
     /// the session's task carries on over the websocket. A failed upgrade leaves the session on
-    /// polling. A websocket that comes while another upgrades the session is closed (one
-    /// upgrade at a time).
+    /// polling. A websocket that comes while another upgrades the session, or after it moved,
+    /// is closed (one websocket per session).
     pub(super) async fn upgrade(self: Arc<Session>, mut io: Upgraded, max_frame: usize) {
         if !self.advance(&[State::Polling], State::Upgrading) {
             return refuse(io).await;
