@@ -210,3 +210,34 @@ async fn only_one_websocket_at_a_time_upgrades_a_polling_session() {
     first.send("5").await;
     assert_eq!(first.call(1, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })));
 }
+
+#[tokio::test]
+async fn a_get_left_over_from_the_upgrade_takes_none_of_the_websockets_packets() {
+    let addr = common::start(Limits::default()).await.addr;
+    let polling = alice_polling(addr).await;
+    let mut ws = probed(&polling).await;
+    assert_eq!(polling.get().await.expect("a GET").body, "6", "the GET of the probe is released");
+
+    // A GET still under way when the page completes the upgrade (a late proxy, or a client
+    // that polls on): it is answered, with a noop, and what the session sends from the `5` on
+    // is the websocket's. (It may be answered before the `5`; if it is held, the test goes on
+    // after the wait.)
+    let mut late = tokio::spawn({
+        let polling = polling.clone();
+        async move { polling.get().await }
+    });
+    let answered = tokio::time::timeout(WAIT, &mut late).await;
+    ws.send("5").await;
+    ws.send(&format!("42{NS},1[\"whoami\",null]")).await;
+    let late = match answered {
+        Ok(late) => late,
+        Err(_) => late.await,
+    };
+    match late.expect("the GET's task") {
+        Ok(late) => {
+            assert_eq!((late.status, late.body.as_str()), (200, "6"), "the GET takes nothing of the websocket's")
+        }
+        Err(e) => panic!("the GET left over from the upgrade is never answered: {e}"),
+    }
+    assert_eq!(ws.until_ack(1, &mut Vec::new()).await, Some(json!({ "ok": true, "data": "alice" })));
+}

@@ -243,6 +243,7 @@ fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
 }
 
 /// An Engine.IO long-polling session.
+#[derive(Clone)]
 pub struct Polling {
     pub addr: SocketAddr,
     pub sid: String,

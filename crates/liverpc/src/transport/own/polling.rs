@@ -3,7 +3,7 @@
 //! the session's task. The same session as a websocket's serves it (heartbeats, namespaces),
 //! and moves to a websocket with it on an upgrade.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,7 +48,7 @@ pub(super) struct Session {
     /// A GET or a POST under way: two at once is a protocol error that ends the session.
     getting: AtomicBool,
     posting: AtomicBool,
-    /// Where it stands with its move to a websocket.
+    /// Where it stands with its move to a websocket; a GET reads it with the send queue.
     state: Mutex<State>,
     /// How long an upgrade may take between its websocket and its `5`.
     upgrade_timeout: Duration,
@@ -184,13 +184,16 @@ impl Session {
         *self.lock()
     }
 
-    /// Moves the session from one of `from` to `to`; whether it did.
+    /// Moves the session from one of `from` to `to`; whether it did. A GET that waits looks
+    /// again.
     fn advance(&self, from: &[State], to: State) -> bool {
         let mut state = self.lock();
         if !from.contains(&state) {
             return false;
         }
         *state = to;
+        drop(state);
+        self.conn.outbox.poll.wake();
         true
     }
 
@@ -198,14 +201,11 @@ impl Session {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// What is queued, joined by the separator; the close packet once the session ended.
+    /// What is queued, joined by the separator; a noop once the session moved to its
+    /// websocket; the close packet once the session ended.
     async fn poll(&self) -> Response {
-        // A poll left over from before the upgrade takes nothing: the websocket's writer does.
-        if self.state() == State::Upgraded {
-            return text_response("6");
-        }
-        match next_batch(&self.conn).await {
-            Some(batch) => {
+        match self.next_batch().await {
+            Answer::Frames(batch) => {
                 let mut body = Vec::with_capacity(batch.iter().map(|f| f.len() + 1).sum());
                 for (i, frame) in batch.iter().enumerate() {
                     if i > 0 {
@@ -215,9 +215,37 @@ impl Session {
                 }
                 text_response(body)
             }
-            None => text_response("1"),
+            Answer::Noop => text_response("6"),
+            Answer::Close => text_response("1"),
         }
     }
+
+    /// Everything queued; when nothing is, waits until something is, or the session moves to
+    /// its websocket or ends.
+    async fn next_batch(&self) -> Answer {
+        poll_fn(|cx| {
+            self.conn.outbox.poll.register(cx.waker());
+            // Under the state's lock: once the session has moved, what is queued is the
+            // websocket's, and a GET left waiting from before takes none of it.
+            let state = self.lock();
+            if *state == State::Upgraded {
+                return Poll::Ready(Answer::Noop);
+            }
+            match self.conn.outbox.take() {
+                Take::Frames(batch) => Poll::Ready(Answer::Frames(batch)),
+                Take::Empty => Poll::Pending,
+                Take::Closed | Take::Aborted => Poll::Ready(Answer::Close),
+            }
+        })
+        .await
+    }
+}
+
+/// What a GET answers.
+enum Answer {
+    Frames(VecDeque<Bytes>),
+    Noop,
+    Close,
 }
 
 /// A polling session's task: the session's packets from POSTs, until it ends or moves to a
@@ -243,19 +271,6 @@ async fn serve(mut reader: Reader, mut input: mpsc::Receiver<Incoming>) {
         }
     };
     reader.end(why);
-}
-
-/// Everything queued; when nothing is, waits until something is or the session ends (`None`).
-async fn next_batch(conn: &Conn) -> Option<std::collections::VecDeque<Bytes>> {
-    poll_fn(|cx| {
-        conn.outbox.poll.register(cx.waker());
-        match conn.outbox.take() {
-            Take::Frames(batch) => Poll::Ready(Some(batch)),
-            Take::Empty => Poll::Pending,
-            Take::Closed | Take::Aborted => Poll::Ready(None),
-        }
-    })
-    .await
 }
 
 /// The next text message of a websocket being upgraded (`None`: anything else, or the end).
