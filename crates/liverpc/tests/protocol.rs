@@ -181,6 +181,10 @@ async fn probed(polling: &Polling) -> Ws {
     ws
 }
 
+fn whoami_ack(id: u64) -> String {
+    format!("43{NS},{id}[{{\"ok\":true,\"data\":\"alice\"}}]")
+}
+
 #[tokio::test]
 async fn a_second_websocket_on_an_upgraded_session_is_accepted_then_closed() {
     let addr = common::start(Limits::default()).await.addr;
@@ -240,4 +244,33 @@ async fn a_get_left_over_from_the_upgrade_takes_none_of_the_websockets_packets()
         Err(e) => panic!("the GET left over from the upgrade is never answered: {e}"),
     }
     assert_eq!(ws.until_ack(1, &mut Vec::new()).await, Some(json!({ "ok": true, "data": "alice" })));
+}
+
+#[tokio::test]
+async fn the_upgrade_sends_no_noop_over_the_websocket() {
+    let addr = common::start(Limits::default()).await.addr;
+    let polling = alice_polling(addr).await;
+    let mut ws = probed(&polling).await;
+
+    // No GET waits during the upgrade: there is no one to release, and the answer to a call
+    // posted meanwhile is the first thing the websocket carries.
+    assert_eq!(polling.post(&[&format!("42{NS},1[\"whoami\",null]")]).await.expect("posted").status, 200);
+    ws.send("5").await;
+    assert_eq!(ws.recv_packet(WAIT).await, Next::Text(whoami_ack(1)), "not a noop");
+}
+
+#[tokio::test]
+async fn every_get_during_the_upgrade_is_answered_with_a_noop_at_once() {
+    let addr = common::start(Limits::default()).await.addr;
+    let polling = alice_polling(addr).await;
+    let mut ws = probed(&polling).await;
+
+    // The official client polls on when the noop reaches it before `3probe` does, and sends `5`
+    // once that GET is back: a GET during the upgrade is not held for the next packet.
+    for get in 1..=3 {
+        let answer = polling.get().await.expect("a GET answered");
+        assert_eq!((answer.status, answer.body.as_str()), (200, "6"), "GET {get}");
+    }
+    ws.send("5").await;
+    assert_eq!(ws.call(1, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })));
 }

@@ -61,6 +61,10 @@ enum State {
     Polling,
     /// A websocket is upgrading it (from its handshake to the page's `5`).
     Upgrading,
+    /// The websocket was probed (`3probe`): the page pauses polling, and sends `5` once its
+    /// GET is back, so a GET that finds nothing queued is answered a noop at once. (The
+    /// reference server sends a waiting GET a noop every 100 ms while it upgrades.)
+    Probed,
     /// Moved to its websocket: polling requests are refused.
     Upgraded,
 }
@@ -145,7 +149,7 @@ impl Sessions {
 
 impl Session {
     /// Moves the session to a websocket (the polling -> websocket upgrade): `2probe` is
-    /// answered `3probe`, the pending poll is released with a noop, and after the page's `5`
+    /// answered `3probe`, polls are released with a noop, and after the page's `5`
     /// the session's task carries on over the websocket. A failed upgrade leaves the session on
     /// polling. A websocket that comes while another upgrades the session, or after it moved,
     /// is closed (one websocket per session).
@@ -154,11 +158,11 @@ impl Session {
             return refuse(io).await;
         }
         match self.probe(&mut io, max_frame).await {
-            Some(pending) if self.advance(&[State::Upgrading], State::Upgraded) => {
+            Some(pending) if self.advance(&[State::Probed], State::Upgraded) => {
                 let _ = self.packets.send(Incoming::Upgraded(Box::new(io), pending)).await;
             }
             _ => {
-                self.advance(&[State::Upgrading], State::Polling);
+                self.advance(&[State::Upgrading, State::Probed], State::Polling);
             }
         }
     }
@@ -175,7 +179,8 @@ impl Session {
         let mut probe = Vec::new();
         ws::text_frame(&mut probe, b"3probe");
         io.write_all(&probe).await.ok()?;
-        self.conn.push(Bytes::from_static(b"6"));
+        // Not a noop in the send queue: the websocket would carry it if no GET took it.
+        self.advance(&[State::Upgrading], State::Probed);
         let upgraded = tokio::time::timeout(self.upgrade_timeout, next_text(io, &mut decoder, &mut pending)).await;
         (upgraded.ok().flatten().as_deref() == Some("5")).then_some(pending)
     }
@@ -201,8 +206,8 @@ impl Session {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// What is queued, joined by the separator; a noop once the session moved to its
-    /// websocket; the close packet once the session ended.
+    /// What is queued, joined by the separator; a noop while the session moves to its
+    /// websocket, and once it has; the close packet once the session ended.
     async fn poll(&self) -> Response {
         match self.next_batch().await {
             Answer::Frames(batch) => {
@@ -220,8 +225,8 @@ impl Session {
         }
     }
 
-    /// Everything queued; when nothing is, waits until something is, or the session moves to
-    /// its websocket or ends.
+    /// Everything queued; when nothing is, waits until something is, the websocket is probed,
+    /// or the session moves to it or ends.
     async fn next_batch(&self) -> Answer {
         poll_fn(|cx| {
             self.conn.outbox.poll.register(cx.waker());
@@ -233,6 +238,7 @@ impl Session {
             }
             match self.conn.outbox.take() {
                 Take::Frames(batch) => Poll::Ready(Answer::Frames(batch)),
+                Take::Empty if *state == State::Probed => Poll::Ready(Answer::Noop),
                 Take::Empty => Poll::Pending,
                 Take::Closed | Take::Aborted => Poll::Ready(Answer::Close),
             }
