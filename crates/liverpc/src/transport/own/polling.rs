@@ -228,6 +228,7 @@ impl Session {
     /// Everything queued; when nothing is, waits until something is, the websocket is probed,
     /// or the session moves to it or ends.
     async fn next_batch(&self) -> Answer {
+        let mut waiting = false;
         poll_fn(|cx| {
             self.conn.outbox.poll.register(cx.waker());
             // Under the state's lock: once the session has moved, what is queued is the
@@ -239,7 +240,12 @@ impl Session {
             match self.conn.outbox.take() {
                 Take::Frames(batch) => Poll::Ready(Answer::Frames(batch)),
                 Take::Empty if *state == State::Probed => Poll::Ready(Answer::Noop),
-                Take::Empty => Poll::Pending,
+                Take::Empty => {
+                    if !std::mem::replace(&mut waiting, true) {
+                        tracing::trace!("a long-poll GET waits for packets");
+                    }
+                    Poll::Pending
+                }
                 Take::Closed | Take::Aborted => Poll::Ready(Answer::Close),
             }
         })
