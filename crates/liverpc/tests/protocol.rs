@@ -9,7 +9,7 @@ mod hardening_raw;
 use std::time::Duration;
 
 use futures_util::SinkExt;
-use hardening_raw::{NS, Next, Polling, WAIT, Ws};
+use hardening_raw::{Logs, NS, Next, Polling, WAIT, Ws};
 use liverpc::Limits;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message as Frame;
@@ -273,4 +273,25 @@ async fn every_get_during_the_upgrade_is_answered_with_a_noop_at_once() {
     }
     ws.send("5").await;
     assert_eq!(ws.call(1, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })));
+}
+
+#[tokio::test]
+async fn a_page_closing_its_polling_session_releases_the_waiting_get_with_a_noop() {
+    const WAITS: &str = "a long-poll GET waits for packets";
+    let logs = Logs::capture();
+    let addr = common::start(Limits::default()).await.addr;
+    let polling = alice_polling(addr).await;
+    let seen = logs.count(WAITS);
+    let waiting = tokio::spawn({
+        let polling = polling.clone();
+        async move { polling.get().await }
+    });
+    logs.until_more(WAITS, seen).await;
+
+    // As the reference server: the page's own close answers its waiting GET with a noop (a
+    // close the server starts answers it `1`), and the session is gone.
+    assert_eq!(polling.post(&["1"]).await.expect("posted").status, 200);
+    let released = waiting.await.expect("the GET's task").expect("the GET answered");
+    assert_eq!((released.status, released.body.as_str()), (200, "6"));
+    assert_eq!(polling.get().await.expect("a GET").status, 400, "the session is gone");
 }

@@ -351,6 +351,21 @@ impl Logs {
         self.text().lines().filter(|l| l.contains(&format!(" {name} "))).collect::<Vec<_>>().join("\n")
     }
 
+    /// How many of this test's lines contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.this_test().lines().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Waits until this test has logged `needle` more than `seen` times (an event to wait for,
+    /// with a deadline).
+    pub async fn until_more(&self, needle: &str, seen: usize) {
+        let deadline = Instant::now() + WAIT;
+        while self.count(needle) <= seen {
+            assert!(Instant::now() < deadline, "no new `{needle}` within {WAIT:?}:\n{}", self.this_test());
+            tokio::time::sleep(Duration::from_millis(10)).await; // polling the log
+        }
+    }
+
     /// The captured text so far.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()

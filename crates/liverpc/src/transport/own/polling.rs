@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use super::conn::{Config, Conn, Head, Namespaces, Session as Reader};
 use super::outbox::Take;
 use super::ws::{self, Decoder, Message};
-use super::{error, websocket};
+use super::{engineio, error, websocket};
 
 /// A websocket accepted by hyper.
 pub(super) type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
@@ -54,8 +54,8 @@ pub(super) struct Session {
     upgrade_timeout: Duration,
 }
 
-/// Where a session stands with its move to a websocket. One websocket at a time may upgrade
-/// it, and none once it has moved.
+/// Where a session stands with its move to a websocket (one websocket at a time may upgrade
+/// it, and none once it has moved), and whether the page closed it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
     Polling,
@@ -67,6 +67,9 @@ enum State {
     Probed,
     /// Moved to its websocket: polling requests are refused.
     Upgraded,
+    /// The page closed it (`1`): the GET waiting is answered a noop, as the reference server
+    /// does. (One waiting when the server ends the session is answered the close packet.)
+    Closed,
 }
 
 impl Sessions {
@@ -101,10 +104,18 @@ impl Sessions {
             upgrade_timeout,
         });
         self.0.write().unwrap_or_else(|p| p.into_inner()).insert(sid.clone(), session.clone());
-        let sessions = self.clone();
+        let (sessions, task) = (self.clone(), session.clone());
         tokio::spawn(async move {
-            serve(reader, input).await;
+            let ended = serve(reader, input).await;
+            // Out of the table first: a GET that comes from now on is refused, and then the
+            // one waiting is answered.
             sessions.0.write().unwrap_or_else(|p| p.into_inner()).remove(&sid);
+            if let Some((reader, why, by_page)) = ended {
+                if by_page {
+                    task.advance(&[State::Polling, State::Upgrading, State::Probed], State::Closed);
+                }
+                reader.end(why);
+            }
         });
         session.poll().await
     }
@@ -207,7 +218,8 @@ impl Session {
     }
 
     /// What is queued, joined by the separator; a noop while the session moves to its
-    /// websocket, and once it has; the close packet once the session ended.
+    /// websocket, once it has, or once the page closed it; the close packet once the server
+    /// ended it.
     async fn poll(&self) -> Response {
         match self.next_batch().await {
             Answer::Frames(batch) => {
@@ -234,7 +246,7 @@ impl Session {
             // Under the state's lock: once the session has moved, what is queued is the
             // websocket's, and a GET left waiting from before takes none of it.
             let state = self.lock();
-            if *state == State::Upgraded {
+            if matches!(*state, State::Upgraded | State::Closed) {
                 return Poll::Ready(Answer::Noop);
             }
             match self.conn.outbox.take() {
@@ -260,10 +272,10 @@ enum Answer {
     Close,
 }
 
-/// A polling session's task: the session's packets from POSTs, until it ends or moves to a
-/// websocket.
-async fn serve(mut reader: Reader, mut input: mpsc::Receiver<Incoming>) {
-    let why = loop {
+/// A polling session's task: the session's packets from POSTs, until it moves to a websocket
+/// and ends there (`None`), or ends on polling: its reader, why, and whether the page closed it.
+async fn serve(mut reader: Reader, mut input: mpsc::Receiver<Incoming>) -> Option<(Reader, &'static str, bool)> {
+    loop {
         let next = poll_fn(|cx| {
             reader.conn().outbox.session.register(cx.waker());
             if let Poll::Ready(why) = reader.poll(cx) {
@@ -275,14 +287,17 @@ async fn serve(mut reader: Reader, mut input: mpsc::Receiver<Incoming>) {
         match next {
             Incoming::Text(text) => {
                 if let Err(why) = reader.text(&text) {
-                    break why;
+                    let by_page = engineio::decode(&text) == Ok(engineio::Packet::Close);
+                    return Some((reader, why, by_page));
                 }
             }
-            Incoming::Closed(why) => break why,
-            Incoming::Upgraded(io, pending) => return websocket::serve(*io, reader, pending).await,
+            Incoming::Closed(why) => return Some((reader, why, false)),
+            Incoming::Upgraded(io, pending) => {
+                websocket::serve(*io, reader, pending).await;
+                return None;
+            }
         }
-    };
-    reader.end(why);
+    }
 }
 
 /// The next text message of a websocket being upgraded (`None`: anything else, or the end).
