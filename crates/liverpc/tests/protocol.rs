@@ -295,3 +295,22 @@ async fn a_page_closing_its_polling_session_releases_the_waiting_get_with_a_noop
     assert_eq!((released.status, released.body.as_str()), (200, "6"));
     assert_eq!(polling.get().await.expect("a GET").status, 400, "the session is gone");
 }
+
+#[tokio::test]
+async fn a_failed_upgrade_closes_its_websocket_and_leaves_the_session_on_polling() {
+    use futures_util::StreamExt;
+
+    let addr = common::start(Limits::default()).await.addr;
+    let polling = alice_polling(addr).await;
+    let mut ws = probed(&polling).await;
+    ws.send(&format!("42{NS},1[\"whoami\",null]")).await;
+    match tokio::time::timeout(WAIT, ws.stream.next()).await {
+        Ok(Some(Ok(Frame::Close(Some(close))))) => assert_eq!(u16::from(close.code), 1008),
+        other => panic!("a packet instead of the `5` is answered with a close frame, got {other:?}"),
+    }
+
+    // Another websocket may upgrade the session.
+    let mut ws = probed(&polling).await;
+    ws.send("5").await;
+    assert_eq!(ws.call(2, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })));
+}

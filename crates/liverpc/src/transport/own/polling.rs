@@ -161,8 +161,8 @@ impl Sessions {
 impl Session {
     /// Moves the session to a websocket (the polling -> websocket upgrade): `2probe` is
     /// answered `3probe`, polls are released with a noop, and after the page's `5`
-    /// the session's task carries on over the websocket. A failed upgrade leaves the session on
-    /// polling. A websocket that comes while another upgrades the session, or after it moved,
+    /// the session's task carries on over the websocket. A failed upgrade closes its websocket
+    /// and leaves the session on polling. A websocket that comes while another upgrades the session, or after it moved,
     /// is closed (one websocket per session).
     pub(super) async fn upgrade(self: Arc<Session>, mut io: Upgraded, max_frame: usize) {
         if !self.advance(&[State::Polling], State::Upgrading) {
@@ -174,6 +174,7 @@ impl Session {
             }
             _ => {
                 self.advance(&[State::Upgrading, State::Probed], State::Polling);
+                refuse(io).await;
             }
         }
     }
@@ -325,8 +326,8 @@ async fn next_text<S: AsyncRead + Unpin>(io: &mut S, decoder: &mut Decoder, pend
     }
 }
 
-/// Closes a websocket the session does not take (best effort): the page sees a close, not an
-/// HTTP error, as the spec asks.
+/// Closes a websocket the session does not take (best effort): the page sees a close frame,
+/// not an HTTP error or a dropped connection.
 async fn refuse(mut io: Upgraded) {
     let mut close = Vec::new();
     ws::close_frame(&mut close, 1008);
