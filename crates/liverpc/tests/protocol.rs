@@ -9,7 +9,7 @@ mod hardening_raw;
 use std::time::Duration;
 
 use futures_util::SinkExt;
-use hardening_raw::{NS, Next, WAIT, Ws};
+use hardening_raw::{Logs, NS, Next, Polling, WAIT, Ws};
 use liverpc::Limits;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message as Frame;
@@ -137,7 +137,6 @@ async fn pings_come_every_interval_and_pongs_keep_the_connection() {
 #[tokio::test]
 async fn a_polling_session_upgrades_to_a_websocket_and_keeps_its_sockets() {
     use futures_util::StreamExt;
-    use hardening_raw::Polling;
 
     let addr = common::start(Limits::default()).await.addr;
     let polling = Polling::open(addr, &[("cookie", "session=alice")]).await;
@@ -157,4 +156,161 @@ async fn a_polling_session_upgrades_to_a_websocket_and_keeps_its_sockets() {
         Some(json!({ "ok": true, "data": "alice" })),
         "the socket connected over polling answers over the websocket"
     );
+}
+
+/// A polling session of alice's with the chat namespace connected.
+async fn alice_polling(addr: std::net::SocketAddr) -> Polling {
+    let polling = Polling::open(addr, &[("cookie", "session=alice")]).await;
+    polling.post(&[&format!("40{NS},{{\"path\":\"/rooms/general\"}}")]).await.expect("connect posted");
+    assert!(polling.until("40").await.is_some(), "connected over polling");
+    polling
+}
+
+/// A websocket for the polling session `sid` (its handshake accepted; it has no open packet).
+async fn websocket_for(addr: std::net::SocketAddr, sid: &str) -> Ws {
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket&sid={sid}");
+    let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("the websocket handshake is accepted");
+    Ws { stream }
+}
+
+/// A websocket for `polling`'s session, probed: `2probe` was answered `3probe`.
+async fn probed(polling: &Polling) -> Ws {
+    let mut ws = websocket_for(polling.addr, &polling.sid).await;
+    ws.send("2probe").await;
+    assert_eq!(ws.recv(WAIT).await, Next::Text("3probe".into()));
+    ws
+}
+
+fn whoami_ack(id: u64) -> String {
+    format!("43{NS},{id}[{{\"ok\":true,\"data\":\"alice\"}}]")
+}
+
+#[tokio::test]
+async fn a_second_websocket_on_an_upgraded_session_is_accepted_then_closed() {
+    let addr = common::start(Limits::default()).await.addr;
+    let polling = alice_polling(addr).await;
+    let mut ws = probed(&polling).await;
+    ws.send("5").await;
+    assert_eq!(ws.call(1, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })), "upgraded");
+
+    // One websocket per session: the second is not refused at the handshake (a client would
+    // see an HTTP error, not a closed websocket), it is closed.
+    let mut second = websocket_for(addr, &polling.sid).await;
+    assert_eq!(second.recv(WAIT).await, Next::Closed);
+    assert_eq!(ws.call(2, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })), "the first stays");
+}
+
+#[tokio::test]
+async fn only_one_websocket_at_a_time_upgrades_a_polling_session() {
+    let addr = common::start(Limits::default()).await.addr;
+    let polling = alice_polling(addr).await;
+    let mut first = probed(&polling).await;
+
+    // A second websocket while the first upgrades the session is closed, unprobed.
+    let mut second = websocket_for(addr, &polling.sid).await;
+    second.send("2probe").await;
+    assert_eq!(second.recv(WAIT).await, Next::Closed, "the second websocket is not probed");
+
+    first.send("5").await;
+    assert_eq!(first.call(1, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })));
+}
+
+#[tokio::test]
+async fn a_get_left_over_from_the_upgrade_takes_none_of_the_websockets_packets() {
+    let addr = common::start(Limits::default()).await.addr;
+    let polling = alice_polling(addr).await;
+    let mut ws = probed(&polling).await;
+    assert_eq!(polling.get().await.expect("a GET").body, "6", "the GET of the probe is released");
+
+    // A GET still under way when the page completes the upgrade (a late proxy, or a client
+    // that polls on): it is answered, with a noop, and what the session sends from the `5` on
+    // is the websocket's. (It may be answered before the `5`; if it is held, the test goes on
+    // after the wait.)
+    let mut late = tokio::spawn({
+        let polling = polling.clone();
+        async move { polling.get().await }
+    });
+    let answered = tokio::time::timeout(WAIT, &mut late).await;
+    ws.send("5").await;
+    ws.send(&format!("42{NS},1[\"whoami\",null]")).await;
+    let late = match answered {
+        Ok(late) => late,
+        Err(_) => late.await,
+    };
+    match late.expect("the GET's task") {
+        Ok(late) => {
+            assert_eq!((late.status, late.body.as_str()), (200, "6"), "the GET takes nothing of the websocket's")
+        }
+        Err(e) => panic!("the GET left over from the upgrade is never answered: {e}"),
+    }
+    assert_eq!(ws.until_ack(1, &mut Vec::new()).await, Some(json!({ "ok": true, "data": "alice" })));
+}
+
+#[tokio::test]
+async fn the_upgrade_sends_no_noop_over_the_websocket() {
+    let addr = common::start(Limits::default()).await.addr;
+    let polling = alice_polling(addr).await;
+    let mut ws = probed(&polling).await;
+
+    // No GET waits during the upgrade: there is no one to release, and the answer to a call
+    // posted meanwhile is the first thing the websocket carries.
+    assert_eq!(polling.post(&[&format!("42{NS},1[\"whoami\",null]")]).await.expect("posted").status, 200);
+    ws.send("5").await;
+    assert_eq!(ws.recv_packet(WAIT).await, Next::Text(whoami_ack(1)), "not a noop");
+}
+
+#[tokio::test]
+async fn every_get_during_the_upgrade_is_answered_with_a_noop_at_once() {
+    let addr = common::start(Limits::default()).await.addr;
+    let polling = alice_polling(addr).await;
+    let mut ws = probed(&polling).await;
+
+    // The official client polls on when the noop reaches it before `3probe` does, and sends `5`
+    // once that GET is back: a GET during the upgrade is not held for the next packet.
+    for get in 1..=3 {
+        let answer = polling.get().await.expect("a GET answered");
+        assert_eq!((answer.status, answer.body.as_str()), (200, "6"), "GET {get}");
+    }
+    ws.send("5").await;
+    assert_eq!(ws.call(1, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })));
+}
+
+#[tokio::test]
+async fn a_page_closing_its_polling_session_releases_the_waiting_get_with_a_noop() {
+    const WAITS: &str = "a long-poll GET waits for packets";
+    let logs = Logs::capture();
+    let addr = common::start(Limits::default()).await.addr;
+    let polling = alice_polling(addr).await;
+    let seen = logs.count(WAITS);
+    let waiting = tokio::spawn({
+        let polling = polling.clone();
+        async move { polling.get().await }
+    });
+    logs.until_more(WAITS, seen).await;
+
+    // As the reference server: the page's own close answers its waiting GET with a noop (a
+    // close the server starts answers it `1`), and the session is gone.
+    assert_eq!(polling.post(&["1"]).await.expect("posted").status, 200);
+    let released = waiting.await.expect("the GET's task").expect("the GET answered");
+    assert_eq!((released.status, released.body.as_str()), (200, "6"));
+    assert_eq!(polling.get().await.expect("a GET").status, 400, "the session is gone");
+}
+
+#[tokio::test]
+async fn a_failed_upgrade_closes_its_websocket_and_leaves_the_session_on_polling() {
+    use futures_util::StreamExt;
+
+    let addr = common::start(Limits::default()).await.addr;
+    let polling = alice_polling(addr).await;
+    let mut ws = probed(&polling).await;
+    ws.send(&format!("42{NS},1[\"whoami\",null]")).await;
+    match tokio::time::timeout(WAIT, ws.stream.next()).await {
+        Ok(Some(Ok(Frame::Close(Some(close))))) => assert_eq!(u16::from(close.code), 1008),
+        other => panic!("a packet instead of the `5` is answered with a close frame, got {other:?}"),
+    }
+
+    // Another websocket may upgrade the session.
+    let mut ws = probed(&polling).await;
+    ws.send("5").await;
+    assert_eq!(ws.call(2, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })));
 }

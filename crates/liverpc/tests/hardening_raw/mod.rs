@@ -243,6 +243,7 @@ fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
 }
 
 /// An Engine.IO long-polling session.
+#[derive(Clone)]
 pub struct Polling {
     pub addr: SocketAddr,
     pub sid: String,
@@ -348,6 +349,21 @@ impl Logs {
     pub fn this_test(&self) -> String {
         let name = std::thread::current().name().unwrap_or_default().to_owned();
         self.text().lines().filter(|l| l.contains(&format!(" {name} "))).collect::<Vec<_>>().join("\n")
+    }
+
+    /// How many of this test's lines contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.this_test().lines().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Waits until this test has logged `needle` more than `seen` times (an event to wait for,
+    /// with a deadline).
+    pub async fn until_more(&self, needle: &str, seen: usize) {
+        let deadline = Instant::now() + WAIT;
+        while self.count(needle) <= seen {
+            assert!(Instant::now() < deadline, "no new `{needle}` within {WAIT:?}:\n{}", self.this_test());
+            tokio::time::sleep(Duration::from_millis(10)).await; // polling the log
+        }
     }
 
     /// The captured text so far.

@@ -95,7 +95,7 @@ impl Own {
         }
         match (query.transport, query.sid, &self.polling) {
             (Some("websocket"), None, _) => self.upgrade(request, None),
-            (Some("websocket"), Some(sid), Some(sessions)) => match sessions.find(sid) {
+            (Some("websocket"), Some(sid), Some(sessions)) => match sessions.session(sid) {
                 Some(session) => self.upgrade(request, Some(session)),
                 None => error(StatusCode::BAD_REQUEST, 1, "Session ID unknown"),
             },

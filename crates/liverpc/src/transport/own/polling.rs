@@ -3,11 +3,11 @@
 //! the session's task. The same session as a websocket's serves it (heartbeats, namespaces),
 //! and moves to a websocket with it on an upgrade.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use super::conn::{Config, Conn, Head, Namespaces, Session as Reader};
 use super::outbox::Take;
 use super::ws::{self, Decoder, Message};
-use super::{error, websocket};
+use super::{engineio, error, websocket};
 
 /// A websocket accepted by hyper.
 pub(super) type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
@@ -48,17 +48,40 @@ pub(super) struct Session {
     /// A GET or a POST under way: two at once is a protocol error that ends the session.
     getting: AtomicBool,
     posting: AtomicBool,
-    /// Moved to a websocket: polling requests are refused from then on.
-    upgraded: AtomicBool,
+    /// Where it stands with its move to a websocket; a GET reads it with the send queue.
+    state: Mutex<State>,
     /// How long an upgrade may take between its websocket and its `5`.
     upgrade_timeout: Duration,
+}
+
+/// Where a session stands with its move to a websocket (one websocket at a time may upgrade
+/// it, and none once it has moved), and whether the page closed it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Polling,
+    /// A websocket is upgrading it (from its handshake to the page's `5`).
+    Upgrading,
+    /// The websocket was probed (`3probe`): the page pauses polling, and sends `5` once its
+    /// GET is back, so a GET that finds nothing queued is answered a noop at once. (The
+    /// reference server sends a waiting GET a noop every 100 ms while it upgrades.)
+    Probed,
+    /// Moved to its websocket: polling requests are refused.
+    Upgraded,
+    /// The page closed it (`1`): the GET waiting is answered a noop, as the reference server
+    /// does. (One waiting when the server ends the session is answered the close packet.)
+    Closed,
 }
 
 impl Sessions {
     /// A session still on polling.
     pub(super) fn find(&self, sid: &str) -> Option<Arc<Session>> {
-        let session = self.0.read().unwrap_or_else(|p| p.into_inner()).get(sid).cloned()?;
-        (!session.upgraded.load(Ordering::Acquire)).then_some(session)
+        let session = self.session(sid)?;
+        (session.state() != State::Upgraded).then_some(session)
+    }
+
+    /// A session, whatever it stands at: a websocket for it is accepted, then decided.
+    pub(super) fn session(&self, sid: &str) -> Option<Arc<Session>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).get(sid).cloned()
     }
 
     /// The handshake: a new session, answered with its open packet.
@@ -77,14 +100,22 @@ impl Sessions {
             packets,
             getting: AtomicBool::new(false),
             posting: AtomicBool::new(false),
-            upgraded: AtomicBool::new(false),
+            state: Mutex::new(State::Polling),
             upgrade_timeout,
         });
         self.0.write().unwrap_or_else(|p| p.into_inner()).insert(sid.clone(), session.clone());
-        let sessions = self.clone();
+        let (sessions, task) = (self.clone(), session.clone());
         tokio::spawn(async move {
-            serve(reader, input).await;
+            let ended = serve(reader, input).await;
+            // Out of the table first: a GET that comes from now on is refused, and then the
+            // one waiting is answered.
             sessions.0.write().unwrap_or_else(|p| p.into_inner()).remove(&sid);
+            if let Some((reader, why, by_page)) = ended {
+                if by_page {
+                    task.advance(&[State::Polling, State::Upgrading, State::Probed], State::Closed);
+                }
+                reader.end(why);
+            }
         });
         session.poll().await
     }
@@ -129,37 +160,70 @@ impl Sessions {
 
 impl Session {
     /// Moves the session to a websocket (the polling -> websocket upgrade): `2probe` is
-    /// answered `3probe`, the pending poll is released with a noop, and after the page's `5`
-    /// the session's task carries on over the websocket. A failed upgrade leaves the session on
-    /// polling.
+    /// answered `3probe`, polls are released with a noop, and after the page's `5`
+    /// the session's task carries on over the websocket. A failed upgrade closes its websocket
+    /// and leaves the session on polling. A websocket that comes while another upgrades the session, or after it moved,
+    /// is closed (one websocket per session).
     pub(super) async fn upgrade(self: Arc<Session>, mut io: Upgraded, max_frame: usize) {
+        if !self.advance(&[State::Polling], State::Upgrading) {
+            return refuse(io).await;
+        }
+        match self.probe(&mut io, max_frame).await {
+            Some(pending) if self.advance(&[State::Probed], State::Upgraded) => {
+                let _ = self.packets.send(Incoming::Upgraded(Box::new(io), pending)).await;
+            }
+            _ => {
+                self.advance(&[State::Upgrading, State::Probed], State::Polling);
+                refuse(io).await;
+            }
+        }
+    }
+
+    /// The upgrade's exchange: `2probe`, `3probe`, `5`; the bytes read past the `5`, or `None`
+    /// when the page did not complete it in time.
+    async fn probe(&self, io: &mut Upgraded, max_frame: usize) -> Option<Vec<u8>> {
         let mut decoder = Decoder::new(max_frame);
         let mut pending = Vec::new();
-        let probed = tokio::time::timeout(self.upgrade_timeout, next_text(&mut io, &mut decoder, &mut pending)).await;
+        let probed = tokio::time::timeout(self.upgrade_timeout, next_text(io, &mut decoder, &mut pending)).await;
         if probed.ok().flatten().as_deref() != Some("2probe") {
-            return;
+            return None;
         }
         let mut probe = Vec::new();
         ws::text_frame(&mut probe, b"3probe");
-        if io.write_all(&probe).await.is_err() {
-            return;
-        }
-        self.conn.push(Bytes::from_static(b"6"));
-        let upgraded = tokio::time::timeout(self.upgrade_timeout, next_text(&mut io, &mut decoder, &mut pending)).await;
-        if upgraded.ok().flatten().as_deref() != Some("5") || self.upgraded.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let _ = self.packets.send(Incoming::Upgraded(Box::new(io), pending)).await;
+        io.write_all(&probe).await.ok()?;
+        // Not a noop in the send queue: the websocket would carry it if no GET took it.
+        self.advance(&[State::Upgrading], State::Probed);
+        let upgraded = tokio::time::timeout(self.upgrade_timeout, next_text(io, &mut decoder, &mut pending)).await;
+        (upgraded.ok().flatten().as_deref() == Some("5")).then_some(pending)
     }
 
-    /// What is queued, joined by the separator; the close packet once the session ended.
-    async fn poll(&self) -> Response {
-        // A poll left over from before the upgrade takes nothing: the websocket's writer does.
-        if self.upgraded.load(Ordering::Acquire) {
-            return text_response("6");
+    fn state(&self) -> State {
+        *self.lock()
+    }
+
+    /// Moves the session from one of `from` to `to`; whether it did. A GET that waits looks
+    /// again.
+    fn advance(&self, from: &[State], to: State) -> bool {
+        let mut state = self.lock();
+        if !from.contains(&state) {
+            return false;
         }
-        match next_batch(&self.conn).await {
-            Some(batch) => {
+        *state = to;
+        drop(state);
+        self.conn.outbox.poll.wake();
+        true
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// What is queued, joined by the separator; a noop while the session moves to its
+    /// websocket, once it has, or once the page closed it; the close packet once the server
+    /// ended it.
+    async fn poll(&self) -> Response {
+        match self.next_batch().await {
+            Answer::Frames(batch) => {
                 let mut body = Vec::with_capacity(batch.iter().map(|f| f.len() + 1).sum());
                 for (i, frame) in batch.iter().enumerate() {
                     if i > 0 {
@@ -169,15 +233,50 @@ impl Session {
                 }
                 text_response(body)
             }
-            None => text_response("1"),
+            Answer::Noop => text_response("6"),
+            Answer::Close => text_response("1"),
         }
+    }
+
+    /// Everything queued; when nothing is, waits until something is, the websocket is probed,
+    /// or the session moves to it or ends.
+    async fn next_batch(&self) -> Answer {
+        let mut waiting = false;
+        poll_fn(|cx| {
+            self.conn.outbox.poll.register(cx.waker());
+            // Under the state's lock: once the session has moved, what is queued is the
+            // websocket's, and a GET left waiting from before takes none of it.
+            let state = self.lock();
+            if matches!(*state, State::Upgraded | State::Closed) {
+                return Poll::Ready(Answer::Noop);
+            }
+            match self.conn.outbox.take() {
+                Take::Frames(batch) => Poll::Ready(Answer::Frames(batch)),
+                Take::Empty if *state == State::Probed => Poll::Ready(Answer::Noop),
+                Take::Empty => {
+                    if !std::mem::replace(&mut waiting, true) {
+                        tracing::trace!("a long-poll GET waits for packets");
+                    }
+                    Poll::Pending
+                }
+                Take::Closed | Take::Aborted => Poll::Ready(Answer::Close),
+            }
+        })
+        .await
     }
 }
 
-/// A polling session's task: the session's packets from POSTs, until it ends or moves to a
-/// websocket.
-async fn serve(mut reader: Reader, mut input: mpsc::Receiver<Incoming>) {
-    let why = loop {
+/// What a GET answers.
+enum Answer {
+    Frames(VecDeque<Bytes>),
+    Noop,
+    Close,
+}
+
+/// A polling session's task: the session's packets from POSTs, until it moves to a websocket
+/// and ends there (`None`), or ends on polling: its reader, why, and whether the page closed it.
+async fn serve(mut reader: Reader, mut input: mpsc::Receiver<Incoming>) -> Option<(Reader, &'static str, bool)> {
+    loop {
         let next = poll_fn(|cx| {
             reader.conn().outbox.session.register(cx.waker());
             if let Poll::Ready(why) = reader.poll(cx) {
@@ -189,27 +288,17 @@ async fn serve(mut reader: Reader, mut input: mpsc::Receiver<Incoming>) {
         match next {
             Incoming::Text(text) => {
                 if let Err(why) = reader.text(&text) {
-                    break why;
+                    let by_page = engineio::decode(&text) == Ok(engineio::Packet::Close);
+                    return Some((reader, why, by_page));
                 }
             }
-            Incoming::Closed(why) => break why,
-            Incoming::Upgraded(io, pending) => return websocket::serve(*io, reader, pending).await,
+            Incoming::Closed(why) => return Some((reader, why, false)),
+            Incoming::Upgraded(io, pending) => {
+                websocket::serve(*io, reader, pending).await;
+                return None;
+            }
         }
-    };
-    reader.end(why);
-}
-
-/// Everything queued; when nothing is, waits until something is or the session ends (`None`).
-async fn next_batch(conn: &Conn) -> Option<std::collections::VecDeque<Bytes>> {
-    poll_fn(|cx| {
-        conn.outbox.poll.register(cx.waker());
-        match conn.outbox.take() {
-            Take::Frames(batch) => Poll::Ready(Some(batch)),
-            Take::Empty => Poll::Pending,
-            Take::Closed | Take::Aborted => Poll::Ready(None),
-        }
-    })
-    .await
+    }
 }
 
 /// The next text message of a websocket being upgraded (`None`: anything else, or the end).
@@ -235,6 +324,18 @@ async fn next_text<S: AsyncRead + Unpin>(io: &mut S, decoder: &mut Decoder, pend
         }
         pending.extend_from_slice(&chunk[..n]);
     }
+}
+
+/// Closes a websocket the session does not take (best effort): the page sees a close frame,
+/// not an HTTP error or a dropped connection.
+async fn refuse(mut io: Upgraded) {
+    let mut close = Vec::new();
+    ws::close_frame(&mut close, 1008);
+    let _ = tokio::time::timeout(websocket::CLOSE_TIMEOUT, async {
+        io.write_all(&close).await?;
+        io.shutdown().await
+    })
+    .await;
 }
 
 /// Clears a flag when a request ends, however it ends.

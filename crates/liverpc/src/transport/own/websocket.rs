@@ -26,7 +26,7 @@ const WRITES_PER_POLL: usize = 16;
 /// The stack buffer a read goes through.
 const SCRATCH: usize = 8 * 1024;
 /// How long the last frames and the close frame may take to leave once the session is over.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+pub(super) const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Why the connection ends, and the close frame's code (none: the socket is just dropped).
 struct End {
