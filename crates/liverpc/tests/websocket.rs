@@ -290,3 +290,13 @@ async fn messages_with_16_and_64_bit_lengths_arrive_whole_and_fragments_trickle_
     assert_eq!((pong.opcode, pong.payload.as_slice()), (PONG, &b"!"[..]));
     assert_eq!(raw.ack(3).await, r#"[{"ok":true,"data":"alice"}]"#);
 }
+
+#[tokio::test]
+async fn a_page_closing_its_engineio_session_gets_a_normal_close() {
+    let addr = common::start(Limits::default()).await.addr;
+    let mut raw = Raw::chat(addr).await;
+    raw.send_text("1").await;
+    let close = raw.control().await.expect("a close frame");
+    assert_eq!(close.close_code(), Some(1000), "{close:?}");
+    assert_eq!(raw.frame().await, None);
+}

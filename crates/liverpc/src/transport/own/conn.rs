@@ -212,6 +212,24 @@ impl Link for Socket {
     }
 }
 
+/// Why a packet from the page ends its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stop {
+    /// The page closed it (Engine.IO's close packet).
+    Closed,
+    /// A packet the server refuses, with the reason (never the input: it is the page's).
+    Refused(&'static str),
+}
+
+impl Stop {
+    pub(super) fn why(self) -> &'static str {
+        match self {
+            Stop::Closed => "the page closed the Engine.IO session",
+            Stop::Refused(why) => why,
+        }
+    }
+}
+
 type Opening = BoxFuture<'static, (Arc<Socket>, Result<Arc<dyn Inbound>, Refusal>)>;
 
 /// The reading side of a session, whatever carries its packets: namespace connects, events,
@@ -313,19 +331,18 @@ impl Session {
         }
     }
 
-    /// Handles one Engine.IO packet; `Err` ends the session with its reason (never the input:
-    /// it is the page's).
-    pub(super) fn text(&mut self, text: &str) -> Result<(), &'static str> {
+    /// Handles one Engine.IO packet; `Err` ends the session.
+    pub(super) fn text(&mut self, text: &str) -> Result<(), Stop> {
         match engineio::decode(text) {
             Ok(engineio::Packet::Pong) => {
                 self.pong_deadline = None;
                 Ok(())
             }
-            Ok(engineio::Packet::Message(message)) => self.message(message),
+            Ok(engineio::Packet::Message(message)) => self.message(message).map_err(Stop::Refused),
             Ok(engineio::Packet::Ping(_) | engineio::Packet::Noop) => Ok(()),
-            Ok(engineio::Packet::Close) => Err("the page closed the Engine.IO session"),
-            Ok(engineio::Packet::Upgrade) => Err("an upgrade packet outside an upgrade"),
-            Err(_) => Err("a malformed Engine.IO packet"),
+            Ok(engineio::Packet::Close) => Err(Stop::Closed),
+            Ok(engineio::Packet::Upgrade) => Err(Stop::Refused("an upgrade packet outside an upgrade")),
+            Err(_) => Err(Stop::Refused("a malformed Engine.IO packet")),
         }
     }
 

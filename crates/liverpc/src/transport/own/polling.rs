@@ -19,10 +19,10 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::conn::{Config, Conn, Head, Namespaces, Session as Reader};
+use super::conn::{Config, Conn, Head, Namespaces, Session as Reader, Stop};
 use super::outbox::Take;
 use super::ws::{self, Decoder, Message};
-use super::{engineio, error, websocket};
+use super::{error, websocket};
 
 /// A websocket accepted by hyper.
 pub(super) type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
@@ -287,9 +287,8 @@ async fn serve(mut reader: Reader, mut input: mpsc::Receiver<Incoming>) -> Optio
         .await;
         match next {
             Incoming::Text(text) => {
-                if let Err(why) = reader.text(&text) {
-                    let by_page = engineio::decode(&text) == Ok(engineio::Packet::Close);
-                    return Some((reader, why, by_page));
+                if let Err(stop) = reader.text(&text) {
+                    return Some((reader, stop.why(), stop == Stop::Closed));
                 }
             }
             Incoming::Closed(why) => return Some((reader, why, false)),

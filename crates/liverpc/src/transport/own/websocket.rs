@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use super::conn::{Conn, Session};
+use super::conn::{Conn, Session, Stop};
 use super::outbox::Take;
 use super::ws::{self, Decoder, Message};
 use crate::future::BoxFuture;
@@ -212,7 +212,10 @@ impl Wire {
             match message {
                 None | Some(Message::Pong) => {}
                 Some(Message::Text(text)) => {
-                    session.text(&text).map_err(|why| End { why, close: Some(1008) })?;
+                    session.text(&text).map_err(|stop| End {
+                        why: stop.why(),
+                        close: Some(if stop == Stop::Closed { 1000 } else { 1008 }),
+                    })?;
                 }
                 Some(Message::Binary) => {
                     return Err(End { why: "a binary frame (liverpc payloads are JSON)", close: Some(1003) });
