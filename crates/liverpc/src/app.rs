@@ -7,6 +7,7 @@ use std::sync::Arc;
 #[cfg(feature = "redis")]
 use crate::bus::RedisBus;
 use crate::bus::{Bus, LocalBus};
+use crate::caps::Caps;
 use crate::codegen::ContractInfo;
 use crate::contract::Contract;
 use crate::emit::Emitter;
@@ -76,7 +77,8 @@ pub struct App {
     transport: Own,
     hubs: HashMap<String, Hub>,
     contracts: Vec<ContractInfo>,
-    pub(crate) limits: Limits,
+    /// Connections open, shared by every way the app is served.
+    pub(crate) caps: Arc<Caps>,
 }
 
 impl App {
@@ -297,6 +299,7 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
             let hub = engine.serve(spec);
             hubs.insert(hub.namespace().to_owned(), hub);
         }
-        Ok(App { transport, hubs, contracts, limits: self.limits })
+        let caps = Arc::new(Caps::new(self.limits.max_connections, self.limits.max_connections_per_address));
+        Ok(App { transport, hubs, contracts, caps })
     }
 }

@@ -18,6 +18,7 @@ mod transport;
 
 // The Rust front-end: typed contracts compiled to the engine's specs.
 mod app;
+mod caps;
 pub mod codegen;
 mod context;
 mod contract;

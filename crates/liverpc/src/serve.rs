@@ -2,12 +2,10 @@
 //! connection caps (Rule 5), and connections accepted elsewhere (a socket handed over from
 //! another server, with the bytes it already read).
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -17,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tower_service::Service;
 
 use crate::app::App;
+use crate::caps::Slot;
 
 /// Binds a TCP listener with a backlog of 1024, so a burst of connects is not dropped
 /// (tokio's default backlog is 128).
@@ -55,7 +54,7 @@ impl App {
         listener: tokio::net::TcpListener,
         router: axum::Router,
     ) -> impl Future<Output = io::Result<()>> + Send + use<> {
-        let caps = Arc::new(Caps::new(self.limits.max_connections, self.limits.max_connections_per_address));
+        let caps = self.caps.clone();
         async move {
             let mut out_of_descriptors = false;
             loop {
@@ -72,7 +71,7 @@ impl App {
                     }
                 };
                 out_of_descriptors = false;
-                let Some(slot) = caps.admit(remote.ip()) else {
+                let Some(slot) = caps.admit(Some(remote.ip())) else {
                     continue; // dropping `tcp` closes it
                 };
                 if let Err(e) = tcp.set_nodelay(true) {
@@ -86,7 +85,9 @@ impl App {
 
     /// Serves one connection accepted elsewhere, e.g. a socket another server handed over:
     /// `already_read` is what that server read from it before (the start of the HTTP request).
-    /// Resolves when the connection closes.
+    /// Resolves when the connection closes. It counts against the app's connection caps like
+    /// one [`serve`](App::serve) accepted (against the total only when `remote` is unknown): one
+    /// over a cap is closed at once.
     ///
     /// ```no_run
     /// # async fn run(app: liverpc::App, tcp: tokio::net::TcpStream, head: Vec<u8>) {
@@ -105,7 +106,15 @@ impl App {
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        connection(router, Stream { io, prefix: already_read, read: 0, _slot: None }, remote)
+        // Admitted now, not when first polled: the caller learns at once.
+        let slot = self.caps.admit(remote.map(|r| r.ip()));
+        async move {
+            let Some(slot) = slot else {
+                tracing::debug!("a handed-over connection over the connection caps is closed");
+                return;
+            };
+            connection(router, Stream { io, prefix: already_read, read: 0, _slot: Some(slot) }, remote).await;
+        }
     }
 }
 
@@ -146,64 +155,6 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for WithPeer 
         }
         self.router.clone().call(request.map(axum::body::Body::new))
     }
-}
-
-/// How many connections are open, in total and per address.
-struct Caps {
-    total: usize,
-    per_address: usize,
-    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
-}
-
-impl Caps {
-    fn new(total: usize, per_address: usize) -> Caps {
-        // Keep descriptors for accepting, files and the app's own connections.
-        let total = match descriptor_limit() {
-            Some(limit) => total.min(limit.saturating_sub(64)),
-            None => total,
-        };
-        Caps { total, per_address, open: Mutex::new((0, HashMap::new())) }
-    }
-
-    fn admit(self: &Arc<Caps>, ip: IpAddr) -> Option<Slot> {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let (total, by_address) = &mut *open;
-        let here = by_address.get(&ip).copied().unwrap_or(0);
-        if *total >= self.total || here >= self.per_address {
-            return None;
-        }
-        *total += 1;
-        by_address.insert(ip, here + 1);
-        Some(Slot { caps: self.clone(), ip })
-    }
-}
-
-/// An admitted connection; dropping it (when the connection, or the websocket it became,
-/// closes) gives the slot back.
-struct Slot {
-    caps: Arc<Caps>,
-    ip: IpAddr,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut open = self.caps.open.lock().unwrap_or_else(|p| p.into_inner());
-        let (total, by_address) = &mut *open;
-        *total = total.saturating_sub(1);
-        if let Some(here) = by_address.get_mut(&self.ip) {
-            *here -= 1;
-            if *here == 0 {
-                by_address.remove(&self.ip);
-            }
-        }
-    }
-}
-
-/// The soft limit on open files, where the platform tells (Linux's `/proc`).
-fn descriptor_limit() -> Option<usize> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 /// A connection's byte stream: replays what was already read, then reads the socket; holds

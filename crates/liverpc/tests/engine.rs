@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use hardening_raw::http;
 use liverpc::testing::{TestClient, TestError};
 use liverpc::{App, Context, Contract, Deny, ErrorCode, Event, Handshake, Limits, Refuse, Rejection, Socket, key};
@@ -399,6 +399,51 @@ async fn a_flood_from_one_address_is_refused_while_another_address_connects() {
     };
     assert!(again.starts_with(b"HTTP/1.1 404"));
     again.clear();
+}
+
+/// Connections handed over from another server (the TypeScript front-end's Node server hands
+/// its websockets over so) count against the same caps as those the accept loop takes.
+#[tokio::test]
+async fn handed_over_connections_count_against_the_same_caps() {
+    let lab = start(Limits { max_connections_per_address: 2, ..Limits::default() }, false).await;
+    let router = lab.app.attach(axum::Router::new());
+    let from = |ip: &str| {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{ip}:0").parse().unwrap()).unwrap();
+        socket
+    };
+    let request = b"GET /nothing HTTP/1.1\r\nhost: x\r\n\r\n";
+    let answered = |mut tcp: tokio::net::TcpStream| async move {
+        tcp.write_all(request).await.unwrap();
+        let mut buf = [0u8; 12];
+        let n = tcp.read(&mut buf).await.unwrap_or(0);
+        (buf[..n].starts_with(b"HTTP/1.1 404"), tcp)
+    };
+    // One through the accept loop, kept alive once answered (so it is surely counted).
+    let (served, _kept) = answered(from("127.0.0.3").connect(lab.addr).await.unwrap()).await;
+    assert!(served);
+    // Handed over: a listener of the test's own stands in for Node's.
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hand_over = || async {
+        let client = from("127.0.0.3").connect(elsewhere.local_addr().unwrap()).await.unwrap();
+        let (tcp, peer) = elsewhere.accept().await.unwrap();
+        (client, lab.app.serve_connection(router.clone(), tcp, Vec::new(), Some(peer)))
+    };
+    let (second, serving) = hand_over().await;
+    let second_task = tokio::spawn(serving);
+    let (second_served, second) = answered(second).await;
+    assert!(second_served, "the second from the address is served");
+    // The third is over the cap: closed at once, unanswered.
+    let (mut third, serving) = hand_over().await;
+    assert!(serving.now_or_never().is_some(), "refused without being served");
+    let mut buf = [0u8; 16];
+    assert_eq!(third.read(&mut buf).await.unwrap_or(0), 0, "closed unanswered");
+    // A slot frees when a handed-over connection closes.
+    drop(second);
+    second_task.await.unwrap();
+    let (fourth, serving) = hand_over().await;
+    tokio::spawn(serving);
+    assert!(answered(fourth).await.0, "served once a slot is free");
 }
 
 /// A page may call the moment it has its CONNECT answer: the socket's handlers are in place
