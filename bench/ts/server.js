@@ -69,17 +69,23 @@ const chat = socket({
 });
 
 // The Rust liverpc peer's limits: a call rate and in-flight bound that do not throttle the
-// senders (up to 50 calls/s each); everything else is the engine's default but one. Its
-// connection caps (`max_connections`, `max_connections_per_address`) belong to the Rust accept
-// loop; here Node accepts and hands each socket over, so there is no cap to raise. The one
-// difference: handshakes being decided at once (default 256) are raised to the connect burst's
+// senders (up to 50 calls/s each), and connection caps raised as far (the connect burst's
+// 10,000 clients come from one address; the websockets Node hands over count against them);
+// everything else is the engine's default but one. The one difference: handshakes being decided at once (default 256) are raised to the connect burst's
 // 1,000 in flight. The Rust peer's hook answers at once and never holds 256; this one's hook (and
 // auto-join) wait for the JavaScript thread, so under the burst a third of the handshakes would
 // be refused `unavailable` (a page retries them; the load generator counts them as failures).
 const engine = createEngine({
   hooks: { handle },
   contracts: [{ route: '/rooms/[roomId]', exports: { chat } }],
-  limits: { callsPerSecond: 1_000_000, burst: 1_000_000, maxInFlight: 1_024, maxHandshakes: 1_024 },
+  limits: {
+    callsPerSecond: 1_000_000,
+    burst: 1_000_000,
+    maxInFlight: 1_024,
+    maxHandshakes: 1_024,
+    maxConnections: 1_000_000,
+    maxConnectionsPerAddress: 1_000_000,
+  },
 });
 
 const http = createServer((_req, res) => {

@@ -53,6 +53,8 @@ struct LimitsInfo {
     max_in_flight: Option<usize>,
     handler_timeout_ms: Option<u64>,
     max_handshakes: Option<usize>,
+    max_connections: Option<usize>,
+    max_connections_per_address: Option<usize>,
 }
 
 impl LimitsInfo {
@@ -61,7 +63,17 @@ impl LimitsInfo {
         macro_rules! set {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { limits.$field = v; } )* };
         }
-        set!(max_payload, max_rooms, calls_per_second, burst, send_buffer, max_in_flight, max_handshakes);
+        set!(
+            max_payload,
+            max_rooms,
+            calls_per_second,
+            burst,
+            send_buffer,
+            max_in_flight,
+            max_handshakes,
+            max_connections,
+            max_connections_per_address
+        );
         if let Some(v) = self.ping_interval_ms {
             limits.ping_interval = ms(v);
         }

@@ -68,6 +68,13 @@ export interface EngineLimits {
   readonly handlerTimeoutMs?: number;
   /** Handshakes being decided at once (default 256; `unavailable` beyond). */
   readonly maxHandshakes?: number;
+  /**
+   * Websocket connections open at once, in total (default 10000, and at most the open-file
+   * limit less 64) and per remote address (default 1000); one over a cap is closed at once.
+   * Behind a reverse proxy every page has the proxy's address: raise the per-address cap there.
+   */
+  readonly maxConnections?: number;
+  readonly maxConnectionsPerAddress?: number;
 }
 
 /** A contract ready to be described to the engine. */

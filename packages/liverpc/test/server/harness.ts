@@ -11,8 +11,11 @@ export interface Served {
   engine: Engine;
   server: Server;
   url: string;
-  /** Opens a socket of `namespace` on `path`, signed in with session `session` (none: no cookie). */
-  open(namespace: string, path: string, session?: string): Client;
+  /**
+   * Opens a socket of `namespace` on `path`, signed in with session `session` (none: no cookie),
+   * from `from.localAddress` if given.
+   */
+  open(namespace: string, path: string, session?: string, from?: { localAddress: string }): Client;
   close(): Promise<void>;
 }
 
@@ -54,11 +57,12 @@ export async function serve(options: EngineOptions, attach: { proxy?: boolean } 
 export function connectTo(url: string): Pick<Served, 'open'> & { close(): void } {
   const managers: Manager[] = [];
   return {
-    open(namespace, path, session) {
+    open(namespace, path, session, from) {
       const manager = new Manager(url, {
         transports: ['websocket'],
         reconnection: false,
         ...(session === undefined ? {} : { extraHeaders: { cookie: `session=${session}` } }),
+        ...from,
       });
       managers.push(manager);
       const socket = manager.socket(namespace, { auth: { path } });

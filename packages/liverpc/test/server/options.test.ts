@@ -32,6 +32,26 @@ describe('limits set from TypeScript', { timeout: 30_000 }, () => {
   });
 });
 
+describe('connection caps set from TypeScript', { timeout: 30_000 }, () => {
+  let env: Served;
+  before(async () => {
+    env = await serve({ hooks, contracts, limits: { maxConnectionsPerAddress: 2 } });
+  });
+  after(() => env.close());
+
+  test('the websockets Node hands over count against the caps, per address', async () => {
+    const first = env.open(CHAT, '/rooms/general', 's-alice');
+    const second = env.open(CHAT, '/rooms/general', 's-bob');
+    await Promise.all([first.connected, second.connected]);
+    // A third from the same address is closed at once.
+    const third = env.open(CHAT, '/rooms/general', 's-alice');
+    await assert.rejects(third.connected, 'over the cap, the connection is closed');
+    // Another address is still served (Linux routes all of 127.0.0.0/8 to loopback).
+    const other = env.open(CHAT, '/rooms/general', 's-alice', { localAddress: '127.0.0.2' });
+    await other.connected;
+  });
+});
+
 /** A port nobody listens on now. */
 async function freePort(): Promise<number> {
   const probe = createServer();
