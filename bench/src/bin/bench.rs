@@ -80,6 +80,19 @@ struct Run {
     check: Check,
 }
 
+/// The comma-separated names of `--servers` or `--scenarios` (every known one when absent),
+/// each checked against `known`.
+fn names(given: Option<&str>, known: &[&str], what: &str) -> Result<Vec<String>, String> {
+    let Some(given) = given else { return Ok(known.iter().map(|&k| k.to_owned()).collect()) };
+    given
+        .split(',')
+        .map(|name| match known.contains(&name) {
+            true => Ok(name.to_owned()),
+            false => Err(format!("unknown {what} `{name}` (the {what}s: {})", known.join(", "))),
+        })
+        .collect()
+}
+
 fn run() -> Result<bool, String> {
     let args = Args::from_env();
     let root = root();
@@ -96,16 +109,15 @@ fn run() -> Result<bool, String> {
         join_clients: if quick { 200 } else { 1000 },
         joins: 33,
     };
+    // Names are checked before anything is built: a typo fails at once, not minutes later.
+    const SERVERS: [&str; 4] = ["liverpc", "liverpc-ts", "socketioxide", "node"];
+    const SCENARIOS: [&str; 6] = ["fanout-40k", "fanout-40k-slow", "fanout-100k", "connect", "idle-50k", "joins"];
+    let wanted = names(args.value("servers"), &SERVERS, "server")?;
+    let scenario_ids = names(args.value("scenarios"), &SCENARIOS, "scenario")?;
     let started = Instant::now();
     let load_before = loadavg();
 
     let bin_dir = build(&root)?;
-    let wanted: Vec<String> =
-        args.value("servers").unwrap_or("liverpc,liverpc-ts,socketioxide,node").split(',').map(str::to_owned).collect();
-    const SERVERS: [&str; 4] = ["liverpc", "liverpc-ts", "socketioxide", "node"];
-    if let Some(unknown) = wanted.iter().find(|w| !SERVERS.contains(&w.as_str())) {
-        return Err(format!("unknown server `{unknown}` (the servers: {})", SERVERS.join(", ")));
-    }
     let mut servers = Vec::new();
     for id in SERVERS {
         if !wanted.iter().any(|w| w == id) {
@@ -147,12 +159,6 @@ fn run() -> Result<bool, String> {
         notes.push("not pinned: `taskset` or a second core is missing".to_owned());
     }
 
-    let scenario_ids: Vec<String> = args
-        .value("scenarios")
-        .unwrap_or("fanout-40k,fanout-40k-slow,fanout-100k,connect,idle-50k,joins")
-        .split(',')
-        .map(str::to_owned)
-        .collect();
     // The server holds one descriptor per client, so no spreading over processes gets past it.
     let mut idle_clients = settings.idle_clients;
     if let Some(limit) = fd_limit
