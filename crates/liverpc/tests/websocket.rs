@@ -300,3 +300,33 @@ async fn a_page_closing_its_engineio_session_gets_a_normal_close() {
     assert_eq!(close.close_code(), Some(1000), "{close:?}");
     assert_eq!(raw.frame().await, None);
 }
+
+#[tokio::test]
+async fn a_page_that_pings_and_never_reads_is_dropped_before_its_pongs_grow_memory() {
+    let limits = Limits { send_buffer_bytes: 64 * 1024, ..Limits::default() };
+    let addr = common::start(limits).await.addr;
+    let socket = tokio::net::TcpSocket::new_v4().expect("tcp socket");
+    // A small receive window: the pongs back up on the server as soon as possible.
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let mut raw = Raw { tcp: socket.connect(addr).await.expect("tcp connect"), read: Vec::new() };
+    let request = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nCookie: session=alice\r\n\r\n";
+    raw.send(request.as_bytes()).await;
+    // Pings with the largest payload, never reading, until the server stops taking them: a
+    // write fails once it has closed the connection. 200 MiB of pings is far past any bound.
+    let pings: Vec<u8> = (0..512).flat_map(|_| client_frame(true, PING, &[b'p'; 125])).collect();
+    let mut sent = 0usize;
+    let refused = loop {
+        match timeout(WAIT, raw.tcp.write_all(&pings)).await {
+            Ok(Ok(())) => sent += pings.len(),
+            Ok(Err(_)) => break true,
+            // The server stopped reading without closing: it is holding the pings, not dropping.
+            Err(_) => break false,
+        }
+        if sent > 200 << 20 {
+            break false;
+        }
+    };
+    assert!(refused, "the connection is closed (after {} KiB of pings)", sent / 1024);
+}

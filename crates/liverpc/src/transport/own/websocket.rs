@@ -220,7 +220,14 @@ impl Wire {
                 Some(Message::Binary) => {
                     return Err(End { why: "a binary frame (liverpc payloads are JSON)", close: Some(1003) });
                 }
-                Some(Message::Ping(payload)) => ws::pong_frame(&mut self.out, payload),
+                Some(Message::Ping(payload)) => {
+                    // Pongs wait in the write buffer like any frame: a page that pings and never
+                    // reads is a slow reader, under the same bound.
+                    if self.out.len() - self.written + payload.len() > session.config().max_bytes {
+                        return Err(End::abrupt("pings from a page that does not read"));
+                    }
+                    ws::pong_frame(&mut self.out, payload);
+                }
                 Some(Message::Close(_)) => {
                     return Err(End { why: "the page closed the connection", close: Some(1000) });
                 }
