@@ -124,16 +124,16 @@ impl Wire {
         if session.conn().outbox.aborted() {
             return Poll::Ready(End::abrupt("the connection was stopped (a slow reader)"));
         }
-        let mut busy = false;
-        for i in 0.. {
-            if i == READS_PER_POLL {
-                busy = true;
-                break;
-            }
+        // Still busy after its share of reads: the task yields and is polled again.
+        let mut busy = true;
+        for _ in 0..READS_PER_POLL {
             match self.poll_read(cx, io, session) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(end)) => return Poll::Ready(end),
-                Poll::Pending => break,
+                Poll::Pending => {
+                    busy = false;
+                    break;
+                }
             }
         }
         if let Poll::Ready(why) = session.poll(cx) {
