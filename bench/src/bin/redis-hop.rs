@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use liverpc::testing::TestClient;
-use liverpc::{App, Context, Contract, Event, Limits, Rejection, Socket, key};
+use liverpc::{App, Context, Contract, Declarations, Event, Limits, Rejection, key};
 use liverpc_bench::args::Args;
 
 #[derive(serde::Serialize, ts_rs::TS)]
@@ -37,7 +37,7 @@ impl Contract for Bench {
     type State = ();
     type ToClient = (Hop,);
 
-    fn socket(socket: Socket<Self>) -> Socket<Self> {
+    fn socket(socket: Declarations<Self>) -> Declarations<Self> {
         socket.auto_join("hop", |_cx| async move { Ok(key!["hop"]) }).from_client(
             "send",
             |cx: Context<Bench>, Send { n }: Send| async move {

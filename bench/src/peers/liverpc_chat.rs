@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use liverpc::{App, Context, Contract, Deny, Event, Handshake, Limits, Refuse, Rejection, Socket, key};
+use liverpc::{App, Context, Contract, Declarations, Deny, Event, Handshake, Limits, Refuse, Rejection, key};
 use serde::{Deserialize, Serialize};
 
 use super::User;
@@ -61,7 +61,7 @@ impl Contract for Chat {
     type State = ();
     type ToClient = (Message,);
 
-    fn socket(socket: Socket<Self>) -> Socket<Self> {
+    fn socket(socket: Declarations<Self>) -> Declarations<Self> {
         socket
             .from_client("send", send)
             .auto_join("chat", |cx| async move { Ok(key!["chat", cx.param("roomId")?]) })

@@ -1,54 +1,47 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-// Vocabulary every layer shares.
-mod error;
+// The layers, bottom up; a module imports only from the layers below it.
+//
+// The vocabulary every layer shares: the wire protocol, room keys, routes, errors, limits,
+// the origin policy and the handshake.
 mod future;
-mod handshake;
-mod key;
-mod limits;
-mod origin;
-mod protocol;
-mod route;
+mod wire;
 
-// The seams (leaves) and the engine above them.
+// The seams (leaves over `wire`): connections in and out, and the other nodes.
 mod bus;
-mod engine;
 mod transport;
 
-// The Rust front-end: typed contracts compiled to the engine's specs.
-mod app;
-mod caps;
+// The engine: executes contracts as values over the two seams.
+mod engine;
+
+// The front-ends that compile to the engine: typed Rust contracts, and contracts as values
+// (the TypeScript front-end's); and the description the TypeScript clients are generated from.
 pub mod codegen;
-mod context;
 mod contract;
-mod emit;
-mod event;
-mod hooks;
-mod payload;
-mod room;
-mod serve;
-mod socket;
 pub mod spec;
+
+// The app: builds the engine from the front-ends and serves it.
+mod app;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use app::serve::listen;
 pub use app::{App, AppBuilder};
-pub use context::{Context, JoinedRoom};
-pub use contract::{Contract, Socket};
-pub use emit::{Broadcast, Emitter};
-pub use error::{BuildError, EmitError, ErrorCode, Issue, Rejection};
-pub use event::{Declares, Event, EventInfo, Events};
+pub use contract::context::{Context, JoinedRoom};
+pub use contract::emit::{Broadcast, Emitter};
+pub use contract::event::{Declares, Event, EventInfo, Events};
+pub use contract::hooks::{Hook, State};
+pub use contract::room::{Deny, RoomContext};
+pub use contract::{Contract, Declarations};
 pub use future::BoxFuture;
-pub use handshake::{Handshake, Refuse};
-pub use hooks::{Hook, State};
-pub use key::RoomKey;
-pub use limits::Limits;
-pub use origin::OriginPolicy;
-pub use room::{Deny, RoomContext};
-pub use route::{Params, Route, RouteError};
-pub use serve::listen;
+pub use wire::error::{BuildError, EmitError, ErrorCode, Issue, Rejection};
+pub use wire::handshake::{Handshake, Refuse};
+pub use wire::key::RoomKey;
+pub use wire::limits::Limits;
+pub use wire::origin::OriginPolicy;
+pub use wire::route::{Params, Route, RouteError};
 
 /// The validation crate payload types derive `garde::Validate` from, re-exported so its
 /// version always matches liverpc's. (garde's derive names `::garde`, so a crate deriving it
@@ -67,7 +60,7 @@ pub use garde;
 pub use ts_rs;
 
 #[doc(hidden)]
-pub use event::index;
+pub use contract::event::index;
 
 /// Thin wrappers over the payload decoding path, for the fuzz targets in `fuzz/`
 /// (feature `fuzzing`). Not an API.
@@ -113,16 +106,16 @@ pub mod __fuzz {
     /// canonicalised. Never panics, whatever the bytes.
     pub fn event_arguments(bytes: &[u8]) {
         let Ok(text) = std::str::from_utf8(bytes) else { return };
-        let Some(first) = crate::transport::own::fuzz::event_argument(&format!("42{text}")) else { return };
-        let _ = crate::payload::decode::<Sample>(first.get());
-        if let Ok(request) = crate::protocol::room_request(Some(first.get())) {
-            let _ = crate::protocol::digest(request.data.as_deref().map(RawValue::get));
+        let Some(first) = crate::transport::engineio::fuzz::event_argument(&format!("42{text}")) else { return };
+        let _ = crate::contract::payload::decode::<Sample>(first.get());
+        if let Ok(request) = crate::wire::protocol::room_request(Some(first.get())) {
+            let _ = crate::wire::protocol::digest(request.data.as_deref().map(RawValue::get));
         }
     }
 
     /// Bytes from a page's socket, through the server's WebSocket framing, cut into reads at
     /// every `cut`-th byte. Never panics, whatever the bytes.
     pub fn websocket_frames(bytes: &[u8], cut: usize) {
-        crate::transport::own::fuzz::frames(bytes, cut);
+        crate::transport::engineio::fuzz::frames(bytes, cut);
     }
 }

@@ -30,31 +30,31 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
-use crate::engine::{DecideFn, HandlerFn, Hub, RoomSpec, Session, Spec};
-use crate::error::{BuildError, EmitError, Rejection};
-use crate::key::RoomKey;
-use crate::route::Params;
+use crate::engine::{DecideFn, HandlerFn, Hub, Plan, RoomPlan, Socket};
+use crate::wire::error::{BuildError, EmitError, Rejection};
+use crate::wire::key::RoomKey;
+use crate::wire::route::Params;
 
 /// One contract as values: route, name, events, handlers and rooms.
 pub struct ContractSpec {
-    pub(crate) spec: Spec,
+    pub(crate) plan: Plan,
 }
 
 impl ContractSpec {
     /// An empty contract for the SvelteKit route id `route`, named `name`; fails on a bad route
     /// id or name, as [`App::build`](crate::AppBuilder::build) would.
     pub fn new(route: &str, name: &str) -> Result<ContractSpec, BuildError> {
-        Ok(ContractSpec { spec: Spec::new(route, name)? })
+        Ok(ContractSpec { plan: Plan::new(route, name)? })
     }
 
     /// The contract's namespace on the wire.
     pub fn namespace(&self) -> &str {
-        &self.spec.namespace
+        &self.plan.namespace
     }
 
     /// Declares a server -> page event.
     pub fn event(&mut self, name: &str) -> Result<&mut ContractSpec, BuildError> {
-        self.spec.event(name)?;
+        self.plan.event(name)?;
         Ok(self)
     }
 
@@ -65,8 +65,8 @@ impl ContractSpec {
         F: Fn(Call, Box<RawValue>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Box<RawValue>, Rejection>> + Send + 'static,
     {
-        let call: HandlerFn = Arc::new(move |session, raw| Box::pin(handler(Call(session), raw)));
-        self.spec.handler(name, call)?;
+        let call: HandlerFn = Arc::new(move |socket, raw| Box::pin(handler(Call(socket), raw)));
+        self.plan.handler(name, call)?;
         Ok(self)
     }
 
@@ -77,8 +77,8 @@ impl ContractSpec {
         F: Fn(Call) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<RoomKey, Rejection>> + Send + 'static,
     {
-        let decide: DecideFn = Arc::new(move |session, _| Box::pin(decide(Call(session))));
-        self.spec.room(name, RoomSpec { exposed: false, auto_join, decide, presence: None })?;
+        let decide: DecideFn = Arc::new(move |socket, _| Box::pin(decide(Call(socket))));
+        self.plan.room(name, RoomPlan { exposed: false, auto_join, decide, presence: None })?;
         Ok(self)
     }
 
@@ -88,17 +88,17 @@ impl ContractSpec {
         F: Fn(Call, Box<RawValue>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<RoomKey, Rejection>> + Send + 'static,
     {
-        let decide: DecideFn = Arc::new(move |session, raw: Option<Box<RawValue>>| {
-            Box::pin(decide(Call(session), raw.unwrap_or_else(|| RawValue::NULL.to_owned())))
+        let decide: DecideFn = Arc::new(move |socket, raw: Option<Box<RawValue>>| {
+            Box::pin(decide(Call(socket), raw.unwrap_or_else(|| RawValue::NULL.to_owned())))
         });
-        self.spec.room(name, RoomSpec { exposed: true, auto_join: false, decide, presence: None })?;
+        self.plan.room(name, RoomPlan { exposed: true, auto_join: false, decide, presence: None })?;
         Ok(self)
     }
 }
 
 /// The socket a handler or room decision runs for. Cheap to clone.
 #[derive(Clone)]
-pub struct Call(Session);
+pub struct Call(Socket);
 
 impl Call {
     /// This socket's id: unique, and not a credential.
@@ -162,7 +162,7 @@ impl Call {
         room: &RoomKey,
         event: &str,
         payload: &RawValue,
-        except: Option<&Session>,
+        except: Option<&Socket>,
     ) -> Result<usize, Rejection> {
         if !self.0.holds(room) {
             return Err(Rejection::forbidden("join the room first"));

@@ -6,12 +6,12 @@
 //!
 //! ```no_run
 //! use liverpc::testing::TestClient;
-//! # use liverpc::{Contract, Socket};
+//! # use liverpc::{Contract, Declarations};
 //! # struct Chat;
 //! # impl Contract for Chat { type Locals = (); type State = (); type ToClient = ();
 //! #     const ROUTE: &'static str = "/rooms/[roomId]";
 //! #     const NAME: &'static str = "chat";
-//! #     fn socket(socket: Socket<Self>) -> Socket<Self> { socket } }
+//! #     fn socket(socket: Declarations<Self>) -> Declarations<Self> { socket } }
 //!
 //! # async fn run(addr: std::net::SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
 //! let client = TestClient::builder(addr).cookie("session", "alice").connect::<Chat>("/rooms/general").await?;
@@ -36,8 +36,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::contract::Contract;
-use crate::error::Rejection;
-use crate::event::Event;
+use crate::contract::event::Event;
+use crate::wire::error::Rejection;
 
 /// What went wrong in a test client operation.
 #[derive(Debug, thiserror::Error)]
@@ -102,7 +102,7 @@ impl TestClientBuilder {
 
     /// Connects to contract `C` as a page at URL `path`.
     pub async fn connect<C: Contract>(self, path: &str) -> Result<TestClient, TestError> {
-        let namespace = crate::protocol::namespace(C::ROUTE, C::NAME);
+        let namespace = crate::wire::protocol::namespace(C::ROUTE, C::NAME);
         self.connect_namespace(&namespace, Some(serde_json::json!({ "path": path }))).await
     }
 
@@ -141,7 +141,7 @@ impl TestClientBuilder {
                 sink.send(Message::text("3")).await.map_err(|e| TestError::Transport(e.to_string()))?;
                 continue;
             }
-            let packet = Packet::parse(&text).ok_or_else(|| TestError::Protocol(text.clone()))?;
+            let packet = SioFrame::parse(&text).ok_or_else(|| TestError::Protocol(text.clone()))?;
             match packet.kind {
                 '0' => break,
                 '4' => {
@@ -176,7 +176,7 @@ impl TestClientBuilder {
                     let _ = pongs.send("3".to_owned());
                     continue;
                 }
-                let Some(packet) = Packet::parse(&text) else {
+                let Some(packet) = SioFrame::parse(&text) else {
                     continue;
                 };
                 match packet.kind {
@@ -258,12 +258,12 @@ impl TestClient {
 
     /// Joins a room: `data` is `None` for a private room, the payload for an exposed one.
     pub async fn join(&self, room: &str, data: Option<Value>) -> Result<(), TestError> {
-        self.room_request(crate::protocol::JOIN, room, data).await
+        self.room_request(crate::wire::protocol::JOIN, room, data).await
     }
 
     /// Leaves a room joined with the same name and payload.
     pub async fn leave(&self, room: &str, data: Option<Value>) -> Result<(), TestError> {
-        self.room_request(crate::protocol::LEAVE, room, data).await
+        self.room_request(crate::wire::protocol::LEAVE, room, data).await
     }
 
     async fn room_request(&self, event: &str, room: &str, data: Option<Value>) -> Result<(), TestError> {
@@ -366,14 +366,14 @@ impl Drop for TestClient {
 }
 
 /// A Socket.IO packet inside an Engine.IO message frame (`4<type>[/ns,][id]<json>`).
-struct Packet {
+struct SioFrame {
     kind: char,
     id: Option<u64>,
     json: Value,
 }
 
-impl Packet {
-    fn parse(text: &str) -> Option<Packet> {
+impl SioFrame {
+    fn parse(text: &str) -> Option<SioFrame> {
         let rest = text.strip_prefix('4')?;
         let mut chars = rest.chars();
         let kind = chars.next()?;
@@ -385,7 +385,7 @@ impl Packet {
         let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
         let id = rest[..digits].parse().ok();
         let json = serde_json::from_str(&rest[digits..]).unwrap_or(Value::Null);
-        Some(Packet { kind, id, json })
+        Some(SioFrame { kind, id, json })
     }
 }
 

@@ -1,6 +1,6 @@
 //! `App::build` refuses contracts that would break the protocol or the generated client.
 
-use liverpc::{App, BuildError, Contract, Deny, Event, Rejection, Socket, key};
+use liverpc::{App, BuildError, Contract, Declarations, Deny, Event, Rejection, key};
 
 #[derive(serde::Serialize, ts_rs::TS)]
 struct Reserved;
@@ -36,7 +36,7 @@ macro_rules! contract {
             type Locals = ();
             type State = ();
             type ToClient = $events;
-            fn socket($s: Socket<Self>) -> Socket<Self> {
+            fn socket($s: Declarations<Self>) -> Declarations<Self> {
                 $body
             }
         }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use common::{Chat, Notice};
 use liverpc::codegen::{self, CodegenError, File, Options};
-use liverpc::{App, Contract, Event, Rejection, Socket, key};
+use liverpc::{App, Contract, Declarations, Event, Rejection, key};
 
 /// A second contract: a route group and a rest param, a type shared with `Chat` (`Notice`),
 /// nested and optional types, a tagged enum with renames, a unit payload.
@@ -50,7 +50,7 @@ impl Contract for Docs {
     type State = ();
     type ToClient = (Edit, Notice);
 
-    fn socket(socket: Socket<Self>) -> Socket<Self> {
+    fn socket(socket: Declarations<Self>) -> Declarations<Self> {
         socket
             .from_client("touch", |_cx, ()| async { Ok::<_, Rejection>(()) })
             .expose("watch", |_cx, Watch { page_path }| async move { Ok(key!["watch", page_path]) })
@@ -171,7 +171,7 @@ fn two_rust_types_with_one_typescript_name_are_refused() {
         type Locals = ();
         type State = ();
         type ToClient = (a::Same, b::Same);
-        fn socket(socket: Socket<Self>) -> Socket<Self> {
+        fn socket(socket: Declarations<Self>) -> Declarations<Self> {
             socket
         }
     }

@@ -14,7 +14,9 @@ use std::time::Duration;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use hardening_raw::http;
 use liverpc::testing::{TestClient, TestError};
-use liverpc::{App, Context, Contract, Deny, ErrorCode, Event, Handshake, Limits, Refuse, Rejection, Socket, key};
+use liverpc::{
+    App, Context, Contract, Declarations, Deny, ErrorCode, Event, Handshake, Limits, Refuse, Rejection, key,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -91,7 +93,7 @@ impl Contract for Lab {
     type State = Arc<Store>;
     type ToClient = (Said,);
 
-    fn socket(socket: Socket<Self>) -> Socket<Self> {
+    fn socket(socket: Declarations<Self>) -> Declarations<Self> {
         socket
             .from_client("say", say)
             .from_client("stall", |_cx: Context<Lab>, ()| std::future::pending::<Result<(), Rejection>>())

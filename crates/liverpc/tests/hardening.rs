@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::{Chat, Users};
 use hardening_raw::{Logs, NS, Next, Polling, WAIT, Ws, marker};
 use liverpc::testing::{TestClient, TestError};
-use liverpc::{App, Contract, Deny, ErrorCode, Handshake, Limits, OriginPolicy, Rejection, Socket, key};
+use liverpc::{App, Contract, Declarations, Deny, ErrorCode, Handshake, Limits, OriginPolicy, Rejection, key};
 use serde_json::{Value, json};
 
 const CONNECT_GENERAL: &str = r#"40/rooms/[roomId]/chat,{"path":"/rooms/general"}"#;
@@ -318,7 +318,7 @@ impl Contract for Topics {
     type State = ();
     type ToClient = (Tick,);
 
-    fn socket(socket: Socket<Self>) -> Socket<Self> {
+    fn socket(socket: Declarations<Self>) -> Declarations<Self> {
         socket.expose("topic", |_cx, join: TopicJoin| async move { Ok::<_, Deny>(key!["topic", join.id]) })
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::{Chat, Notice, Users};
 use hardening_raw::{Logs, NS, Next, WAIT, Ws};
 use liverpc::testing::TestClient;
-use liverpc::{App, Contract, Limits, OriginPolicy, Socket, key};
+use liverpc::{App, Contract, Declarations, Limits, OriginPolicy, key};
 use redis_server::{Gate, RedisServer};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -351,7 +351,7 @@ impl Contract for Lobby {
     type State = ();
     type ToClient = (Notice,);
 
-    fn socket(socket: Socket<Self>) -> Socket<Self> {
+    fn socket(socket: Declarations<Self>) -> Declarations<Self> {
         socket
             .auto_join("lobby", |cx| async move { Ok(key!["lobby", cx.param("roomId")?]) })
             .presence("lobby", |locals| locals.user.as_ref().map(|u| Shown { name: u.name.clone() }))

@@ -12,7 +12,7 @@ use crate::future::BoxFuture;
 /// Every node of one bus, by number, with where it receives.
 type Nodes = Arc<Mutex<Vec<(usize, Arc<dyn Sink>)>>>;
 /// The members listed in each (namespace, room), in the order they came.
-type Listed = Arc<Mutex<HashMap<(String, String), Vec<Member>>>>;
+type Presence = Arc<Mutex<HashMap<(String, String), Vec<Member>>>>;
 
 /// One node's handle on an in-process bus. [`LocalBus::new`] makes the first node; each
 /// [`LocalBus::node`] another node of the same bus.
@@ -20,7 +20,7 @@ type Listed = Arc<Mutex<HashMap<(String, String), Vec<Member>>>>;
 pub(crate) struct LocalBus {
     nodes: Nodes,
     me: usize,
-    listed: Listed,
+    listed: Presence,
 }
 
 impl LocalBus {

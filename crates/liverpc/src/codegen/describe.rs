@@ -8,7 +8,7 @@ use ts_rs::{TS, TypeVisitor};
 /// A TypeScript type described from a Rust type (via `ts_rs`, serde renames honoured).
 #[derive(Clone, Copy)]
 pub struct TsType {
-    render: fn(&mut Declarations) -> String,
+    render: fn(&mut TsDeclarations) -> String,
 }
 
 impl TsType {
@@ -18,7 +18,7 @@ impl TsType {
     }
 
     /// Adds the declarations `T` needs to `decls` and returns how to refer to it.
-    pub(crate) fn render(&self, decls: &mut Declarations) -> String {
+    pub(crate) fn render(&self, decls: &mut TsDeclarations) -> String {
         (self.render)(decls)
     }
 }
@@ -29,7 +29,7 @@ impl std::fmt::Debug for TsType {
     }
 }
 
-fn render<T: TS + 'static + ?Sized>(decls: &mut Declarations) -> String {
+fn render<T: TS + 'static + ?Sized>(decls: &mut TsDeclarations) -> String {
     if T::output_path().is_some() {
         decls.visit::<T>();
     } else {
@@ -43,20 +43,20 @@ fn render<T: TS + 'static + ?Sized>(decls: &mut Declarations) -> String {
 
 /// One named TypeScript declaration and the Rust type it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Declaration {
+pub(crate) struct TsDeclaration {
     pub(crate) rust: &'static str,
     pub(crate) ts: String,
 }
 
 /// Named declarations by TypeScript name.
 #[derive(Debug, Default)]
-pub(crate) struct Declarations {
-    pub(crate) by_name: BTreeMap<String, Declaration>,
+pub(crate) struct TsDeclarations {
+    pub(crate) by_name: BTreeMap<String, TsDeclaration>,
     /// Two Rust types that want the same TypeScript name.
     pub(crate) clashes: Vec<(String, &'static str, &'static str)>,
 }
 
-impl TypeVisitor for Declarations {
+impl TypeVisitor for TsDeclarations {
     fn visit<T: TS + 'static + ?Sized>(&mut self) {
         if T::output_path().is_none() {
             return;
@@ -69,7 +69,7 @@ impl TypeVisitor for Declarations {
             }
             return;
         }
-        self.by_name.insert(name, Declaration { rust, ts: T::decl() });
+        self.by_name.insert(name, TsDeclaration { rust, ts: T::decl() });
         T::visit_dependencies(self);
         T::visit_generics(self);
     }
@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn declarations_are_collected_once_with_dependencies() {
-        let mut decls = Declarations::default();
+        let mut decls = TsDeclarations::default();
         assert_eq!(TsType::of::<Option<Outer>>().render(&mut decls), "Outer | null");
         assert_eq!(TsType::of::<Vec<Inner>>().render(&mut decls), "Array<Inner>");
         assert_eq!(TsType::of::<()>().render(&mut decls), "null");

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use liverpc::codegen::{self, Options};
-//! use liverpc::{App, Contract, Socket};
+//! use liverpc::{App, Contract, Declarations};
 //!
 //! struct Lobby;
 //! impl Contract for Lobby {
@@ -18,7 +18,7 @@
 //!     type Locals = ();
 //!     type State = ();
 //!     type ToClient = ();
-//!     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
+//!     fn socket(socket: Declarations<Self>) -> Declarations<Self> { socket }
 //! }
 //!
 //! let app = App::builder().contract::<Lobby>().build().unwrap();
@@ -108,7 +108,7 @@ pub enum CodegenError {
 pub fn generate(contracts: &[ContractInfo], options: &Options) -> Result<Vec<File>, CodegenError> {
     let mut rendered = Vec::with_capacity(contracts.len());
     let mut users: BTreeMap<String, usize> = BTreeMap::new();
-    let mut all = describe::Declarations::default();
+    let mut all = describe::TsDeclarations::default();
     for contract in contracts {
         let module = typescript::ContractModule::render(contract);
         if let Some((name, first, second)) = module.decls.clashes.first() {

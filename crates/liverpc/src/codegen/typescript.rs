@@ -4,13 +4,13 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use super::describe::{ContractInfo, Declaration, Declarations};
+use super::describe::{ContractInfo, TsDeclaration, TsDeclarations};
 use super::format;
 use super::{HEADER, Options};
 
 /// A contract rendered to TypeScript type expressions, before it is written out.
 pub(super) struct ContractModule {
-    pub(super) decls: Declarations,
+    pub(super) decls: TsDeclarations,
     to_client: Vec<(String, String)>,
     from_client: Vec<(String, String, String)>,
     rooms: Vec<(String, Option<String>)>,
@@ -19,7 +19,7 @@ pub(super) struct ContractModule {
 
 impl ContractModule {
     pub(super) fn render(contract: &ContractInfo) -> ContractModule {
-        let mut decls = Declarations::default();
+        let mut decls = TsDeclarations::default();
         let to_client = contract.events.iter().map(|(name, ty)| ((*name).to_owned(), ty.render(&mut decls))).collect();
         let from_client = contract
             .handlers
@@ -94,7 +94,7 @@ impl ContractModule {
 }
 
 /// The module of types used by more than one contract.
-pub(super) fn shared_module<'a>(decls: impl Iterator<Item = &'a Declaration>, options: &Options) -> String {
+pub(super) fn shared_module<'a>(decls: impl Iterator<Item = &'a TsDeclaration>, options: &Options) -> String {
     let mut out = header(options);
     out.push_str("// Types shared by several liverpc contracts.\n");
     for decl in decls {
@@ -107,7 +107,7 @@ fn header(options: &Options) -> String {
     format!("{HEADER} run `{}`.\n", options.command)
 }
 
-fn export(decl: &Declaration) -> String {
+fn export(decl: &TsDeclaration) -> String {
     format!("export {}", format::declaration(decl.ts.trim()))
 }
 

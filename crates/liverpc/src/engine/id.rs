@@ -1,4 +1,4 @@
-//! Socket ids: the engine's own, never a transport's session id (which, on HTTP long-polling,
+//! Socket ids: the engine's own, never a transport's socket id (which, on HTTP long-polling,
 //! is the bearer credential of the connection).
 
 use std::hash::BuildHasher;

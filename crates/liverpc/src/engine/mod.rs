@@ -1,6 +1,6 @@
 //! The engine: the value-level runtime every front-end compiles to.
 //!
-//! It executes [`Spec`]s: decides connects (origin, path -> params, hook -> locals, auto-joins),
+//! It executes [`Plan`]s: decides connects (origin, path -> params, hook -> locals, auto-joins),
 //! runs each socket's calls, joins and leaves one at a time in the order sent (Rule 7) under
 //! the limits (Rule 5), owns room membership, and cancels a socket's work when it goes
 //! (Rule 8). It reaches connections through the [`transport`](crate::transport) seam and the
@@ -14,21 +14,21 @@ use futures_util::FutureExt;
 use serde_json::value::RawValue;
 
 use crate::bus::{Action, Bus, RoomMessage, Sink};
-use crate::error::{EmitError, Rejection};
 use crate::future::BoxFuture;
-use crate::handshake::Handshake;
-use crate::key::RoomKey;
-use crate::limits::Limits;
-use crate::origin::OriginPolicy;
-use crate::protocol::{ConnectAuth, Refusal};
 use crate::transport::{Acceptor, Inbound, Link, Transport};
+use crate::wire::error::{EmitError, Rejection};
+use crate::wire::handshake::Handshake;
+use crate::wire::key::RoomKey;
+use crate::wire::limits::Limits;
+use crate::wire::origin::OriginPolicy;
+use crate::wire::protocol::{ConnectAuth, Refusal};
 
 mod id;
-mod session;
-mod spec;
+mod plan;
+mod socket;
 
-pub(crate) use session::Session;
-pub(crate) use spec::{DecideFn, HandlerFn, HookFn, Locals, PresenceFn, RoomSpec, Spec};
+pub(crate) use plan::{DecideFn, HandlerFn, HookFn, Plan, PresenceFn, RoomPlan};
+pub(crate) use socket::{Locals, Socket};
 
 /// What every contract of an app shares.
 pub(crate) struct Shared {
@@ -60,11 +60,10 @@ impl Engine {
     }
 
     /// Serves a contract: connects to its namespace are decided by the engine from now on.
-    pub(crate) fn serve(&self, spec: Spec) -> Hub {
-        let spec = Arc::new(spec);
-        let endpoint = Arc::new(Endpoint { shared: self.shared.clone(), spec: spec.clone() });
-        self.shared.transport.mount(&spec.namespace, endpoint);
-        Hub { shared: self.shared.clone(), spec }
+    pub(crate) fn serve(&self, plan: Plan) -> Hub {
+        let hub = Hub { shared: self.shared.clone(), plan: Arc::new(plan) };
+        self.shared.transport.mount(&hub.plan.namespace, Arc::new(Endpoint { hub: hub.clone() }));
+        hub
     }
 }
 
@@ -85,13 +84,13 @@ impl Sink for Shared {
 #[derive(Clone)]
 pub(crate) struct Hub {
     shared: Arc<Shared>,
-    spec: Arc<Spec>,
+    plan: Arc<Plan>,
 }
 
 impl Hub {
     /// The contract's namespace.
     pub(crate) fn namespace(&self) -> &str {
-        &self.spec.namespace
+        &self.plan.namespace
     }
 
     /// Sends `event` to every member of `room` (on every node) but `except`; returns how many
@@ -101,33 +100,33 @@ impl Hub {
         room: &RoomKey,
         event: &str,
         payload: &RawValue,
-        except: Option<&Session>,
+        except: Option<&Socket>,
     ) -> Result<usize, EmitError> {
-        if !self.spec.events.iter().any(|e| e == event) {
-            return Err(EmitError::UnknownEvent { contract: self.spec.namespace.clone(), event: event.to_owned() });
+        if !self.plan.events.iter().any(|e| e == event) {
+            return Err(EmitError::UnknownEvent { contract: self.plan.namespace.clone(), event: event.to_owned() });
         }
         let room = room.encode();
         let namespace = self.namespace();
-        let except = except.map(Session::link_id);
+        let except = except.map(Socket::link_id);
         let delivered = self.shared.transport.broadcast(namespace, &room, event, payload, except.as_ref());
         self.shared.bus.publish(&RoomMessage { namespace, room: &room, action: Action::Emit { event, payload } });
         Ok(delivered)
     }
 
     /// Sends a reserved event (`liverpc:*`) to `room` (encoded) on every node but `except`.
-    fn reserved(&self, room: &str, event: &str, payload: &RawValue, except: Option<&Session>) {
+    fn reserved(&self, room: &str, event: &str, payload: &RawValue, except: Option<&Socket>) {
         let namespace = self.namespace();
-        let except = except.map(Session::link_id);
+        let except = except.map(Socket::link_id);
         self.shared.transport.broadcast(namespace, room, event, payload, except.as_ref());
         self.shared.bus.publish(&RoomMessage { namespace, room, action: Action::Emit { event, payload } });
     }
 
     /// Disconnects every member of `room` (on every node) but `except`; returns how many of
     /// this node's.
-    pub(crate) fn disconnect(&self, room: &RoomKey, except: Option<&Session>) -> usize {
+    pub(crate) fn disconnect(&self, room: &RoomKey, except: Option<&Socket>) -> usize {
         let room = room.encode();
         let namespace = self.namespace();
-        let except = except.map(Session::link_id);
+        let except = except.map(Socket::link_id);
         let dropped = self.shared.transport.disconnect_room(namespace, &room, except.as_ref());
         self.shared.bus.publish(&RoomMessage { namespace, room: &room, action: Action::Disconnect });
         dropped
@@ -136,8 +135,7 @@ impl Hub {
 
 /// One contract as the transport serves it.
 struct Endpoint {
-    shared: Arc<Shared>,
-    spec: Arc<Spec>,
+    hub: Hub,
 }
 
 /// Gives a handshake slot back when the handshake is decided, however it ends.
@@ -156,9 +154,9 @@ impl Acceptor for Endpoint {
         handshake: Handshake,
         auth: Option<Box<RawValue>>,
     ) -> BoxFuture<'static, Result<Arc<dyn Inbound>, Refusal>> {
-        let shared = self.shared.clone();
-        let spec = self.spec.clone();
+        let hub = self.hub.clone();
         Box::pin(async move {
+            let (shared, plan) = (&hub.shared, &hub.plan);
             let header = |name| handshake.headers().get(name).and_then(|v| v.to_str().ok());
             if !shared.origins.allows(header(http::header::ORIGIN), header(http::header::HOST)) {
                 return Err(Refusal::ForbiddenOrigin);
@@ -169,22 +167,22 @@ impl Acceptor for Endpoint {
             }
             let _slot = HandshakeSlot(&shared.handshakes);
             let path = auth.and_then(|raw| serde_json::from_str::<ConnectAuth>(raw.get()).ok()).map(|a| a.path);
-            let params = path.as_deref().and_then(|p| spec.route.matches(p)).ok_or(Refusal::NotFound)?;
+            let params = path.as_deref().and_then(|p| plan.route.matches(p)).ok_or(Refusal::NotFound)?;
             // The hook is called inside the guard: a panic while making its future is caught too.
             let locals = match guarded(shared.limits.handler_timeout, async { (shared.hook)(handshake).await }).await {
                 Ok(Ok(locals)) => locals,
                 Ok(Err(refuse)) => return Err(refuse.into()),
                 Err(Guarded::TimedOut) => {
-                    tracing::warn!(namespace = %spec.namespace, "the connection hook timed out; refused `unavailable`");
+                    tracing::warn!(namespace = %plan.namespace, "the connection hook timed out; refused `unavailable`");
                     return Err(Refusal::Unavailable);
                 }
                 Err(Guarded::Panicked) => {
-                    tracing::error!(namespace = %spec.namespace, "the connection hook panicked; refused `internal`");
+                    tracing::error!(namespace = %plan.namespace, "the connection hook panicked; refused `internal`");
                     return Err(Refusal::Internal);
                 }
             };
-            let session = Session::open(shared.clone(), spec, link, params, locals).await;
-            let inbound: Arc<dyn Inbound> = Arc::new(session);
+            let socket = Socket::open(hub.clone(), link, params, locals).await;
+            let inbound: Arc<dyn Inbound> = Arc::new(socket);
             Ok(inbound)
         })
     }
@@ -231,7 +229,9 @@ fn rejection(why: Guarded, namespace: &str, work: Work<'_>) -> Rejection {
         }
     }
     match why {
-        Guarded::TimedOut => Rejection::new(crate::error::ErrorCode::Timeout, "the server took too long to answer"),
+        Guarded::TimedOut => {
+            Rejection::new(crate::wire::error::ErrorCode::Timeout, "the server took too long to answer")
+        }
         Guarded::Panicked => Rejection::internal(),
     }
 }

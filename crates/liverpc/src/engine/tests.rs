@@ -1,4 +1,4 @@
-//! The engine without a network: specs built by hand (as a front-end builds them) served on an
+//! The engine without a network: plans built by hand (as a front-end builds them) served on an
 //! in-memory transport, and two engines joined by the in-process bus.
 
 use std::collections::HashMap;
@@ -8,8 +8,8 @@ use serde_json::value::RawValue;
 
 use super::*;
 use crate::bus::LocalBus;
-use crate::protocol;
 use crate::transport::{Ack, LinkId};
+use crate::wire::protocol;
 
 /// A transport in memory: a room index and, per socket, what it was sent.
 #[derive(Default)]
@@ -108,25 +108,25 @@ impl Memory {
 
 /// A contract built as a front-end builds one: `/rooms/[roomId]/chat`, auto-joining
 /// `["chat", roomId]`, with a `say` handler that emits `said` to that room.
-fn chat() -> Spec {
-    let mut spec = Spec::new("/rooms/[roomId]", "chat").unwrap();
-    spec.event("said").unwrap();
-    let decide: DecideFn = Arc::new(|session: Session, _| {
+fn chat() -> Plan {
+    let mut plan = Plan::new("/rooms/[roomId]", "chat").unwrap();
+    plan.event("said").unwrap();
+    let decide: DecideFn = Arc::new(|socket: Socket, _| {
         Box::pin(async move {
-            let room = session.params().get("roomId").ok_or_else(Rejection::internal)?.to_owned();
+            let room = socket.params().get("roomId").ok_or_else(Rejection::internal)?.to_owned();
             Ok(RoomKey::new(["chat".to_owned(), room]))
         })
     });
-    spec.room("chat", RoomSpec { exposed: false, auto_join: true, decide, presence: None }).unwrap();
-    let say: HandlerFn = Arc::new(|session: Session, raw: Box<RawValue>| {
+    plan.room("chat", RoomPlan { exposed: false, auto_join: true, decide, presence: None }).unwrap();
+    let say: HandlerFn = Arc::new(|socket: Socket, raw: Box<RawValue>| {
         Box::pin(async move {
-            let room = session.room_key("chat").ok_or_else(Rejection::internal)?;
-            session.hub().emit(&room, "said", &raw, None).map_err(|_| Rejection::internal())?;
+            let room = socket.room_key("chat").ok_or_else(Rejection::internal)?;
+            socket.hub().emit(&room, "said", &raw, None).map_err(|_| Rejection::internal())?;
             Ok(raw)
         })
     });
-    spec.handler("say", say).unwrap();
-    spec
+    plan.handler("say", say).unwrap();
+    plan
 }
 
 fn engine(memory: &Arc<Memory>, bus: LocalBus) -> Engine {

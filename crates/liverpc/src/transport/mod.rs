@@ -1,6 +1,6 @@
 //! The transport seam: connections in, events and packets out, and the local room index.
 //!
-//! The engine sees a transport only through these traits; [`own`], liverpc's own Engine.IO v4 /
+//! The engine sees a transport only through these traits; [`engineio`], liverpc's own Engine.IO v4 /
 //! Socket.IO v5, implements them. A transport calls an [`Acceptor`] for each namespace connect,
 //! hands every event of an open socket to its [`Inbound`], and answers through [`Ack`]. The
 //! engine reaches a socket through its [`Link`] and a room of this node through [`Transport`].
@@ -11,10 +11,10 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 
 use crate::future::BoxFuture;
-use crate::handshake::Handshake;
-use crate::protocol::Refusal;
+use crate::wire::handshake::Handshake;
+use crate::wire::protocol::Refusal;
 
-pub(crate) mod own;
+pub(crate) mod engineio;
 
 /// A socket's id inside its transport: compares sockets, never shown to the app (the engine
 /// gives each socket its own id, which is not a credential).

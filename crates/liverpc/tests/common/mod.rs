@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use liverpc::{App, Context, Contract, Deny, Event, Handshake, Limits, OriginPolicy, Refuse, Rejection, Socket, key};
+use liverpc::{
+    App, Context, Contract, Declarations, Deny, Event, Handshake, Limits, OriginPolicy, Refuse, Rejection, key,
+};
 use serde::{Deserialize, Serialize};
 
 /// A signed-in user.
@@ -135,7 +137,7 @@ impl Contract for Chat {
     type State = ();
     type ToClient = (Message, Notice);
 
-    fn socket(socket: Socket<Self>) -> Socket<Self> {
+    fn socket(socket: Declarations<Self>) -> Declarations<Self> {
         socket
             .from_client("send", send)
             .from_client("post", post)

@@ -1,6 +1,6 @@
 //! The tutorial's contract, `src/routes/rooms/[roomId]/chat.socket.ts`.
 
-use liverpc::{Context, Contract, Deny, Event, Handshake, Refuse, Rejection, Socket, State, key};
+use liverpc::{Context, Contract, Declarations, Deny, Event, Handshake, Refuse, Rejection, State, key};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{Sessions, User};
@@ -110,7 +110,7 @@ impl Contract for Chat {
     type State = Sessions;
     type ToClient = (Message, ProjectMessage, TenantNotice);
 
-    fn socket(socket: Socket<Self>) -> Socket<Self> {
+    fn socket(socket: Declarations<Self>) -> Declarations<Self> {
         socket
             .from_client("send", send)
             .from_client("postProject", post_project)

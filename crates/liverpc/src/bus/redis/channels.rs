@@ -12,13 +12,13 @@ use tokio::sync::oneshot;
 /// Wanted and subscribed channels.
 #[derive(Default)]
 pub(super) struct Channels {
-    state: Mutex<State>,
+    state: Mutex<ChannelsState>,
     /// Wakes the task that subscribes.
     pub(super) changed: tokio::sync::Notify,
 }
 
 #[derive(Default)]
-struct State {
+struct ChannelsState {
     /// Holds per channel, and who waits for its subscription.
     wanted: HashMap<String, Want>,
     /// Confirmed by Redis (as far as this node knows).
@@ -32,13 +32,13 @@ struct Want {
 }
 
 /// What the subscribing task should do next.
-pub(super) struct Plan {
+pub(super) struct Changes {
     pub(super) subscribe: Vec<String>,
     pub(super) unsubscribe: Vec<String>,
 }
 
 impl Channels {
-    fn state(&self) -> MutexGuard<'_, State> {
+    fn state(&self) -> MutexGuard<'_, ChannelsState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -78,7 +78,7 @@ impl Channels {
     /// The commands that would make what is subscribed what is wanted. Channels about to be
     /// unsubscribed count as unsubscribed from now on: a hold taken meanwhile waits for the
     /// SUBSCRIBE that follows, instead of trusting a subscription that is going away.
-    pub(super) fn plan(&self) -> Plan {
+    pub(super) fn plan(&self) -> Changes {
         let mut state = self.state();
         let subscribe = state.wanted.keys().filter(|c| !state.subscribed.contains(*c)).cloned().collect();
         let unsubscribe: Vec<String> =
@@ -86,7 +86,7 @@ impl Channels {
         for channel in &unsubscribe {
             state.subscribed.remove(channel);
         }
-        Plan { subscribe, unsubscribe }
+        Changes { subscribe, unsubscribe }
     }
 
     /// Redis confirmed these subscriptions: their waiters go on.

@@ -7,10 +7,10 @@ use std::time::Instant;
 
 /// The bus's view of Redis.
 pub(super) struct Health {
-    state: Mutex<State>,
+    state: Mutex<HealthState>,
 }
 
-struct State {
+struct HealthState {
     /// Since when Redis has not answered, if it has not.
     down_since: Option<Instant>,
     /// Messages not sent to other nodes in this outage (or in this overflow of the queue).
@@ -31,10 +31,10 @@ impl Health {
     pub(super) fn new() -> Health {
         // Optimistic at start: joins wait for their subscription (bounded) until Redis is known
         // to be down, and start-up itself never waits for Redis.
-        Health { state: Mutex::new(State { down_since: None, lost: 0, overflowing: false }) }
+        Health { state: Mutex::new(HealthState { down_since: None, lost: 0, overflowing: false }) }
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+    fn state(&self) -> std::sync::MutexGuard<'_, HealthState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -22,7 +22,7 @@ use redis::aio::ConnectionManager;
 use serde_json::value::RawValue;
 
 use crate::bus::{Action, Member, RoomMessage, Sink};
-use crate::protocol::{self, PresenceEvent};
+use crate::wire::protocol::{self, PresenceEvent};
 
 /// How long a node's entries outlive its last heartbeat.
 pub(super) const NODE_TTL: Duration = Duration::from_secs(10);

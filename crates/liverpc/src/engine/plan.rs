@@ -1,36 +1,32 @@
 //! A contract as values: what every front-end compiles to and the engine executes.
 //!
 //! Handlers, room deciders and the hook are type-erased async functions over JSON, so a Rust
-//! `impl Contract` and a TypeScript `socket({ ... })` become the same [`Spec`].
+//! `impl Contract` and a TypeScript `socket({ ... })` become the same [`Plan`].
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
-use super::Session;
-use crate::error::{BuildError, Rejection};
+use super::socket::{Locals, Socket};
 use crate::future::BoxFuture;
-use crate::handshake::{Handshake, Refuse};
-use crate::key::RoomKey;
-use crate::protocol::{self, RESERVED_NAMES, RESERVED_PREFIX};
-use crate::route::{Route, is_identifier};
-
-/// A connection's locals, whatever the front-end's type for them.
-pub(crate) type Locals = Arc<dyn Any + Send + Sync>;
+use crate::wire::error::{BuildError, Rejection};
+use crate::wire::handshake::{Handshake, Refuse};
+use crate::wire::key::RoomKey;
+use crate::wire::protocol::{self, RESERVED_NAMES, RESERVED_PREFIX};
+use crate::wire::route::{Route, is_identifier};
 
 /// The connection hook: handshake in, locals out.
 pub(crate) type HookFn = Arc<dyn Fn(Handshake) -> BoxFuture<'static, Result<Locals, Refuse>> + Send + Sync>;
 
 /// A page -> server handler: the socket and the raw payload in, the raw reply out.
 pub(crate) type HandlerFn =
-    Arc<dyn Fn(Session, Box<RawValue>) -> BoxFuture<'static, Result<Box<RawValue>, Rejection>> + Send + Sync>;
+    Arc<dyn Fn(Socket, Box<RawValue>) -> BoxFuture<'static, Result<Box<RawValue>, Rejection>> + Send + Sync>;
 
 /// A room's decision: the socket and, for an exposed room, the page's raw payload in; the key
 /// out, or the refusal.
 pub(crate) type DecideFn =
-    Arc<dyn Fn(Session, Option<Box<RawValue>>) -> BoxFuture<'static, Result<RoomKey, Rejection>> + Send + Sync>;
+    Arc<dyn Fn(Socket, Option<Box<RawValue>>) -> BoxFuture<'static, Result<RoomKey, Rejection>> + Send + Sync>;
 
 /// What a member of a room shows the others, from its connection's locals (`None`: nothing
 /// can be shown, the member is not listed).
@@ -38,7 +34,7 @@ pub(crate) type PresenceFn = Arc<dyn Fn(&Locals) -> Option<Box<RawValue>> + Send
 
 /// One room of a contract.
 #[derive(Clone)]
-pub(crate) struct RoomSpec {
+pub(crate) struct RoomPlan {
     /// The page sends a payload (exposed) or only the name (private).
     pub(crate) exposed: bool,
     /// Joined on connect (private rooms only).
@@ -49,23 +45,23 @@ pub(crate) struct RoomSpec {
 }
 
 /// One contract: its namespace, route, events, handlers and rooms.
-pub(crate) struct Spec {
+pub(crate) struct Plan {
     pub(crate) namespace: String,
     pub(crate) route: Route,
     pub(crate) events: Vec<String>,
     pub(crate) handlers: HashMap<String, HandlerFn>,
-    pub(crate) rooms: HashMap<String, RoomSpec>,
+    pub(crate) rooms: HashMap<String, RoomPlan>,
     /// Auto-joined rooms, in declaration order.
     pub(crate) auto_join: Vec<String>,
 }
 
-impl Spec {
+impl Plan {
     /// An empty contract of `route` (a SvelteKit route id) named `name`.
-    pub(crate) fn new(route: &str, name: &str) -> Result<Spec, BuildError> {
+    pub(crate) fn new(route: &str, name: &str) -> Result<Plan, BuildError> {
         let namespace = protocol::namespace(route, name);
         check_name(&namespace, "contract", name)?;
         let route = Route::parse(route).map_err(|source| BuildError::Route { name: name.to_owned(), source })?;
-        Ok(Spec {
+        Ok(Plan {
             namespace,
             route,
             events: Vec::new(),
@@ -95,7 +91,7 @@ impl Spec {
     }
 
     /// Adds a room.
-    pub(crate) fn room(&mut self, name: &str, room: RoomSpec) -> Result<(), BuildError> {
+    pub(crate) fn room(&mut self, name: &str, room: RoomPlan) -> Result<(), BuildError> {
         check_name(&self.namespace, "room", name)?;
         if room.auto_join && room.exposed {
             return Err(BuildError::AutoJoinExposed { contract: self.namespace.clone(), name: name.to_owned() });
@@ -142,17 +138,17 @@ fn check_name(contract: &str, what: &'static str, name: &str) -> Result<(), Buil
 mod tests {
     use super::*;
 
-    fn room(exposed: bool, auto_join: bool) -> RoomSpec {
+    fn room(exposed: bool, auto_join: bool) -> RoomPlan {
         let decide: DecideFn = Arc::new(|_, _| Box::pin(async { Ok(RoomKey::new(["x"])) }));
-        RoomSpec { exposed, auto_join, decide, presence: None }
+        RoomPlan { exposed, auto_join, decide, presence: None }
     }
 
     #[test]
     fn an_exposed_room_cannot_auto_join() {
-        let mut spec = Spec::new("/", "chat").unwrap();
-        assert!(matches!(spec.room("p", room(true, true)), Err(BuildError::AutoJoinExposed { .. })));
-        spec.room("chat", room(false, true)).unwrap();
-        assert_eq!(spec.auto_join, ["chat"]);
-        assert!(matches!(spec.room("chat", room(false, false)), Err(BuildError::Duplicate { what: "room", .. })));
+        let mut plan = Plan::new("/", "chat").unwrap();
+        assert!(matches!(plan.room("p", room(true, true)), Err(BuildError::AutoJoinExposed { .. })));
+        plan.room("chat", room(false, true)).unwrap();
+        assert_eq!(plan.auto_join, ["chat"]);
+        assert!(matches!(plan.room("chat", room(false, false)), Err(BuildError::Duplicate { what: "room", .. })));
     }
 }

@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use super::conn::{Conn, Session, Stop};
+use super::conn::{Connection, Reader, Stop};
+use super::framing::{self, Decoder, Message};
 use super::outbox::Take;
-use super::ws::{self, Decoder, Message};
 use crate::future::BoxFuture;
 
 /// Reads taken in one poll before the task yields (so one busy page cannot hog a worker).
@@ -42,25 +42,25 @@ impl End {
 
 /// Serves a session over a websocket until it ends. `pending` holds bytes already read from
 /// the socket (after an upgrade from polling).
-pub(super) fn serve<S>(io: S, session: Session, pending: Vec<u8>) -> Connection<S>
+pub(super) fn serve<S>(io: S, session: Reader, pending: Vec<u8>) -> WebSocketTask<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let wire = Wire { decoder: Decoder::new(session.config().max_frame), pending, out: Vec::new(), written: 0 };
-    Connection { io: Some(io), session: Some(session), wire, closing: None }
+    let wire = Buffers { decoder: Decoder::new(session.config().max_frame), pending, out: Vec::new(), written: 0 };
+    WebSocketTask { io: Some(io), session: Some(session), wire, closing: None }
 }
 
 /// A websocket connection's task. Written out rather than `async`: the task of every idle
 /// connection is exactly this, with nothing for states it is not in.
-pub(super) struct Connection<S> {
+pub(super) struct WebSocketTask<S> {
     io: Option<S>,
-    session: Option<Session>,
-    wire: Wire,
+    session: Option<Reader>,
+    wire: Buffers,
     /// Its last frames leaving, once the session is over.
     closing: Option<BoxFuture<'static, ()>>,
 }
 
-impl<S> Future for Connection<S>
+impl<S> Future for WebSocketTask<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -90,13 +90,13 @@ where
 
 /// Best effort: what was queued, then the close frame; a page that does not read gets
 /// neither.
-async fn close<S: AsyncWrite + Unpin>(mut io: S, mut out: Vec<u8>, conn: Arc<Conn>, code: u16) {
+async fn close<S: AsyncWrite + Unpin>(mut io: S, mut out: Vec<u8>, conn: Arc<Connection>, code: u16) {
     while let Take::Frames(batch) = conn.outbox.take() {
         for frame in batch {
-            ws::text_frame(&mut out, &frame);
+            framing::text_frame(&mut out, &frame);
         }
     }
-    ws::close_frame(&mut out, code);
+    framing::close_frame(&mut out, code);
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
         io.write_all(&out).await?;
         io.shutdown().await
@@ -105,7 +105,7 @@ async fn close<S: AsyncWrite + Unpin>(mut io: S, mut out: Vec<u8>, conn: Arc<Con
 }
 
 /// The websocket's byte-level state.
-struct Wire {
+struct Buffers {
     decoder: Decoder,
     /// The start of a frame that has not fully arrived (empty, unallocated, between frames).
     pending: Vec<u8>,
@@ -114,8 +114,8 @@ struct Wire {
     written: usize,
 }
 
-impl Wire {
-    fn poll<S>(&mut self, cx: &mut Context<'_>, io: &mut S, session: &mut Session) -> Poll<End>
+impl Buffers {
+    fn poll<S>(&mut self, cx: &mut Context<'_>, io: &mut S, session: &mut Reader) -> Poll<End>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -151,7 +151,7 @@ impl Wire {
     }
 
     /// One read, and every frame it completes.
-    fn poll_read<S>(&mut self, cx: &mut Context<'_>, io: &mut S, session: &mut Session) -> Poll<Result<(), End>>
+    fn poll_read<S>(&mut self, cx: &mut Context<'_>, io: &mut S, session: &mut Reader) -> Poll<Result<(), End>>
     where
         S: AsyncRead + Unpin,
     {
@@ -197,7 +197,7 @@ impl Wire {
     }
 
     /// Handles every whole frame at the start of `input`; returns the bytes they took.
-    fn frames(&mut self, input: &mut [u8], session: &mut Session) -> Result<usize, End> {
+    fn frames(&mut self, input: &mut [u8], session: &mut Reader) -> Result<usize, End> {
         let mut at = 0;
         loop {
             let decoded = self.decoder.decode(&mut input[at..]);
@@ -226,7 +226,7 @@ impl Wire {
                     if self.out.len() - self.written + payload.len() > session.config().max_bytes {
                         return Err(End::abrupt("pings from a page that does not read"));
                     }
-                    ws::pong_frame(&mut self.out, payload);
+                    framing::pong_frame(&mut self.out, payload);
                 }
                 Some(Message::Close(_)) => {
                     return Err(End { why: "the page closed the connection", close: Some(1000) });
@@ -237,7 +237,7 @@ impl Wire {
     }
 
     /// Writes what is queued; `Ok(true)` when there may be more to write at once.
-    fn poll_write<S>(&mut self, cx: &mut Context<'_>, io: &mut S, session: &Session) -> Poll<Result<bool, End>>
+    fn poll_write<S>(&mut self, cx: &mut Context<'_>, io: &mut S, session: &Reader) -> Poll<Result<bool, End>>
     where
         S: AsyncWrite + Unpin,
     {
@@ -250,7 +250,7 @@ impl Wire {
                     Take::Frames(batch) => {
                         self.out.reserve(batch.iter().map(|f| f.len() + 10).sum());
                         for frame in batch {
-                            ws::text_frame(&mut self.out, &frame);
+                            framing::text_frame(&mut self.out, &frame);
                         }
                     }
                     Take::Empty => {

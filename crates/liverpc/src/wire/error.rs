@@ -150,7 +150,7 @@ pub enum BuildError {
         /// The contract name.
         name: String,
         /// The parse error.
-        source: crate::route::RouteError,
+        source: crate::wire::route::RouteError,
     },
     /// A contract, event, handler or room name that is not an identifier, so the generated
     /// client could not expose it as `room.<name>`.
@@ -208,6 +208,9 @@ pub enum BuildError {
     /// `state()` was called after `contract()`.
     #[error("call `state()` before `contract()`: contracts are typed by the app's state")]
     StateAfterContracts,
+    /// `state()` was called after `hook()`.
+    #[error("call `state()` before `hook()`: the hook may take the app's state")]
+    StateAfterHook,
     /// The URL given to `redis()` is not a Redis URL (the reason says why; the URL is not
     /// repeated, it may hold a password).
     #[cfg(feature = "redis")]

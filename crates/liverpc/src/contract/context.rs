@@ -5,19 +5,19 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::contract::Contract;
-use crate::emit::Broadcast;
-use crate::engine::Session;
-use crate::error::{EmitError, Rejection};
-use crate::event::{Declares, Event};
-use crate::key::RoomKey;
-use crate::room::{Deny, locals};
-use crate::route::Params;
+use crate::contract::emit::Broadcast;
+use crate::contract::event::{Declares, Event};
+use crate::contract::room::{Deny, locals};
+use crate::engine::Socket;
+use crate::wire::error::{EmitError, Rejection};
+use crate::wire::key::RoomKey;
+use crate::wire::route::Params;
 
 /// The context of one call from a page, passed to every `from_client` handler.
 ///
 /// ```
 /// use liverpc::{Context, Contract, Rejection};
-/// # use liverpc::Socket;
+/// # use liverpc::Declarations;
 /// # struct Chat;
 /// # impl Contract for Chat {
 /// #     type Locals = Option<String>;
@@ -25,7 +25,7 @@ use crate::route::Params;
 /// #     type ToClient = ();
 /// #     const ROUTE: &'static str = "/rooms/[roomId]";
 /// #     const NAME: &'static str = "chat";
-/// #     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
+/// #     fn socket(socket: Declarations<Self>) -> Declarations<Self> { socket }
 /// # }
 ///
 /// async fn whoami(cx: Context<Chat>, _: ()) -> Result<String, Rejection> {
@@ -35,7 +35,7 @@ use crate::route::Params;
 /// }
 /// ```
 pub struct Context<C: Contract> {
-    session: Session,
+    socket: Socket,
     state: Arc<C::State>,
     _contract: PhantomData<fn() -> C>,
 }
@@ -56,24 +56,24 @@ impl JoinedRoom {
 }
 
 impl<C: Contract> Context<C> {
-    pub(crate) fn new(session: Session, state: Arc<C::State>) -> Context<C> {
-        Context { session, state, _contract: PhantomData }
+    pub(crate) fn new(socket: Socket, state: Arc<C::State>) -> Context<C> {
+        Context { socket, state, _contract: PhantomData }
     }
 
     /// The params matched from the page's URL.
     pub fn params(&self) -> &Params {
-        self.session.params()
+        self.socket.params()
     }
 
     /// One param of the page's URL, or [`Deny`] (answered `forbidden` by `?`) when the URL has
     /// none of that name.
     pub fn param(&self, name: &str) -> Result<&str, Deny> {
-        self.session.params().get(name).ok_or(Deny)
+        self.socket.params().get(name).ok_or(Deny)
     }
 
     /// The locals the connection hook returned.
     pub fn locals(&self) -> &C::Locals {
-        locals::<C>(&self.session)
+        locals::<C>(&self.socket)
     }
 
     /// The app's state.
@@ -83,25 +83,25 @@ impl<C: Contract> Context<C> {
 
     /// This socket's id: unique, stable for the connection, and not a credential.
     pub fn id(&self) -> &str {
-        self.session.id()
+        self.socket.id()
     }
 
     /// The rooms this socket is in, as `(room name, key)`.
     pub fn rooms(&self) -> Vec<(String, RoomKey)> {
-        self.session.rooms()
+        self.socket.rooms()
     }
 
     /// The room this socket joined under `name`, e.g. `cx.room("chat")` for the auto-joined
     /// chat room. `forbidden` when the socket is not in it.
     pub fn room(&self, name: &str) -> Result<JoinedRoom, Rejection> {
-        let key = self.session.room_key(name).ok_or_else(|| Rejection::forbidden(format!("not in room `{name}`")))?;
+        let key = self.socket.room_key(name).ok_or_else(|| Rejection::forbidden(format!("not in room `{name}`")))?;
         Ok(JoinedRoom { key })
     }
 
     /// The room `key` if this socket is in it (e.g. before letting it post there), else
     /// `forbidden`.
     pub fn joined(&self, key: &RoomKey) -> Result<JoinedRoom, Rejection> {
-        if self.session.holds(key) {
+        if self.socket.holds(key) {
             Ok(JoinedRoom { key: key.clone() })
         } else {
             Err(Rejection::forbidden("join the room first"))
@@ -111,23 +111,23 @@ impl<C: Contract> Context<C> {
     /// Joins a private room of this contract from server code, as if the page had asked: it is
     /// decided from params, locals and state.
     pub async fn join(&self, name: &str) -> Result<JoinedRoom, Rejection> {
-        let key = self.session.join(name, None).await?;
+        let key = self.socket.join(name, None).await?;
         Ok(JoinedRoom { key })
     }
 
     /// Leaves a private room of this contract.
     pub fn leave(&self, name: &str) -> Result<(), Rejection> {
-        self.session.leave(name, None)
+        self.socket.leave(name, None)
     }
 
     /// Emits to every socket in `room` except this one.
     pub fn to(&self, room: &JoinedRoom) -> Broadcast<C> {
-        Broadcast::new(self.session.hub(), room.key.clone(), Some(self.session.clone()))
+        Broadcast::new(self.socket.hub(), room.key.clone(), Some(self.socket.clone()))
     }
 
     /// Emits to every socket in `room`, this one included.
     pub fn within(&self, room: &JoinedRoom) -> Broadcast<C> {
-        Broadcast::new(self.session.hub(), room.key.clone(), None)
+        Broadcast::new(self.socket.hub(), room.key.clone(), None)
     }
 
     /// Emits an event to this socket only.
@@ -136,7 +136,7 @@ impl<C: Contract> Context<C> {
         C::ToClient: Declares<E, I>,
     {
         let payload = serde_json::value::to_raw_value(event)?;
-        self.session.emit(E::NAME, &payload);
+        self.socket.emit(E::NAME, &payload);
         Ok(())
     }
 }

@@ -14,8 +14,8 @@ use std::hash::{Hash, Hasher};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::error::Rejection;
-use crate::handshake::Refuse;
+use crate::wire::error::Rejection;
+use crate::wire::handshake::Refuse;
 
 /// The page asks to join a room.
 pub(crate) const JOIN: &str = "liverpc:join";

@@ -1,5 +1,5 @@
-//! The declarations of a contract's [`Socket`]: handlers and rooms, typed by the contract and
-//! erased for the engine; and the compile step from a contract to the engine's spec.
+//! A contract's [`Declarations`]: its handlers and rooms, typed by the contract and erased for
+//! the engine; and the compile step from a contract to the engine's plan.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,19 +9,37 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::codegen::{ContractInfo, HandlerInfo, RoomInfo, TsType};
-use crate::context::Context;
-use crate::contract::{Contract, Socket};
-use crate::engine::{DecideFn, HandlerFn, RoomSpec, Session, Spec};
-use crate::error::{BuildError, Rejection};
-use crate::event::Events;
+use crate::contract::Contract;
+use crate::contract::context::Context;
+use crate::contract::event::Events;
+use crate::contract::payload;
+use crate::contract::room::{Deny, RoomContext};
+use crate::engine::{DecideFn, HandlerFn, Plan, PresenceFn, RoomPlan, Socket};
 use crate::future::BoxFuture;
-use crate::key::RoomKey;
-use crate::payload;
-use crate::room::{Deny, RoomContext};
+use crate::wire::error::{BuildError, Rejection};
+use crate::wire::key::RoomKey;
 
-impl<C: Contract> Socket<C> {
-    pub(crate) fn new() -> Socket<C> {
-        Socket { handlers: Vec::new(), rooms: Vec::new(), presence: Vec::new() }
+/// A handler as declared: the socket, the app's state and the raw payload in.
+type DeclaredHandler<S> =
+    dyn Fn(Socket, &Arc<S>, Box<RawValue>) -> BoxFuture<'static, Result<Box<RawValue>, Rejection>> + Send + Sync;
+/// A room decision as declared: the socket, the app's state and the raw payload in.
+type DeclaredRoom<S> =
+    dyn Fn(Socket, &Arc<S>, Option<Box<RawValue>>) -> BoxFuture<'static, Result<RoomKey, Rejection>> + Send + Sync;
+
+/// What a contract declares, under construction: its handlers and rooms; the argument and result of
+/// [`Contract::socket`]. Its methods ([`from_client`](Declarations::from_client),
+/// [`private`](Declarations::private), [`auto_join`](Declarations::auto_join),
+/// [`expose`](Declarations::expose)) are the contract's declarations.
+pub struct Declarations<C: Contract> {
+    handlers: Vec<(Arc<DeclaredHandler<C::State>>, HandlerInfo)>,
+    rooms: Vec<(Arc<DeclaredRoom<C::State>>, RoomInfo)>,
+    /// Rooms that list their members: the room's name and what a member shows.
+    presence: Vec<(String, PresenceFn, TsType)>,
+}
+
+impl<C: Contract> Declarations<C> {
+    pub(crate) fn new() -> Declarations<C> {
+        Declarations { handlers: Vec::new(), rooms: Vec::new(), presence: Vec::new() }
     }
 
     /// Adds a page -> server handler (the tutorial's `fromClient`). The page calls
@@ -30,7 +48,7 @@ impl<C: Contract> Socket<C> {
     /// Calls of one socket run one at a time, in the order sent.
     ///
     /// ```
-    /// use liverpc::{Context, Contract, Rejection, Socket};
+    /// use liverpc::{Context, Contract, Rejection, Declarations};
     ///
     /// #[derive(serde::Deserialize, garde::Validate, ts_rs::TS)]
     /// struct Add { #[garde(range(max = 1000))] a: u32, #[garde(range(max = 1000))] b: u32 }
@@ -42,12 +60,12 @@ impl<C: Contract> Socket<C> {
     ///     type Locals = ();
     ///     type State = ();
     ///     type ToClient = ();
-    ///     fn socket(socket: Socket<Self>) -> Socket<Self> {
+    ///     fn socket(socket: Declarations<Self>) -> Declarations<Self> {
     ///         socket.from_client("add", |_cx, Add { a, b }| async move { Ok::<u32, Rejection>(a + b) })
     ///     }
     /// }
     /// ```
-    pub fn from_client<T, R, F, Fut>(mut self, name: &str, handler: F) -> Socket<C>
+    pub fn from_client<T, R, F, Fut>(mut self, name: &str, handler: F) -> Declarations<C>
     where
         T: DeserializeOwned + garde::Validate + ts_rs::TS + Send + 'static,
         T::Context: Default,
@@ -55,11 +73,11 @@ impl<C: Contract> Socket<C> {
         F: Fn(Context<C>, T) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<R, Rejection>> + Send + 'static,
     {
-        let call = move |session: Session,
+        let call = move |socket: Socket,
                          state: &Arc<C::State>,
                          raw: Box<RawValue>|
               -> BoxFuture<'static, Result<Box<RawValue>, Rejection>> {
-            let cx = Context::new(session, state.clone());
+            let cx = Context::new(socket, state.clone());
             let reply = payload::decode::<T>(raw.get()).map(|data| handler(cx, data));
             Box::pin(async move {
                 let reply = reply?.await?;
@@ -79,7 +97,7 @@ impl<C: Contract> Socket<C> {
     /// (`room.join.tenant()`), or server code joins it ([`Context::join`]).
     ///
     /// ```
-    /// use liverpc::{key, Contract, Deny, Socket};
+    /// use liverpc::{key, Contract, Deny, Declarations};
     ///
     /// struct Locals { tenant_id: Option<u64> }
     ///
@@ -90,7 +108,7 @@ impl<C: Contract> Socket<C> {
     ///     type Locals = Locals;
     ///     type State = ();
     ///     type ToClient = ();
-    ///     fn socket(socket: Socket<Self>) -> Socket<Self> {
+    ///     fn socket(socket: Declarations<Self>) -> Declarations<Self> {
     ///         socket.private("tenant", |cx| async move {
     ///             let tenant_id = cx.locals().tenant_id.ok_or(Deny)?;
     ///             Ok(key!["tenant", tenant_id])
@@ -98,7 +116,7 @@ impl<C: Contract> Socket<C> {
     ///     }
     /// }
     /// ```
-    pub fn private<F, Fut>(self, name: &str, decide: F) -> Socket<C>
+    pub fn private<F, Fut>(self, name: &str, decide: F) -> Declarations<C>
     where
         F: Fn(RoomContext<C>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<RoomKey, Deny>> + Send + 'static,
@@ -111,7 +129,7 @@ impl<C: Contract> Socket<C> {
     /// the connection stays.
     ///
     /// ```
-    /// use liverpc::{key, Contract, Socket};
+    /// use liverpc::{key, Contract, Declarations};
     ///
     /// struct Chat;
     /// impl Contract for Chat {
@@ -120,13 +138,13 @@ impl<C: Contract> Socket<C> {
     ///     type Locals = ();
     ///     type State = ();
     ///     type ToClient = ();
-    ///     fn socket(socket: Socket<Self>) -> Socket<Self> {
+    ///     fn socket(socket: Declarations<Self>) -> Declarations<Self> {
     ///         // The URL's [roomId] chooses the room: /rooms/general joins ["chat", "general"].
     ///         socket.auto_join("chat", |cx| async move { Ok(key!["chat", cx.param("roomId")?]) })
     ///     }
     /// }
     /// ```
-    pub fn auto_join<F, Fut>(self, name: &str, decide: F) -> Socket<C>
+    pub fn auto_join<F, Fut>(self, name: &str, decide: F) -> Declarations<C>
     where
         F: Fn(RoomContext<C>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<RoomKey, Deny>> + Send + 'static,
@@ -134,16 +152,16 @@ impl<C: Contract> Socket<C> {
         self.private_room(name, decide, true)
     }
 
-    fn private_room<F, Fut>(mut self, name: &str, decide: F, auto_join: bool) -> Socket<C>
+    fn private_room<F, Fut>(mut self, name: &str, decide: F, auto_join: bool) -> Declarations<C>
     where
         F: Fn(RoomContext<C>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<RoomKey, Deny>> + Send + 'static,
     {
-        let run = move |session: Session,
+        let run = move |socket: Socket,
                         state: &Arc<C::State>,
                         _: Option<Box<RawValue>>|
               -> BoxFuture<'static, Result<RoomKey, Rejection>> {
-            let decided = decide(RoomContext::new(session, state.clone()));
+            let decided = decide(RoomContext::new(socket, state.clone()));
             Box::pin(async move { decided.await.map_err(|Deny| Rejection::join_denied()) })
         };
         self.rooms.push((Arc::new(run), RoomInfo { name: name.to_owned(), payload: None, auto_join }));
@@ -155,7 +173,7 @@ impl<C: Contract> Socket<C> {
     /// payload is a request, not proof of access. A refused join answers exactly `forbidden`.
     ///
     /// ```
-    /// use liverpc::{key, Contract, Deny, Socket};
+    /// use liverpc::{key, Contract, Deny, Declarations};
     ///
     /// #[derive(serde::Deserialize, garde::Validate, ts_rs::TS)]
     /// #[serde(rename_all = "camelCase")]
@@ -173,7 +191,7 @@ impl<C: Contract> Socket<C> {
     ///     type Locals = Locals;
     ///     type State = ();
     ///     type ToClient = ();
-    ///     fn socket(socket: Socket<Self>) -> Socket<Self> {
+    ///     fn socket(socket: Declarations<Self>) -> Declarations<Self> {
     ///         socket.expose("project", |cx, join: ProjectJoin| async move {
     ///             if !cx.locals().project_ids.contains(&join.project_id) {
     ///                 return Err(Deny);
@@ -183,20 +201,20 @@ impl<C: Contract> Socket<C> {
     ///     }
     /// }
     /// ```
-    pub fn expose<T, F, Fut>(mut self, name: &str, authorize: F) -> Socket<C>
+    pub fn expose<T, F, Fut>(mut self, name: &str, authorize: F) -> Declarations<C>
     where
         T: DeserializeOwned + garde::Validate + ts_rs::TS + 'static,
         T::Context: Default,
         F: Fn(RoomContext<C>, T) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<RoomKey, Deny>> + Send + 'static,
     {
-        let run = move |session: Session,
+        let run = move |socket: Socket,
                         state: &Arc<C::State>,
                         raw: Option<Box<RawValue>>|
               -> BoxFuture<'static, Result<RoomKey, Rejection>> {
             let raw = raw.as_deref().map_or("null", RawValue::get);
             let decided =
-                payload::decode::<T>(raw).map(|data| authorize(RoomContext::new(session, state.clone()), data));
+                payload::decode::<T>(raw).map(|data| authorize(RoomContext::new(socket, state.clone()), data));
             Box::pin(async move { decided?.await.map_err(|Deny| Rejection::join_denied()) })
         };
         let info = RoomInfo { name: name.to_owned(), payload: Some(TsType::of::<T>()), auto_join: false };
@@ -205,7 +223,7 @@ impl<C: Contract> Socket<C> {
     }
 }
 
-impl<C: Contract> Socket<C> {
+impl<C: Contract> Declarations<C> {
     /// Makes room `name` list its members to each other (presence): each member shows what
     /// `show` derives from its connection's locals, never anything the page sends. A member
     /// receives the room's members when it joins, then every join and leave, on every node
@@ -213,7 +231,7 @@ impl<C: Contract> Socket<C> {
     /// nothing (`show` returns `None`) is not listed.
     ///
     /// ```
-    /// use liverpc::{key, Contract, Socket};
+    /// use liverpc::{key, Contract, Declarations};
     ///
     /// struct Locals { name: Option<String> }
     ///
@@ -228,7 +246,7 @@ impl<C: Contract> Socket<C> {
     ///     type Locals = Locals;
     ///     type State = ();
     ///     type ToClient = ();
-    ///     fn socket(socket: Socket<Self>) -> Socket<Self> {
+    ///     fn socket(socket: Declarations<Self>) -> Declarations<Self> {
     ///         socket
     ///             .auto_join("chat", |cx| async move { Ok(key!["chat", cx.param("roomId")?]) })
     ///             // Signed-in members show their name; anonymous pages are not listed.
@@ -236,7 +254,7 @@ impl<C: Contract> Socket<C> {
     ///     }
     /// }
     /// ```
-    pub fn presence<P, F>(mut self, room: &str, show: F) -> Socket<C>
+    pub fn presence<P, F>(mut self, room: &str, show: F) -> Declarations<C>
     where
         P: Serialize + ts_rs::TS + 'static,
         F: Fn(&C::Locals) -> Option<P> + Send + Sync + 'static,
@@ -250,42 +268,42 @@ impl<C: Contract> Socket<C> {
     }
 }
 
-/// Compiles contract `C` to the engine's spec (checking every name) and to its description
+/// Compiles contract `C` to the engine's plan (checking every name) and to its description
 /// for code generation; `state` is what `cx.state()` returns.
-pub(crate) fn compile<C: Contract>(state: Arc<C::State>) -> Result<(Spec, ContractInfo), BuildError> {
-    let socket = C::socket(Socket::new());
-    let mut spec = Spec::new(C::ROUTE, C::NAME)?;
+pub(crate) fn compile<C: Contract>(state: Arc<C::State>) -> Result<(Plan, ContractInfo), BuildError> {
+    let declared = C::socket(Declarations::new());
+    let mut plan = Plan::new(C::ROUTE, C::NAME)?;
     let mut info = ContractInfo {
         rust: std::any::type_name::<C>(),
         route: C::ROUTE,
         name: C::NAME,
-        namespace: spec.namespace.clone(),
+        namespace: plan.namespace.clone(),
         events: Vec::new(),
         handlers: Vec::new(),
         rooms: Vec::new(),
         presence: Vec::new(),
     };
     for event in C::ToClient::describe() {
-        spec.event(event.name)?;
+        plan.event(event.name)?;
         info.events.push((event.name, event.payload));
     }
-    for (handler, handler_info) in socket.handlers {
+    for (handler, handler_info) in declared.handlers {
         let state = state.clone();
-        let call: HandlerFn = Arc::new(move |session: Session, raw| handler(session, &state, raw));
-        spec.handler(&handler_info.name, call)?;
+        let call: HandlerFn = Arc::new(move |socket: Socket, raw| handler(socket, &state, raw));
+        plan.handler(&handler_info.name, call)?;
         info.handlers.push(handler_info);
     }
-    for (decide, room_info) in socket.rooms {
+    for (decide, room_info) in declared.rooms {
         let state = state.clone();
-        let run: DecideFn = Arc::new(move |session: Session, raw| decide(session, &state, raw));
+        let run: DecideFn = Arc::new(move |socket: Socket, raw| decide(socket, &state, raw));
         let exposed = room_info.payload.is_some();
-        let room = RoomSpec { exposed, auto_join: room_info.auto_join, decide: run, presence: None };
-        spec.room(&room_info.name, room)?;
+        let room = RoomPlan { exposed, auto_join: room_info.auto_join, decide: run, presence: None };
+        plan.room(&room_info.name, room)?;
         info.rooms.push(room_info);
     }
-    for (room, show, shown) in socket.presence {
-        spec.presence(&room, show)?;
+    for (room, show, shown) in declared.presence {
+        plan.presence(&room, show)?;
         info.presence.push((room, shown));
     }
-    Ok((spec, info))
+    Ok((plan, info))
 }

@@ -1,22 +1,23 @@
-//! liverpc's own transport: Engine.IO v4 and Socket.IO v5 as the official client speaks them,
+//! liverpc's own transport, [`EngineIo`]: Engine.IO v4 and Socket.IO v5 as the official client speaks them,
 //! over websockets (on hyper's upgrade) and, as an option, HTTP long-polling.
 //!
-//! - `ws`: WebSocket framing (RFC 6455), without I/O
-//! - `engineio`: Engine.IO packets (open, ping/pong, message, close)
-//! - `socketio`: Socket.IO packets (connect, disconnect, event, ack) and the frames we send
+//! - `framing`: WebSocket framing (RFC 6455), without I/O
+//! - `eio`: Engine.IO packets (open, ping/pong, message, close) and its HTTP error answers
+//! - `sio`: Socket.IO packets (connect, disconnect, event, ack) and the frames we send
 //! - `outbox`: a connection's bounded send queue
-//! - `conn`: one session: its sockets and its reader (namespaces, events, heartbeats)
+//! - `conn`: one Engine.IO session: its [`Connection`](conn::Connection) (send queue and
+//!   sockets), each socket's [`SocketLink`](conn::SocketLink), and its [`Reader`]
+//!   (namespaces, events, heartbeats)
 //! - `websocket`: a session over a websocket, in one task
-//! - `polling`: sessions over long-polling, and their upgrade to a websocket
+//! - `polling`: sessions over long-polling ([`PollSession`](polling::PollSession)), and their
+//!   upgrade to a websocket
 //! - `rooms`: the local room index of a namespace
 //!
 //! A broadcast is encoded once per call: every member's queue holds a refcounted clone of the
 //! same frame.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::{Arc, RwLock};
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -27,26 +28,27 @@ use hyper_util::rt::TokioIo;
 use serde_json::value::RawValue;
 
 use super::{Acceptor, LinkId, Transport};
-use crate::limits::Limits;
+use crate::wire::limits::Limits;
 
 mod conn;
-mod engineio;
+mod eio;
+mod framing;
 mod outbox;
 mod polling;
 mod rooms;
-mod socketio;
+mod sio;
 mod websocket;
-mod ws;
 
-use conn::{Config, Head, Namespace, Namespaces, Session};
+use conn::{Config, Head, Namespace, Namespaces, Reader};
+use eio::error;
 
 /// The transport: its served namespaces and the configuration of every connection.
 #[derive(Clone)]
-pub(crate) struct Own {
+pub(crate) struct EngineIo {
     table: Arc<Table>,
     config: Arc<Config>,
     /// HTTP long-polling sessions, when long-polling is on.
-    polling: Option<Arc<polling::Sessions>>,
+    polling: Option<Arc<polling::PollSessions>>,
 }
 
 #[derive(Default)]
@@ -58,8 +60,8 @@ impl Namespaces for Table {
     }
 }
 
-impl Own {
-    pub(crate) fn new(limits: &Limits, polling: bool) -> Own {
+impl EngineIo {
+    pub(crate) fn new(limits: &Limits, polling: bool) -> EngineIo {
         // Frames above twice the payload limit close the connection; payloads between the limit
         // and that are answered `too_large` by the engine, so the page learns why.
         let max_frame = limits.max_payload.saturating_mul(2).max(4096);
@@ -72,7 +74,7 @@ impl Own {
             max_bytes: limits.send_buffer_bytes.max(max_frame.saturating_mul(2)),
             max_frame,
         };
-        Own { table: Arc::default(), config: Arc::new(config), polling: polling.then(Arc::default) }
+        EngineIo { table: Arc::default(), config: Arc::new(config), polling: polling.then(Arc::default) }
     }
 
     /// Mounts `/socket.io/` on a router.
@@ -120,7 +122,7 @@ impl Own {
     }
 
     /// The websocket handshake: a new connection, or a polling session moving to it.
-    fn upgrade(&self, mut request: Request, session: Option<Arc<polling::Session>>) -> Response {
+    fn upgrade(&self, mut request: Request, session: Option<Arc<polling::PollSession>>) -> Response {
         let headers = request.headers();
         let upgrade = headers.get(header::UPGRADE).and_then(|v| v.to_str().ok());
         let version = headers.get(header::SEC_WEBSOCKET_VERSION).and_then(|v| v.to_str().ok());
@@ -130,7 +132,7 @@ impl Own {
         else {
             return error(StatusCode::BAD_REQUEST, 3, "Bad request");
         };
-        let accept = ws::accept_key(key.as_bytes());
+        let accept = framing::accept_key(key.as_bytes());
         let head = Head::new(request.headers(), remote(&request));
         let on_upgrade = hyper::upgrade::on(&mut request);
         let (table, config) = (self.table.clone(), self.config.clone());
@@ -142,11 +144,9 @@ impl Own {
                         // Boxed: the task of every connection is not sized for this rare path.
                         Some(session) => Box::pin(session.upgrade(io, config.max_frame)).await,
                         // A task of its own, sized to the connection alone.
-                        None => drop(tokio::spawn(websocket::serve(
-                            io,
-                            Session::open(table, config, head, &[]),
-                            Vec::new(),
-                        ))),
+                        None => {
+                            drop(tokio::spawn(websocket::serve(io, Reader::open(table, config, head, &[]), Vec::new())))
+                        }
                     }
                 }
                 Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
@@ -164,7 +164,7 @@ impl Own {
     }
 }
 
-impl Transport for Own {
+impl Transport for EngineIo {
     fn mount(&self, namespace: &str, acceptor: Arc<dyn Acceptor>) {
         let served = Namespace { name: namespace.into(), acceptor, rooms: rooms::Rooms::default() };
         self.table.0.write().unwrap_or_else(|p| p.into_inner()).insert(namespace.into(), Arc::new(served));
@@ -180,7 +180,7 @@ impl Transport for Own {
     ) -> usize {
         let Some(ns) = self.table.get(namespace) else { return 0 };
         // Encoded once; every member's queue holds the same bytes.
-        let frame = Bytes::from(socketio::event_frame(namespace, event, payload));
+        let frame = Bytes::from(sio::event_frame(namespace, event, payload));
         let mut sent = 0;
         ns.rooms.for_each(room, |socket| {
             if !socket.is(except) && socket.push(frame.clone()) {
@@ -229,15 +229,6 @@ impl<'a> Query<'a> {
     }
 }
 
-/// An Engine.IO error response: `{"code":n,"message":"..."}`.
-fn error(status: StatusCode, code: u8, message: &'static str) -> Response {
-    let body = format!("{{\"code\":{code},\"message\":\"{message}\"}}");
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
 /// The parsers, for the fuzz targets (`liverpc::__fuzz`).
 #[cfg(feature = "fuzzing")]
 pub(crate) mod fuzz {
@@ -245,16 +236,16 @@ pub(crate) mod fuzz {
 
     /// An Engine.IO message read as a Socket.IO event: its first argument.
     pub(crate) fn event_argument(text: &str) -> Option<Box<RawValue>> {
-        let super::engineio::Packet::Message(message) = super::engineio::decode(text).ok()? else { return None };
-        match super::socketio::decode(message).ok()? {
-            super::socketio::Packet::Event { data, .. } => data,
+        let super::eio::EioPacket::Message(message) = super::eio::decode(text).ok()? else { return None };
+        match super::sio::decode(message).ok()? {
+            super::sio::SioPacket::Event { data, .. } => data,
             _ => None,
         }
     }
 
     /// Bytes read `cut` at a time, decoded as a reader does until a refusal.
     pub(crate) fn frames(bytes: &[u8], cut: usize) {
-        let mut decoder = super::ws::Decoder::new(4096);
+        let mut decoder = super::framing::Decoder::new(4096);
         let mut pending = Vec::new();
         for chunk in bytes.chunks(cut.max(1)) {
             pending.extend_from_slice(chunk);
@@ -269,15 +260,4 @@ pub(crate) mod fuzz {
             pending.drain(..at);
         }
     }
-}
-
-/// Random keys chosen once per process: ids are unpredictable and unique across nodes.
-static KEYS: LazyLock<(std::hash::RandomState, std::hash::RandomState)> =
-    LazyLock::new(|| (std::hash::RandomState::new(), std::hash::RandomState::new()));
-static NEXT: AtomicU64 = AtomicU64::new(0);
-
-/// A session or socket id: 32 hex digits, unpredictable.
-fn random_id() -> Box<str> {
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{:016x}{:016x}", KEYS.0.hash_one(n), KEYS.1.hash_one(n)).into_boxed_str()
 }

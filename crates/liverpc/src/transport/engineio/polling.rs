@@ -19,10 +19,11 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use super::conn::{Config, Conn, Head, Namespaces, Session as Reader, Stop};
+use super::conn::{Config, Connection, Head, Namespaces, Reader, Stop};
+use super::eio::error;
+use super::framing::{self, Decoder, Message};
 use super::outbox::Take;
-use super::ws::{self, Decoder, Message};
-use super::{error, websocket};
+use super::websocket;
 
 /// A websocket accepted by hyper.
 pub(super) type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
@@ -39,17 +40,17 @@ const SEPARATOR: char = '\u{1e}';
 
 /// The open polling sessions. A sid is the bearer credential of its session.
 #[derive(Default)]
-pub(super) struct Sessions(RwLock<HashMap<Box<str>, Arc<Session>>>);
+pub(super) struct PollSessions(RwLock<HashMap<Box<str>, Arc<PollSession>>>);
 
-pub(super) struct Session {
-    conn: Arc<Conn>,
+pub(super) struct PollSession {
+    conn: Arc<Connection>,
     /// The reader's input; bounded, so a POST waits for the reader rather than queueing.
     packets: mpsc::Sender<Incoming>,
     /// A GET or a POST under way: two at once is a protocol error that ends the session.
     getting: AtomicBool,
     posting: AtomicBool,
     /// Where it stands with its move to a websocket; a GET reads it with the send queue.
-    state: Mutex<State>,
+    state: Mutex<PollState>,
     /// How long an upgrade may take between its websocket and its `5`.
     upgrade_timeout: Duration,
 }
@@ -57,7 +58,7 @@ pub(super) struct Session {
 /// Where a session stands with its move to a websocket (one websocket at a time may upgrade
 /// it, and none once it has moved), and whether the page closed it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum State {
+enum PollState {
     Polling,
     /// A websocket is upgrading it (from its handshake to the page's `5`).
     Upgrading,
@@ -72,21 +73,21 @@ enum State {
     Closed,
 }
 
-impl Sessions {
+impl PollSessions {
     /// A session still on polling.
-    pub(super) fn find(&self, sid: &str) -> Option<Arc<Session>> {
+    pub(super) fn find(&self, sid: &str) -> Option<Arc<PollSession>> {
         let session = self.session(sid)?;
-        (session.state() != State::Upgraded).then_some(session)
+        (session.state() != PollState::Upgraded).then_some(session)
     }
 
     /// A session, whatever it stands at: a websocket for it is accepted, then decided.
-    pub(super) fn session(&self, sid: &str) -> Option<Arc<Session>> {
+    pub(super) fn session(&self, sid: &str) -> Option<Arc<PollSession>> {
         self.0.read().unwrap_or_else(|p| p.into_inner()).get(sid).cloned()
     }
 
     /// The handshake: a new session, answered with its open packet.
     pub(super) async fn open(
-        self: &Arc<Sessions>,
+        self: &Arc<PollSessions>,
         namespaces: Arc<dyn Namespaces>,
         config: Arc<Config>,
         head: Head,
@@ -95,12 +96,12 @@ impl Sessions {
         let reader = Reader::open(namespaces, config, head, &["websocket"]);
         let sid: Box<str> = reader.sid().into();
         let (packets, input) = mpsc::channel(16);
-        let session = Arc::new(Session {
+        let session = Arc::new(PollSession {
             conn: reader.conn().clone(),
             packets,
             getting: AtomicBool::new(false),
             posting: AtomicBool::new(false),
-            state: Mutex::new(State::Polling),
+            state: Mutex::new(PollState::Polling),
             upgrade_timeout,
         });
         self.0.write().unwrap_or_else(|p| p.into_inner()).insert(sid.clone(), session.clone());
@@ -112,7 +113,7 @@ impl Sessions {
             sessions.0.write().unwrap_or_else(|p| p.into_inner()).remove(&sid);
             if let Some((reader, why, by_page)) = ended {
                 if by_page {
-                    task.advance(&[State::Polling, State::Upgrading, State::Probed], State::Closed);
+                    task.advance(&[PollState::Polling, PollState::Upgrading, PollState::Probed], PollState::Closed);
                 }
                 reader.end(why);
             }
@@ -158,22 +159,22 @@ impl Sessions {
     }
 }
 
-impl Session {
+impl PollSession {
     /// Moves the session to a websocket (the polling -> websocket upgrade): `2probe` is
     /// answered `3probe`, polls are released with a noop, and after the page's `5`
     /// the session's task carries on over the websocket. A failed upgrade closes its websocket
     /// and leaves the session on polling. A websocket that comes while another upgrades the session, or after it moved,
     /// is closed (one websocket per session).
-    pub(super) async fn upgrade(self: Arc<Session>, mut io: Upgraded, max_frame: usize) {
-        if !self.advance(&[State::Polling], State::Upgrading) {
+    pub(super) async fn upgrade(self: Arc<PollSession>, mut io: Upgraded, max_frame: usize) {
+        if !self.advance(&[PollState::Polling], PollState::Upgrading) {
             return refuse(io).await;
         }
         match self.probe(&mut io, max_frame).await {
-            Some(pending) if self.advance(&[State::Probed], State::Upgraded) => {
+            Some(pending) if self.advance(&[PollState::Probed], PollState::Upgraded) => {
                 let _ = self.packets.send(Incoming::Upgraded(Box::new(io), pending)).await;
             }
             _ => {
-                self.advance(&[State::Upgrading, State::Probed], State::Polling);
+                self.advance(&[PollState::Upgrading, PollState::Probed], PollState::Polling);
                 refuse(io).await;
             }
         }
@@ -189,21 +190,21 @@ impl Session {
             return None;
         }
         let mut probe = Vec::new();
-        ws::text_frame(&mut probe, b"3probe");
+        framing::text_frame(&mut probe, b"3probe");
         io.write_all(&probe).await.ok()?;
         // Not a noop in the send queue: the websocket would carry it if no GET took it.
-        self.advance(&[State::Upgrading], State::Probed);
+        self.advance(&[PollState::Upgrading], PollState::Probed);
         let upgraded = tokio::time::timeout(self.upgrade_timeout, next_text(io, &mut decoder, &mut pending)).await;
         (upgraded.ok().flatten().as_deref() == Some("5")).then_some(pending)
     }
 
-    fn state(&self) -> State {
+    fn state(&self) -> PollState {
         *self.lock()
     }
 
     /// Moves the session from one of `from` to `to`; whether it did. A GET that waits looks
     /// again.
-    fn advance(&self, from: &[State], to: State) -> bool {
+    fn advance(&self, from: &[PollState], to: PollState) -> bool {
         let mut state = self.lock();
         if !from.contains(&state) {
             return false;
@@ -214,7 +215,7 @@ impl Session {
         true
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, PollState> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
@@ -223,7 +224,7 @@ impl Session {
     /// ended it.
     async fn poll(&self) -> Response {
         match self.next_batch().await {
-            Answer::Frames(batch) => {
+            GetReply::Frames(batch) => {
                 let mut body = Vec::with_capacity(batch.iter().map(|f| f.len() + 1).sum());
                 for (i, frame) in batch.iter().enumerate() {
                     if i > 0 {
@@ -233,33 +234,33 @@ impl Session {
                 }
                 text_response(body)
             }
-            Answer::Noop => text_response("6"),
-            Answer::Close => text_response("1"),
+            GetReply::Noop => text_response("6"),
+            GetReply::Close => text_response("1"),
         }
     }
 
     /// Everything queued; when nothing is, waits until something is, the websocket is probed,
     /// or the session moves to it or ends.
-    async fn next_batch(&self) -> Answer {
+    async fn next_batch(&self) -> GetReply {
         let mut waiting = false;
         poll_fn(|cx| {
             self.conn.outbox.poll.register(cx.waker());
             // Under the state's lock: once the session has moved, what is queued is the
             // websocket's, and a GET left waiting from before takes none of it.
             let state = self.lock();
-            if matches!(*state, State::Upgraded | State::Closed) {
-                return Poll::Ready(Answer::Noop);
+            if matches!(*state, PollState::Upgraded | PollState::Closed) {
+                return Poll::Ready(GetReply::Noop);
             }
             match self.conn.outbox.take() {
-                Take::Frames(batch) => Poll::Ready(Answer::Frames(batch)),
-                Take::Empty if *state == State::Probed => Poll::Ready(Answer::Noop),
+                Take::Frames(batch) => Poll::Ready(GetReply::Frames(batch)),
+                Take::Empty if *state == PollState::Probed => Poll::Ready(GetReply::Noop),
                 Take::Empty => {
                     if !std::mem::replace(&mut waiting, true) {
                         tracing::trace!("a long-poll GET waits for packets");
                     }
                     Poll::Pending
                 }
-                Take::Closed | Take::Aborted => Poll::Ready(Answer::Close),
+                Take::Closed | Take::Aborted => Poll::Ready(GetReply::Close),
             }
         })
         .await
@@ -267,7 +268,7 @@ impl Session {
 }
 
 /// What a GET answers.
-enum Answer {
+enum GetReply {
     Frames(VecDeque<Bytes>),
     Noop,
     Close,
@@ -329,7 +330,7 @@ async fn next_text<S: AsyncRead + Unpin>(io: &mut S, decoder: &mut Decoder, pend
 /// not an HTTP error or a dropped connection.
 async fn refuse(mut io: Upgraded) {
     let mut close = Vec::new();
-    ws::close_frame(&mut close, 1008);
+    framing::close_frame(&mut close, 1008);
     let _ = tokio::time::timeout(websocket::CLOSE_TIMEOUT, async {
         io.write_all(&close).await?;
         io.shutdown().await

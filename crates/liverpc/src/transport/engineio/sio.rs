@@ -5,7 +5,7 @@ use serde_json::value::RawValue;
 
 /// A Socket.IO packet from the page.
 #[derive(Debug)]
-pub(super) enum Packet<'a> {
+pub(super) enum SioPacket<'a> {
     /// `0`: connect to a namespace, with the handshake auth.
     Connect { namespace: &'a str, auth: Option<Box<RawValue>> },
     /// `1`: leave a namespace.
@@ -18,7 +18,7 @@ pub(super) enum Packet<'a> {
 
 /// Why a message is not a Socket.IO packet the server takes. Never echoed with the input.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub(super) enum PacketError {
+pub(super) enum SioPacketError {
     #[error("an empty Socket.IO packet")]
     Empty,
     #[error("an unknown Socket.IO packet type")]
@@ -37,12 +37,12 @@ pub(super) enum PacketError {
 const MAIN: &str = "/";
 
 /// Parses one Socket.IO packet.
-pub(super) fn decode(message: &str) -> Result<Packet<'_>, PacketError> {
-    let mut kind = *message.as_bytes().first().ok_or(PacketError::Empty)?;
+pub(super) fn decode(message: &str) -> Result<SioPacket<'_>, SioPacketError> {
+    let mut kind = *message.as_bytes().first().ok_or(SioPacketError::Empty)?;
     let mut rest = message.get(1..).unwrap_or("");
     match kind {
         b'0'..=b'3' => {}
-        b'4' => return Err(PacketError::ServerOnly),
+        b'4' => return Err(SioPacketError::ServerOnly),
         b'5' | b'6' => {
             // A binary event or ack announcing no attachment is a plain one (as socket.io-parser
             // reads it); any attachment is refused before anything is held.
@@ -52,36 +52,36 @@ pub(super) fn decode(message: &str) -> Result<Packet<'_>, PacketError> {
                     rest = rest.get(digits + 1..).unwrap_or("");
                     kind -= 3;
                 }
-                _ => return Err(PacketError::Binary),
+                _ => return Err(SioPacketError::Binary),
             }
         }
-        _ => return Err(PacketError::UnknownType),
+        _ => return Err(SioPacketError::UnknownType),
     }
     let (namespace, rest) = split_namespace(rest)?;
     let (id, payload) = split_id(rest)?;
     match kind {
         b'0' => {
             if id.is_some() {
-                return Err(PacketError::Payload);
+                return Err(SioPacketError::Payload);
             }
             let auth = match payload {
                 "" => None,
                 raw => Some(object(raw)?),
             };
-            Ok(Packet::Connect { namespace, auth })
+            Ok(SioPacket::Connect { namespace, auth })
         }
-        b'1' if id.is_none() && payload.is_empty() => Ok(Packet::Disconnect { namespace }),
+        b'1' if id.is_none() && payload.is_empty() => Ok(SioPacket::Disconnect { namespace }),
         b'2' => {
             let (event, data) = event(payload)?;
-            Ok(Packet::Event { namespace, id, event, data })
+            Ok(SioPacket::Event { namespace, id, event, data })
         }
-        b'3' if id.is_some() && payload.starts_with('[') => Ok(Packet::Ack),
-        _ => Err(PacketError::Payload),
+        b'3' if id.is_some() && payload.starts_with('[') => Ok(SioPacket::Ack),
+        _ => Err(SioPacketError::Payload),
     }
 }
 
 /// `/ns,rest` -> (`/ns`, `rest`); no leading `/` means the main namespace.
-fn split_namespace(rest: &str) -> Result<(&str, &str), PacketError> {
+fn split_namespace(rest: &str) -> Result<(&str, &str), SioPacketError> {
     if !rest.starts_with('/') {
         return Ok((MAIN, rest));
     }
@@ -93,25 +93,25 @@ fn split_namespace(rest: &str) -> Result<(&str, &str), PacketError> {
 }
 
 /// Leading digits are the ack id (as socket.io-parser reads them), checked into a `u64`.
-fn split_id(rest: &str) -> Result<(Option<u64>, &str), PacketError> {
+fn split_id(rest: &str) -> Result<(Option<u64>, &str), SioPacketError> {
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 {
         return Ok((None, rest));
     }
     let (id, payload) = rest.split_at(digits);
-    id.parse::<u64>().map(|id| (Some(id), payload)).map_err(|_| PacketError::AckId)
+    id.parse::<u64>().map(|id| (Some(id), payload)).map_err(|_| SioPacketError::AckId)
 }
 
 /// A JSON object, kept raw.
-fn object(raw: &str) -> Result<Box<RawValue>, PacketError> {
+fn object(raw: &str) -> Result<Box<RawValue>, SioPacketError> {
     if !raw.trim_start().starts_with('{') {
-        return Err(PacketError::Payload);
+        return Err(SioPacketError::Payload);
     }
-    serde_json::from_str::<Box<RawValue>>(raw).map_err(|_| PacketError::Payload)
+    serde_json::from_str::<Box<RawValue>>(raw).map_err(|_| SioPacketError::Payload)
 }
 
 /// `[name, arg0, ...]` -> (name, arg0): the generated client sends one argument.
-fn event(raw: &str) -> Result<(String, Option<Box<RawValue>>), PacketError> {
+fn event(raw: &str) -> Result<(String, Option<Box<RawValue>>), SioPacketError> {
     struct Args;
     impl<'de> serde::de::Visitor<'de> for Args {
         type Value = (String, Option<Box<RawValue>>);
@@ -126,8 +126,8 @@ fn event(raw: &str) -> Result<(String, Option<Box<RawValue>>), PacketError> {
         }
     }
     let mut de = serde_json::Deserializer::from_str(raw);
-    let args = serde::Deserializer::deserialize_seq(&mut de, Args).map_err(|_| PacketError::Payload)?;
-    de.end().map_err(|_| PacketError::Payload)?;
+    let args = serde::Deserializer::deserialize_seq(&mut de, Args).map_err(|_| SioPacketError::Payload)?;
+    de.end().map_err(|_| SioPacketError::Payload)?;
     Ok(args)
 }
 
@@ -209,49 +209,49 @@ mod tests {
     #[test]
     fn connects() {
         match decode(r#"0/a/[b]/c,{"path":"/x"}"#) {
-            Ok(Packet::Connect { namespace, auth }) => {
+            Ok(SioPacket::Connect { namespace, auth }) => {
                 assert_eq!(namespace, "/a/[b]/c");
                 assert_eq!(auth.map(|a| a.get().to_owned()).as_deref(), Some(r#"{"path":"/x"}"#));
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(decode("0"), Ok(Packet::Connect { namespace: "/", auth: None })));
-        assert!(matches!(decode("0/a,"), Ok(Packet::Connect { namespace: "/a", auth: None })));
-        assert_eq!(decode("0/a,[1]").err(), Some(PacketError::Payload), "auth is an object");
-        assert_eq!(decode("0/a,{").err(), Some(PacketError::Payload));
-        assert_eq!(decode("0/a,1{}").err(), Some(PacketError::Payload));
+        assert!(matches!(decode("0"), Ok(SioPacket::Connect { namespace: "/", auth: None })));
+        assert!(matches!(decode("0/a,"), Ok(SioPacket::Connect { namespace: "/a", auth: None })));
+        assert_eq!(decode("0/a,[1]").err(), Some(SioPacketError::Payload), "auth is an object");
+        assert_eq!(decode("0/a,{").err(), Some(SioPacketError::Payload));
+        assert_eq!(decode("0/a,1{}").err(), Some(SioPacketError::Payload));
     }
 
     #[test]
     fn events_and_ack_ids() {
         match decode(r#"2/a,18446744073709551615["send",{"text":"hi"},2]"#) {
-            Ok(Packet::Event { namespace, id, event, data }) => {
+            Ok(SioPacket::Event { namespace, id, event, data }) => {
                 assert_eq!((namespace, id, event.as_str()), ("/a", Some(u64::MAX), "send"));
                 assert_eq!(data.map(|d| d.get().to_owned()).as_deref(), Some(r#"{"text":"hi"}"#));
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(decode(r#"2["x"]"#), Ok(Packet::Event { namespace: "/", id: None, data: None, .. })));
-        assert_eq!(decode(r#"2/a,18446744073709551616["x"]"#).err(), Some(PacketError::AckId));
-        assert_eq!(decode(&format!("2/a,{}[\"x\"]", "9".repeat(5000))).err(), Some(PacketError::AckId));
+        assert!(matches!(decode(r#"2["x"]"#), Ok(SioPacket::Event { namespace: "/", id: None, data: None, .. })));
+        assert_eq!(decode(r#"2/a,18446744073709551616["x"]"#).err(), Some(SioPacketError::AckId));
+        assert_eq!(decode(&format!("2/a,{}[\"x\"]", "9".repeat(5000))).err(), Some(SioPacketError::AckId));
         for bad in [r#"2/a,[]"#, r#"2/a,[1]"#, r#"2/a,{}"#, r#"2/a,["x"] x"#, r#"2/a,["x""#, "2/a,", "2/a,1"] {
-            assert_eq!(decode(bad).err(), Some(PacketError::Payload), "{bad}");
+            assert_eq!(decode(bad).err(), Some(SioPacketError::Payload), "{bad}");
         }
     }
 
     #[test]
     fn other_packets() {
-        assert!(matches!(decode("1/a,"), Ok(Packet::Disconnect { namespace: "/a" })));
-        assert!(matches!(decode("3/a,7[null]"), Ok(Packet::Ack)));
-        assert_eq!(decode("3/a,[null]").err(), Some(PacketError::Payload));
-        assert_eq!(decode(r#"51-/a,["x",{"_placeholder":true,"num":0}]"#).err(), Some(PacketError::Binary));
-        assert_eq!(decode("6").err(), Some(PacketError::Binary));
-        assert_eq!(decode("5-/a,[\"x\"]").err(), Some(PacketError::Binary));
-        assert!(matches!(decode("50-/a,7[\"x\"]"), Ok(Packet::Event { id: Some(7), .. })));
-        assert!(matches!(decode("600-/a,7[1]"), Ok(Packet::Ack)));
-        assert_eq!(decode(r#"4/a,{"message":"x"}"#).err(), Some(PacketError::ServerOnly));
-        assert_eq!(decode("").err(), Some(PacketError::Empty));
-        assert_eq!(decode("x").err(), Some(PacketError::UnknownType));
+        assert!(matches!(decode("1/a,"), Ok(SioPacket::Disconnect { namespace: "/a" })));
+        assert!(matches!(decode("3/a,7[null]"), Ok(SioPacket::Ack)));
+        assert_eq!(decode("3/a,[null]").err(), Some(SioPacketError::Payload));
+        assert_eq!(decode(r#"51-/a,["x",{"_placeholder":true,"num":0}]"#).err(), Some(SioPacketError::Binary));
+        assert_eq!(decode("6").err(), Some(SioPacketError::Binary));
+        assert_eq!(decode("5-/a,[\"x\"]").err(), Some(SioPacketError::Binary));
+        assert!(matches!(decode("50-/a,7[\"x\"]"), Ok(SioPacket::Event { id: Some(7), .. })));
+        assert!(matches!(decode("600-/a,7[1]"), Ok(SioPacket::Ack)));
+        assert_eq!(decode(r#"4/a,{"message":"x"}"#).err(), Some(SioPacketError::ServerOnly));
+        assert_eq!(decode("").err(), Some(SioPacketError::Empty));
+        assert_eq!(decode("x").err(), Some(SioPacketError::UnknownType));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! compile, so neither an undeclared event nor a wrong payload type can reach a page.
 //!
 //! ```
-//! # use liverpc::{key, Contract, Emitter, Event, Socket};
+//! # use liverpc::{key, Contract, Emitter, Event, Declarations};
 //! #[derive(serde::Serialize, ts_rs::TS)]
 //! struct Message { text: String }
 //! impl Event for Message { const NAME: &'static str = "message"; }
@@ -17,7 +17,7 @@
 //!     type Locals = ();
 //!     type State = ();
 //!     type ToClient = (Message,);
-//!     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
+//!     fn socket(socket: Declarations<Self>) -> Declarations<Self> { socket }
 //! }
 //!
 //! async fn announce(chat: Emitter<Chat>) {
@@ -28,7 +28,7 @@
 //! The same with an event the contract does not declare fails to compile:
 //!
 //! ```compile_fail,E0277
-//! # use liverpc::{key, Contract, Emitter, Event, Socket};
+//! # use liverpc::{key, Contract, Emitter, Event, Declarations};
 //! # #[derive(serde::Serialize, ts_rs::TS)]
 //! # struct Message { text: String }
 //! # impl Event for Message { const NAME: &'static str = "message"; }
@@ -42,7 +42,7 @@
 //! #     type Locals = ();
 //! #     type State = ();
 //! #     type ToClient = (Message,);
-//! #     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
+//! #     fn socket(socket: Declarations<Self>) -> Declarations<Self> { socket }
 //! # }
 //!
 //! async fn announce(chat: Emitter<Chat>) {
@@ -54,7 +54,7 @@
 //! And so does a payload of the wrong type, since the payload type is the event:
 //!
 //! ```compile_fail,E0277
-//! # use liverpc::{key, Contract, Emitter, Event, Socket};
+//! # use liverpc::{key, Contract, Emitter, Event, Declarations};
 //! # #[derive(serde::Serialize, ts_rs::TS)]
 //! # struct Message { text: String }
 //! # impl Event for Message { const NAME: &'static str = "message"; }
@@ -65,7 +65,7 @@
 //! #     type Locals = ();
 //! #     type State = ();
 //! #     type ToClient = (Message,);
-//! #     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
+//! #     fn socket(socket: Declarations<Self>) -> Declarations<Self> { socket }
 //! # }
 //! async fn announce(chat: Emitter<Chat>) {
 //!     chat.to(&key!["chat", "general"]).emit(&"hi".to_string()).await.ok();

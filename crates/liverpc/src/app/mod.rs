@@ -1,5 +1,9 @@
 //! The app: contracts, the connection hook, the state, limits and origin policy, compiled to
-//! the engine and mounted on an axum router.
+//! the engine and mounted on an axum router ([`serve`] runs it; [`caps`] bounds its TCP
+//! connections).
+
+pub(crate) mod caps;
+pub(crate) mod serve;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,51 +11,68 @@ use std::sync::Arc;
 #[cfg(feature = "redis")]
 use crate::bus::RedisBus;
 use crate::bus::{Bus, LocalBus};
-use crate::caps::Caps;
 use crate::codegen::ContractInfo;
-use crate::contract::Contract;
-use crate::emit::Emitter;
-use crate::engine::{Engine, HookFn, Hub, Locals, Spec};
-use crate::error::{BuildError, EmitError};
+use crate::contract::emit::Emitter;
+use crate::contract::hooks::Hook;
+use crate::contract::{Contract, declarations};
+use crate::engine::{Engine, HookFn, Hub, Locals, Plan};
 use crate::future::BoxFuture;
-use crate::handshake::{Handshake, Refuse};
-use crate::hooks::Hook;
-use crate::limits::Limits;
-use crate::origin::OriginPolicy;
-use crate::protocol;
-use crate::socket;
 use crate::spec::{ContractSpec, RawEmitter};
-use crate::transport::own::Own;
+use crate::transport::engineio::EngineIo;
+use crate::wire::error::{BuildError, EmitError};
+use crate::wire::handshake::{Handshake, Refuse};
+use crate::wire::limits::Limits;
+use crate::wire::origin::OriginPolicy;
+use crate::wire::protocol;
+use caps::Caps;
 
-type Compile<S> = fn(Arc<S>) -> Result<(Spec, ContractInfo), BuildError>;
+type Compile<S> = fn(Arc<S>) -> Result<(Plan, ContractInfo), BuildError>;
 
-/// A contract to compile at build: a Rust contract type, or a spec built by another front-end.
+/// A contract to compile at build: a Rust contract type, or a plan built by another front-end.
 enum Pending<S> {
     Typed(Compile<S>),
-    Spec(Box<Spec>),
+    Values(Box<Plan>),
 }
 type TypedHook<S, L> = dyn Fn(Handshake, &S) -> BoxFuture<'static, Result<L, Refuse>> + Send + Sync;
 
 /// Builds an [`App`]. Start with [`App::builder`]; call [`state`](Self::state), then
-/// [`hook`](Self::hook), then [`contract`](Self::contract) for each contract.
+/// [`hook`](Self::hook), then [`contract`](Self::contract) for each contract. Out of that
+/// order, [`build`](Self::build) fails with the [`BuildError`] that names the fix: contracts
+/// are typed by the state and the hook's locals, so none is ever dropped silently.
 pub struct AppBuilder<L, S> {
     hook: Arc<TypedHook<S, L>>,
-    hooked: bool,
     state: Arc<S>,
     contracts: Vec<Pending<S>>,
+    settings: Settings,
+}
+
+/// The builder's untyped part, moved whole from one typestate to the next.
+struct Settings {
+    hooked: bool,
     limits: Limits,
     origins: OriginPolicy,
     polling: bool,
     /// Redis URL of the bus across nodes; `None`: one node.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     redis: Option<String>,
+    /// The first misuse of the builder, reported by `build()`.
     error: Option<BuildError>,
+}
+
+impl Settings {
+    /// Records `error` when `misused` (keeping an earlier one).
+    fn fail_if(mut self, misused: bool, error: BuildError) -> Settings {
+        if misused && self.error.is_none() {
+            self.error = Some(error);
+        }
+        self
+    }
 }
 
 /// The realtime side of a liverpc server: every contract, served over Socket.IO.
 ///
 /// ```
-/// use liverpc::{App, Contract, Socket};
+/// use liverpc::{App, Contract, Declarations};
 ///
 /// struct Lobby;
 /// impl Contract for Lobby {
@@ -60,7 +81,7 @@ pub struct AppBuilder<L, S> {
 ///     type ToClient = ();
 ///     const ROUTE: &'static str = "/";
 ///     const NAME: &'static str = "lobby";
-///     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
+///     fn socket(socket: Declarations<Self>) -> Declarations<Self> { socket }
 /// }
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -74,7 +95,7 @@ pub struct AppBuilder<L, S> {
 /// ```
 pub struct App {
     /// The transport serving `/socket.io/`: liverpc's own Engine.IO / Socket.IO.
-    transport: Own,
+    transport: EngineIo,
     hubs: HashMap<String, Hub>,
     contracts: Vec<ContractInfo>,
     /// Connections open, shared by every way the app is served.
@@ -84,17 +105,15 @@ pub struct App {
 impl App {
     /// A builder with no state and no hook: every connection's locals are `()`.
     pub fn builder() -> AppBuilder<(), ()> {
-        AppBuilder {
-            hook: Arc::new(|_: Handshake, _: &()| Box::pin(async { Ok::<(), Refuse>(()) })),
+        let settings = Settings {
             hooked: false,
-            state: Arc::new(()),
-            contracts: Vec::new(),
             limits: Limits::default(),
             origins: OriginPolicy::default(),
             polling: false,
             redis: None,
             error: None,
-        }
+        };
+        AppBuilder { hook: no_hook(), state: Arc::new(()), contracts: Vec::new(), settings }
     }
 
     /// Mounts the realtime endpoint (`/socket.io/`) on an axum router.
@@ -110,7 +129,7 @@ impl App {
             .ok_or_else(|| EmitError::UnknownContract(std::any::type_name::<C>().to_owned()))
     }
 
-    /// An untyped emitter for the contract served on `namespace` (for specs built by other
+    /// An untyped emitter for the contract served on `namespace` (for contracts built as values by other
     /// front-ends; Rust contracts use [`emitter`](App::emitter)).
     pub fn raw_emitter(&self, namespace: &str) -> Option<RawEmitter> {
         self.hubs.get(namespace).map(|hub| RawEmitter(hub.clone()))
@@ -129,7 +148,7 @@ impl AppBuilder<(), ()> {
     /// [`State<S>`](crate::State). Call it first.
     ///
     /// ```
-    /// use liverpc::{key, App, Contract, Deny, Socket};
+    /// use liverpc::{key, App, Contract, Deny, Declarations};
     ///
     /// struct Store { open_rooms: Vec<String> }
     ///
@@ -140,7 +159,7 @@ impl AppBuilder<(), ()> {
     ///     type Locals = ();
     ///     type State = Store;
     ///     type ToClient = ();
-    ///     fn socket(socket: Socket<Self>) -> Socket<Self> {
+    ///     fn socket(socket: Declarations<Self>) -> Declarations<Self> {
     ///         socket.auto_join("chat", |cx| async move {
     ///             let room = cx.param("roomId")?;
     ///             if !cx.state().open_rooms.iter().any(|r| r == room) { return Err(Deny) }
@@ -153,19 +172,12 @@ impl AppBuilder<(), ()> {
     /// assert!(app.is_ok());
     /// ```
     pub fn state<S: Send + Sync + 'static>(self, state: S) -> AppBuilder<(), S> {
-        let error =
-            self.error.or((self.hooked || !self.contracts.is_empty()).then_some(BuildError::StateAfterContracts));
-        AppBuilder {
-            hook: Arc::new(|_: Handshake, _: &S| Box::pin(async { Ok::<(), Refuse>(()) })),
-            hooked: false,
-            state: Arc::new(state),
-            contracts: Vec::new(),
-            limits: self.limits,
-            origins: self.origins,
-            polling: self.polling,
-            redis: self.redis,
-            error,
-        }
+        let (contracts, hooked) = (!self.contracts.is_empty(), self.settings.hooked);
+        let settings = self
+            .settings
+            .fail_if(contracts, BuildError::StateAfterContracts)
+            .fail_if(hooked, BuildError::StateAfterHook);
+        AppBuilder { hook: no_hook(), state: Arc::new(state), contracts: Vec::new(), settings }
     }
 }
 
@@ -177,51 +189,48 @@ impl<S: Send + Sync + 'static> AppBuilder<(), S> {
         L: Send + Sync + 'static,
         H: Hook<S, L, M>,
     {
-        let error = self.error.or((!self.contracts.is_empty()).then_some(BuildError::HookAfterContracts));
-        AppBuilder {
-            hook: Arc::new(move |handshake, state: &S| hook.call(handshake, state)),
-            hooked: true,
-            state: self.state,
-            contracts: Vec::new(),
-            limits: self.limits,
-            origins: self.origins,
-            polling: self.polling,
-            redis: self.redis,
-            error,
-        }
+        let mut settings = self.settings.fail_if(!self.contracts.is_empty(), BuildError::HookAfterContracts);
+        settings.hooked = true;
+        let hook = Arc::new(move |handshake, state: &S| hook.call(handshake, state));
+        AppBuilder { hook, state: self.state, contracts: Vec::new(), settings }
     }
+}
+
+/// The hook of an app that sets none: every connection's locals are `()`.
+fn no_hook<S>() -> Arc<TypedHook<S, ()>> {
+    Arc::new(|_: Handshake, _: &S| Box::pin(async { Ok::<(), Refuse>(()) }))
 }
 
 impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
     /// Serves contract `C`.
     pub fn contract<C: Contract<Locals = L, State = S>>(mut self) -> AppBuilder<L, S> {
-        self.contracts.push(Pending::Typed(socket::compile::<C>));
+        self.contracts.push(Pending::Typed(declarations::compile::<C>));
         self
     }
 
     /// Serves a contract built as values (see [`spec`](crate::spec)), e.g. by the TypeScript
     /// front-end. Its handlers and rooms see the hook's locals as [`Call::locals`](crate::spec::Call::locals).
     pub fn spec(mut self, spec: ContractSpec) -> AppBuilder<L, S> {
-        self.contracts.push(Pending::Spec(Box::new(spec.spec)));
+        self.contracts.push(Pending::Values(Box::new(spec.plan)));
         self
     }
 
     /// Replaces the limits (see [`Limits`] for the defaults).
     pub fn limits(mut self, limits: Limits) -> AppBuilder<L, S> {
-        self.limits = limits;
+        self.settings.limits = limits;
         self
     }
 
     /// Replaces the origin policy (default: same origin only).
     pub fn origins(mut self, origins: OriginPolicy) -> AppBuilder<L, S> {
-        self.origins = origins;
+        self.settings.origins = origins;
         self
     }
 
     /// Also accepts HTTP long-polling (default: websocket only, which is what the generated
     /// client uses). Turn it on for clients behind proxies that break websockets.
     pub fn long_polling(mut self, on: bool) -> AppBuilder<L, S> {
-        self.polling = on;
+        self.settings.polling = on;
         self
     }
 
@@ -231,7 +240,7 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
     /// down, and delivers across nodes once it is up (see the crate's README, "Several nodes").
     ///
     /// ```
-    /// # use liverpc::{App, Contract, Socket};
+    /// # use liverpc::{App, Contract, Declarations};
     /// # struct Lobby;
     /// # impl Contract for Lobby {
     /// #     type Locals = ();
@@ -239,7 +248,7 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
     /// #     type ToClient = ();
     /// #     const ROUTE: &'static str = "/";
     /// #     const NAME: &'static str = "lobby";
-    /// #     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
+    /// #     fn socket(socket: Declarations<Self>) -> Declarations<Self> { socket }
     /// # }
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
     /// let url = std::env::var("LIVERPC_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
@@ -249,14 +258,14 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
     /// ```
     #[cfg(feature = "redis")]
     pub fn redis(mut self, url: impl Into<String>) -> AppBuilder<L, S> {
-        self.redis = Some(url.into());
+        self.settings.redis = Some(url.into());
         self
     }
 
     /// The bus this app's nodes share.
     fn bus(&self) -> Result<Arc<dyn Bus>, BuildError> {
         #[cfg(feature = "redis")]
-        if let Some(url) = &self.redis {
+        if let Some(url) = &self.settings.redis {
             if tokio::runtime::Handle::try_current().is_err() {
                 return Err(BuildError::RedisWithoutRuntime);
             }
@@ -266,40 +275,42 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
     }
 
     /// Checks every contract (names, routes, reserved words) and builds the app.
-    pub fn build(self) -> Result<App, BuildError> {
-        if let Some(error) = self.error {
+    pub fn build(mut self) -> Result<App, BuildError> {
+        if let Some(error) = self.settings.error.take() {
             return Err(error);
         }
         let bus = self.bus()?;
-        let transport = Own::new(&self.limits, self.polling);
-        let (hook, state) = (self.hook, self.state.clone());
+        let AppBuilder { hook, state, contracts: pending, settings } = self;
+        let transport = EngineIo::new(&settings.limits, settings.polling);
+        let hook_state = state.clone();
         let erased: HookFn = Arc::new(move |handshake| {
-            let locals = hook(handshake, &state);
+            let locals = hook(handshake, &hook_state);
             Box::pin(async move { locals.await.map(|locals| Arc::new(locals) as Locals) })
         });
-        let engine = Engine::new(erased, self.limits.clone(), self.origins, Arc::new(transport.clone()), bus);
+        let limits = settings.limits;
+        let engine = Engine::new(erased, limits.clone(), settings.origins, Arc::new(transport.clone()), bus);
         let mut hubs = HashMap::new();
         let mut contracts: Vec<ContractInfo> = Vec::new();
-        let mut specs = Vec::new();
-        for pending in self.contracts {
-            let spec = match pending {
+        let mut plans = Vec::new();
+        for pending in pending {
+            let plan = match pending {
                 Pending::Typed(compile) => {
-                    let (spec, info) = compile(self.state.clone())?;
+                    let (plan, info) = compile(state.clone())?;
                     contracts.push(info);
-                    spec
+                    plan
                 }
-                Pending::Spec(spec) => *spec,
+                Pending::Values(plan) => *plan,
             };
-            if specs.iter().any(|s: &Spec| s.namespace == spec.namespace) {
-                return Err(BuildError::DuplicateContract(spec.namespace));
+            if plans.iter().any(|p: &Plan| p.namespace == plan.namespace) {
+                return Err(BuildError::DuplicateContract(plan.namespace));
             }
-            specs.push(spec);
+            plans.push(plan);
         }
-        for spec in specs {
-            let hub = engine.serve(spec);
+        for plan in plans {
+            let hub = engine.serve(plan);
             hubs.insert(hub.namespace().to_owned(), hub);
         }
-        let caps = Arc::new(Caps::new(self.limits.max_connections, self.limits.max_connections_per_address));
+        let caps = Arc::new(Caps::new(limits.max_connections, limits.max_connections_per_address));
         Ok(App { transport, hubs, contracts, caps })
     }
 }

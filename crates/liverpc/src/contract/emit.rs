@@ -3,16 +3,16 @@
 use std::marker::PhantomData;
 
 use crate::contract::Contract;
-use crate::engine::{Hub, Session};
-use crate::error::{EmitError, Rejection};
-use crate::event::{Declares, Event};
-use crate::key::RoomKey;
+use crate::contract::event::{Declares, Event};
+use crate::engine::{Hub, Socket};
+use crate::wire::error::{EmitError, Rejection};
+use crate::wire::key::RoomKey;
 
 /// Sends a contract's events to its rooms from anywhere: an axum handler, a background task.
 /// Cheap to clone. Get one with [`App::emitter`](crate::App::emitter).
 ///
 /// ```
-/// use liverpc::{key, App, Contract, Emitter, Event, Socket};
+/// use liverpc::{key, App, Contract, Emitter, Event, Declarations};
 ///
 /// #[derive(serde::Serialize, ts_rs::TS)]
 /// struct Message { text: String }
@@ -25,7 +25,7 @@ use crate::key::RoomKey;
 ///     type ToClient = (Message,);
 ///     const ROUTE: &'static str = "/rooms/[roomId]";
 ///     const NAME: &'static str = "chat";
-///     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
+///     fn socket(socket: Declarations<Self>) -> Declarations<Self> { socket }
 /// }
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -66,12 +66,12 @@ impl<C: Contract> Emitter<C> {
 pub struct Broadcast<C: Contract> {
     hub: Hub,
     room: RoomKey,
-    except: Option<Session>,
+    except: Option<Socket>,
     _contract: PhantomData<fn() -> C>,
 }
 
 impl<C: Contract> Broadcast<C> {
-    pub(crate) fn new(hub: Hub, room: RoomKey, except: Option<Session>) -> Broadcast<C> {
+    pub(crate) fn new(hub: Hub, room: RoomKey, except: Option<Socket>) -> Broadcast<C> {
         Broadcast { hub, room, except, _contract: PhantomData }
     }
 
@@ -91,7 +91,7 @@ impl<C: Contract> Broadcast<C> {
     /// fresh locals: the way to make a revoked right take effect on open connections.
     ///
     /// ```
-    /// # use liverpc::{key, App, Contract, Socket};
+    /// # use liverpc::{key, App, Contract, Declarations};
     /// # struct Chat;
     /// # impl Contract for Chat {
     /// #     const ROUTE: &'static str = "/rooms/[roomId]";
@@ -99,7 +99,7 @@ impl<C: Contract> Broadcast<C> {
     /// #     type Locals = ();
     /// #     type State = ();
     /// #     type ToClient = ();
-    /// #     fn socket(socket: Socket<Self>) -> Socket<Self> { socket }
+    /// #     fn socket(socket: Declarations<Self>) -> Declarations<Self> { socket }
     /// # }
     /// let app = App::builder().contract::<Chat>().build().unwrap();
     /// let chat = app.emitter::<Chat>().unwrap();

@@ -1,38 +1,41 @@
 //! One socket of one contract: its params and locals, the rooms it holds, and the queue that
 //! runs its calls, joins and leaves one at a time, in the order the page sent them.
 
+use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::value::RawValue;
 use tokio::task::AbortHandle;
 
-use super::spec::{Locals, Spec};
-use super::{Guarded, Hub, Shared, Work, guarded, id, rejection};
+use super::{Guarded, Hub, Work, guarded, id, rejection};
 use crate::bus::{Interest, Place};
-use crate::error::{ErrorCode, Rejection};
 use crate::future::BoxFuture;
-use crate::key::RoomKey;
-use crate::limits::RateLimiter;
-use crate::protocol::{self, Answer, PresenceEvent, PresenceMember, RoomStatus};
-use crate::route::Params;
 use crate::transport::{Ack, Inbound, Link, LinkId};
+use crate::wire::error::{ErrorCode, Rejection};
+use crate::wire::key::RoomKey;
+use crate::wire::limits::RateLimiter;
+use crate::wire::protocol::{self, Answer, PresenceEvent, PresenceMember, RoomStatus};
+use crate::wire::route::Params;
+
+/// A connection's locals, whatever the front-end's type for them.
+pub(crate) type Locals = Arc<dyn Any + Send + Sync>;
 
 /// A handle to one open socket; what handlers and room deciders receive. Cheap to clone.
 #[derive(Clone)]
-pub(crate) struct Session(Arc<Conn>);
+pub(crate) struct Socket(Arc<SocketInner>);
 
-struct Conn {
+struct SocketInner {
     id: String,
-    shared: Arc<Shared>,
-    spec: Arc<Spec>,
+    /// The contract's plan, and what every contract of the app shares.
+    hub: Hub,
     params: Params,
     locals: Locals,
     link: Arc<dyn Link>,
     link_id: LinkId,
     limiter: RateLimiter,
     held: Mutex<Held>,
-    queue: Mutex<Queue>,
+    queue: Mutex<Jobs>,
     /// How the auto-joins went (the key, to list in presence), reported once the page is
     /// connected.
     auto: Mutex<Vec<(String, Result<RoomKey, Rejection>)>>,
@@ -71,7 +74,7 @@ impl Held {
 
 /// Work waiting for this socket, and whether a task is running it.
 #[derive(Default)]
-struct Queue {
+struct Jobs {
     jobs: VecDeque<Job>,
     /// Jobs queued or running: bounded by `max_in_flight`.
     in_flight: usize,
@@ -85,22 +88,16 @@ struct Job {
     ack: Ack,
 }
 
-impl Session {
+impl Socket {
     /// A socket whose handshake was accepted; decides and joins its auto-joined rooms, so they
     /// are held before the page can send its first call.
-    pub(super) async fn open(
-        shared: Arc<Shared>,
-        spec: Arc<Spec>,
-        link: Arc<dyn Link>,
-        params: Params,
-        locals: Locals,
-    ) -> Session {
-        let limiter = RateLimiter::new(shared.limits.calls_per_second, shared.limits.burst);
-        let session = Session(Arc::new(Conn {
+    pub(super) async fn open(hub: Hub, link: Arc<dyn Link>, params: Params, locals: Locals) -> Socket {
+        let limiter = RateLimiter::new(hub.shared.limits.calls_per_second, hub.shared.limits.burst);
+        let plan = hub.plan.clone();
+        let socket = Socket(Arc::new(SocketInner {
             id: id::socket_id(),
             link_id: link.id(),
-            shared,
-            spec: spec.clone(),
+            hub,
             params,
             locals,
             link,
@@ -109,12 +106,12 @@ impl Session {
             queue: Mutex::default(),
             auto: Mutex::default(),
         }));
-        let mut auto = Vec::with_capacity(spec.auto_join.len());
-        for name in &spec.auto_join {
-            let held = session
+        let mut auto = Vec::with_capacity(plan.auto_join.len());
+        for name in &plan.auto_join {
+            let held = socket
                 .decide(name, None)
                 .await
-                .and_then(|key| Ok((key.clone(), session.hold(name, protocol::digest(None), key)?)));
+                .and_then(|key| Ok((key.clone(), socket.hold(name, protocol::digest(None), key)?)));
             // Subscribed before the page is told it is connected, so that `joined` holds.
             let joined = match held {
                 Ok((key, ready)) => {
@@ -127,11 +124,11 @@ impl Session {
             };
             auto.push((name.clone(), joined));
         }
-        *lock(&session.0.auto) = auto;
-        session
+        *lock(&socket.0.auto) = auto;
+        socket
     }
 
-    /// This socket's id (the engine's own; not the transport's session id).
+    /// This socket's id (the engine's own; not the transport's socket id).
     pub(crate) fn id(&self) -> &str {
         &self.0.id
     }
@@ -150,7 +147,7 @@ impl Session {
 
     /// Emits to the contract's rooms.
     pub(crate) fn hub(&self) -> Hub {
-        Hub { shared: self.0.shared.clone(), spec: self.0.spec.clone() }
+        self.0.hub.clone()
     }
 
     /// Sends an event to this socket alone.
@@ -173,7 +170,7 @@ impl Session {
 
     /// Leaves what the page joined with this name and payload; leaving twice is not an error.
     pub(crate) fn leave(&self, name: &str, data: Option<&RawValue>) -> Result<(), Rejection> {
-        if !self.0.spec.rooms.contains_key(name) {
+        if !self.0.hub.plan.rooms.contains_key(name) {
             return Err(unknown_room(name));
         }
         let digest = protocol::digest(data.map(RawValue::get).filter(|raw| raw.trim() != "null"));
@@ -206,21 +203,21 @@ impl Session {
 
     /// Runs room `name`'s decision under the handler deadline.
     async fn decide(&self, name: &str, data: Option<Box<RawValue>>) -> Result<RoomKey, Rejection> {
-        let room = self.0.spec.rooms.get(name).ok_or_else(|| unknown_room(name))?;
+        let room = self.0.hub.plan.rooms.get(name).ok_or_else(|| unknown_room(name))?;
         if !room.exposed && data.is_some() {
             return Err(Rejection::invalid("", "a private room is joined by name only, without a payload"));
         }
         let decide = async { (room.decide)(self.clone(), data).await };
-        guarded(self.0.shared.limits.handler_timeout, decide)
+        guarded(self.0.hub.shared.limits.handler_timeout, decide)
             .await
-            .unwrap_or_else(|why| Err(rejection(why, &self.0.spec.namespace, Work::Room(name))))
+            .unwrap_or_else(|why| Err(rejection(why, &self.0.hub.plan.namespace, Work::Room(name))))
     }
 
     /// Records a decided join and adds the socket to the room, unless the socket is gone.
     /// Returns what to wait for before answering (this node subscribing to the room), if
     /// anything.
     fn hold(&self, name: &str, digest: u128, key: RoomKey) -> Result<Option<BoxFuture<'static, ()>>, Rejection> {
-        let limits = &self.0.shared.limits;
+        let limits = &self.0.hub.shared.limits;
         let mut held = lock(&self.0.held);
         if held.closed {
             // The page left while its join was decided: it must not be put back in a room.
@@ -239,7 +236,7 @@ impl Session {
                 format!("room limit reached: a socket may be in at most {} rooms", limits.max_rooms),
             ));
         }
-        let mut interest = self.0.shared.bus.interest(&self.0.spec.namespace, &room);
+        let mut interest = self.0.hub.shared.bus.interest(&self.0.hub.plan.namespace, &room);
         let ready = interest.ready();
         let entry = Entry { name: name.into(), digest, key, room: room.clone(), _interest: interest, listed: false };
         match position {
@@ -266,10 +263,10 @@ impl Session {
     /// Lists this socket in room `name`'s presence (when the room declares it and the locals
     /// show something): the socket receives the room's members, the others its join.
     fn list(&self, name: &str, key: &RoomKey) {
-        let Some(show) = self.0.spec.rooms.get(name).and_then(|r| r.presence.as_ref()) else { return };
+        let Some(show) = self.0.hub.plan.rooms.get(name).and_then(|r| r.presence.as_ref()) else { return };
         let Some(data) = show(&self.0.locals) else { return };
         let room = key.encode();
-        let namespace = &self.0.spec.namespace;
+        let namespace = &self.0.hub.plan.namespace;
         let snapshot = {
             let mut held = lock(&self.0.held);
             if held.closed || held.entries.iter().any(|e| e.room == room && e.listed) {
@@ -279,7 +276,7 @@ impl Session {
             entry.listed = true;
             // Under the lock: the unlisting of a leave or close cannot be ordered before it.
             let place = Place { namespace, room: &room, name };
-            let snapshot = self.0.shared.bus.present(place, &self.0.id, &data);
+            let snapshot = self.0.hub.shared.bus.present(place, &self.0.id, &data);
             let join = PresenceEvent::Join { room: name, join: PresenceMember { id: &self.0.id, data: &data } };
             if let Ok(join) = serde_json::value::to_raw_value(&join) {
                 self.hub().reserved(&room, protocol::PRESENCE, &join, Some(self));
@@ -307,7 +304,7 @@ impl Session {
             other.listed = true;
             return;
         }
-        self.0.shared.bus.absent(&self.0.spec.namespace, &entry.room, &self.0.id);
+        self.0.hub.shared.bus.absent(&self.0.hub.plan.namespace, &entry.room, &self.0.id);
         let leave = PresenceEvent::Leave { room: &entry.name, leave: &self.0.id };
         if let Ok(leave) = serde_json::value::to_raw_value(&leave) {
             self.hub().reserved(&entry.room, protocol::PRESENCE, &leave, Some(self));
@@ -335,7 +332,7 @@ impl Session {
 
     /// One call, join or leave, under the handler deadline.
     async fn run(&self, event: &str, data: Option<Box<RawValue>>) -> Result<Box<RawValue>, Rejection> {
-        let namespace = &self.0.spec.namespace;
+        let namespace = &self.0.hub.plan.namespace;
         match event {
             protocol::JOIN => {
                 let request = protocol::room_request(data.as_deref().map(RawValue::get))?;
@@ -346,12 +343,12 @@ impl Session {
                 self.leave(&request.room, request.data.as_deref()).map(|()| protocol::null())
             }
             _ => {
-                let handler = match self.0.spec.handlers.get(event) {
+                let handler = match self.0.hub.plan.handlers.get(event) {
                     Some(h) if !event.starts_with(protocol::RESERVED_PREFIX) => h,
                     _ => return Err(Rejection::not_found(format!("unknown event `{}`", protocol::printable(event)))),
                 };
                 let call = async { handler(self.clone(), data.unwrap_or_else(protocol::null)).await };
-                guarded(self.0.shared.limits.handler_timeout, call)
+                guarded(self.0.hub.shared.limits.handler_timeout, call)
                     .await
                     .unwrap_or_else(|why: Guarded| Err(rejection(why, namespace, Work::Handler(event))))
             }
@@ -359,7 +356,7 @@ impl Session {
     }
 }
 
-impl Inbound for Session {
+impl Inbound for Socket {
     fn connected(&self) {
         let auto = std::mem::take(&mut *lock(&self.0.auto));
         for (room, outcome) in auto {
@@ -377,7 +374,7 @@ impl Inbound for Session {
     }
 
     fn event(&self, event: String, data: Option<Box<RawValue>>, ack: Ack) {
-        let limits = &self.0.shared.limits;
+        let limits = &self.0.hub.shared.limits;
         if !self.0.limiter.try_take() {
             return answer(ack, &Err(Rejection::new(ErrorCode::RateLimited, "too many calls: slow down")));
         }

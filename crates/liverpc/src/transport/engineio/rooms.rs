@@ -3,24 +3,29 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::conn::Socket;
-
 /// A room's members, by their process-unique key.
-type Members = HashMap<u64, Arc<Socket>>;
+type Members<M> = HashMap<u64, Arc<M>>;
 
-/// Rooms of one namespace.
-#[derive(Default)]
-pub(super) struct Rooms(RwLock<HashMap<Box<str>, Members>>);
+/// Rooms of one namespace. Generic over the member (the connection's socket), so the index
+/// knows nothing of connections.
+pub(super) struct Rooms<M>(RwLock<HashMap<Box<str>, Members<M>>>);
 
-impl Rooms {
-    pub(super) fn insert(&self, room: &str, socket: &Arc<Socket>) {
+impl<M> Default for Rooms<M> {
+    fn default() -> Rooms<M> {
+        Rooms(RwLock::default())
+    }
+}
+
+impl<M> Rooms<M> {
+    /// Adds `member`, whose process-unique key is `key`, to `room`.
+    pub(super) fn insert(&self, room: &str, key: u64, member: &Arc<M>) {
         let mut rooms = self.write();
         match rooms.get_mut(room) {
             Some(members) => {
-                members.insert(socket.key, socket.clone());
+                members.insert(key, member.clone());
             }
             None => {
-                rooms.insert(room.into(), HashMap::from([(socket.key, socket.clone())]));
+                rooms.insert(room.into(), HashMap::from([(key, member.clone())]));
             }
         }
     }
@@ -38,22 +43,22 @@ impl Rooms {
 
     /// Calls `each` for every member of `room`, under the read lock (`each` must not touch
     /// the index).
-    pub(super) fn for_each(&self, room: &str, mut each: impl FnMut(&Arc<Socket>)) {
+    pub(super) fn for_each(&self, room: &str, mut each: impl FnMut(&Arc<M>)) {
         if let Some(members) = self.read().get(room) {
             members.values().for_each(&mut each);
         }
     }
 
     /// The members of `room`, copied out.
-    pub(super) fn members(&self, room: &str) -> Vec<Arc<Socket>> {
+    pub(super) fn members(&self, room: &str) -> Vec<Arc<M>> {
         self.read().get(room).map(|m| m.values().cloned().collect()).unwrap_or_default()
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<Box<str>, Members>> {
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<Box<str>, Members<M>>> {
         self.0.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, HashMap<Box<str>, Members>> {
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<Box<str>, Members<M>>> {
         self.0.write().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -2,9 +2,13 @@
 
 use std::time::Duration;
 
+use axum::body::Body;
+use axum::response::Response;
+use http::{HeaderValue, StatusCode, header};
+
 /// An Engine.IO packet from the page.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Packet<'a> {
+pub(super) enum EioPacket<'a> {
     /// `1`: the page closes the transport.
     Close,
     /// `2` with an optional payload (`2probe` during an upgrade).
@@ -21,7 +25,7 @@ pub(super) enum Packet<'a> {
 
 /// Why a frame is not an Engine.IO packet.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub(super) enum PacketError {
+pub(super) enum EioPacketError {
     #[error("an empty Engine.IO packet")]
     Empty,
     #[error("an unknown Engine.IO packet type")]
@@ -29,18 +33,18 @@ pub(super) enum PacketError {
 }
 
 /// Parses one text frame.
-pub(super) fn decode(frame: &str) -> Result<Packet<'_>, PacketError> {
-    let kind = frame.chars().next().ok_or(PacketError::Empty)?;
+pub(super) fn decode(frame: &str) -> Result<EioPacket<'_>, EioPacketError> {
+    let kind = frame.chars().next().ok_or(EioPacketError::Empty)?;
     // The type is one ASCII digit, so the rest starts at byte 1.
     let rest = frame.get(1..).unwrap_or("");
     match kind {
-        '1' => Ok(Packet::Close),
-        '2' => Ok(Packet::Ping(rest)),
-        '3' => Ok(Packet::Pong),
-        '4' => Ok(Packet::Message(rest)),
-        '5' => Ok(Packet::Upgrade),
-        '6' => Ok(Packet::Noop),
-        _ => Err(PacketError::UnknownType),
+        '1' => Ok(EioPacket::Close),
+        '2' => Ok(EioPacket::Ping(rest)),
+        '3' => Ok(EioPacket::Pong),
+        '4' => Ok(EioPacket::Message(rest)),
+        '5' => Ok(EioPacket::Upgrade),
+        '6' => Ok(EioPacket::Noop),
+        _ => Err(EioPacketError::UnknownType),
     }
 }
 
@@ -75,20 +79,29 @@ pub(super) fn open(
     format!("0{}", serde_json::to_string(&open).unwrap_or_else(|_| "{}".to_owned()))
 }
 
+/// An Engine.IO error response: `{"code":n,"message":"..."}`.
+pub(super) fn error(status: StatusCode, code: u8, message: &'static str) -> Response {
+    let body = format!("{{\"code\":{code},\"message\":\"{message}\"}}");
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn packets() {
-        assert_eq!(decode("3"), Ok(Packet::Pong));
-        assert_eq!(decode("2probe"), Ok(Packet::Ping("probe")));
-        assert_eq!(decode("40/a,"), Ok(Packet::Message("0/a,")));
-        assert_eq!(decode("4"), Ok(Packet::Message("")));
-        assert_eq!(decode(""), Err(PacketError::Empty));
-        assert_eq!(decode("9"), Err(PacketError::UnknownType));
-        assert_eq!(decode("0{}"), Err(PacketError::UnknownType), "the page never sends an open packet");
-        assert_eq!(decode("é"), Err(PacketError::UnknownType));
+        assert_eq!(decode("3"), Ok(EioPacket::Pong));
+        assert_eq!(decode("2probe"), Ok(EioPacket::Ping("probe")));
+        assert_eq!(decode("40/a,"), Ok(EioPacket::Message("0/a,")));
+        assert_eq!(decode("4"), Ok(EioPacket::Message("")));
+        assert_eq!(decode(""), Err(EioPacketError::Empty));
+        assert_eq!(decode("9"), Err(EioPacketError::UnknownType));
+        assert_eq!(decode("0{}"), Err(EioPacketError::UnknownType), "the page never sends an open packet");
+        assert_eq!(decode("é"), Err(EioPacketError::UnknownType));
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! queue, its sockets (one per connected namespace), and its reader: packets in, heartbeats,
 //! the connect deadline, namespace connects.
 
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -18,17 +19,17 @@ use tokio::time::{Instant, Sleep, sleep_until};
 
 use super::outbox::{Outbox, Pushed};
 use super::rooms::Rooms;
-use super::{engineio, random_id, socketio};
+use super::{eio, sio};
 use crate::future::BoxFuture;
-use crate::handshake::Handshake;
-use crate::protocol::Refusal;
 use crate::transport::{Acceptor, Ack, Inbound, Link, LinkId};
+use crate::wire::handshake::Handshake;
+use crate::wire::protocol::Refusal;
 
 /// A served namespace: who decides its connects, and its local rooms.
 pub(super) struct Namespace {
     pub(super) name: Box<str>,
     pub(super) acceptor: Arc<dyn Acceptor>,
-    pub(super) rooms: Rooms,
+    pub(super) rooms: Rooms<SocketLink>,
 }
 
 /// What every connection of a transport applies.
@@ -51,15 +52,15 @@ pub(super) trait Namespaces: Send + Sync + 'static {
 }
 
 /// The state a session's task and its sockets share.
-pub(super) struct Conn {
+pub(super) struct Connection {
     pub(super) outbox: Outbox,
     /// The connected sockets and those being decided; a page opens a few namespaces at most.
-    sockets: Mutex<Vec<Arc<Socket>>>,
+    sockets: Mutex<Vec<Arc<SocketLink>>>,
 }
 
-impl Conn {
-    pub(super) fn new(config: &Config) -> Arc<Conn> {
-        Arc::new(Conn { outbox: Outbox::new(config.max_packets, config.max_bytes), sockets: Mutex::default() })
+impl Connection {
+    pub(super) fn new(config: &Config) -> Arc<Connection> {
+        Arc::new(Connection { outbox: Outbox::new(config.max_packets, config.max_bytes), sockets: Mutex::default() })
     }
 
     /// Queues a frame; a connection that cannot keep up is dropped at once.
@@ -79,16 +80,16 @@ impl Conn {
         self.outbox.abort();
     }
 
-    fn sockets(&self) -> MutexGuard<'_, Vec<Arc<Socket>>> {
+    fn sockets(&self) -> MutexGuard<'_, Vec<Arc<SocketLink>>> {
         lock(&self.sockets)
     }
 
-    fn socket(&self, namespace: &str) -> Option<Arc<Socket>> {
+    fn socket(&self, namespace: &str) -> Option<Arc<SocketLink>> {
         self.sockets().iter().find(|s| &*s.namespace.name == namespace).cloned()
     }
 
     /// Forgets `socket` (if it is still this connection's socket on its namespace).
-    fn forget(&self, socket: &Arc<Socket>) {
+    fn forget(&self, socket: &Arc<SocketLink>) {
         self.sockets().retain(|s| !Arc::ptr_eq(s, socket));
     }
 }
@@ -128,25 +129,25 @@ impl Head {
 }
 
 /// One page's socket on one namespace of a connection.
-pub(super) struct Socket {
+pub(super) struct SocketLink {
     /// Unique in the process: the room index's key.
     pub(super) key: u64,
     /// Itself, for the room index (which holds members by `Arc`).
-    me: Weak<Socket>,
+    me: Weak<SocketLink>,
     id: Box<str>,
     namespace: Arc<Namespace>,
-    conn: Arc<Conn>,
-    state: Mutex<SocketState>,
+    conn: Arc<Connection>,
+    state: Mutex<LinkState>,
 }
 
-struct SocketState {
+struct LinkState {
     /// The rooms it is in; `None` once it is closed (then it joins nothing).
     rooms: Option<Vec<Box<str>>>,
     /// Set when its connect is accepted.
     inbound: Option<Arc<dyn Inbound>>,
 }
 
-impl Socket {
+impl SocketLink {
     /// Queues an already encoded frame for this socket's connection.
     pub(super) fn push(&self, frame: Bytes) -> bool {
         self.conn.push(frame)
@@ -169,16 +170,16 @@ impl Socket {
     }
 
     /// The server disconnects this socket: the page is told, its connection stays.
-    pub(super) fn disconnect(self: &Arc<Socket>) {
+    pub(super) fn disconnect(self: &Arc<SocketLink>) {
         self.conn.forget(self);
-        self.conn.push(socketio::disconnect_frame(&self.namespace.name).into());
+        self.conn.push(sio::disconnect_frame(&self.namespace.name).into());
         if let Some(inbound) = self.close() {
             inbound.closed();
         }
     }
 }
 
-impl Link for Socket {
+impl Link for SocketLink {
     fn id(&self) -> LinkId {
         LinkId(self.id.clone())
     }
@@ -194,7 +195,7 @@ impl Link for Socket {
         rooms.reserve_exact(1);
         rooms.push(room.into());
         if let Some(me) = self.me.upgrade() {
-            self.namespace.rooms.insert(room, &me);
+            self.namespace.rooms.insert(room, self.key, &me);
         }
     }
 
@@ -208,7 +209,7 @@ impl Link for Socket {
     }
 
     fn send(&self, event: &str, payload: &RawValue) {
-        self.push(socketio::event_frame(&self.namespace.name, event, payload).into());
+        self.push(sio::event_frame(&self.namespace.name, event, payload).into());
     }
 }
 
@@ -230,12 +231,12 @@ impl Stop {
     }
 }
 
-type Opening = BoxFuture<'static, (Arc<Socket>, Result<Arc<dyn Inbound>, Refusal>)>;
+type Opening = BoxFuture<'static, (Arc<SocketLink>, Result<Arc<dyn Inbound>, Refusal>)>;
 
 /// The reading side of a session, whatever carries its packets: namespace connects, events,
 /// heartbeats and the connect deadline. Driven by its carrier's task (`poll`, `text`).
-pub(super) struct Session {
-    conn: Arc<Conn>,
+pub(super) struct Reader {
+    conn: Arc<Connection>,
     namespaces: Arc<dyn Namespaces>,
     config: Arc<Config>,
     head: Head,
@@ -251,17 +252,17 @@ pub(super) struct Session {
     pong_deadline: Option<Instant>,
 }
 
-impl Session {
+impl Reader {
     /// A new session; its open packet (the first thing the page reads) is queued. `upgrades`
     /// are the transports it may move to.
-    pub(super) fn open(namespaces: Arc<dyn Namespaces>, config: Arc<Config>, head: Head, upgrades: &[&str]) -> Session {
-        let conn = Conn::new(&config);
+    pub(super) fn open(namespaces: Arc<dyn Namespaces>, config: Arc<Config>, head: Head, upgrades: &[&str]) -> Reader {
+        let conn = Connection::new(&config);
         let sid = random_id();
-        conn.push(engineio::open(&sid, upgrades, config.ping_interval, config.ping_timeout, config.max_frame).into());
+        conn.push(eio::open(&sid, upgrades, config.ping_interval, config.ping_timeout, config.max_frame).into());
         let now = Instant::now();
         let connect_deadline = now + config.connect_timeout;
         let next_ping = now + config.ping_interval;
-        Session {
+        Reader {
             conn,
             namespaces,
             head,
@@ -276,7 +277,7 @@ impl Session {
         }
     }
 
-    pub(super) fn conn(&self) -> &Arc<Conn> {
+    pub(super) fn conn(&self) -> &Arc<Connection> {
         &self.conn
     }
 
@@ -289,7 +290,7 @@ impl Session {
     }
 
     /// Decides connects and keeps the heartbeat; `Ready` with the reason when the session must
-    /// end (the carrier then calls [`Session::end`]).
+    /// end (the carrier then calls [`Reader::end`]).
     pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<&'static str> {
         if self.conn.outbox.aborted() {
             return Poll::Ready("the connection was stopped (a slow reader, or a protocol error)");
@@ -314,7 +315,7 @@ impl Session {
             if now >= self.next_ping {
                 self.next_ping = now + self.config.ping_interval;
                 if self.pong_deadline.is_none() {
-                    self.conn.push(Bytes::from_static(engineio::PING.as_bytes()));
+                    self.conn.push(Bytes::from_static(eio::PING.as_bytes()));
                     self.pong_deadline = Some(now + self.config.ping_timeout);
                 }
             }
@@ -333,15 +334,15 @@ impl Session {
 
     /// Handles one Engine.IO packet; `Err` ends the session.
     pub(super) fn text(&mut self, text: &str) -> Result<(), Stop> {
-        match engineio::decode(text) {
-            Ok(engineio::Packet::Pong) => {
+        match eio::decode(text) {
+            Ok(eio::EioPacket::Pong) => {
                 self.pong_deadline = None;
                 Ok(())
             }
-            Ok(engineio::Packet::Message(message)) => self.message(message).map_err(Stop::Refused),
-            Ok(engineio::Packet::Ping(_) | engineio::Packet::Noop) => Ok(()),
-            Ok(engineio::Packet::Close) => Err(Stop::Closed),
-            Ok(engineio::Packet::Upgrade) => Err(Stop::Refused("an upgrade packet outside an upgrade")),
+            Ok(eio::EioPacket::Message(message)) => self.message(message).map_err(Stop::Refused),
+            Ok(eio::EioPacket::Ping(_) | eio::EioPacket::Noop) => Ok(()),
+            Ok(eio::EioPacket::Close) => Err(Stop::Closed),
+            Ok(eio::EioPacket::Upgrade) => Err(Stop::Refused("an upgrade packet outside an upgrade")),
             Err(_) => Err(Stop::Refused("a malformed Engine.IO packet")),
         }
     }
@@ -361,12 +362,12 @@ impl Session {
     }
 
     fn message(&mut self, message: &str) -> Result<(), &'static str> {
-        match socketio::decode(message) {
-            Ok(socketio::Packet::Connect { namespace, auth }) => {
+        match sio::decode(message) {
+            Ok(sio::SioPacket::Connect { namespace, auth }) => {
                 self.connect(namespace, auth);
                 Ok(())
             }
-            Ok(socketio::Packet::Event { namespace, id, event, data }) => {
+            Ok(sio::SioPacket::Event { namespace, id, event, data }) => {
                 let socket = self.conn.socket(namespace);
                 let inbound = socket.as_ref().and_then(|s| lock(&s.state).inbound.clone());
                 // Events of a namespace not (yet) connected are ignored, as socket.io does.
@@ -375,7 +376,7 @@ impl Session {
                 }
                 Ok(())
             }
-            Ok(socketio::Packet::Disconnect { namespace }) => {
+            Ok(sio::SioPacket::Disconnect { namespace }) => {
                 if let Some(socket) = self.conn.socket(namespace) {
                     self.conn.forget(&socket);
                     if let Some(inbound) = socket.close() {
@@ -386,14 +387,14 @@ impl Session {
             }
             // liverpc never asks the page for an ack; an id too large for any ack we could
             // have sent is ignored likewise.
-            Ok(socketio::Packet::Ack) | Err(socketio::PacketError::AckId) => Ok(()),
-            Err(_) => Err("a malformed Socket.IO packet"),
+            Ok(sio::SioPacket::Ack) | Err(sio::SioPacketError::AckId) => Ok(()),
+            Err(_) => Err("a malformed SocketLink.IO packet"),
         }
     }
 
     fn connect(&mut self, name: &str, auth: Option<Box<RawValue>>) {
         let Some(namespace) = self.namespaces.get(name) else {
-            self.conn.push(socketio::connect_error_frame(name, "Invalid namespace").into());
+            self.conn.push(sio::connect_error_frame(name, "Invalid namespace").into());
             return;
         };
         let socket = {
@@ -402,13 +403,13 @@ impl Session {
             if sockets.iter().any(|s| &*s.namespace.name == name) {
                 return;
             }
-            let socket = Arc::new_cyclic(|me| Socket {
+            let socket = Arc::new_cyclic(|me| SocketLink {
                 key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
                 me: me.clone(),
                 id: random_id(),
                 namespace: namespace.clone(),
                 conn: self.conn.clone(),
-                state: Mutex::new(SocketState { rooms: Some(Vec::new()), inbound: None }),
+                state: Mutex::new(LinkState { rooms: Some(Vec::new()), inbound: None }),
             });
             sockets.push(socket.clone());
             socket
@@ -426,7 +427,7 @@ impl Session {
     }
 
     /// A connect was decided.
-    fn opened(&mut self, socket: Arc<Socket>, result: Result<Arc<dyn Inbound>, Refusal>) {
+    fn opened(&mut self, socket: Arc<SocketLink>, result: Result<Arc<dyn Inbound>, Refusal>) {
         let name = &*socket.namespace.name;
         match result {
             Ok(inbound) => {
@@ -441,13 +442,13 @@ impl Session {
                     state.inbound = Some(inbound.clone());
                 }
                 self.connected = true;
-                socket.push(socketio::connect_frame(name, &socket.id).into());
+                socket.push(sio::connect_frame(name, &socket.id).into());
                 inbound.connected();
             }
             Err(refusal) => {
                 self.conn.forget(&socket);
                 drop(socket.close());
-                socket.push(socketio::connect_error_frame(name, &refusal.to_string()).into());
+                socket.push(sio::connect_error_frame(name, &refusal.to_string()).into());
             }
         }
     }
@@ -456,13 +457,13 @@ impl Session {
 static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
 
 /// Where an event's answer goes.
-fn ack(socket: Arc<Socket>, id: Option<u64>) -> Ack {
+fn ack(socket: Arc<SocketLink>, id: Option<u64>) -> Ack {
     match id {
         None => Ack::new(|_| {}),
         Some(id) => Ack::new(move |answer| {
             // A socket the page or the server closed answers nothing more.
             if lock(&socket.state).rooms.is_some() {
-                socket.push(socketio::ack_frame(&socket.namespace.name, id, answer).into());
+                socket.push(sio::ack_frame(&socket.namespace.name, id, answer).into());
             }
         }),
     }
@@ -471,6 +472,17 @@ fn ack(socket: Arc<Socket>, id: Option<u64>) -> Ack {
 /// Locks a mutex; a panic elsewhere does not poison a connection's bookkeeping.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Random keys chosen once per process: ids are unpredictable and unique across nodes.
+static KEYS: LazyLock<(std::hash::RandomState, std::hash::RandomState)> =
+    LazyLock::new(|| (std::hash::RandomState::new(), std::hash::RandomState::new()));
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// A session or socket id: 32 hex digits, unpredictable.
+fn random_id() -> Box<str> {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{:016x}{:016x}", KEYS.0.hash_one(n), KEYS.1.hash_one(n)).into_boxed_str()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use serde::de::{self, DeserializeOwned, Visitor};
 
-use crate::error::{Issue, Rejection};
+use crate::wire::error::{Issue, Rejection};
 
 /// Decodes `raw` JSON into `T` and validates it.
 pub(crate) fn decode<T>(raw: &str) -> Result<T, Rejection>
@@ -103,7 +103,7 @@ fn without_position(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorCode;
+    use crate::wire::error::ErrorCode;
 
     #[derive(Debug, serde::Deserialize, garde::Validate)]
     #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tower_service::Service;
 
 use crate::app::App;
-use crate::caps::Slot;
+use crate::app::caps::Slot;
 
 /// Binds a TCP listener with a backlog of 1024, so a burst of connects is not dropped
 /// (tokio's default backlog is 128).

@@ -1,11 +1,11 @@
 //! Rooms: who joins which Socket.IO group, decided on the server.
 //!
-//! A contract declares each room on its [`Socket`](crate::Socket):
+//! A contract declares each room on its [`Declarations`](crate::Declarations):
 //!
-//! - [`private`](crate::Socket::private) and [`auto_join`](crate::Socket::auto_join): the
+//! - [`private`](crate::Declarations::private) and [`auto_join`](crate::Declarations::auto_join): the
 //!   server computes the key from the URL's params, the connection's locals and the app's
 //!   state; the page never sends it.
-//! - [`expose`](crate::Socket::expose): the page sends a payload
+//! - [`expose`](crate::Declarations::expose): the page sends a payload
 //!   (`room.join.project({ projectId })`); the server decodes and validates it, then the
 //!   authorizer returns the key or [`Deny`].
 //!
@@ -17,9 +17,9 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::contract::Contract;
-use crate::engine::Session;
-use crate::error::Rejection;
-use crate::route::Params;
+use crate::engine::Socket;
+use crate::wire::error::Rejection;
+use crate::wire::route::Params;
 
 /// A refused join. The page receives exactly `{ code: "forbidden" }`.
 ///
@@ -52,7 +52,7 @@ impl From<Deny> for Rejection {
 /// What a room decides from: the URL's params, the connection's locals, the app's state.
 ///
 /// ```
-/// # use liverpc::{key, Contract, Deny, Socket};
+/// # use liverpc::{key, Contract, Deny, Declarations};
 /// struct Projects;
 /// impl Projects {
 ///     async fn member(&self, user: &str, project: &str) -> bool { user == "alice" && project == "apollo" }
@@ -68,7 +68,7 @@ impl From<Deny> for Rejection {
 ///     type Locals = Option<String>;
 ///     type State = Projects;
 ///     type ToClient = ();
-///     fn socket(socket: Socket<Self>) -> Socket<Self> {
+///     fn socket(socket: Declarations<Self>) -> Declarations<Self> {
 ///         socket.expose("project", |cx, Join { project }| async move {
 ///             let user = cx.locals().as_deref().ok_or(Deny)?;
 ///             if !cx.state().member(user, &project).await {
@@ -80,29 +80,29 @@ impl From<Deny> for Rejection {
 /// }
 /// ```
 pub struct RoomContext<C: Contract> {
-    session: Session,
+    socket: Socket,
     state: Arc<C::State>,
     _contract: PhantomData<fn() -> C>,
 }
 
 impl<C: Contract> RoomContext<C> {
-    pub(crate) fn new(session: Session, state: Arc<C::State>) -> RoomContext<C> {
-        RoomContext { session, state, _contract: PhantomData }
+    pub(crate) fn new(socket: Socket, state: Arc<C::State>) -> RoomContext<C> {
+        RoomContext { socket, state, _contract: PhantomData }
     }
 
     /// The params matched from the page's URL.
     pub fn params(&self) -> &Params {
-        self.session.params()
+        self.socket.params()
     }
 
     /// One param, or [`Deny`] when the URL has none of that name (an absent optional param).
     pub fn param(&self, name: &str) -> Result<&str, Deny> {
-        self.session.params().get(name).ok_or(Deny)
+        self.socket.params().get(name).ok_or(Deny)
     }
 
     /// The locals the connection hook returned.
     pub fn locals(&self) -> &C::Locals {
-        locals::<C>(&self.session)
+        locals::<C>(&self.socket)
     }
 
     /// The app's state.
@@ -111,9 +111,9 @@ impl<C: Contract> RoomContext<C> {
     }
 }
 
-/// The typed locals of a session of contract `C`.
-pub(crate) fn locals<C: Contract>(session: &Session) -> &C::Locals {
+/// The typed locals of a socket of contract `C`.
+pub(crate) fn locals<C: Contract>(socket: &Socket) -> &C::Locals {
     // The hook's output type is the app's `L`, and `contract::<C>()` requires
     // `C::Locals = L`: the engine only ever holds this type here.
-    session.locals().downcast_ref::<C::Locals>().expect("locals have the hook's type (AppBuilder<L, _>)")
+    socket.locals().downcast_ref::<C::Locals>().expect("locals have the hook's type (AppBuilder<L, _>)")
 }

@@ -7,7 +7,7 @@
 use std::future::Future;
 
 use crate::future::BoxFuture;
-use crate::handshake::{Handshake, Refuse};
+use crate::wire::handshake::{Handshake, Refuse};
 
 /// The app's state, as a hook argument (axum's `State`): `async fn hook(h: Handshake,
 /// State(db): State<Db>)`.
@@ -22,7 +22,7 @@ use crate::handshake::{Handshake, Refuse};
 /// }
 ///
 /// async fn hook(handshake: Handshake, State(sessions): State<Sessions>) -> Result<Option<String>, Refuse> {
-///     let Some(id) = handshake.cookie("session") else { return Ok(None) };
+///     let Some(id) = handshake.cookie("socket") else { return Ok(None) };
 ///     // The store is down: the page retries later instead of showing a refusal.
 ///     sessions.user(id).await.map_err(|_| Refuse::Unavailable)
 /// }
@@ -45,8 +45,8 @@ pub struct State<S>(pub S);
 /// struct Locals { user: Option<String> }
 ///
 /// async fn hook(handshake: Handshake) -> Result<Locals, Refuse> {
-///     // Look the session up in your store; here the cookie is the user name.
-///     Ok(Locals { user: handshake.cookie("session").map(str::to_owned) })
+///     // Look the socket up in your store; here the cookie is the user name.
+///     Ok(Locals { user: handshake.cookie("socket").map(str::to_owned) })
 /// }
 ///
 /// let app = liverpc::App::builder().hook(hook).build().unwrap();
