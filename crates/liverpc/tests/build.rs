@@ -105,6 +105,23 @@ fn the_hook_comes_before_contracts() {
 }
 
 #[test]
+fn a_contract_added_before_state_is_a_build_error_not_dropped() {
+    contract!(A, "/", "a", (), |s| s);
+    let late = App::builder().contract::<A>().state(7_u32);
+    let err = late.build().err().expect("a contract before state() must not be dropped silently");
+    assert!(matches!(err, BuildError::StateAfterContracts));
+    assert!(err.to_string().contains("call `state()` before `contract()`"));
+}
+
+#[test]
+fn state_after_hook_is_a_build_error_naming_the_hook() {
+    let late = App::builder().hook(|_| async { Ok::<_, liverpc::Refuse>(()) }).state(7_u32);
+    let err = late.build().err().expect("a hook before state() must not be dropped silently");
+    assert!(matches!(err, BuildError::StateAfterHook));
+    assert!(err.to_string().contains("call `state()` before `hook()`"));
+}
+
+#[test]
 fn errors_name_the_contract_and_what_to_change() {
     contract!(A, "/rooms/[roomId]", "chat", (), |s| s.from_client("on", noop));
     let message = build::<A>().err().expect("must fail").to_string();
