@@ -38,9 +38,10 @@ pub(crate) struct RoomInfo {
     pub(crate) auto_join: bool,
 }
 
-/// What a room function or a handler runs for.
+/// A call of a room function or a handler, and the socket it runs for (the engine asks the
+/// TypeScript side to run it).
 #[derive(Serialize)]
-struct Socket<'a> {
+struct CallRequest<'a> {
     t: &'static str,
     contract: &'a str,
     name: &'a str,
@@ -50,11 +51,11 @@ struct Socket<'a> {
     data: Option<&'a RawValue>,
 }
 
-impl<'a> Socket<'a> {
+impl<'a> CallRequest<'a> {
     fn new(t: &'static str, contract: &'a str, name: &'a str, call: &'a Call, data: Option<&'a RawValue>) -> Self {
         let token = call.locals::<Token>().map_or(0, |token| token.id);
         let params = call.params().iter().collect();
-        Socket { t, contract, name, token, socket: call.id(), params, data }
+        CallRequest { t, contract, name, token, socket: call.id(), params, data }
     }
 }
 
@@ -101,7 +102,7 @@ pub(crate) fn compile(info: &ContractInfo, js: &Js) -> Result<ContractSpec, Buil
         spec.handler(handler, move |call: Call, payload: Box<RawValue>| {
             let (js, namespace, name) = (js.clone(), namespace.clone(), name.clone());
             async move {
-                let request = Socket::new("call", &namespace, &name, &call, Some(&payload));
+                let request = CallRequest::new("call", &namespace, &name, &call, Some(&payload));
                 match js.request::<_, Answered>(&request).await {
                     Ok(Answered { ok: true, data, emits, .. }) => {
                         send(&call, emits).map(|()| data.unwrap_or_else(|| RawValue::NULL.to_owned()))
@@ -121,7 +122,7 @@ pub(crate) fn compile(info: &ContractInfo, js: &Js) -> Result<ContractSpec, Buil
         let decide = move |call: Call, data: Option<Box<RawValue>>| {
             let (js, namespace, name) = (js.clone(), namespace.clone(), name.clone());
             async move {
-                let request = Socket::new("room", &namespace, &name, &call, data.as_deref());
+                let request = CallRequest::new("room", &namespace, &name, &call, data.as_deref());
                 match js.request::<_, Decided>(&request).await {
                     Ok(Decided::Key { key }) => Ok(RoomKey::new(key)),
                     Ok(Decided::Refused { error }) => Err(error),

@@ -30,64 +30,13 @@ struct AppInfo {
     /// `["https://example.com", ...]` allowed besides the same origin; `["*"]`: any.
     #[serde(default)]
     origins: Vec<String>,
-    /// Limits to change; the others keep `Limits::default()`.
+    /// Limits in their serde shape (camelCase, durations in `...Ms`); a missing field keeps
+    /// its default, an unknown one is refused by name.
     #[serde(default)]
-    limits: LimitsInfo,
+    limits: Limits,
     /// `redis://host:port`: this process is one node of several sharing their rooms.
     #[serde(default)]
     redis: Option<String>,
-}
-
-/// The engine's limits as the TypeScript side sets them (durations in milliseconds).
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct LimitsInfo {
-    max_payload: Option<usize>,
-    max_rooms: Option<usize>,
-    calls_per_second: Option<u32>,
-    burst: Option<u32>,
-    send_buffer: Option<usize>,
-    ping_interval_ms: Option<u64>,
-    ping_timeout_ms: Option<u64>,
-    connect_timeout_ms: Option<u64>,
-    max_in_flight: Option<usize>,
-    handler_timeout_ms: Option<u64>,
-    max_handshakes: Option<usize>,
-    max_connections: Option<usize>,
-    max_connections_per_address: Option<usize>,
-}
-
-impl LimitsInfo {
-    fn apply(&self, mut limits: Limits) -> Limits {
-        let ms = std::time::Duration::from_millis;
-        macro_rules! set {
-            ($($field:ident),*) => { $( if let Some(v) = self.$field { limits.$field = v; } )* };
-        }
-        set!(
-            max_payload,
-            max_rooms,
-            calls_per_second,
-            burst,
-            send_buffer,
-            max_in_flight,
-            max_handshakes,
-            max_connections,
-            max_connections_per_address
-        );
-        if let Some(v) = self.ping_interval_ms {
-            limits.ping_interval = ms(v);
-        }
-        if let Some(v) = self.ping_timeout_ms {
-            limits.ping_timeout = ms(v);
-        }
-        if let Some(v) = self.connect_timeout_ms {
-            limits.connect_timeout = ms(v);
-        }
-        if let Some(v) = self.handler_timeout_ms {
-            limits.handler_timeout = ms(v);
-        }
-        limits
-    }
 }
 
 /// An app of TypeScript contracts on the engine.
@@ -116,7 +65,7 @@ impl NativeApp {
             .hook(contract::hook(js.clone()))
             .origins(origins)
             .long_polling(info.long_polling)
-            .limits(info.limits.apply(Limits::default()));
+            .limits(info.limits);
         if let Some(url) = &info.redis {
             builder = builder.redis(url);
         }

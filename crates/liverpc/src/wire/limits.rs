@@ -1,7 +1,10 @@
-//! Bounds on what one connection may cost (Rule 5). Every limit has a documented default.
+//! Bounds on what one connection may cost (Rule 5 (docs/security.md#rule-5)). Every limit has
+//! a documented default.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
 
 /// Limits applied to every connection.
 ///
@@ -25,7 +28,18 @@ use std::time::{Duration, Instant};
 /// let app = liverpc::App::builder().limits(limits).build().unwrap();
 /// # let _ = app;
 /// ```
-#[derive(Debug, Clone)]
+///
+/// Its serde shape is the one the TypeScript side passes (and `wire.ts` declares): camelCase
+/// names, durations as integer milliseconds under names ending in `Ms`, every field optional
+/// (a missing one keeps its default), an unknown one refused by name.
+///
+/// ```
+/// let limits: liverpc::Limits = serde_json::from_str(r#"{ "maxRooms": 8, "pingIntervalMs": 5000 }"#).unwrap();
+/// assert_eq!((limits.max_rooms, limits.ping_interval.as_millis()), (8, 5000));
+/// assert_eq!(limits.burst, liverpc::Limits::default().burst);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Limits {
     /// Largest payload of one call or join, in bytes.
     pub max_payload: usize,
@@ -43,15 +57,23 @@ pub struct Limits {
     /// two of the largest messages, twice `max_payload` each, if it is lower).
     pub send_buffer_bytes: usize,
     /// Interval between the server's pings.
+    #[serde(rename = "pingIntervalMs", with = "millis")]
+    #[ts(type = "number")]
     pub ping_interval: Duration,
     /// How long the server waits for a pong.
+    #[serde(rename = "pingTimeoutMs", with = "millis")]
+    #[ts(type = "number")]
     pub ping_timeout: Duration,
     /// How long a new transport may take to connect to a namespace.
+    #[serde(rename = "connectTimeoutMs", with = "millis")]
+    #[ts(type = "number")]
     pub connect_timeout: Duration,
     /// Calls, joins and leaves of one socket queued or running at once (they run one at a
     /// time, in the order sent).
     pub max_in_flight: usize,
     /// How long a handler, a room decision or the connection hook may take.
+    #[serde(rename = "handlerTimeoutMs", with = "millis")]
+    #[ts(type = "number")]
     pub handler_timeout: Duration,
     /// Handshakes (hook and auto-joins) being decided at once, for the whole app.
     pub max_handshakes: usize,
@@ -81,6 +103,21 @@ impl Default for Limits {
             max_connections: 10_000,
             max_connections_per_address: 1_000,
         }
+    }
+}
+
+/// Durations as integer milliseconds (`pingIntervalMs: 25000`).
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_millis)
     }
 }
 
@@ -121,6 +158,43 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_deserialize_every_field_and_refuse_an_unknown_one() {
+        let json = r#"{
+            "maxPayload": 1, "maxRooms": 2, "callsPerSecond": 3, "burst": 4, "sendBuffer": 5,
+            "sendBufferBytes": 6, "pingIntervalMs": 7, "pingTimeoutMs": 8, "connectTimeoutMs": 9,
+            "maxInFlight": 10, "handlerTimeoutMs": 11, "maxHandshakes": 12, "maxConnections": 13,
+            "maxConnectionsPerAddress": 14
+        }"#;
+        let limits: Limits = serde_json::from_str(json).unwrap();
+        let ms = Duration::from_millis;
+        let expected = Limits {
+            max_payload: 1,
+            max_rooms: 2,
+            calls_per_second: 3,
+            burst: 4,
+            send_buffer: 5,
+            send_buffer_bytes: 6,
+            ping_interval: ms(7),
+            ping_timeout: ms(8),
+            connect_timeout: ms(9),
+            max_in_flight: 10,
+            handler_timeout: ms(11),
+            max_handshakes: 12,
+            max_connections: 13,
+            max_connections_per_address: 14,
+        };
+        assert_eq!(limits, expected);
+        // Every field is in the object above: serializing gives back exactly its keys.
+        let keys = |value: serde_json::Value| value.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        let given: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(keys(serde_json::to_value(&limits).unwrap()), keys(given));
+
+        let err = serde_json::from_str::<Limits>(r#"{ "maxRoom": 2 }"#).unwrap_err().to_string();
+        assert!(err.contains("unknown field `maxRoom`"), "{err}");
+        assert_eq!(serde_json::from_str::<Limits>("{}").unwrap(), Limits::default());
+    }
 
     #[test]
     fn bucket_refills_at_rate() {
