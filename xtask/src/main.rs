@@ -4,7 +4,8 @@
 //!   the multi-node tests on a redis-server they start, generated-code freshness, the npm
 //!   runtime, official socket.io-client compatibility, the example app's type check and build,
 //!   browser end-to-end), installing what it needs.
-//! - `gen`: regenerates every generated TypeScript client.
+//! - `gen`: regenerates every generated TypeScript file (the clients, and the npm package's
+//!   `src/wire.ts`).
 //! - `demo`: builds and runs the tutorial's app (TypeScript contracts, examples/chat-ts) on one
 //!   port; `demo --rust` the same app with Rust contracts (examples/chat).
 
@@ -16,6 +17,8 @@ use std::time::Instant;
 const GENERATORS: &[(&[&str], &str)] = &[
     (&["-p", "liverpc", "--features", "testing", "--example", "fixture"], "packages/liverpc/test/fixture"),
     (&["-p", "chat-server"], "examples/chat/web"),
+    // The wire vocabulary (codes, reserved names, limits) the npm package imports.
+    (&["-p", "liverpc", "--example", "wire"], "packages/liverpc/src"),
 ];
 
 const RUNTIME: &str = "packages/liverpc";

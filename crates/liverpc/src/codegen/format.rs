@@ -71,6 +71,10 @@ fn object(body: &str, depth: usize, wide: bool) -> String {
 
 /// The members of an object body: each with the doc comments before it, split at the body's
 /// own commas and semicolons (not those inside nested types or strings).
+pub(crate) fn members(body: &str) -> Vec<(Vec<String>, String)> {
+    split(body)
+}
+
 fn split(body: &str) -> Vec<(Vec<String>, String)> {
     let mut members = Vec::new();
     let mut comments = Vec::new();

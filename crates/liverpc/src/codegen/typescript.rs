@@ -1,4 +1,4 @@
-//! Writes a contract's TypeScript module: the types it uses and a `socket<...>({...})` call
+//! Writes a contract's TypeScript module: the types it uses and a `defineClient<...>({...})` call
 //! that gives the npm runtime the contract's types and names (and nothing else).
 
 use std::collections::BTreeSet;
@@ -44,7 +44,7 @@ impl ContractModule {
             "// Source: the Rust contract `{}` (route `{}`, name `{}`).",
             contract.rust, contract.route, contract.name
         );
-        let _ = writeln!(out, "import {{ socket }} from {};", quote(&options.runtime));
+        let _ = writeln!(out, "import {{ defineClient }} from {};", quote(&options.runtime));
         let imported: Vec<&str> =
             self.decls.by_name.keys().filter(|name| shared.contains(*name)).map(String::as_str).collect();
         if !imported.is_empty() {
@@ -65,7 +65,7 @@ impl ContractModule {
         let rooms = map(self.rooms.iter().map(|(n, p)| format!("{n}: {}", p.as_deref().unwrap_or("null"))).collect());
         let names = |names: Vec<&str>| format!("[{}]", names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", "));
         let _ = writeln!(out, "\n/** The `{}` contract of route `{}`. */", contract.name, contract.route);
-        let _ = writeln!(out, "export const {} = socket<{{", contract.name);
+        let _ = writeln!(out, "export const {} = defineClient<{{", contract.name);
         let _ = writeln!(out, "  toClient: {to_client};");
         let _ = writeln!(out, "  fromClient: {from_client};");
         let _ = writeln!(out, "  rooms: {rooms};");

@@ -27,6 +27,9 @@ pub(crate) const ROOM_STATUS: &str = "liverpc:room";
 pub(crate) const PRESENCE: &str = "liverpc:presence";
 /// Prefix of every reserved event name.
 pub(crate) const RESERVED_PREFIX: &str = "liverpc:";
+/// The reserved events by their short name, as `wire.ts` exports them (`EVENTS.join`).
+pub(crate) const EVENTS: [(&str, &str); 4] =
+    [("join", JOIN), ("leave", LEAVE), ("room", ROOM_STATUS), ("presence", PRESENCE)];
 
 /// Names that Socket.IO's client or the generated client already use.
 pub(crate) const RESERVED_NAMES: &[&str] = &[
@@ -65,8 +68,10 @@ pub(crate) struct ConnectAuth {
     pub(crate) path: String,
 }
 
-/// Why a handshake was refused; its `Display` is the code the page's `connect_error` carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a handshake was refused; its `Display` is the code the page's `connect_error` carries
+/// (and its TypeScript type the list `wire.ts` exports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ts_rs::TS)]
+#[ts(rename_all = "snake_case")]
 pub(crate) enum Refusal {
     ForbiddenOrigin,
     Unauthenticated,
