@@ -127,7 +127,8 @@ pub(crate) fn compile(info: &ContractInfo, js: &Js) -> Result<ContractSpec, Buil
                     Ok(Decided::Key { key }) => Ok(RoomKey::new(key)),
                     Ok(Decided::Refused { error }) => Err(error),
                     Err(e) => {
-                        // Rule 2: whatever went wrong, the page learns only that it may not join.
+                        // Rule 2 (docs/security.md#rule-2): whatever went wrong, the page learns
+                        // only that it may not join.
                         tracing::error!(contract = %namespace, room = %name, error = %e, "a room function failed; the join is refused");
                         Err(Rejection::forbidden("forbidden"))
                     }

@@ -71,7 +71,7 @@ impl ContractSpec {
     }
 
     /// Adds a private room, joined on connect when `auto_join`. An `Err` refuses the join
-    /// (answer [`Rejection::forbidden`]`("forbidden")` to refuse it exactly as Rule 2 says).
+    /// (answer [`Rejection::forbidden`]`("forbidden")` to refuse it exactly as Rule 2 (docs/security.md#rule-2) says).
     pub fn private<F, Fut>(&mut self, name: &str, auto_join: bool, decide: F) -> Result<&mut ContractSpec, BuildError>
     where
         F: Fn(Call) -> Fut + Send + Sync + 'static,

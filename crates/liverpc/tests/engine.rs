@@ -1,5 +1,6 @@
-//! The engine core: order (Rule 7), bounds (Rule 5), cancellation and membership on
-//! disconnect (Rule 8), async deciders over the app's state, and the hardening of the
+//! The engine core: order (Rule 7 (docs/security.md#rule-7)), bounds (Rule 5
+//! (docs/security.md#rule-5)), cancellation and membership on disconnect (Rule 8
+//! (docs/security.md#rule-8)), async deciders over the app's state, and the hardening of the
 //! handshake (unavailable, own socket ids, websocket only, connection caps).
 // The helpers below are test code too: an unwrap that fails is the test failing.
 #![allow(clippy::unwrap_used)]

@@ -1,8 +1,9 @@
-//! Several nodes on one Redis (issue 12): each test starts a real `redis-server` on a free
-//! loopback port and two or three apps in this process, each with `.redis(url)` on its own
-//! port. Rooms span the nodes; Redis going away degrades to local delivery and comes back by
-//! itself (Rule 6); order and exactly-once hold across nodes (Rule 7). No test waits on a
-//! sleep: every wait is for an event, with a deadline.
+//! Several nodes on one Redis (issue 12): each test starts a real `redis-server` on a free loopback
+//! port and two or three apps in this process, each with `.redis(url)` on its own port. Rooms span
+//! the nodes; Redis going away degrades to local delivery and comes back by itself (Rule 6
+//! (docs/security.md#rule-6)); order and exactly-once hold across nodes (Rule 7
+//! (docs/security.md#rule-7)). No test waits on a sleep: every wait is for an event, with a
+//! deadline.
 
 mod common;
 mod hardening_raw;

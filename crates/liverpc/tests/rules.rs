@@ -1,5 +1,8 @@
-//! One or more tests per Rule of DESIGN.md (security and reliability), against a real server.
-//! Rule 6 (Redis scale-out) arrives with the scale-out work.
+//! One or more tests per Rule of docs/security.md (security and reliability), against a real
+//! server: Rules 1 to 5 here. The others have their own suites: Rule 6
+//! (docs/security.md#rule-6) and order across nodes in tests/multinode.rs (on a redis-server
+//! it starts), Rule 7 (docs/security.md#rule-7) and Rule 8 (docs/security.md#rule-8) in
+//! tests/engine.rs, and the limits' hostile cases in tests/hardening*.rs.
 
 mod common;
 
@@ -26,7 +29,7 @@ fn code(result: Result<Value, TestError>) -> ErrorCode {
     }
 }
 
-// Rule 1: the page never supplies a private room's key, a param, or an identity.
+// Rule 1 (docs/security.md#rule-1): the page never supplies a private room's key, a param, or an identity.
 
 #[tokio::test]
 async fn rule1_params_and_identity_come_from_the_server_only() {
@@ -54,7 +57,7 @@ async fn rule1_a_private_room_key_cannot_be_sent() {
     assert_eq!(alice.recv_event::<Message>().await.unwrap().room, "general");
 }
 
-// Rule 2: a refused join answers exactly forbidden; the socket receives nothing of that room.
+// Rule 2 (docs/security.md#rule-2): a refused join answers exactly forbidden; the socket receives nothing of that room.
 
 #[tokio::test]
 async fn rule2_refusals_are_identical_and_exact() {
@@ -81,7 +84,7 @@ async fn rule2_refusals_are_identical_and_exact() {
     }
 }
 
-// Rule 3: invalid input gets a clear code and affects nothing else; panics answer `internal`.
+// Rule 3 (docs/security.md#rule-3): invalid input gets a clear code and affects nothing else; panics answer `internal`.
 
 #[tokio::test]
 async fn rule3_invalid_calls_are_answered_and_harmless() {
@@ -206,7 +209,7 @@ async fn a_second_connect_on_the_namespace_changes_nothing() {
     assert_eq!(sent, json!({ "delivered": 0 }), "in the project room (nobody else is)");
 }
 
-// Rule 4: origin policy on by default.
+// Rule 4 (docs/security.md#rule-4): origin policy on by default.
 
 #[tokio::test]
 async fn rule4_cross_site_handshakes_are_refused_before_the_hook() {
@@ -223,7 +226,7 @@ async fn rule4_cross_site_handshakes_are_refused_before_the_hook() {
     assert!(connect("http://allowed.example".into(), "alice").await.is_ok(), "configured origin");
 }
 
-// Rule 5: bounded everything.
+// Rule 5 (docs/security.md#rule-5): bounded everything.
 
 #[tokio::test]
 async fn rule5_payload_size_is_bounded() {

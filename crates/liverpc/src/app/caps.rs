@@ -1,4 +1,4 @@
-//! The connection caps of an app (Rule 5): how many connections are open, in total and per
+//! The connection caps of an app (Rule 5 (docs/security.md#rule-5)): how many connections are open, in total and per
 //! remote address, across every way it is served (its accept loops and the connections handed
 //! to it).
 

@@ -1,5 +1,5 @@
 //! Serving an app: the listener (a backlog fit for connect bursts), the accept loop with its
-//! connection caps (Rule 5), and connections accepted elsewhere (a socket handed over from
+//! connection caps (Rule 5 (docs/security.md#rule-5)), and connections accepted elsewhere (a socket handed over from
 //! another server, with the bytes it already read).
 
 use std::convert::Infallible;

@@ -1,12 +1,12 @@
 //! The bus seam: room messages between the nodes of one app.
 //!
 //! A message sent to a room is delivered by its own node first, through the transport, then
-//! published on the bus, which hands it to every other node's [`Sink`]. Delivering locally
-//! before publishing means a failing bus never stops local delivery (Rule 6). A node tells the
-//! bus which rooms it has members in ([`Bus::interest`]), so that a bus that routes by room
-//! (Redis: one channel per room) only carries a room to the nodes that need it. [`LocalBus`] is
-//! the bus of an app on one node; `RedisBus` (feature `redis`) spans processes. Nothing here
-//! imports the engine: this is a leaf module.
+//! published on the bus, which hands it to every other node's [`Sink`]. Delivering locally before
+//! publishing means a failing bus never stops local delivery (Rule 6 (docs/security.md#rule-6)). A
+//! node tells the bus which rooms it has members in ([`Bus::interest`]), so that a bus that routes
+//! by room (Redis: one channel per room) only carries a room to the nodes that need it.
+//! [`LocalBus`] is the bus of an app on one node; `RedisBus` (feature `redis`) spans processes.
+//! Nothing here imports the engine: this is a leaf module.
 
 use std::any::Any;
 use std::sync::Arc;

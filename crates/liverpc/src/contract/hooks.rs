@@ -1,8 +1,9 @@
 //! The connection hook (the tutorial's `src/hooks.socket.ts`).
 //!
-//! When a page connects, liverpc checks the handshake's `Origin` (Rule 4), then calls the hook
-//! with the [`Handshake`]; the hook returns the app's locals (the signed-in user, or none) or
-//! refuses the connection with [`Refuse`]. A hook may also take the app's [`State`].
+//! When a page connects, liverpc checks the handshake's `Origin` (Rule 4
+//! (docs/security.md#rule-4)), then calls the hook with the [`Handshake`]; the hook returns the
+//! app's locals (the signed-in user, or none) or refuses the connection with [`Refuse`]. A hook may
+//! also take the app's [`State`].
 
 use std::future::Future;
 

@@ -1,9 +1,9 @@
 //! The engine: the value-level runtime every front-end compiles to.
 //!
 //! It executes [`Plan`]s: decides connects (origin, path -> params, hook -> locals, auto-joins),
-//! runs each socket's calls, joins and leaves one at a time in the order sent (Rule 7) under
-//! the limits (Rule 5), owns room membership, and cancels a socket's work when it goes
-//! (Rule 8). It reaches connections through the [`transport`](crate::transport) seam and the
+//! runs each socket's calls, joins and leaves one at a time in the order sent (Rule 7 (docs/security.md#rule-7)) under
+//! the limits (Rule 5 (docs/security.md#rule-5)), owns room membership, and cancels a socket's work when it goes
+//! (Rule 8 (docs/security.md#rule-8)). It reaches connections through the [`transport`](crate::transport) seam and the
 //! other nodes through the [`bus`](crate::bus) seam, and knows neither's implementation.
 
 use std::sync::Arc;
@@ -37,7 +37,7 @@ pub(crate) struct Shared {
     origins: OriginPolicy,
     transport: Arc<dyn Transport>,
     bus: Arc<dyn Bus>,
-    /// Handshakes being decided now (Rule 5: a flood of connects cannot pile up hook calls).
+    /// Handshakes being decided now (Rule 5 (docs/security.md#rule-5): a flood of connects cannot pile up hook calls).
     handshakes: AtomicUsize,
 }
 

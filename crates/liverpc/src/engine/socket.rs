@@ -160,7 +160,7 @@ impl Socket {
         let data = data.filter(|raw| raw.get().trim() != "null");
         let digest = protocol::digest(data.as_deref().map(RawValue::get));
         let key = self.decide(name, data).await?;
-        // Answered once the room's messages from other nodes reach this one too (Rule 6).
+        // Answered once the room's messages from other nodes reach this one too (Rule 6 (docs/security.md#rule-6)).
         if let Some(ready) = self.hold(name, digest, key.clone())? {
             ready.await;
         }
@@ -406,7 +406,7 @@ impl Inbound for Socket {
             queue.jobs.clear();
             queue.worker.take()
         };
-        // Cancels the running call, join or leave at its next await (Rule 8).
+        // Cancels the running call, join or leave at its next await (Rule 8 (docs/security.md#rule-8)).
         if let Some(worker) = worker {
             worker.abort();
         }

@@ -126,7 +126,7 @@ impl Rejection {
         Rejection::new(ErrorCode::Internal, "internal server error")
     }
 
-    /// The exact answer to a refused join (Rule 2): the same whether or not the room exists.
+    /// The exact answer to a refused join (Rule 2 (docs/security.md#rule-2)): the same whether or not the room exists.
     pub(crate) fn join_denied() -> Rejection {
         Rejection::forbidden("forbidden")
     }

@@ -1,4 +1,4 @@
-//! Bounds on what one connection may cost (Rule 5 (docs/security.md#rule-5)). Every limit has
+//! Bounds on what one connection may cost: Rule 5 (docs/security.md#rule-5). Every limit has
 //! a documented default.
 
 use std::sync::Mutex;

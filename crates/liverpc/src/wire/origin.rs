@@ -1,7 +1,7 @@
-//! Which browser origins may open a connection (Rule 4): cookie-authenticated websockets are
+//! Which browser origins may open a connection (Rule 4 (docs/security.md#rule-4)): cookie-authenticated websockets are
 //! otherwise open to cross-site hijacking.
 
-/// Which browser origins may open a connection (Rule 4).
+/// Which browser origins may open a connection (Rule 4 (docs/security.md#rule-4)).
 ///
 /// By default only the server's own origin (the `Origin` header matching the `Host` header).
 /// Requests without an `Origin` header are not from a browser page and are allowed; the hook

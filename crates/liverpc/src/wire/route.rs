@@ -11,7 +11,7 @@
 //! | `(group)`        | layout group, not part of the URL               |                  |
 //!
 //! The page sends only its URL path; the server matches it here and derives the params, so
-//! the page never supplies a param itself (Rule 1).
+//! the page never supplies a param itself (Rule 1 (docs/security.md#rule-1)).
 
 use std::fmt;
 

@@ -1,5 +1,5 @@
 //! Whether Redis answers, and what was lost while it did not: one error line when an outage
-//! starts, one line with the count when it ends (Rule 6: logged once per outage, never per
+//! starts, one line with the count when it ends (Rule 6 (docs/security.md#rule-6): logged once per outage, never per
 //! message).
 
 use std::sync::Mutex;

@@ -4,13 +4,13 @@
 //!   this node has a member in the room; a join is answered once its channel is subscribed
 //!   (see [`channels`]).
 //! - **Publishing**: [`Bus::publish`] encodes the message once ([`envelope`]) and puts it on a
-//!   bounded queue; one task sends what is queued as a pipeline, in order, so the messages of
-//!   one node reach the others in the order they were emitted (Rule 7). A full queue drops and
-//!   counts, it never grows or blocks the caller.
+//!   bounded queue; one task sends what is queued as a pipeline, in order, so the messages of one
+//!   node reach the others in the order they were emitted (Rule 7 (docs/security.md#rule-7)). A
+//!   full queue drops and counts, it never grows or blocks the caller.
 //! - **Receiving**: Redis pushes (RESP3) are decoded on the connection's task and handed to the
 //!   engine's sink, which fans out through the same bounded per-socket path as a local emit.
 //!   A node skips its own echo by the envelope's origin id.
-//! - **Failure** (Rule 6): redis-rs's `ConnectionManager` reconnects with backoff and
+//! - **Failure** (Rule 6 (docs/security.md#rule-6)): redis-rs's `ConnectionManager` reconnects with backoff and
 //!   resubscribes by itself; a heartbeat notices an outage and its end (one line each, see
 //!   [`health`]), and subscribes again whatever this node wants. While Redis is down, messages
 //!   to other nodes are dropped and counted: at-most-once across nodes, local delivery unharmed.

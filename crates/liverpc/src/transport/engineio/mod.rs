@@ -1,5 +1,5 @@
-//! liverpc's own transport, [`EngineIo`]: Engine.IO v4 and Socket.IO v5 as the official client speaks them,
-//! over websockets (on hyper's upgrade) and, as an option, HTTP long-polling.
+//! liverpc's own transport, [`EngineIo`]: Engine.IO v4 and Socket.IO v5 as the official client
+//! speaks them, over websockets (on hyper's upgrade) and, as an option, HTTP long-polling.
 //!
 //! - `framing`: WebSocket framing (RFC 6455), without I/O
 //! - `eio`: Engine.IO packets (open, ping/pong, message, close) and its HTTP error answers
