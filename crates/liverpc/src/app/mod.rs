@@ -148,7 +148,7 @@ impl AppBuilder<(), ()> {
     /// [`State<S>`](crate::State). Call it first.
     ///
     /// ```
-    /// use liverpc::{key, App, Contract, Deny, Declarations};
+    /// use liverpc::{key, App, Contract, Declarations, Deny};
     ///
     /// struct Store { open_rooms: Vec<String> }
     ///

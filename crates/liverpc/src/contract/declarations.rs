@@ -48,7 +48,7 @@ impl<C: Contract> Declarations<C> {
     /// Calls of one socket run one at a time, in the order sent.
     ///
     /// ```
-    /// use liverpc::{Context, Contract, Rejection, Declarations};
+    /// use liverpc::{Context, Contract, Declarations, Rejection};
     ///
     /// #[derive(serde::Deserialize, garde::Validate, ts_rs::TS)]
     /// struct Add { #[garde(range(max = 1000))] a: u32, #[garde(range(max = 1000))] b: u32 }
@@ -97,7 +97,7 @@ impl<C: Contract> Declarations<C> {
     /// (`room.join.tenant()`), or server code joins it ([`Context::join`]).
     ///
     /// ```
-    /// use liverpc::{key, Contract, Deny, Declarations};
+    /// use liverpc::{key, Contract, Declarations, Deny};
     ///
     /// struct Locals { tenant_id: Option<u64> }
     ///
@@ -173,7 +173,7 @@ impl<C: Contract> Declarations<C> {
     /// payload is a request, not proof of access. A refused join answers exactly `forbidden`.
     ///
     /// ```
-    /// use liverpc::{key, Contract, Deny, Declarations};
+    /// use liverpc::{key, Contract, Declarations, Deny};
     ///
     /// #[derive(serde::Deserialize, garde::Validate, ts_rs::TS)]
     /// #[serde(rename_all = "camelCase")]

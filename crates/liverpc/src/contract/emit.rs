@@ -12,7 +12,7 @@ use crate::wire::key::RoomKey;
 /// Cheap to clone. Get one with [`App::emitter`](crate::App::emitter).
 ///
 /// ```
-/// use liverpc::{key, App, Contract, Emitter, Event, Declarations};
+/// use liverpc::{key, App, Contract, Declarations, Emitter, Event};
 ///
 /// #[derive(serde::Serialize, ts_rs::TS)]
 /// struct Message { text: String }

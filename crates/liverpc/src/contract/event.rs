@@ -5,7 +5,7 @@
 //! compile, so neither an undeclared event nor a wrong payload type can reach a page.
 //!
 //! ```
-//! # use liverpc::{key, Contract, Emitter, Event, Declarations};
+//! # use liverpc::{key, Contract, Declarations, Emitter, Event};
 //! #[derive(serde::Serialize, ts_rs::TS)]
 //! struct Message { text: String }
 //! impl Event for Message { const NAME: &'static str = "message"; }
@@ -28,7 +28,7 @@
 //! The same with an event the contract does not declare fails to compile:
 //!
 //! ```compile_fail,E0277
-//! # use liverpc::{key, Contract, Emitter, Event, Declarations};
+//! # use liverpc::{key, Contract, Declarations, Emitter, Event};
 //! # #[derive(serde::Serialize, ts_rs::TS)]
 //! # struct Message { text: String }
 //! # impl Event for Message { const NAME: &'static str = "message"; }
@@ -54,7 +54,7 @@
 //! And so does a payload of the wrong type, since the payload type is the event:
 //!
 //! ```compile_fail,E0277
-//! # use liverpc::{key, Contract, Emitter, Event, Declarations};
+//! # use liverpc::{key, Contract, Declarations, Emitter, Event};
 //! # #[derive(serde::Serialize, ts_rs::TS)]
 //! # struct Message { text: String }
 //! # impl Event for Message { const NAME: &'static str = "message"; }

@@ -23,7 +23,7 @@ use event::Events;
 /// else (`Emitter<Chat>`, `Context<Chat>`, `App::builder().contract::<Chat>()`).
 ///
 /// ```
-/// use liverpc::{key, Context, Contract, Event, Rejection, Declarations};
+/// use liverpc::{key, Context, Contract, Declarations, Event, Rejection};
 ///
 /// #[derive(serde::Serialize, ts_rs::TS)]
 /// struct Message { text: String }

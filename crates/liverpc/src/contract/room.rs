@@ -52,7 +52,7 @@ impl From<Deny> for Rejection {
 /// What a room decides from: the URL's params, the connection's locals, the app's state.
 ///
 /// ```
-/// # use liverpc::{key, Contract, Deny, Declarations};
+/// # use liverpc::{key, Contract, Declarations, Deny};
 /// struct Projects;
 /// impl Projects {
 ///     async fn member(&self, user: &str, project: &str) -> bool { user == "alice" && project == "apollo" }
