@@ -5,7 +5,7 @@ use std::fmt;
 /// The key of a room: a tuple of strings such as `["chat", "general"]`.
 ///
 /// Keys are encoded injectively, so `["a:b"]` and `["a", "b"]` are different rooms, and they
-/// are scoped to their contract. Build them with [`key!`](crate::wire::key).
+/// are scoped to their contract. Build them with [`key!`](crate::key).
 ///
 /// ```
 /// use liverpc::{key, RoomKey};

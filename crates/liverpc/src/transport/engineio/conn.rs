@@ -388,7 +388,7 @@ impl Reader {
             // liverpc never asks the page for an ack; an id too large for any ack we could
             // have sent is ignored likewise.
             Ok(sio::SioPacket::Ack) | Err(sio::SioPacketError::AckId) => Ok(()),
-            Err(_) => Err("a malformed SocketLink.IO packet"),
+            Err(_) => Err("a malformed Socket.IO packet"),
         }
     }
 
