@@ -5,9 +5,9 @@
  * `import { chat } from './chat.socket'` is typed by inference in the page.
  */
 
-import type { ClientFactory, ClientOptions } from '../contract.js';
+import type { ClientFactory, ClientOptions } from '../client/types.js';
 import { LiverpcError } from '../error.js';
-import { socket as clientSocket } from '../socket.js';
+import { socket as clientSocket } from '../client/define.js';
 import type { Input, Output, StandardSchemaV1 } from './schema.js';
 
 declare global {

@@ -12,7 +12,7 @@ import { resolve, sep } from 'node:path';
 
 import type { EnvironmentModuleNode, Plugin, ViteDevServer } from 'vite';
 
-import * as sockets_ from './sockets.js';
+import * as sockets_ from './discovery.js';
 
 /** What the plugin needs of Vite's dev server. */
 export interface DevServer {
@@ -114,7 +114,7 @@ export interface SocketsOptions {
   /** Also accept HTTP long-polling in `vite dev`. */
   readonly longPolling?: boolean;
   /** The engine's limits in `vite dev` (`createEngine`'s `limits`). */
-  readonly limits?: import('./server/engine.js').EngineLimits;
+  readonly limits?: import('../server/engine.js').EngineLimits;
 }
 
 /** What the `sockets` plugin offers other code in the Vite process (`plugin.api`). */
@@ -123,9 +123,9 @@ export interface SocketsApi {
    * The engine serving the contracts as last registered (`vite dev` only): resolves once the
    * registration under way is done; rejects with its error when it failed.
    */
-  engine(): Promise<import('./server/engine.js').Engine>;
+  engine(): Promise<import('../server/engine.js').Engine>;
   /** The engine of the next registration (after a change to the contracts), once it is done. */
-  nextEngine(): Promise<import('./server/engine.js').Engine>;
+  nextEngine(): Promise<import('../server/engine.js').Engine>;
 }
 
 /** The `sockets` plugin object: a Vite `Plugin` with its {@link SocketsApi}. */
@@ -168,9 +168,9 @@ export function sockets(options: SocketsOptions = {}): SocketsPlugin {
   let alias: import('vite').ResolvedConfig['resolve']['alias'] | undefined;
   let dev: ViteDevServer | undefined;
   let loader: Pick<ViteDevServer, 'ssrLoadModule' | 'close'> | undefined;
-  let current: Promise<import('./server/engine.js').Engine> = Promise.reject(new Error('liverpc: sockets() runs its engine in `vite dev` only'));
+  let current: Promise<import('../server/engine.js').Engine> = Promise.reject(new Error('liverpc: sockets() runs its engine in `vite dev` only'));
   current.catch(() => {});
-  let waiting: ((registration: Promise<import('./server/engine.js').Engine>) => void)[] = [];
+  let waiting: ((registration: Promise<import('../server/engine.js').Engine>) => void)[] = [];
   const load = async (file: string): Promise<Record<string, unknown>> => {
     if (dev !== undefined) return dev.ssrLoadModule(file);
     if (loader === undefined) {
@@ -203,16 +203,16 @@ export function sockets(options: SocketsOptions = {}): SocketsPlugin {
     },
     configureServer(server) {
       dev = server;
-      let engine: import('./server/engine.js').Engine | undefined;
-      const register = async (): Promise<import('./server/engine.js').Engine> => {
-        const { createEngine } = await import('./server/engine.js');
+      let engine: import('../server/engine.js').Engine | undefined;
+      const register = async (): Promise<import('../server/engine.js').Engine> => {
+        const { createEngine } = await import('../server/engine.js');
         const hooks = existsSync(hooksFile()) ? await server.ssrLoadModule(hooksFile()) : undefined;
         const contracts = [];
         for (const file of sockets_.contractFiles(root)) {
           contracts.push({ route: sockets_.routeIdOf(root, file), exports: await server.ssrLoadModule(file) });
         }
         engine = createEngine({
-          hooks: hooks as { handle?: import('./server/hooks.js').Handle } | undefined,
+          hooks: hooks as { handle?: import('../server/hooks.js').Handle } | undefined,
           contracts,
           ...(options.origins === undefined ? {} : { origins: options.origins }),
           ...(options.longPolling === undefined ? {} : { longPolling: options.longPolling }),
@@ -230,7 +230,7 @@ export function sockets(options: SocketsOptions = {}): SocketsPlugin {
       };
       registerLogged();
       if (server.httpServer !== null) {
-        void import('./server/upgrade.js').then(({ attach }) =>
+        void import('../server/upgrade.js').then(({ attach }) =>
           // Vite's server is an HTTP/1 server unless `server.https` with HTTP/2, whose upgrades
           // do not exist: the engine listens to the same 'upgrade' event either way.
           attach(server.httpServer as import('node:http').Server, () => {

@@ -6,7 +6,7 @@
 
 import type { Socket } from 'socket.io-client';
 
-import { LiverpcError, fromWire } from './error.js';
+import { LiverpcError, fromWire } from '../error.js';
 
 /** The server's answer to a call: the ack envelope, decoded. */
 export type Answer = { ok: true; data: unknown } | { ok: false; error: LiverpcError };

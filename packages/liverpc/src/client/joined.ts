@@ -4,7 +4,7 @@
  * as canonical JSON (key order does not matter), as the server compares a leave with its join.
  */
 
-import type { LiverpcError } from './error.js';
+import type { LiverpcError } from '../error.js';
 
 /** Someone waiting for a join's outcome. */
 export interface Settle {

@@ -14,9 +14,9 @@ import { onDestroy } from 'svelte';
 import { createSubscriber } from 'svelte/reactivity';
 
 import { type Track, createClient } from './client.js';
-import type { ClientFactory, ClientOptions, Contract, Descriptor } from './contract.js';
+import type { ClientFactory, ClientOptions, Contract, Descriptor } from './types.js';
 import { inert } from './inert.js';
-import { DEFAULT_TIMEOUT, factory } from './socket.js';
+import { DEFAULT_TIMEOUT, factory } from './define.js';
 
 export * from './index.js';
 

@@ -10,9 +10,9 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { createEngine, type ContractModule, type Engine, type EngineLimits } from './server/engine.js';
-import type { Handle } from './server/hooks.js';
-import { REGISTRY } from './sockets.js';
+import { createEngine, type ContractModule, type Engine, type EngineLimits } from '../server/engine.js';
+import type { Handle } from '../server/hooks.js';
+import { REGISTRY } from '../build/discovery.js';
 
 /** The app's sockets, as the build registered them. */
 export interface RegisteredSockets {
@@ -109,4 +109,4 @@ export async function serve(handler: RequestHandler, options: ServeOptions = {})
   return { server, engine, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}` };
 }
 
-export type { Engine } from './server/engine.js';
+export type { Engine } from '../server/engine.js';

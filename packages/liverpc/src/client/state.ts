@@ -3,7 +3,7 @@
  * Values are immutable; every change is a new object.
  */
 
-import type { LiverpcError, RefusalCode } from './error.js';
+import type { LiverpcError, RefusalCode } from '../error.js';
 import { samePayload } from './joined.js';
 
 /**

@@ -15,9 +15,9 @@
  * follows navigations and closes with the component.
  */
 
-export { socket, DEFAULT_TIMEOUT } from './socket.js';
-export { LiverpcError } from './error.js';
-export type { ClientErrorCode, ErrorCode, Issue, RefusalCode, ServerErrorCode } from './error.js';
+export { socket, DEFAULT_TIMEOUT } from './define.js';
+export { LiverpcError } from '../error.js';
+export type { ClientErrorCode, ErrorCode, Issue, RefusalCode, ServerErrorCode } from '../error.js';
 export type {
   Call,
   Calls,
@@ -31,7 +31,7 @@ export type {
   PresenceStores,
   RoomCall,
   RoomCalls,
-} from './contract.js';
+} from './types.js';
 export type { Member } from './presence.js';
 export type {
   ConnectionState,

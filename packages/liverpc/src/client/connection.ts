@@ -9,8 +9,8 @@
 import type { Socket } from 'socket.io-client';
 
 import type { Channel, Navigation } from './channel.js';
-import { type Answer, Calls } from './calls.js';
-import { LiverpcError, TRANSIENT, fromWire, refusalCode } from './error.js';
+import { type Answer, Calls } from './outbox.js';
+import { LiverpcError, TRANSIENT, fromWire, refusalCode } from '../error.js';
 import { type Intent, Joined } from './joined.js';
 import { type Lease, leaseManager } from './manager.js';
 import { type AnyState, type ExposedRoomState, type RoomState, joining, roomOf, withRoom } from './state.js';

@@ -5,7 +5,7 @@
 
 import { MEMBERS, type Track, createClient } from './client.js';
 import { connectionFor } from './connection.js';
-import type { ClientFactory, ClientOptions, Contract, Descriptor } from './contract.js';
+import type { ClientFactory, ClientOptions, Contract, Descriptor } from './types.js';
 import { inert } from './inert.js';
 
 /** Default milliseconds a call, join or leave waits for its answer. */

@@ -6,8 +6,8 @@
  */
 
 import type { Channel } from './channel.js';
-import type { Client, Contract, Descriptor } from './contract.js';
-import { LiverpcError } from './error.js';
+import type { Client, Contract, Descriptor } from './types.js';
+import { LiverpcError } from '../error.js';
 import { Presence } from './presence.js';
 import type { AnyState } from './state.js';
 import { type Readable, Store, type Unsubscribe } from './store.js';
