@@ -8,6 +8,8 @@
 import { readdirSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 
+import { namespaceOf } from '../protocol.js';
+
 /** The hook's file, relative to the Vite root. */
 export const HOOKS = join('src', 'hooks.socket.ts');
 /** Where the routes are, relative to the Vite root. */
@@ -87,7 +89,7 @@ export function contractsOf(exports: Readonly<Record<string, unknown>>): Map<str
 export function clientModule(route: string, contracts: ReadonlyMap<string, ContractNames>, entry = 'liverpc/sveltekit'): string {
   let code = `// Built by liverpc/vite from the contract's names: no server code reaches the browser.\nimport { socket } from ${JSON.stringify(entry)};\n`;
   for (const [name, names] of contracts) {
-    const descriptor = { namespace: `${route.replace(/\/$/, '')}/${name}`, route, ...names };
+    const descriptor = { namespace: namespaceOf(route, name), route, ...names };
     code += `export const ${name} = socket(${JSON.stringify(descriptor)});\n`;
   }
   return code;

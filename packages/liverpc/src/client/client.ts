@@ -12,9 +12,6 @@ import { Presence } from './presence.js';
 import type { AnyState } from './state.js';
 import { type Readable, Store, type Unsubscribe } from './store.js';
 
-/** Client members; a handler may not have one of these names. */
-export const MEMBERS: readonly string[] = ['on', 'join', 'leave', 'state', 'presence', 'navigate', 'close', 'then'];
-
 /**
  * Makes reading `state.current` reactive: called once with the client's store, returns what
  * `current` calls before reading (Svelte's `createSubscriber`). The core has none.

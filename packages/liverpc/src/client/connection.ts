@@ -15,11 +15,7 @@ import { type Intent, Joined } from './joined.js';
 import { type Lease, leaseManager } from './manager.js';
 import { type AnyState, type ExposedRoomState, type RoomState, joining, roomOf, withRoom } from './state.js';
 import { Store, type Unsubscribe } from './store.js';
-
-/** Reserved wire names (see docs/architecture.md, "Wire protocol"). */
-const JOIN = 'liverpc:join';
-const LEAVE = 'liverpc:leave';
-const ROOM_STATUS = 'liverpc:room';
+import { EVENTS } from '../wire.js';
 
 /** What a connection needs to know about its contract. */
 export interface Endpoint {
@@ -114,7 +110,7 @@ export class Connection implements Channel {
     this.#socket.on('connect', () => this.#onConnect());
     this.#socket.on('disconnect', (reason) => this.#onDisconnect(reason));
     this.#socket.on('connect_error', (error) => this.#onConnectError(error));
-    this.#socket.on(ROOM_STATUS, (status: unknown) => this.#onRoomStatus(status));
+    this.#socket.on(EVENTS.room, (status: unknown) => this.#onRoomStatus(status));
     this.#socket.connect();
   }
 
@@ -238,7 +234,7 @@ export class Connection implements Channel {
     }
     this.#setRoom(room, data, undefined);
     // Sent after a pending join of the same room: the server handles them in that order.
-    if (this.#socket.connected) await this.call(LEAVE, roomRequest(room, data), timeout);
+    if (this.#socket.connected) await this.call(EVENTS.leave, roomRequest(room, data), timeout);
   }
 
   /**
@@ -332,7 +328,7 @@ export class Connection implements Channel {
 
   /** Asks the server for a room the page wants; resolves once answered (or not at all). */
   #ask(intent: Intent, epoch: number): Promise<void> {
-    return this.#calls.request(JOIN, roomRequest(intent.room, intent.data), this.#timeout).then(
+    return this.#calls.request(EVENTS.join, roomRequest(intent.room, intent.data), this.#timeout).then(
       (answer) => this.#answered(intent, epoch, answer),
       (error: unknown) => this.#answered(intent, epoch, { ok: false, error: asError(error) }),
     );

@@ -3,10 +3,12 @@
  * factory (`chat`), which binds a client to the page's URL.
  */
 
-import { MEMBERS, type Track, createClient } from './client.js';
+import { RESERVED_NAMES, RESERVED_PREFIX } from '../wire.js';
+import { type Track, createClient } from './client.js';
 import { connectionFor } from './connection.js';
 import type { ClientFactory, ClientOptions, Contract, Descriptor } from './types.js';
 import { inert } from './inert.js';
+import { isOneOf } from '../error.js';
 
 /** Default milliseconds a call, join or leave waits for its answer. */
 export const DEFAULT_TIMEOUT = 10_000;
@@ -43,7 +45,7 @@ export function socket<C extends Contract>(descriptor: Descriptor<C>): ClientFac
  */
 export function factory<C extends Contract>(descriptor: Descriptor<C>, track?: Track): ClientFactory<C> {
   for (const name of descriptor.fromClient) {
-    if (MEMBERS.includes(name) || name.startsWith('liverpc:')) {
+    if (isOneOf(RESERVED_NAMES, name) || name.startsWith(RESERVED_PREFIX)) {
       throw new TypeError(`liverpc: \`${name}\` is reserved and cannot name a handler`);
     }
   }

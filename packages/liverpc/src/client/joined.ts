@@ -5,6 +5,7 @@
  */
 
 import type { LiverpcError } from '../error.js';
+import { canonical } from '../protocol.js';
 
 /** Someone waiting for a join's outcome. */
 export interface Settle {
@@ -94,28 +95,6 @@ export class Joined {
   }
 }
 
-/**
- * Whether two payloads are the same join payload (key order does not matter).
- *
- * @example
- * samePayload({ a: 1, b: 2 }, { b: 2, a: 1 }); // true
- */
-export function samePayload(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-}
-
 function keyOf(room: string, data: unknown): string {
   return JSON.stringify([room, canonical(data)]);
-}
-
-/** The value with object keys sorted, recursively; `undefined` becomes `null`. */
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (typeof value === 'object' && value !== null) {
-    const record = value as Record<string, unknown>;
-    const sorted: Record<string, unknown> = {};
-    for (const k of Object.keys(record).sort()) if (record[k] !== undefined) sorted[k] = canonical(record[k]);
-    return sorted;
-  }
-  return value ?? null;
 }

@@ -4,7 +4,7 @@
  */
 
 import type { LiverpcError, RefusalCode } from '../error.js';
-import { samePayload } from './joined.js';
+import { samePayload } from '../protocol.js';
 
 /**
  * - `connecting`: opening (or re-opening after `navigate`); also the state of an inert client

@@ -4,7 +4,9 @@
  * per-connection token the engine holds; the engine frees the token when the connection goes.
  */
 
-import { LiverpcError, type Issue, type ServerErrorCode } from '../error.js';
+import { LiverpcError, isOneOf, type Issue, type RefusalCode, type ServerErrorCode } from '../error.js';
+import { invalidPayloadMessage, namespaceOf } from '../protocol.js';
+import { type Limits, SERVER_ERROR_CODES } from '../wire.js';
 import type { Binding, Handler, HandlerArgs, Locals, RoomDef, RoomKey, ServerSocket } from './contract.js';
 import { handshakeEvent, type Handle } from './hooks.js';
 import { loadNative, type NativeApp, type NativeModule } from './native.js';
@@ -30,7 +32,7 @@ export interface EngineOptions {
   readonly origins?: readonly string[];
   /** Also accept HTTP long-polling (default: websocket only). */
   readonly longPolling?: boolean;
-  /** The engine's limits to change (Rule 5); the others keep their defaults (see `EngineLimits`). */
+  /** The engine's limits to change; the others keep their defaults (see `EngineLimits`). */
   readonly limits?: EngineLimits;
   /**
    * `redis://host:port`: this process is one node of several sharing their rooms through Redis
@@ -42,43 +44,21 @@ export interface EngineOptions {
 }
 
 /**
- * Bounds on what one connection may cost, as the Rust engine applies them; every one has a
- * documented default (the Rust crate's `Limits`).
+ * The engine's limits to change, as the Rust engine applies them (Rule 5
+ * (docs/security.md#rule-5)): any of the Rust crate's `Limits`, under their serde names
+ * (durations in milliseconds). The others keep their defaults, `DEFAULT_LIMITS` in `wire.ts`
+ * (e.g. `maxPayload` 65536 bytes, `maxRooms` 32, `handlerTimeoutMs` 10000). Behind a reverse
+ * proxy every page has the proxy's address: raise `maxConnectionsPerAddress` there.
  *
  * @example
  * createEngine({ hooks, contracts, limits: { maxRooms: 8, handlerTimeoutMs: 5000 } });
  */
-export interface EngineLimits {
-  /** Largest payload of one call or join, in bytes (default 65536; `too_large` beyond). */
-  readonly maxPayload?: number;
-  /** Rooms (join requests) one socket may hold (default 32). */
-  readonly maxRooms?: number;
-  /** Sustained calls and joins per second per socket (default 20), and the burst (40). */
-  readonly callsPerSecond?: number;
-  readonly burst?: number;
-  /** Messages queued for one connection before it is dropped as a slow reader (default 256). */
-  readonly sendBuffer?: number;
-  /** Heartbeat (defaults 25000 / 20000 ms) and the time to connect a namespace (10000 ms). */
-  readonly pingIntervalMs?: number;
-  readonly pingTimeoutMs?: number;
-  readonly connectTimeoutMs?: number;
-  /** Calls, joins and leaves of one socket queued or running (default 16). */
-  readonly maxInFlight?: number;
-  /** Time a handler, room function or the hook may take (default 10000 ms; `timeout`). */
-  readonly handlerTimeoutMs?: number;
-  /** Handshakes being decided at once (default 256; `unavailable` beyond). */
-  readonly maxHandshakes?: number;
-  /**
-   * Websocket connections open at once, in total (default 10000, and at most the open-file
-   * limit less 64) and per remote address (default 1000); one over a cap is closed at once.
-   * Behind a reverse proxy every page has the proxy's address: raise the per-address cap there.
-   */
-  readonly maxConnections?: number;
-  readonly maxConnectionsPerAddress?: number;
-}
+export type EngineLimits = Partial<Limits>;
 
 /** A contract ready to be described to the engine. */
 interface Registered {
+  readonly route: string;
+  readonly name: string;
   readonly namespace: string;
   readonly socket: ServerSocket<never, never, never>['~liverpc'];
 }
@@ -100,14 +80,10 @@ type Request =
 
 type Refused = { ok: false; error: { code: ServerErrorCode; message: string; issues?: Issue[] } };
 const FORBIDDEN: Refused = { ok: false, error: { code: 'forbidden', message: 'forbidden' } };
-const REFUSALS: readonly string[] = ['unauthenticated', 'forbidden', 'unavailable'];
-const CODES: readonly string[] = ['invalid_payload', 'forbidden', 'not_found', 'rate_limited', 'too_large', 'timeout', 'unavailable', 'internal'];
+/** The refusals a hook may throw; any other throw refuses the connection `internal`. */
+const HOOK_REFUSALS: readonly RefusalCode[] = ['unauthenticated', 'forbidden', 'unavailable'];
 /** Marks a token whose hook is still running. */
 const PENDING = Symbol('pending');
-
-function namespaceOf(route: string, name: string): string {
-  return `${route.replace(/\/$/, '')}/${name}`;
-}
 
 function isSocket(value: unknown): value is ServerSocket<never, never, never> {
   return typeof value === 'function' && '~liverpc' in value;
@@ -142,7 +118,7 @@ export class Engine {
         const def = value['~liverpc'];
         const namespace = namespaceOf(route, name);
         if (this.#contracts.has(namespace)) throw new LiverpcError('internal', `liverpc: contract ${namespace} registered twice`);
-        this.#contracts.set(namespace, { namespace, socket: def });
+        this.#contracts.set(namespace, { route, name, namespace, socket: def });
         const rooms = Object.entries((def.rooms ?? {}) as Record<string, RoomDef>).map(([room, r]) => ({
           name: room,
           exposed: r.kind === 'expose',
@@ -163,8 +139,7 @@ export class Engine {
     } catch (e) {
       throw new LiverpcError('internal', `liverpc: the contracts were refused: ${e instanceof Error ? e.message : String(e)}`);
     }
-    for (const { namespace, socket } of this.#contracts.values()) {
-      const [route, name] = [namespace.slice(0, namespace.lastIndexOf('/')) || '/', namespace.slice(namespace.lastIndexOf('/') + 1)];
+    for (const { route, name, namespace, socket } of this.#contracts.values()) {
       const binding: Binding = {
         route,
         name,
@@ -240,7 +215,7 @@ export class Engine {
       return { ok: true };
     } catch (e) {
       this.#locals.delete(token);
-      if (e instanceof LiverpcError && REFUSALS.includes(e.code)) return { ok: false, refuse: e.code };
+      if (e instanceof LiverpcError && isOneOf(HOOK_REFUSALS, e.code)) return { ok: false, refuse: e.code };
       console.error('liverpc: src/hooks.socket.ts threw; the connection is refused `internal`:', e);
       return { ok: false, refuse: 'internal' };
     }
@@ -306,7 +281,7 @@ export class Engine {
       const reply = await def.run(args as HandlerArgs<never>);
       return { ok: true, data: reply ?? null, emits };
     } catch (e) {
-      if (e instanceof LiverpcError && CODES.includes(e.code)) {
+      if (e instanceof LiverpcError && isOneOf(SERVER_ERROR_CODES, e.code)) {
         return { ok: false, error: { code: e.code, message: e.message, ...(e.issues ? { issues: e.issues } : {}) } };
       }
       // Logged without the payload (Rule 3).
@@ -317,12 +292,7 @@ export class Engine {
 }
 
 function invalid(issues: Issue[]): Refused {
-  const [one] = issues;
-  const message =
-    issues.length === 1 && one !== undefined
-      ? `invalid payload: ${one.path === '' ? '' : `${one.path}: `}${one.message}`
-      : `invalid payload: ${issues.length} issues`;
-  return { ok: false, error: { code: 'invalid_payload', message, issues } };
+  return { ok: false, error: { code: 'invalid_payload', message: invalidPayloadMessage(issues), issues } };
 }
 
 /**
