@@ -87,10 +87,10 @@ export function contractsOf(exports: Readonly<Record<string, unknown>>): Map<str
  * clientModule('/rooms/[roomId]', contractsOf(await server.ssrLoadModule(file)));
  */
 export function clientModule(route: string, contracts: ReadonlyMap<string, ContractNames>, entry = 'liverpc/sveltekit'): string {
-  let code = `// Built by liverpc/vite from the contract's names: no server code reaches the browser.\nimport { socket } from ${JSON.stringify(entry)};\n`;
+  let code = `// Built by liverpc/vite from the contract's names: no server code reaches the browser.\nimport { defineClient } from ${JSON.stringify(entry)};\n`;
   for (const [name, names] of contracts) {
     const descriptor = { namespace: namespaceOf(route, name), route, ...names };
-    code += `export const ${name} = socket(${JSON.stringify(descriptor)});\n`;
+    code += `export const ${name} = defineClient(${JSON.stringify(descriptor)});\n`;
   }
   return code;
 }

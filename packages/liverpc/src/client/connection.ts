@@ -6,34 +6,28 @@
  * connection, see manager.ts), so the two never hear each other's rooms.
  */
 
-import type { Socket } from 'socket.io-client';
+import type { Socket as IoSocket } from 'socket.io-client';
 
 import type { Channel, Navigation } from './channel.js';
-import { type Answer, Calls } from './outbox.js';
+import { type Answer, Outbox } from './outbox.js';
 import { LiverpcError, TRANSIENT, fromWire, refusalCode } from '../error.js';
-import { type Intent, Joined } from './joined.js';
+import { type Intent, Joined, type Waiter } from './joined.js';
 import { type Lease, leaseManager } from './manager.js';
 import { type AnyState, type ExposedRoomState, type RoomState, joining, roomOf, withRoom } from './state.js';
 import { Store, type Unsubscribe } from './store.js';
 import { EVENTS } from '../wire.js';
 
-/** What a connection needs to know about its contract. */
-export interface Endpoint {
+/** A contract's namespace as a connection uses it: its name, route (for messages) and auto-joins. */
+export interface ContractNamespace {
   namespace: string;
   route: string;
   autoJoin: readonly string[];
 }
 
-/** The server a connection talks to. */
-export interface Server {
+/** The server a connection dials, and the handshake's headers (Node only). */
+export interface ServerTarget {
   url: string;
   extraHeaders?: Record<string, string> | undefined;
-}
-
-/** Someone waiting for the next completed handshake (`navigate`). */
-interface Waiter {
-  resolve(): void;
-  reject(error: LiverpcError): void;
 }
 
 /** The longest wait before asking again (a dropped page, an unavailable server, a room), in ms. */
@@ -51,14 +45,14 @@ const open = new Set<Connection>();
  * @example
  * const channel = connectionFor({ url }, { namespace, route, autoJoin }, '/rooms/general', 10_000);
  */
-export function connectionFor(server: Server, endpoint: Endpoint, path: string, timeout: number): Connection {
+export function connectionFor(server: ServerTarget, contract: ContractNamespace, path: string, timeout: number): Connection {
   for (const connection of open) {
-    if (connection.serves(server, endpoint.namespace, path)) {
+    if (connection.serves(server, contract.namespace, path)) {
       connection.acquire();
       return connection;
     }
   }
-  const connection = new Connection(server, endpoint, path, timeout);
+  const connection = new Connection(server, contract, path, timeout);
   open.add(connection);
   connection.acquire();
   return connection;
@@ -67,14 +61,15 @@ export function connectionFor(server: Server, endpoint: Endpoint, path: string, 
 /** See the module documentation. */
 export class Connection implements Channel {
   readonly #state: Store<AnyState>;
-  readonly #server: Server;
+  readonly #server: ServerTarget;
   readonly #lease: Lease;
-  readonly #socket: Socket;
-  readonly #endpoint: Endpoint;
+  readonly #socket: IoSocket;
+  readonly #contract: ContractNamespace;
   readonly #joined = new Joined();
-  readonly #calls: Calls;
+  readonly #outbox: Outbox;
   /** Milliseconds each (re)join may take. */
   readonly #timeout: number;
+  /** Who waits for the next completed handshake (`navigate`). */
   #waiters: Waiter[] = [];
   #users = 0;
   #path: string;
@@ -92,17 +87,17 @@ export class Connection implements Channel {
    * Opens the namespace at once; use {@link connectionFor} to share it.
    *
    * @example
-   * new Connection({ url: 'http://localhost:3000' }, endpoint, '/rooms/general', 10_000);
+   * new Connection({ url: 'http://localhost:3000' }, contract, '/rooms/general', 10_000);
    */
-  constructor(server: Server, endpoint: Endpoint, path: string, timeout: number) {
+  constructor(server: ServerTarget, contract: ContractNamespace, path: string, timeout: number) {
     this.#server = server;
-    this.#endpoint = endpoint;
+    this.#contract = contract;
     this.#path = path;
-    this.#state = new Store(joining('connecting', endpoint.autoJoin));
+    this.#state = new Store(joining('connecting', contract.autoJoin));
     this.#timeout = timeout;
-    this.#lease = leaseManager(server.url, server.extraHeaders, endpoint.namespace);
-    this.#socket = this.#lease.manager.socket(endpoint.namespace);
-    this.#calls = new Calls(this.#socket);
+    this.#lease = leaseManager(server.url, server.extraHeaders, contract.namespace);
+    this.#socket = this.#lease.manager.socket(contract.namespace);
+    this.#outbox = new Outbox(this.#socket);
     this.#socket.auth = (send) => {
       this.#sentPath = this.#path;
       send({ path: this.#path });
@@ -130,10 +125,10 @@ export class Connection implements Channel {
    * @example
    * connection.serves({ url }, '/rooms/[roomId]/chat', '/rooms/general');
    */
-  serves(server: Server, namespace: string, path: string): boolean {
+  serves(server: ServerTarget, namespace: string, path: string): boolean {
     return (
       this.#users > 0 &&
-      this.#endpoint.namespace === namespace &&
+      this.#contract.namespace === namespace &&
       this.#path === path &&
       this.#server.url === server.url &&
       sameHeaders(this.#server.extraHeaders, server.extraHeaders)
@@ -268,7 +263,7 @@ export class Connection implements Channel {
       return { channel: this, done: Promise.reject(new LiverpcError('closed', 'liverpc: the client was closed')) };
     }
     if (path === this.#path || this.#users === 1) return { channel: this, done: this.#move(path) };
-    const next = connectionFor(this.#server, this.#endpoint, path, this.#timeout);
+    const next = connectionFor(this.#server, this.#contract, path, this.#timeout);
     const joins = this.#joined.all().map((i) => next.join(i.room, i.data, this.#timeout).catch(() => {}));
     this.release();
     const done = next.#move(path).then(() => Promise.all(joins).then(() => {}));
@@ -284,7 +279,7 @@ export class Connection implements Channel {
     this.#path = path;
     const done = this.#nextHandshake();
     this.#epoch += 1;
-    this.#calls.rejectQueued(new LiverpcError('disconnected', 'liverpc: the page navigated before the call was sent'));
+    this.#outbox.rejectQueued(new LiverpcError('disconnected', 'liverpc: the page navigated before the call was sent'));
     this.#state.set(this.#awaiting('connecting'));
     if (this.#socket.connected) {
       this.#socket.disconnect();
@@ -317,7 +312,7 @@ export class Connection implements Channel {
       intent.attempt = 0;
       return this.#ask(intent, epoch);
     });
-    this.#calls.flush();
+    this.#outbox.flush();
     void Promise.all(asks).then(() => {
       if (epoch !== this.#epoch) return;
       const waiters = this.#waiters;
@@ -328,7 +323,7 @@ export class Connection implements Channel {
 
   /** Asks the server for a room the page wants; resolves once answered (or not at all). */
   #ask(intent: Intent, epoch: number): Promise<void> {
-    return this.#calls.request(EVENTS.join, roomRequest(intent.room, intent.data), this.#timeout).then(
+    return this.#outbox.request(EVENTS.join, roomRequest(intent.room, intent.data), this.#timeout).then(
       (answer) => this.#answered(intent, epoch, answer),
       (error: unknown) => this.#answered(intent, epoch, { ok: false, error: asError(error) }),
     );
@@ -363,7 +358,7 @@ export class Connection implements Channel {
     intent.attempt += 1;
   }
 
-  #onDisconnect(reason: Socket.DisconnectReason): void {
+  #onDisconnect(reason: IoSocket.DisconnectReason): void {
     // Ours (`navigate`, `release`): they set the state themselves.
     if (reason === 'io client disconnect') return;
     this.#epoch += 1;
@@ -402,7 +397,7 @@ export class Connection implements Channel {
     }
     this.#state.set({ status: 'refused', error: code, rooms: {} });
     const detail =
-      code === 'not_found' ? `: the path ${this.#path} does not match the route ${this.#endpoint.route}` : '';
+      code === 'not_found' ? `: the path ${this.#path} does not match the route ${this.#contract.route}` : '';
     this.#fail(new LiverpcError(code, `liverpc: the server refused the connection (${code})${detail}`));
   }
 
@@ -443,7 +438,7 @@ export class Connection implements Channel {
   /** A call, unless the connection is closed or refused. */
   #request(event: string, payload: unknown, timeout: number): Promise<Answer> {
     const refused = this.#refusal();
-    return refused === undefined ? this.#calls.request(event, payload, timeout) : Promise.reject(refused);
+    return refused === undefined ? this.#outbox.request(event, payload, timeout) : Promise.reject(refused);
   }
 
   /**
@@ -462,7 +457,7 @@ export class Connection implements Channel {
   }
 
   #fail(error: LiverpcError): void {
-    this.#calls.rejectQueued(error);
+    this.#outbox.rejectQueued(error);
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter.reject(error);
@@ -474,7 +469,7 @@ export class Connection implements Channel {
    * the page joins or leaves them again). Auto-joined rooms are decided again by the server.
    */
   #awaiting(status: 'connecting' | 'reconnecting'): AnyState {
-    let next = joining(status, this.#endpoint.autoJoin, this.#joined.all());
+    let next = joining(status, this.#contract.autoJoin, this.#joined.all());
     for (const [name, room] of Object.entries(this.#state.get().rooms)) {
       if (Array.isArray(room)) {
         for (const r of room as readonly ExposedRoomState<unknown>[]) {

@@ -7,8 +7,8 @@
 import type { LiverpcError } from '../error.js';
 import { canonical } from '../protocol.js';
 
-/** Someone waiting for a join's outcome. */
-export interface Settle {
+/** Someone waiting for an outcome: a join's, or the next handshake's. */
+export interface Waiter {
   resolve(): void;
   reject(error: LiverpcError): void;
 }
@@ -20,7 +20,7 @@ export interface Settle {
 export interface Intent {
   readonly room: string;
   readonly data: unknown;
-  readonly waiters: Settle[];
+  readonly waiters: Waiter[];
   /** Transient refusals in a row (the backoff's exponent), and the last one. */
   attempt: number;
   error?: LiverpcError;

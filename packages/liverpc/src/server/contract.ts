@@ -7,7 +7,7 @@
 
 import type { ClientFactory, ClientOptions } from '../client/types.js';
 import { LiverpcError } from '../error.js';
-import { socket as clientSocket } from '../client/define.js';
+import { defineClient } from '../client/define.js';
 import type { Input, Output, StandardSchemaV1 } from './schema.js';
 
 declare global {
@@ -184,7 +184,7 @@ export function handler(
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type FromClientDef = { readonly [name: string]: Handler<any, any> };
 /** `[payload, reply]` per handler, as the page calls them. */
-export type Calls<F extends FromClientDef> = {
+export type CallSignatures<F extends FromClientDef> = {
   [K in keyof F]: F[K] extends Handler<infer P, infer R> ? readonly [P, R] : never;
 };
 
@@ -198,7 +198,7 @@ export interface SocketDef<T extends ToClientDef, F extends FromClientDef, R ext
 /** The page's view of a contract: what its client is typed from. */
 export interface ClientContract<T extends ToClientDef, F extends FromClientDef, R extends RoomsDef> {
   toClient: Events<T>;
-  fromClient: Calls<F>;
+  fromClient: CallSignatures<F>;
   rooms: RoomPayloads<R>;
 }
 
@@ -263,7 +263,7 @@ export function socket<
         .filter(([, r]) => r.kind === 'private' && r.autoJoin)
         .map(([n]) => n),
     };
-    return clientSocket<ClientContract<T, F, R>>(descriptor as never)(options);
+    return defineClient<ClientContract<T, F, R>>(descriptor as never)(options);
   };
   const server: ServerSocket<T, F, R> = {
     '~liverpc': state,

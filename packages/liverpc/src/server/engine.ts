@@ -56,7 +56,7 @@ export interface EngineOptions {
 export type EngineLimits = Partial<Limits>;
 
 /** A contract ready to be described to the engine. */
-interface Registered {
+interface BoundContract {
   readonly route: string;
   readonly name: string;
   readonly namespace: string;
@@ -96,7 +96,7 @@ function isSocket(value: unknown): value is ServerSocket<never, never, never> {
 export class Engine {
   #native: NativeApp;
   #hooks: EngineOptions['hooks'];
-  #contracts = new Map<string, Registered>();
+  #contracts = new Map<string, BoundContract>();
   #locals = new Map<number, Partial<Locals> | typeof PENDING>();
 
   /**

@@ -39,7 +39,7 @@ export { hook } from './hooks.js';
 export type { Handle, HandshakeEvent } from './hooks.js';
 export { Engine, createEngine } from './engine.js';
 export type { ContractModule, EngineLimits, EngineOptions } from './engine.js';
-export { attach, handOver, ENDPOINT } from './upgrade.js';
+export { attach, handOver, SOCKET_IO_PATH } from './upgrade.js';
 export { LiverpcNativeError, loadNative } from './native.js';
 export type { NativeApp, NativeModule } from './native.js';
 export { validate } from './schema.js';

@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import type { NativeApp } from './native.js';
 
 /** The Socket.IO endpoint the page's client connects to. */
-export const ENDPOINT = '/socket.io/';
+export const SOCKET_IO_PATH = '/socket.io/';
 
 let warned = false;
 
@@ -64,7 +64,7 @@ export function handOver(native: NativeApp, req: IncomingMessage, socket: Duplex
  */
 export function attach(server: Server, native: () => NativeApp, options: { proxy?: boolean } = {}): () => void {
   const listener = (req: IncomingMessage, socket: Duplex, rest: Buffer): void => {
-    if (!(req.url ?? '').startsWith(ENDPOINT)) return;
+    if (!(req.url ?? '').startsWith(SOCKET_IO_PATH)) return;
     try {
       if (options.proxy === true) {
         // Forced proxy (tests of the fallback): a socket without a descriptor takes that path.

@@ -28,9 +28,9 @@ test('contract files are found under src/routes', () => {
 
 test('the browser module is built from the names only: no server code', () => {
   const code = clientModule('/rooms/[roomId]', contractsOf(chatModule));
-  assert.match(code, /import \{ socket \} from "liverpc\/sveltekit"/);
-  assert.match(code, /export const chat = socket\(/);
-  const descriptor = JSON.parse(code.slice(code.indexOf('socket({') + 7, code.lastIndexOf(')')));
+  assert.match(code, /import \{ defineClient \} from "liverpc\/sveltekit"/);
+  assert.match(code, /export const chat = defineClient\(/);
+  const descriptor = JSON.parse(code.slice(code.indexOf('defineClient({') + 13, code.lastIndexOf(')')));
   assert.deepEqual(descriptor, {
     namespace: '/rooms/[roomId]/chat',
     route: '/rooms/[roomId]',
