@@ -9,7 +9,7 @@ import { invalidPayloadMessage, namespaceOf } from '../protocol.js';
 import { type Limits, SERVER_ERROR_CODES } from '../wire.js';
 import type { Binding, Handler, HandlerArgs, Locals, RoomDef, RoomKey, ServerSocket } from './contract.js';
 import { handshakeEvent, type Handle } from './hooks.js';
-import { loadNative, type NativeApp, type NativeModule } from './native.js';
+import { loadNative, type NativeApp } from './native.js';
 import { validate } from './schema.js';
 import { attach } from './upgrade.js';
 import type { Server } from 'node:http';
@@ -39,8 +39,6 @@ export interface EngineOptions {
    * (at most once across nodes while Redis is down; local delivery never stops).
    */
   readonly redis?: string;
-  /** The addon (default: loaded, and built on first use). */
-  readonly native?: NativeModule;
 }
 
 /**
@@ -133,7 +131,7 @@ export class Engine {
         });
       }
     }
-    const { NativeApp } = options.native ?? loadNative();
+    const { NativeApp } = loadNative();
     try {
       this.#native = new NativeApp((request) => this.#dispatch(request), JSON.stringify(description));
     } catch (e) {
@@ -150,7 +148,7 @@ export class Engine {
     }
   }
 
-  /** The addon's app (for the socket handoff). */
+  /** @internal The addon's app, for the socket handoff of `liverpc/vite`'s dev server. */
   get native(): NativeApp {
     return this.#native;
   }
