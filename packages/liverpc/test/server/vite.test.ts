@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { clientModule, contractFiles, contractsOf, isContractFile, routeIdOf } from '../../src/build/discovery.js';
+import { contractFiles, contractsOf, isContractFile, routeIdOf } from '../../src/build/discovery.js';
+import { clientModule } from '../../src/build/modules.js';
 import * as chatModule from './app/src/routes/rooms/[roomId]/chat.socket.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
