@@ -209,8 +209,8 @@ function devEngine(app: App, options: SocketsOptions): Plugin & { readonly api: 
     },
     configureServer(server) {
       let engine: Engine | undefined;
-      const reregister = (): void => {
-        current = register(app, server, options);
+      const register = (): void => {
+        current = startEngine(app, server, options);
         current.then((registered) => (engine = registered)).catch(() => {});
         for (const wake of waiting) wake(current);
         waiting = [];
@@ -218,7 +218,7 @@ function devEngine(app: App, options: SocketsOptions): Plugin & { readonly api: 
           server.config.logger.error(`liverpc: the contracts could not be registered: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`),
         );
       };
-      reregister();
+      register();
       if (server.httpServer !== null) {
         void import('../server/upgrade.js').then(({ attach }) =>
           // Vite's server is an HTTP/1 server unless `server.https` with HTTP/2, whose upgrades
@@ -237,7 +237,7 @@ function devEngine(app: App, options: SocketsOptions): Plugin & { readonly api: 
           // The SSR instances must be fresh, for this registration and for the pages' SSR
           // (`chat.to(...)` in a form action must be the instance the new engine bound).
           server.moduleGraph.invalidateAll();
-          reregister();
+          register();
         });
       }
     },
@@ -250,7 +250,7 @@ function hooksFile(app: App): string {
 }
 
 /** Loads the hook and the contracts through the dev server's SSR and starts an engine on them. */
-async function register(app: App, server: ViteDevServer, options: SocketsOptions): Promise<Engine> {
+async function startEngine(app: App, server: ViteDevServer, options: SocketsOptions): Promise<Engine> {
   const { createEngine } = await import('../server/engine.js');
   const hooks = existsSync(hooksFile(app)) ? await server.ssrLoadModule(hooksFile(app)) : undefined;
   const contracts = [];

@@ -305,7 +305,8 @@ export class Connection implements Channel {
     this.#unavailable = 0;
     this.#state.set({ status: 'connected', rooms: this.#state.get().rooms });
     // The rooms first, then the calls queued meanwhile: the server handles a socket's messages
-    // in the order sent (Rule 7), so a queued call that needs a room finds it joined.
+    // in the order sent (Rule 7 (docs/security.md#rule-7)), so a queued call that needs a room
+    // finds it joined.
     const asks = this.#joined.all().map((intent) => {
       // A new socket starts with a fresh allowance on the server: the backoff starts over.
       clearTimeout(intent.timer);

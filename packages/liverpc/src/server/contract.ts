@@ -1,7 +1,9 @@
 /**
  * The TypeScript front-end's vocabulary: `socket({ toClient, fromClient, rooms })`,
- * `room.private`, `room.expose`, `handler`, `event`. Each returns a plain description that
- * `register` hands to the engine; `socket()` also returns the page's client factory, so
+ * `room.private`, `room.expose`, `handler`, `event`. Each returns a plain description:
+ * `createEngine` reads the contracts' names from it for the addon, answers the addon's
+ * requests with its functions, and binds each contract to its namespace (so `chat.to(key)`
+ * can emit). `socket()` also returns the page's client factory, so
  * `import { chat } from './chat.socket'` is typed by inference in the page.
  */
 
@@ -202,7 +204,7 @@ export interface ClientContract<T extends ToClientDef, F extends FromClientDef, 
   rooms: RoomPayloads<R>;
 }
 
-/** Where a registered contract is served: set by `register`. */
+/** Where a contract is served: set by the `Engine` that serves it. */
 export interface Binding {
   readonly route: string;
   readonly name: string;
@@ -212,12 +214,12 @@ export interface Binding {
 
 /** The server side of a contract: its definition, and emits to its rooms from anywhere. */
 export interface ServerSocket<T extends ToClientDef, F extends FromClientDef, R extends RoomsDef> {
-  /** The definition, read by `register`. */
+  /** The definition, read by the `Engine`, and its binding once an engine serves it. */
   readonly '~liverpc': SocketDef<T, F, R> & { binding?: Binding };
   /**
    * Emits to every member of room `key`, from anywhere in the server (a form action, an
    * endpoint, a job). Returns how many sockets of this process it reached. Throws until the
-   * contract is registered with the engine.
+   * contract is served by an engine (`createEngine`).
    *
    * @example
    * chat.to(['tenant', user.tenantId]).emit('notice', { text: 'maintenance at 5' });

@@ -42,11 +42,11 @@ export interface EngineOptions {
 }
 
 /**
- * The engine's limits to change, as the Rust engine applies them (Rule 5
- * (docs/security.md#rule-5)): any of the Rust crate's `Limits`, under their serde names
- * (durations in milliseconds). The others keep their defaults, `DEFAULT_LIMITS` in `wire.ts`
- * (e.g. `maxPayload` 65536 bytes, `maxRooms` 32, `handlerTimeoutMs` 10000). Behind a reverse
- * proxy every page has the proxy's address: raise `maxConnectionsPerAddress` there.
+ * The engine's limits to change, as the Rust engine applies them: any of the Rust crate's
+ * `Limits` (Rule 5 (docs/security.md#rule-5)), under their serde names, durations in
+ * milliseconds. The others keep their defaults, `DEFAULT_LIMITS` in `wire.ts` (`maxPayload`
+ * 65536 bytes, `maxRooms` 32, `handlerTimeoutMs` 10000, ...). Behind a reverse proxy every
+ * page has the proxy's address: raise `maxConnectionsPerAddress` there.
  *
  * @example
  * createEngine({ hooks, contracts, limits: { maxRooms: 8, handlerTimeoutMs: 5000 } });
@@ -282,7 +282,7 @@ export class Engine {
       if (e instanceof LiverpcError && isOneOf(SERVER_ERROR_CODES, e.code)) {
         return { ok: false, error: { code: e.code, message: e.message, ...(e.issues ? { issues: e.issues } : {}) } };
       }
-      // Logged without the payload (Rule 3).
+      // Logged without the payload (Rule 3 (docs/security.md#rule-3)).
       console.error(`liverpc: handler ${request.contract}#${request.name} threw; answered \`internal\`:`, e);
       return { ok: false, error: { code: 'internal', message: 'internal server error' } };
     }
