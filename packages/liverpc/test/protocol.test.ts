@@ -19,8 +19,14 @@ test('join payloads compare by their canonical form: sorted keys, undefined as n
 });
 
 test('the invalid-payload message has the three shapes the Rust engine writes', () => {
-  assert.equal(invalidPayloadMessage([{ path: '', message: 'expected an object' }]), 'invalid payload: expected an object');
-  assert.equal(invalidPayloadMessage([{ path: 'items.0', message: 'a $& {count}' }]), 'invalid payload: items.0: a $& {count}');
+  assert.equal(
+    invalidPayloadMessage([{ path: '', message: 'expected an object' }]),
+    'invalid payload: expected an object',
+  );
+  assert.equal(
+    invalidPayloadMessage([{ path: 'items.0', message: 'a $& {count}' }]),
+    'invalid payload: items.0: a $& {count}',
+  );
   const two = [
     { path: 'a', message: 'x' },
     { path: 'b', message: 'y' },

@@ -45,7 +45,12 @@ const open = new Set<Connection>();
  * @example
  * const channel = connectionFor({ url }, { namespace, route, autoJoin }, '/rooms/general', 10_000);
  */
-export function connectionFor(server: ServerTarget, contract: ContractNamespace, path: string, timeout: number): Connection {
+export function connectionFor(
+  server: ServerTarget,
+  contract: ContractNamespace,
+  path: string,
+  timeout: number,
+): Connection {
   for (const connection of open) {
     if (connection.serves(server, contract.namespace, path)) {
       connection.acquire();
