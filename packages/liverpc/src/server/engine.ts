@@ -81,7 +81,7 @@ const FORBIDDEN: Refused = { ok: false, error: { code: 'forbidden', message: 'fo
 /** The refusals a hook may throw; any other throw refuses the connection `internal`. */
 const HOOK_REFUSALS: readonly RefusalCode[] = ['unauthenticated', 'forbidden', 'unavailable'];
 /** Marks a token whose hook is still running. */
-const PENDING = Symbol('pending');
+const HOOK_RUNNING = Symbol('hook running');
 
 function isSocket(value: unknown): value is ServerSocket<never, never, never> {
   return typeof value === 'function' && '~liverpc' in value;
@@ -95,7 +95,7 @@ export class Engine {
   #native: NativeApp;
   #hooks: EngineOptions['hooks'];
   #contracts = new Map<string, BoundContract>();
-  #locals = new Map<number, Partial<Locals> | typeof PENDING>();
+  #locals = new Map<number, Partial<Locals> | typeof HOOK_RUNNING>();
 
   /**
    * @example
@@ -205,7 +205,7 @@ export class Engine {
   }
 
   async #hook(token: number, headers: [string, string][], remote: string | null): Promise<object> {
-    this.#locals.set(token, PENDING);
+    this.#locals.set(token, HOOK_RUNNING);
     try {
       const locals = (await this.#hooks?.handle?.(handshakeEvent(headers, remote))) ?? {};
       // Freed meanwhile (the engine gave up on the hook): keep nothing.
@@ -221,7 +221,7 @@ export class Engine {
 
   #localsOf(token: number): Locals {
     const locals = this.#locals.get(token);
-    return (locals === undefined || locals === PENDING ? {} : locals) as Locals;
+    return (locals === undefined || locals === HOOK_RUNNING ? {} : locals) as Locals;
   }
 
   async #room(request: SocketRequest): Promise<object> {

@@ -23,7 +23,7 @@ function head(req: IncomingMessage, rest: Buffer): Buffer {
 }
 
 /** The descriptor of a plain TCP socket (Node's private handle), when there is one. */
-function descriptor(socket: Duplex): number | undefined {
+function fileDescriptor(socket: Duplex): number | undefined {
   if ('encrypted' in socket || process.platform === 'win32') return undefined;
   const handle = (socket as unknown as { _handle?: { fd?: unknown } })._handle;
   return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : undefined;
@@ -37,7 +37,7 @@ function descriptor(socket: Duplex): number | undefined {
  */
 export function handOver(native: NativeApp, req: IncomingMessage, socket: Duplex, rest: Buffer): void {
   const bytes = head(req, rest);
-  const fd = descriptor(socket);
+  const fd = fileDescriptor(socket);
   if (fd !== undefined) {
     try {
       native.adopt(fd, bytes);
