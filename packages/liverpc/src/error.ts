@@ -3,28 +3,9 @@
  * carries. One class, `LiverpcError`, whose `code` says what went wrong.
  */
 
-/** Codes the server answers a call, a join or a leave with (the ack envelope's `error.code`). */
-export type ServerErrorCode =
-  | 'invalid_payload'
-  | 'forbidden'
-  | 'not_found'
-  | 'rate_limited'
-  | 'too_large'
-  | 'timeout'
-  | 'unavailable'
-  | 'internal';
+import { REFUSAL_CODES, type RefusalCode, SERVER_ERROR_CODES, type ServerErrorCode } from './wire.js';
 
-/**
- * Codes of a refused handshake (the `connect_error` message). `unavailable` (the server could
- * not decide now) is retried with backoff; the others are final.
- */
-export type RefusalCode =
-  | 'forbidden_origin'
-  | 'unauthenticated'
-  | 'forbidden'
-  | 'not_found'
-  | 'unavailable'
-  | 'internal';
+export type { RefusalCode, ServerErrorCode };
 
 /**
  * Codes the client itself produces, when no answer came from the server:
@@ -36,7 +17,10 @@ export type RefusalCode =
  */
 export type ClientErrorCode = 'disconnected' | 'timeout' | 'closed' | 'cancelled';
 
-/** Every code a `LiverpcError` may carry. */
+/**
+ * Every code a `LiverpcError` may carry. Of the refusal codes, `unavailable` (the server could
+ * not decide now) is retried with backoff; the others are final.
+ */
 export type ErrorCode = ServerErrorCode | RefusalCode | ClientErrorCode;
 
 /** One problem with a payload: where (`text`, `items.0.name`, `` for the whole payload) and what. */
@@ -44,25 +28,6 @@ export interface Issue {
   path: string;
   message: string;
 }
-
-const REFUSAL_CODES: readonly string[] = [
-  'forbidden_origin',
-  'unauthenticated',
-  'forbidden',
-  'not_found',
-  'unavailable',
-  'internal',
-];
-const SERVER_CODES: readonly string[] = [
-  'invalid_payload',
-  'forbidden',
-  'not_found',
-  'rate_limited',
-  'too_large',
-  'timeout',
-  'unavailable',
-  'internal',
-];
 
 /**
  * Join refusals that asking again later may change: the runtime retries them with backoff.
@@ -104,6 +69,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 
+/** Whether `value` is one of `codes` (a wire list). */
+export function isOneOf<C extends string>(codes: readonly C[], value: string): value is C {
+  return (codes as readonly string[]).includes(value);
+}
+
 function isIssue(value: unknown): value is Issue {
   return isObject(value) && typeof value.path === 'string' && typeof value.message === 'string';
 }
@@ -116,12 +86,12 @@ function isIssue(value: unknown): value is Issue {
  * fromWire({ code: 'forbidden', message: 'forbidden' }).code; // 'forbidden'
  */
 export function fromWire(error: unknown): LiverpcError {
-  if (!isObject(error) || typeof error.code !== 'string' || !SERVER_CODES.includes(error.code)) {
+  if (!isObject(error) || typeof error.code !== 'string' || !isOneOf(SERVER_ERROR_CODES, error.code)) {
     return new LiverpcError('internal', 'liverpc: malformed error from the server');
   }
   const message = typeof error.message === 'string' ? error.message : error.code;
   const issues = Array.isArray(error.issues) ? error.issues.filter(isIssue) : undefined;
-  return new LiverpcError(error.code as ServerErrorCode, message, issues);
+  return new LiverpcError(error.code, message, issues);
 }
 
 /**
@@ -131,5 +101,5 @@ export function fromWire(error: unknown): LiverpcError {
  * refusalCode('unauthenticated'); // 'unauthenticated'
  */
 export function refusalCode(message: string): RefusalCode {
-  return REFUSAL_CODES.includes(message) ? (message as RefusalCode) : 'internal';
+  return isOneOf(REFUSAL_CODES, message) ? message : 'internal';
 }

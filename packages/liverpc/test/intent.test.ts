@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { LiverpcError } from 'liverpc';
 
 // Package-internal (package.json "imports"): the page's Managers, to drop their transport.
-import { managersOf } from '#internal/manager.js';
+import { managersOf } from '#internal/client/manager.js';
 
 import { type Room, useFixture } from './support/clients.js';
 import { Inbox, rejection, until } from './support/wait.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 // Package-internal (package.json "imports"): the page's Managers, to drop their transport.
-import { managersOf } from '#internal/manager.js';
+import { managersOf } from '#internal/client/manager.js';
 
 import { useFixture } from './support/clients.js';
 import { Inbox, until } from './support/wait.js';

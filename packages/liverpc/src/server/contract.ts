@@ -1,13 +1,15 @@
 /**
  * The TypeScript front-end's vocabulary: `socket({ toClient, fromClient, rooms })`,
- * `room.private`, `room.expose`, `handler`, `event`. Each returns a plain description that
- * `register` hands to the engine; `socket()` also returns the page's client factory, so
+ * `room.private`, `room.expose`, `handler`, `event`. Each returns a plain description:
+ * `createEngine` reads the contracts' names from it for the addon, answers the addon's
+ * requests with its functions, and binds each contract to its namespace (so `chat.to(key)`
+ * can emit). `socket()` also returns the page's client factory, so
  * `import { chat } from './chat.socket'` is typed by inference in the page.
  */
 
-import type { ClientFactory, ClientOptions } from '../contract.js';
+import type { ClientFactory, ClientOptions } from '../client/types.js';
 import { LiverpcError } from '../error.js';
-import { socket as clientSocket } from '../socket.js';
+import { defineClient } from '../client/define.js';
 import type { Input, Output, StandardSchemaV1 } from './schema.js';
 
 declare global {
@@ -184,7 +186,7 @@ export function handler(
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type FromClientDef = { readonly [name: string]: Handler<any, any> };
 /** `[payload, reply]` per handler, as the page calls them. */
-export type Calls<F extends FromClientDef> = {
+export type CallSignatures<F extends FromClientDef> = {
   [K in keyof F]: F[K] extends Handler<infer P, infer R> ? readonly [P, R] : never;
 };
 
@@ -198,11 +200,11 @@ export interface SocketDef<T extends ToClientDef, F extends FromClientDef, R ext
 /** The page's view of a contract: what its client is typed from. */
 export interface ClientContract<T extends ToClientDef, F extends FromClientDef, R extends RoomsDef> {
   toClient: Events<T>;
-  fromClient: Calls<F>;
+  fromClient: CallSignatures<F>;
   rooms: RoomPayloads<R>;
 }
 
-/** Where a registered contract is served: set by `register`. */
+/** Where a contract is served: set by the `Engine` that serves it. */
 export interface Binding {
   readonly route: string;
   readonly name: string;
@@ -212,12 +214,12 @@ export interface Binding {
 
 /** The server side of a contract: its definition, and emits to its rooms from anywhere. */
 export interface ServerSocket<T extends ToClientDef, F extends FromClientDef, R extends RoomsDef> {
-  /** The definition, read by `register`. */
+  /** The definition, read by the `Engine`, and its binding once an engine serves it. */
   readonly '~liverpc': SocketDef<T, F, R> & { binding?: Binding };
   /**
    * Emits to every member of room `key`, from anywhere in the server (a form action, an
    * endpoint, a job). Returns how many sockets of this process it reached. Throws until the
-   * contract is registered with the engine.
+   * contract is served by an engine (`createEngine`).
    *
    * @example
    * chat.to(['tenant', user.tenantId]).emit('notice', { text: 'maintenance at 5' });
@@ -263,7 +265,7 @@ export function socket<
         .filter(([, r]) => r.kind === 'private' && r.autoJoin)
         .map(([n]) => n),
     };
-    return clientSocket<ClientContract<T, F, R>>(descriptor as never)(options);
+    return defineClient<ClientContract<T, F, R>>(descriptor as never)(options);
   };
   const server: ServerSocket<T, F, R> = {
     '~liverpc': state,

@@ -4,10 +4,12 @@
  * per-connection token the engine holds; the engine frees the token when the connection goes.
  */
 
-import { LiverpcError, type Issue, type ServerErrorCode } from '../error.js';
+import { LiverpcError, isOneOf, type Issue, type RefusalCode, type ServerErrorCode } from '../error.js';
+import { invalidPayloadMessage, namespaceOf } from '../protocol.js';
+import { type Limits, SERVER_ERROR_CODES } from '../wire.js';
 import type { Binding, Handler, HandlerArgs, Locals, RoomDef, RoomKey, ServerSocket } from './contract.js';
 import { handshakeEvent, type Handle } from './hooks.js';
-import { loadNative, type NativeApp, type NativeModule } from './native.js';
+import { loadNative, type NativeApp } from './native.js';
 import { validate } from './schema.js';
 import { attach } from './upgrade.js';
 import type { Server } from 'node:http';
@@ -30,55 +32,31 @@ export interface EngineOptions {
   readonly origins?: readonly string[];
   /** Also accept HTTP long-polling (default: websocket only). */
   readonly longPolling?: boolean;
-  /** The engine's limits to change (Rule 5); the others keep their defaults (see `EngineLimits`). */
+  /** The engine's limits to change; the others keep their defaults (see `EngineLimits`). */
   readonly limits?: EngineLimits;
   /**
    * `redis://host:port`: this process is one node of several sharing their rooms through Redis
    * (at most once across nodes while Redis is down; local delivery never stops).
    */
   readonly redis?: string;
-  /** The addon (default: loaded, and built on first use). */
-  readonly native?: NativeModule;
 }
 
 /**
- * Bounds on what one connection may cost, as the Rust engine applies them; every one has a
- * documented default (the Rust crate's `Limits`).
+ * The engine's limits to change, as the Rust engine applies them: any of the Rust crate's
+ * `Limits` (Rule 5 (docs/security.md#rule-5)), under their serde names, durations in
+ * milliseconds. The others keep their defaults, `DEFAULT_LIMITS` in `wire.ts` (`maxPayload`
+ * 65536 bytes, `maxRooms` 32, `handlerTimeoutMs` 10000, ...). Behind a reverse proxy every
+ * page has the proxy's address: raise `maxConnectionsPerAddress` there.
  *
  * @example
  * createEngine({ hooks, contracts, limits: { maxRooms: 8, handlerTimeoutMs: 5000 } });
  */
-export interface EngineLimits {
-  /** Largest payload of one call or join, in bytes (default 65536; `too_large` beyond). */
-  readonly maxPayload?: number;
-  /** Rooms (join requests) one socket may hold (default 32). */
-  readonly maxRooms?: number;
-  /** Sustained calls and joins per second per socket (default 20), and the burst (40). */
-  readonly callsPerSecond?: number;
-  readonly burst?: number;
-  /** Messages queued for one connection before it is dropped as a slow reader (default 256). */
-  readonly sendBuffer?: number;
-  /** Heartbeat (defaults 25000 / 20000 ms) and the time to connect a namespace (10000 ms). */
-  readonly pingIntervalMs?: number;
-  readonly pingTimeoutMs?: number;
-  readonly connectTimeoutMs?: number;
-  /** Calls, joins and leaves of one socket queued or running (default 16). */
-  readonly maxInFlight?: number;
-  /** Time a handler, room function or the hook may take (default 10000 ms; `timeout`). */
-  readonly handlerTimeoutMs?: number;
-  /** Handshakes being decided at once (default 256; `unavailable` beyond). */
-  readonly maxHandshakes?: number;
-  /**
-   * Websocket connections open at once, in total (default 10000, and at most the open-file
-   * limit less 64) and per remote address (default 1000); one over a cap is closed at once.
-   * Behind a reverse proxy every page has the proxy's address: raise the per-address cap there.
-   */
-  readonly maxConnections?: number;
-  readonly maxConnectionsPerAddress?: number;
-}
+export type EngineLimits = Partial<Limits>;
 
 /** A contract ready to be described to the engine. */
-interface Registered {
+interface BoundContract {
+  readonly route: string;
+  readonly name: string;
   readonly namespace: string;
   readonly socket: ServerSocket<never, never, never>['~liverpc'];
 }
@@ -100,14 +78,10 @@ type Request =
 
 type Refused = { ok: false; error: { code: ServerErrorCode; message: string; issues?: Issue[] } };
 const FORBIDDEN: Refused = { ok: false, error: { code: 'forbidden', message: 'forbidden' } };
-const REFUSALS: readonly string[] = ['unauthenticated', 'forbidden', 'unavailable'];
-const CODES: readonly string[] = ['invalid_payload', 'forbidden', 'not_found', 'rate_limited', 'too_large', 'timeout', 'unavailable', 'internal'];
+/** The refusals a hook may throw; any other throw refuses the connection `internal`. */
+const HOOK_REFUSALS: readonly RefusalCode[] = ['unauthenticated', 'forbidden', 'unavailable'];
 /** Marks a token whose hook is still running. */
-const PENDING = Symbol('pending');
-
-function namespaceOf(route: string, name: string): string {
-  return `${route.replace(/\/$/, '')}/${name}`;
-}
+const HOOK_RUNNING = Symbol('hook running');
 
 function isSocket(value: unknown): value is ServerSocket<never, never, never> {
   return typeof value === 'function' && '~liverpc' in value;
@@ -120,8 +94,8 @@ function isSocket(value: unknown): value is ServerSocket<never, never, never> {
 export class Engine {
   #native: NativeApp;
   #hooks: EngineOptions['hooks'];
-  #contracts = new Map<string, Registered>();
-  #locals = new Map<number, Partial<Locals> | typeof PENDING>();
+  #contracts = new Map<string, BoundContract>();
+  #locals = new Map<number, Partial<Locals> | typeof HOOK_RUNNING>();
 
   /**
    * @example
@@ -142,7 +116,7 @@ export class Engine {
         const def = value['~liverpc'];
         const namespace = namespaceOf(route, name);
         if (this.#contracts.has(namespace)) throw new LiverpcError('internal', `liverpc: contract ${namespace} registered twice`);
-        this.#contracts.set(namespace, { namespace, socket: def });
+        this.#contracts.set(namespace, { route, name, namespace, socket: def });
         const rooms = Object.entries((def.rooms ?? {}) as Record<string, RoomDef>).map(([room, r]) => ({
           name: room,
           exposed: r.kind === 'expose',
@@ -157,14 +131,13 @@ export class Engine {
         });
       }
     }
-    const { NativeApp } = options.native ?? loadNative();
+    const { NativeApp } = loadNative();
     try {
       this.#native = new NativeApp((request) => this.#dispatch(request), JSON.stringify(description));
     } catch (e) {
       throw new LiverpcError('internal', `liverpc: the contracts were refused: ${e instanceof Error ? e.message : String(e)}`);
     }
-    for (const { namespace, socket } of this.#contracts.values()) {
-      const [route, name] = [namespace.slice(0, namespace.lastIndexOf('/')) || '/', namespace.slice(namespace.lastIndexOf('/') + 1)];
+    for (const { route, name, namespace, socket } of this.#contracts.values()) {
       const binding: Binding = {
         route,
         name,
@@ -175,7 +148,7 @@ export class Engine {
     }
   }
 
-  /** The addon's app (for the socket handoff). */
+  /** @internal The addon's app, for the socket handoff of `liverpc/vite`'s dev server. */
   get native(): NativeApp {
     return this.#native;
   }
@@ -232,7 +205,7 @@ export class Engine {
   }
 
   async #hook(token: number, headers: [string, string][], remote: string | null): Promise<object> {
-    this.#locals.set(token, PENDING);
+    this.#locals.set(token, HOOK_RUNNING);
     try {
       const locals = (await this.#hooks?.handle?.(handshakeEvent(headers, remote))) ?? {};
       // Freed meanwhile (the engine gave up on the hook): keep nothing.
@@ -240,7 +213,7 @@ export class Engine {
       return { ok: true };
     } catch (e) {
       this.#locals.delete(token);
-      if (e instanceof LiverpcError && REFUSALS.includes(e.code)) return { ok: false, refuse: e.code };
+      if (e instanceof LiverpcError && isOneOf(HOOK_REFUSALS, e.code)) return { ok: false, refuse: e.code };
       console.error('liverpc: src/hooks.socket.ts threw; the connection is refused `internal`:', e);
       return { ok: false, refuse: 'internal' };
     }
@@ -248,7 +221,7 @@ export class Engine {
 
   #localsOf(token: number): Locals {
     const locals = this.#locals.get(token);
-    return (locals === undefined || locals === PENDING ? {} : locals) as Locals;
+    return (locals === undefined || locals === HOOK_RUNNING ? {} : locals) as Locals;
   }
 
   async #room(request: SocketRequest): Promise<object> {
@@ -306,10 +279,10 @@ export class Engine {
       const reply = await def.run(args as HandlerArgs<never>);
       return { ok: true, data: reply ?? null, emits };
     } catch (e) {
-      if (e instanceof LiverpcError && CODES.includes(e.code)) {
+      if (e instanceof LiverpcError && isOneOf(SERVER_ERROR_CODES, e.code)) {
         return { ok: false, error: { code: e.code, message: e.message, ...(e.issues ? { issues: e.issues } : {}) } };
       }
-      // Logged without the payload (Rule 3).
+      // Logged without the payload (Rule 3 (docs/security.md#rule-3)).
       console.error(`liverpc: handler ${request.contract}#${request.name} threw; answered \`internal\`:`, e);
       return { ok: false, error: { code: 'internal', message: 'internal server error' } };
     }
@@ -317,12 +290,7 @@ export class Engine {
 }
 
 function invalid(issues: Issue[]): Refused {
-  const [one] = issues;
-  const message =
-    issues.length === 1 && one !== undefined
-      ? `invalid payload: ${one.path === '' ? '' : `${one.path}: `}${one.message}`
-      : `invalid payload: ${issues.length} issues`;
-  return { ok: false, error: { code: 'invalid_payload', message, issues } };
+  return { ok: false, error: { code: 'invalid_payload', message: invalidPayloadMessage(issues), issues } };
 }
 
 /**

@@ -9,6 +9,9 @@
  *   rooms: { chat: room.private(({ params }) => ['chat', params.roomId], { autoJoin: true }) },
  * });
  * ```
+ *
+ * Only what a user writes is exported here; `liverpc/vite` and `liverpc/node` reach the rest
+ * (the addon, the socket handoff) by relative import.
  */
 
 export { event, handler, room, socket } from './contract.js';
@@ -39,10 +42,6 @@ export { hook } from './hooks.js';
 export type { Handle, HandshakeEvent } from './hooks.js';
 export { Engine, createEngine } from './engine.js';
 export type { ContractModule, EngineLimits, EngineOptions } from './engine.js';
-export { attach, handOver, ENDPOINT } from './upgrade.js';
-export { LiverpcNativeError, loadNative } from './native.js';
-export type { NativeApp, NativeModule } from './native.js';
-export { validate } from './schema.js';
 export type { Input, Output, StandardSchemaV1 } from './schema.js';
 export { LiverpcError } from '../error.js';
 export type { ErrorCode, Issue, ServerErrorCode } from '../error.js';

@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import type { NativeApp } from './native.js';
 
 /** The Socket.IO endpoint the page's client connects to. */
-export const ENDPOINT = '/socket.io/';
+export const SOCKET_IO_PATH = '/socket.io/';
 
 let warned = false;
 
@@ -23,7 +23,7 @@ function head(req: IncomingMessage, rest: Buffer): Buffer {
 }
 
 /** The descriptor of a plain TCP socket (Node's private handle), when there is one. */
-function descriptor(socket: Duplex): number | undefined {
+function fileDescriptor(socket: Duplex): number | undefined {
   if ('encrypted' in socket || process.platform === 'win32') return undefined;
   const handle = (socket as unknown as { _handle?: { fd?: unknown } })._handle;
   return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : undefined;
@@ -37,7 +37,7 @@ function descriptor(socket: Duplex): number | undefined {
  */
 export function handOver(native: NativeApp, req: IncomingMessage, socket: Duplex, rest: Buffer): void {
   const bytes = head(req, rest);
-  const fd = descriptor(socket);
+  const fd = fileDescriptor(socket);
   if (fd !== undefined) {
     try {
       native.adopt(fd, bytes);
@@ -64,7 +64,7 @@ export function handOver(native: NativeApp, req: IncomingMessage, socket: Duplex
  */
 export function attach(server: Server, native: () => NativeApp, options: { proxy?: boolean } = {}): () => void {
   const listener = (req: IncomingMessage, socket: Duplex, rest: Buffer): void => {
-    if (!(req.url ?? '').startsWith(ENDPOINT)) return;
+    if (!(req.url ?? '').startsWith(SOCKET_IO_PATH)) return;
     try {
       if (options.proxy === true) {
         // Forced proxy (tests of the fallback): a socket without a descriptor takes that path.

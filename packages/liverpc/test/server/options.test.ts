@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import * as hooks from './app/src/hooks.socket.js';
 import * as chatModule from './app/src/routes/rooms/[roomId]/chat.socket.js';
 import { serve, type Served } from './harness.js';
+import { DEFAULT_LIMITS, type Limits } from '../../src/wire.js';
 
 const CHAT = '/rooms/[roomId]/chat';
 const contracts = [{ route: '/rooms/[roomId]', exports: chatModule }];
@@ -28,6 +29,30 @@ describe('limits set from TypeScript', { timeout: 30_000 }, () => {
     // The auto-joined chat room is the one room allowed: the tenant join is over the limit.
     const answer = (await alice.call('liverpc:join', { room: 'tenant' })) as { ok: boolean; error?: { code: string } };
     assert.equal(answer.ok, false);
+    assert.equal(answer.error?.code, 'rate_limited');
+  });
+});
+
+describe('every Limits field set from TypeScript', { timeout: 30_000 }, () => {
+  // Every field of the Rust `Limits`, read from the generated defaults: a new field is covered
+  // without touching this test. Each is doubled; maxRooms is 1, so that one shows it applies.
+  const limits = {
+    ...(Object.fromEntries(Object.entries(DEFAULT_LIMITS).map(([key, value]) => [key, value * 2])) as unknown as Limits),
+    maxRooms: 1,
+  };
+  let env: Served;
+  before(async () => {
+    env = await serve({ hooks, contracts, limits });
+  });
+  after(() => env?.close());
+
+  test('the engine accepts them all, and applies them', async () => {
+    assert.deepEqual(Object.keys(limits).sort(), Object.keys(DEFAULT_LIMITS).sort());
+    for (const [key, value] of Object.entries(limits)) assert.notEqual(value, DEFAULT_LIMITS[key as keyof Limits], key);
+    const alice = env.open(CHAT, '/rooms/general', 's-alice');
+    await alice.connected;
+    await alice.next('liverpc:room');
+    const answer = (await alice.call('liverpc:join', { room: 'tenant' })) as { ok: boolean; error?: { code: string } };
     assert.equal(answer.error?.code, 'rate_limited');
   });
 });

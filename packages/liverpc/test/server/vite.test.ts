@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { clientModule, contractFiles, contractsOf, isContractFile, routeIdOf } from '../../src/sockets.js';
+import { contractFiles, contractsOf, isContractFile, routeIdOf } from '../../src/build/discovery.js';
+import { clientModule } from '../../src/build/modules.js';
 import * as chatModule from './app/src/routes/rooms/[roomId]/chat.socket.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -28,9 +29,9 @@ test('contract files are found under src/routes', () => {
 
 test('the browser module is built from the names only: no server code', () => {
   const code = clientModule('/rooms/[roomId]', contractsOf(chatModule));
-  assert.match(code, /import \{ socket \} from "liverpc\/sveltekit"/);
-  assert.match(code, /export const chat = socket\(/);
-  const descriptor = JSON.parse(code.slice(code.indexOf('socket({') + 7, code.lastIndexOf(')')));
+  assert.match(code, /import \{ defineClient \} from "liverpc\/sveltekit"/);
+  assert.match(code, /export const chat = defineClient\(/);
+  const descriptor = JSON.parse(code.slice(code.indexOf('defineClient({') + 13, code.lastIndexOf(')')));
   assert.deepEqual(descriptor, {
     namespace: '/rooms/[roomId]/chat',
     route: '/rooms/[roomId]',

@@ -1,5 +1,5 @@
 /**
- * `liverpc/sveltekit`: the same `socket` as `liverpc`, for SvelteKit components. A client
+ * `liverpc/sveltekit`: the same `defineClient` as `liverpc`, for SvelteKit components. A client
  * created during component initialisation in the browser follows the page (`afterNavigate`
  * -> `navigate(location.pathname)`: `/rooms/general` -> `/rooms/random` re-handshakes) and
  * closes with the component (`onDestroy`). The app's `paths.base` is taken off the path the
@@ -14,9 +14,9 @@ import { onDestroy } from 'svelte';
 import { createSubscriber } from 'svelte/reactivity';
 
 import { type Track, createClient } from './client.js';
-import type { ClientFactory, ClientOptions, Contract, Descriptor } from './contract.js';
+import type { ClientFactory, ClientOptions, Contract, Descriptor } from './types.js';
 import { inert } from './inert.js';
-import { DEFAULT_TIMEOUT, factory } from './socket.js';
+import { DEFAULT_TIMEOUT, clientFactory } from './define.js';
 
 export * from './index.js';
 
@@ -56,8 +56,8 @@ export function routePath(pathname: string, prefix: string = base): string {
  * room.on.message((m) => (messages = [...messages, m]));
  * // {#if room.state.current.status !== 'connected'}Offline…{/if}
  */
-export function socket<C extends Contract>(descriptor: Descriptor<C>): ClientFactory<C> {
-  const make = factory(descriptor, track);
+export function defineClient<C extends Contract>(descriptor: Descriptor<C>): ClientFactory<C> {
+  const make = clientFactory(descriptor, track);
   return (options: ClientOptions = {}) => {
     if (typeof window === 'undefined') {
       // Server-side rendering never connects, even with an explicit `url`.

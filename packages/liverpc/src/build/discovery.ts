@@ -1,8 +1,7 @@
 /**
- * What the `liverpc/vite` plugin needs to know about an app's TypeScript contracts, without
- * Vite: where they are (`src/hooks.socket.ts`, `src/routes/**\/*.socket.ts`), which route id a
- * file belongs to, and the browser module that replaces a contract module (a client built
- * from the contract's names, like SvelteKit's remote functions; no server code in it).
+ * Discovery of an app's TypeScript contracts, without Vite: where they are
+ * (`src/hooks.socket.ts`, `src/routes/**\/*.socket.ts`), which route id a file belongs to, and
+ * the names of the contracts a module exports.
  */
 
 import { readdirSync } from 'node:fs';
@@ -75,39 +74,4 @@ export function contractsOf(exports: Readonly<Record<string, unknown>>): Map<str
     });
   }
   return found;
-}
-
-/**
- * The browser module replacing a contract module: one client factory per contract, from its
- * names only.
- *
- * @example
- * clientModule('/rooms/[roomId]', contractsOf(await server.ssrLoadModule(file)));
- */
-export function clientModule(route: string, contracts: ReadonlyMap<string, ContractNames>, entry = 'liverpc/sveltekit'): string {
-  let code = `// Built by liverpc/vite from the contract's names: no server code reaches the browser.\nimport { socket } from ${JSON.stringify(entry)};\n`;
-  for (const [name, names] of contracts) {
-    const descriptor = { namespace: `${route.replace(/\/$/, '')}/${name}`, route, ...names };
-    code += `export const ${name} = socket(${JSON.stringify(descriptor)});\n`;
-  }
-  return code;
-}
-
-/** Where the registry module keeps an app's sockets: read by `liverpc/node`. */
-export const REGISTRY = 'liverpc.sockets';
-
-/**
- * The module that registers an app's hook and contracts for production (`globalThis`, under
- * `Symbol.for(REGISTRY)`), bundled with the server so that each is one instance.
- *
- * @example
- * registryModule('/app', '/app/src/hooks.socket.ts', contractFiles('/app'));
- */
-export function registryModule(root: string, hooks: string | undefined, contracts: readonly string[]): string {
-  let code = '// Built by liverpc/vite: the app\'s sockets, for liverpc/node.\n';
-  if (hooks !== undefined) code += `import * as hooks from ${JSON.stringify(hooks)};\n`;
-  contracts.forEach((file, i) => (code += `import * as contract${i} from ${JSON.stringify(file)};\n`));
-  const list = contracts.map((file, i) => `{ route: ${JSON.stringify(routeIdOf(root, file))}, exports: contract${i} }`);
-  code += `globalThis[Symbol.for(${JSON.stringify(REGISTRY)})] = { hooks: ${hooks === undefined ? 'undefined' : 'hooks'}, contracts: [${list.join(', ')}] };\n`;
-  return code;
 }

@@ -1,7 +1,7 @@
 /**
  * liverpc: typed realtime for SvelteKit pages, over Socket.IO.
  *
- * Generated modules call `socket(...)`; pages call what it returns:
+ * Generated modules call `defineClient(...)`; pages call what it returns:
  *
  * ```ts
  * import { chat } from './chat.socket';
@@ -11,13 +11,13 @@
  * await room.join.project({ projectId });
  * ```
  *
- * In a SvelteKit app import `socket` from `liverpc/sveltekit` instead: same API, plus it
+ * In a SvelteKit app import `defineClient` from `liverpc/sveltekit` instead: same API, plus it
  * follows navigations and closes with the component.
  */
 
-export { socket, DEFAULT_TIMEOUT } from './socket.js';
-export { LiverpcError } from './error.js';
-export type { ClientErrorCode, ErrorCode, Issue, RefusalCode, ServerErrorCode } from './error.js';
+export { defineClient, DEFAULT_TIMEOUT } from './define.js';
+export { LiverpcError } from '../error.js';
+export type { ClientErrorCode, ErrorCode, Issue, RefusalCode, ServerErrorCode } from '../error.js';
 export type {
   Call,
   Calls,
@@ -31,7 +31,7 @@ export type {
   PresenceStores,
   RoomCall,
   RoomCalls,
-} from './contract.js';
+} from './types.js';
 export type { Member } from './presence.js';
 export type {
   ConnectionState,

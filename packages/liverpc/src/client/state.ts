@@ -3,8 +3,8 @@
  * Values are immutable; every change is a new object.
  */
 
-import type { LiverpcError, RefusalCode } from './error.js';
-import { samePayload } from './joined.js';
+import type { LiverpcError, RefusalCode } from '../error.js';
+import { samePayload } from '../protocol.js';
 
 /**
  * - `connecting`: opening (or re-opening after `navigate`); also the state of an inert client

@@ -7,6 +7,7 @@
 import type { Channel } from './channel.js';
 import type { AnyState } from './state.js';
 import { type Readable, type ReadableState, Store, type Unsubscribe } from './store.js';
+import { EVENTS } from '../wire.js';
 
 /** One member of a room, as the server describes it. */
 export interface Member<D> {
@@ -23,8 +24,6 @@ type PresenceEvent =
   | { room: string; self: string; members: { id: string; data: unknown }[] }
   | { room: string; join: { id: string; data: unknown } }
   | { room: string; leave: string };
-
-const EVENT = 'liverpc:presence';
 
 function isEvent(value: unknown): value is PresenceEvent {
   if (typeof value !== 'object' || value === null) return false;
@@ -59,7 +58,7 @@ export class Presence<D> {
   attach(channel: Channel): void {
     this.#off();
     this.#reset();
-    this.#off = channel.listen(EVENT, (event) => this.#receive(event));
+    this.#off = channel.listen(EVENTS.presence, (event) => this.#receive(event));
   }
 
   /**

@@ -6,14 +6,11 @@
  */
 
 import type { Channel } from './channel.js';
-import type { Client, Contract, Descriptor } from './contract.js';
-import { LiverpcError } from './error.js';
+import type { Client, Contract, Descriptor } from './types.js';
+import { LiverpcError } from '../error.js';
 import { Presence } from './presence.js';
 import type { AnyState } from './state.js';
 import { type Readable, Store, type Unsubscribe } from './store.js';
-
-/** Client members; a handler may not have one of these names. */
-export const MEMBERS: readonly string[] = ['on', 'join', 'leave', 'state', 'presence', 'navigate', 'close', 'then'];
 
 /**
  * Makes reading `state.current` reactive: called once with the client's store, returns what

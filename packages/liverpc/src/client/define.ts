@@ -1,12 +1,14 @@
 /**
- * `socket(descriptor)`: what a generated module calls. It returns the contract's client
+ * `defineClient(descriptor)`: what a generated module calls. It returns the contract's client
  * factory (`chat`), which binds a client to the page's URL.
  */
 
-import { MEMBERS, type Track, createClient } from './client.js';
+import { isOneOf } from '../error.js';
+import { RESERVED_NAMES, RESERVED_PREFIX } from '../wire.js';
+import { type Track, createClient } from './client.js';
 import { connectionFor } from './connection.js';
-import type { ClientFactory, ClientOptions, Contract, Descriptor } from './contract.js';
 import { inert } from './inert.js';
+import type { ClientFactory, ClientOptions, Contract, Descriptor } from './types.js';
 
 /** Default milliseconds a call, join or leave waits for its answer. */
 export const DEFAULT_TIMEOUT = 10_000;
@@ -19,7 +21,7 @@ export const DEFAULT_TIMEOUT = 10_000;
  * is inert: it opens nothing, its state stays `connecting` and its calls reject with `closed`.
  *
  * @example
- * export const chat = socket<{
+ * export const chat = defineClient<{
  *   toClient: { message: Message };
  *   fromClient: { send: [Send, Sent] };
  *   rooms: { chat: null };
@@ -30,20 +32,20 @@ export const DEFAULT_TIMEOUT = 10_000;
  * room.on.message((m) => console.log(m.text));
  * await room.send({ text: 'hi' });
  */
-export function socket<C extends Contract>(descriptor: Descriptor<C>): ClientFactory<C> {
-  return factory(descriptor);
+export function defineClient<C extends Contract>(descriptor: Descriptor<C>): ClientFactory<C> {
+  return clientFactory(descriptor);
 }
 
 /**
- * {@link socket} with a way to make `state.current` reactive (the `liverpc/sveltekit` entry
+ * {@link defineClient} with a way to make `state.current` reactive (the `liverpc/sveltekit` entry
  * passes Svelte's).
  *
  * @example
- * const chat = factory(descriptor, (store) => createSubscriber((update) => store.subscribe(update)));
+ * const chat = clientFactory(descriptor, (store) => createSubscriber((update) => store.subscribe(update)));
  */
-export function factory<C extends Contract>(descriptor: Descriptor<C>, track?: Track): ClientFactory<C> {
+export function clientFactory<C extends Contract>(descriptor: Descriptor<C>, track?: Track): ClientFactory<C> {
   for (const name of descriptor.fromClient) {
-    if (MEMBERS.includes(name) || name.startsWith('liverpc:')) {
+    if (isOneOf(RESERVED_NAMES, name) || name.startsWith(RESERVED_PREFIX)) {
       throw new TypeError(`liverpc: \`${name}\` is reserved and cannot name a handler`);
     }
   }

@@ -1,12 +1,12 @@
 /**
- * Calls over one Socket.IO socket: each `emit` carries an ack, answered with liverpc's
+ * The outbox of one Socket.IO socket: each call is an `emit` with an ack, answered with liverpc's
  * envelope `{ ok: true, data }` or `{ ok: false, error }`. A call made while the socket is not
  * connected waits in a queue until the next handshake; every call is bounded by its timeout.
  */
 
-import type { Socket } from 'socket.io-client';
+import type { Socket as IoSocket } from 'socket.io-client';
 
-import { LiverpcError, fromWire } from './error.js';
+import { LiverpcError, fromWire } from '../error.js';
 
 /** The server's answer to a call: the ack envelope, decoded. */
 export type Answer = { ok: true; data: unknown } | { ok: false; error: LiverpcError };
@@ -22,15 +22,15 @@ interface Pending {
 }
 
 /** See the module documentation. */
-export class Calls {
-  readonly #socket: Socket;
+export class Outbox {
+  readonly #socket: IoSocket;
   readonly #queue = new Set<Pending>();
 
   /**
    * @example
-   * const calls = new Calls(manager.socket('/rooms/[roomId]/chat'));
+   * const outbox = new Outbox(manager.socket('/rooms/[roomId]/chat'));
    */
-  constructor(socket: Socket) {
+  constructor(socket: IoSocket) {
     this.#socket = socket;
   }
 
@@ -39,7 +39,7 @@ export class Calls {
    * `timeout` or `disconnected` when none came.
    *
    * @example
-   * const answer = await calls.request('send', { text: 'hi' }, 10_000);
+   * const answer = await outbox.request('send', { text: 'hi' }, 10_000);
    * if (answer.ok) console.log(answer.data);
    */
   request(event: string, payload: unknown, timeout: number): Promise<Answer> {
@@ -61,7 +61,7 @@ export class Calls {
    * Sends every queued call: the socket has just connected.
    *
    * @example
-   * socket.on('connect', () => calls.flush());
+   * socket.on('connect', () => outbox.flush());
    */
   flush(): void {
     for (const pending of this.#queue) {
@@ -75,7 +75,7 @@ export class Calls {
    * Rejects every queued call (a refusal, a navigation, a close).
    *
    * @example
-   * calls.rejectQueued(new LiverpcError('closed', 'the client was closed'));
+   * outbox.rejectQueued(new LiverpcError('closed', 'the client was closed'));
    */
   rejectQueued(error: LiverpcError): void {
     for (const pending of this.#queue) {

@@ -4,10 +4,11 @@
  * as canonical JSON (key order does not matter), as the server compares a leave with its join.
  */
 
-import type { LiverpcError } from './error.js';
+import type { LiverpcError } from '../error.js';
+import { canonical } from '../protocol.js';
 
-/** Someone waiting for a join's outcome. */
-export interface Settle {
+/** Someone waiting for an outcome: a join's, or the next handshake's. */
+export interface Waiter {
   resolve(): void;
   reject(error: LiverpcError): void;
 }
@@ -19,7 +20,7 @@ export interface Settle {
 export interface Intent {
   readonly room: string;
   readonly data: unknown;
-  readonly waiters: Settle[];
+  readonly waiters: Waiter[];
   /** Transient refusals in a row (the backoff's exponent), and the last one. */
   attempt: number;
   error?: LiverpcError;
@@ -94,28 +95,6 @@ export class Joined {
   }
 }
 
-/**
- * Whether two payloads are the same join payload (key order does not matter).
- *
- * @example
- * samePayload({ a: 1, b: 2 }, { b: 2, a: 1 }); // true
- */
-export function samePayload(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
-}
-
 function keyOf(room: string, data: unknown): string {
   return JSON.stringify([room, canonical(data)]);
-}
-
-/** The value with object keys sorted, recursively; `undefined` becomes `null`. */
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (typeof value === 'object' && value !== null) {
-    const record = value as Record<string, unknown>;
-    const sorted: Record<string, unknown> = {};
-    for (const k of Object.keys(record).sort()) if (record[k] !== undefined) sorted[k] = canonical(record[k]);
-    return sorted;
-  }
-  return value ?? null;
 }

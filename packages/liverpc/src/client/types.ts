@@ -8,7 +8,7 @@ import type { ConnectionState } from './state.js';
 import type { ReadableState, Unsubscribe } from './store.js';
 
 /**
- * One route contract, as the generated module declares it (the type parameter of `socket`):
+ * One route contract, as the generated module declares it (the type parameter of `defineClient`):
  * - `toClient`: event name -> payload type;
  * - `fromClient`: handler name -> `[payload type, reply type]` (`null` payload: no argument);
  * - `rooms`: room name -> join payload type (`null`: a private room, joined by name only);

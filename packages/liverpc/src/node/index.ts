@@ -10,35 +10,10 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { createEngine, type ContractModule, type Engine, type EngineLimits } from './server/engine.js';
-import type { Handle } from './server/hooks.js';
-import { REGISTRY } from './sockets.js';
+import { createEngine, type Engine, type EngineLimits } from '../server/engine.js';
+import { registered } from './registry.js';
 
-/** The app's sockets, as the build registered them. */
-export interface RegisteredSockets {
-  readonly hooks: { readonly handle?: Handle } | undefined;
-  readonly contracts: readonly ContractModule[];
-}
-
-/**
- * The hook and the contracts of the app whose SvelteKit server was imported (its `handler`).
- * Throws when there are none: the app was not built with `sockets()`, or its handler is not
- * imported yet.
- *
- * @example
- * import { handler } from './build/handler.js';
- * const engine = createEngine({ ...registered(), origins: ['https://example.com'] });
- */
-export function registered(): RegisteredSockets {
-  const found = (globalThis as Record<symbol, RegisteredSockets | undefined>)[Symbol.for(REGISTRY)];
-  if (found === undefined) {
-    throw new Error(
-      'liverpc/node: no sockets registered. Build the app with the sockets() plugin of liverpc/vite ' +
-        '(vite.config.ts), and import the built handler (build/handler.js) before calling this.',
-    );
-  }
-  return found;
-}
+export { registered, type RegisteredSockets } from './registry.js';
 
 /**
  * The header `serve` sets on every request to the protocol it was served over (`http`),
@@ -109,4 +84,4 @@ export async function serve(handler: RequestHandler, options: ServeOptions = {})
   return { server, engine, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}` };
 }
 
-export type { Engine } from './server/engine.js';
+export type { Engine } from '../server/engine.js';

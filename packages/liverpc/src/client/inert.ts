@@ -5,7 +5,7 @@
  */
 
 import type { Channel } from './channel.js';
-import { LiverpcError } from './error.js';
+import { LiverpcError } from '../error.js';
 import { Store } from './store.js';
 
 /**

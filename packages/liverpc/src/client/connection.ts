@@ -6,38 +6,28 @@
  * connection, see manager.ts), so the two never hear each other's rooms.
  */
 
-import type { Socket } from 'socket.io-client';
+import type { Socket as IoSocket } from 'socket.io-client';
 
 import type { Channel, Navigation } from './channel.js';
-import { type Answer, Calls } from './calls.js';
-import { LiverpcError, TRANSIENT, fromWire, refusalCode } from './error.js';
-import { type Intent, Joined } from './joined.js';
+import { type Answer, Outbox } from './outbox.js';
+import { LiverpcError, TRANSIENT, fromWire, refusalCode } from '../error.js';
+import { type Intent, Joined, type Waiter } from './joined.js';
 import { type Lease, leaseManager } from './manager.js';
 import { type AnyState, type ExposedRoomState, type RoomState, joining, roomOf, withRoom } from './state.js';
 import { Store, type Unsubscribe } from './store.js';
+import { EVENTS } from '../wire.js';
 
-/** Reserved wire names (see docs/architecture.md, "Wire protocol"). */
-const JOIN = 'liverpc:join';
-const LEAVE = 'liverpc:leave';
-const ROOM_STATUS = 'liverpc:room';
-
-/** What a connection needs to know about its contract. */
-export interface Endpoint {
+/** A contract's namespace as a connection uses it: its name, route (for messages) and auto-joins. */
+export interface ContractNamespace {
   namespace: string;
   route: string;
   autoJoin: readonly string[];
 }
 
-/** The server a connection talks to. */
-export interface Server {
+/** The server a connection dials, and the handshake's headers (Node only). */
+export interface ServerTarget {
   url: string;
   extraHeaders?: Record<string, string> | undefined;
-}
-
-/** Someone waiting for the next completed handshake (`navigate`). */
-interface Waiter {
-  resolve(): void;
-  reject(error: LiverpcError): void;
 }
 
 /** The longest wait before asking again (a dropped page, an unavailable server, a room), in ms. */
@@ -55,14 +45,19 @@ const open = new Set<Connection>();
  * @example
  * const channel = connectionFor({ url }, { namespace, route, autoJoin }, '/rooms/general', 10_000);
  */
-export function connectionFor(server: Server, endpoint: Endpoint, path: string, timeout: number): Connection {
+export function connectionFor(
+  server: ServerTarget,
+  contract: ContractNamespace,
+  path: string,
+  timeout: number,
+): Connection {
   for (const connection of open) {
-    if (connection.serves(server, endpoint.namespace, path)) {
+    if (connection.serves(server, contract.namespace, path)) {
       connection.acquire();
       return connection;
     }
   }
-  const connection = new Connection(server, endpoint, path, timeout);
+  const connection = new Connection(server, contract, path, timeout);
   open.add(connection);
   connection.acquire();
   return connection;
@@ -71,14 +66,15 @@ export function connectionFor(server: Server, endpoint: Endpoint, path: string, 
 /** See the module documentation. */
 export class Connection implements Channel {
   readonly #state: Store<AnyState>;
-  readonly #server: Server;
+  readonly #server: ServerTarget;
   readonly #lease: Lease;
-  readonly #socket: Socket;
-  readonly #endpoint: Endpoint;
+  readonly #socket: IoSocket;
+  readonly #contract: ContractNamespace;
   readonly #joined = new Joined();
-  readonly #calls: Calls;
+  readonly #outbox: Outbox;
   /** Milliseconds each (re)join may take. */
   readonly #timeout: number;
+  /** Who waits for the next completed handshake (`navigate`). */
   #waiters: Waiter[] = [];
   #users = 0;
   #path: string;
@@ -96,17 +92,17 @@ export class Connection implements Channel {
    * Opens the namespace at once; use {@link connectionFor} to share it.
    *
    * @example
-   * new Connection({ url: 'http://localhost:3000' }, endpoint, '/rooms/general', 10_000);
+   * new Connection({ url: 'http://localhost:3000' }, contract, '/rooms/general', 10_000);
    */
-  constructor(server: Server, endpoint: Endpoint, path: string, timeout: number) {
+  constructor(server: ServerTarget, contract: ContractNamespace, path: string, timeout: number) {
     this.#server = server;
-    this.#endpoint = endpoint;
+    this.#contract = contract;
     this.#path = path;
-    this.#state = new Store(joining('connecting', endpoint.autoJoin));
+    this.#state = new Store(joining('connecting', contract.autoJoin));
     this.#timeout = timeout;
-    this.#lease = leaseManager(server.url, server.extraHeaders, endpoint.namespace);
-    this.#socket = this.#lease.manager.socket(endpoint.namespace);
-    this.#calls = new Calls(this.#socket);
+    this.#lease = leaseManager(server.url, server.extraHeaders, contract.namespace);
+    this.#socket = this.#lease.manager.socket(contract.namespace);
+    this.#outbox = new Outbox(this.#socket);
     this.#socket.auth = (send) => {
       this.#sentPath = this.#path;
       send({ path: this.#path });
@@ -114,7 +110,7 @@ export class Connection implements Channel {
     this.#socket.on('connect', () => this.#onConnect());
     this.#socket.on('disconnect', (reason) => this.#onDisconnect(reason));
     this.#socket.on('connect_error', (error) => this.#onConnectError(error));
-    this.#socket.on(ROOM_STATUS, (status: unknown) => this.#onRoomStatus(status));
+    this.#socket.on(EVENTS.room, (status: unknown) => this.#onRoomStatus(status));
     this.#socket.connect();
   }
 
@@ -134,10 +130,10 @@ export class Connection implements Channel {
    * @example
    * connection.serves({ url }, '/rooms/[roomId]/chat', '/rooms/general');
    */
-  serves(server: Server, namespace: string, path: string): boolean {
+  serves(server: ServerTarget, namespace: string, path: string): boolean {
     return (
       this.#users > 0 &&
-      this.#endpoint.namespace === namespace &&
+      this.#contract.namespace === namespace &&
       this.#path === path &&
       this.#server.url === server.url &&
       sameHeaders(this.#server.extraHeaders, server.extraHeaders)
@@ -238,7 +234,7 @@ export class Connection implements Channel {
     }
     this.#setRoom(room, data, undefined);
     // Sent after a pending join of the same room: the server handles them in that order.
-    if (this.#socket.connected) await this.call(LEAVE, roomRequest(room, data), timeout);
+    if (this.#socket.connected) await this.call(EVENTS.leave, roomRequest(room, data), timeout);
   }
 
   /**
@@ -272,7 +268,7 @@ export class Connection implements Channel {
       return { channel: this, done: Promise.reject(new LiverpcError('closed', 'liverpc: the client was closed')) };
     }
     if (path === this.#path || this.#users === 1) return { channel: this, done: this.#move(path) };
-    const next = connectionFor(this.#server, this.#endpoint, path, this.#timeout);
+    const next = connectionFor(this.#server, this.#contract, path, this.#timeout);
     const joins = this.#joined.all().map((i) => next.join(i.room, i.data, this.#timeout).catch(() => {}));
     this.release();
     const done = next.#move(path).then(() => Promise.all(joins).then(() => {}));
@@ -288,7 +284,7 @@ export class Connection implements Channel {
     this.#path = path;
     const done = this.#nextHandshake();
     this.#epoch += 1;
-    this.#calls.rejectQueued(new LiverpcError('disconnected', 'liverpc: the page navigated before the call was sent'));
+    this.#outbox.rejectQueued(new LiverpcError('disconnected', 'liverpc: the page navigated before the call was sent'));
     this.#state.set(this.#awaiting('connecting'));
     if (this.#socket.connected) {
       this.#socket.disconnect();
@@ -314,14 +310,15 @@ export class Connection implements Channel {
     this.#unavailable = 0;
     this.#state.set({ status: 'connected', rooms: this.#state.get().rooms });
     // The rooms first, then the calls queued meanwhile: the server handles a socket's messages
-    // in the order sent (Rule 7), so a queued call that needs a room finds it joined.
+    // in the order sent (Rule 7 (docs/security.md#rule-7)), so a queued call that needs a room
+    // finds it joined.
     const asks = this.#joined.all().map((intent) => {
       // A new socket starts with a fresh allowance on the server: the backoff starts over.
       clearTimeout(intent.timer);
       intent.attempt = 0;
       return this.#ask(intent, epoch);
     });
-    this.#calls.flush();
+    this.#outbox.flush();
     void Promise.all(asks).then(() => {
       if (epoch !== this.#epoch) return;
       const waiters = this.#waiters;
@@ -332,7 +329,7 @@ export class Connection implements Channel {
 
   /** Asks the server for a room the page wants; resolves once answered (or not at all). */
   #ask(intent: Intent, epoch: number): Promise<void> {
-    return this.#calls.request(JOIN, roomRequest(intent.room, intent.data), this.#timeout).then(
+    return this.#outbox.request(EVENTS.join, roomRequest(intent.room, intent.data), this.#timeout).then(
       (answer) => this.#answered(intent, epoch, answer),
       (error: unknown) => this.#answered(intent, epoch, { ok: false, error: asError(error) }),
     );
@@ -367,7 +364,7 @@ export class Connection implements Channel {
     intent.attempt += 1;
   }
 
-  #onDisconnect(reason: Socket.DisconnectReason): void {
+  #onDisconnect(reason: IoSocket.DisconnectReason): void {
     // Ours (`navigate`, `release`): they set the state themselves.
     if (reason === 'io client disconnect') return;
     this.#epoch += 1;
@@ -406,7 +403,7 @@ export class Connection implements Channel {
     }
     this.#state.set({ status: 'refused', error: code, rooms: {} });
     const detail =
-      code === 'not_found' ? `: the path ${this.#path} does not match the route ${this.#endpoint.route}` : '';
+      code === 'not_found' ? `: the path ${this.#path} does not match the route ${this.#contract.route}` : '';
     this.#fail(new LiverpcError(code, `liverpc: the server refused the connection (${code})${detail}`));
   }
 
@@ -447,7 +444,7 @@ export class Connection implements Channel {
   /** A call, unless the connection is closed or refused. */
   #request(event: string, payload: unknown, timeout: number): Promise<Answer> {
     const refused = this.#refusal();
-    return refused === undefined ? this.#calls.request(event, payload, timeout) : Promise.reject(refused);
+    return refused === undefined ? this.#outbox.request(event, payload, timeout) : Promise.reject(refused);
   }
 
   /**
@@ -466,7 +463,7 @@ export class Connection implements Channel {
   }
 
   #fail(error: LiverpcError): void {
-    this.#calls.rejectQueued(error);
+    this.#outbox.rejectQueued(error);
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter.reject(error);
@@ -478,7 +475,7 @@ export class Connection implements Channel {
    * the page joins or leaves them again). Auto-joined rooms are decided again by the server.
    */
   #awaiting(status: 'connecting' | 'reconnecting'): AnyState {
-    let next = joining(status, this.#endpoint.autoJoin, this.#joined.all());
+    let next = joining(status, this.#contract.autoJoin, this.#joined.all());
     for (const [name, room] of Object.entries(this.#state.get().rooms)) {
       if (Array.isArray(room)) {
         for (const r of room as readonly ExposedRoomState<unknown>[]) {
