@@ -27,6 +27,7 @@ const WEB: &str = "examples/chat/web";
 const TS_APP: &str = "examples/chat-ts";
 const E2E: &str = "examples/chat/e2e";
 const COMPAT: &str = "tests/compat";
+const GETTING_STARTED: &str = "tests/getting-started";
 /// Where `cargo xtask pack` puts a release's tarballs.
 const PACK: &str = "target/pack";
 const BENCH_NODE: &str = "bench/node";
@@ -148,6 +149,7 @@ fn test() -> Result<(), String> {
     run("browser end-to-end, both examples", E2E, "npm", &["test"])?;
     pack(&["--allow-dirty".to_owned()])?;
     run("package hygiene (publint, attw, the tarballs' files)", RUNTIME, "npm", &["run", "test:pack"])?;
+    run("getting started: a new SvelteKit app on the tarballs, no Rust on PATH", GETTING_STARTED, "npm", &["test"])?;
     println!("\nall tests passed in {:.0}s", started.elapsed().as_secs_f64());
     Ok(())
 }
