@@ -7,7 +7,16 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -33,7 +42,10 @@ const COMMANDS = [
 function pathWithoutRust() {
   const exe = process.platform === 'win32' ? '.exe' : '';
   const rust = (dir) => ['cargo', 'rustc'].some((tool) => existsSync(join(dir, tool + exe)));
-  return (process.env.PATH ?? '').split(delimiter).filter((dir) => dir !== '' && !rust(dir)).join(delimiter);
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter((dir) => dir !== '' && !rust(dir))
+    .join(delimiter);
 }
 
 const env = { ...process.env, PATH: pathWithoutRust(), NO_COLOR: '1' };
@@ -47,8 +59,17 @@ let app;
 
 /** Runs a command to completion in `cwd`; its output is shown only when it fails. */
 function sh(cwd, command, args, extraEnv = {}) {
-  const done = spawnSync(command, args, { cwd, env: { ...env, ...extraEnv }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  assert.equal(done.status, 0, `${command} ${args.join(' ')} failed (${done.error?.message ?? done.status}):\n${done.stdout}\n${done.stderr}`);
+  const done = spawnSync(command, args, {
+    cwd,
+    env: { ...env, ...extraEnv },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  assert.equal(
+    done.status,
+    0,
+    `${command} ${args.join(' ')} failed (${done.error?.message ?? done.status}):\n${done.stdout}\n${done.stderr}`,
+  );
   return done.stdout;
 }
 
@@ -74,7 +95,12 @@ function gettingStarted() {
 
 /** A server started by `command` in the app; resolves with its URL once it printed it. */
 async function start(args, pattern, extraEnv = {}) {
-  const child = spawn(args[0], args.slice(1), { cwd: app, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(args[0], args.slice(1), {
+    cwd: app,
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let out = '';
   const url = await new Promise((resolve, reject) => {
     const seen = (chunk) => {
@@ -151,11 +177,23 @@ async function checkpoints(base) {
 
 before(() => {
   for (const tool of ['cargo', 'rustc']) {
-    assert.equal(spawnSync(tool, ['--version'], { env }).error?.code, 'ENOENT', `${tool} is still on the PATH given to the app`);
+    assert.equal(
+      spawnSync(tool, ['--version'], { env }).error?.code,
+      'ENOENT',
+      `${tool} is still on the PATH given to the app`,
+    );
+  }
+  for (const tool of ['node', 'npm']) {
+    assert.equal(
+      spawnSync(tool, ['--version'], { env }).status,
+      0,
+      `${tool} shares a PATH directory with cargo or rustc: install them apart`,
+    );
   }
   work = mkdtempSync(join(tmpdir(), 'liverpc-getting-started-'));
   mkdirSync(join(work, 'packs'));
-  for (const file of readdirSync(packs).filter((f) => f.endsWith('.tgz'))) copyFileSync(join(packs, file), join(work, 'packs', file));
+  for (const file of readdirSync(packs).filter((f) => f.endsWith('.tgz')))
+    copyFileSync(join(packs, file), join(work, 'packs', file));
 });
 
 after(() => {
@@ -166,7 +204,18 @@ test('the getting-started page creates the app, step by step, without Rust', () 
   const { commands, files } = gettingStarted();
   assert.deepEqual(commands, COMMANDS, "the README's commands are the ones this test runs");
 
-  sh(work, 'npx', ['-y', SV, 'create', '--template', 'minimal', '--types', 'ts', '--no-add-ons', '--no-install', 'my-app']);
+  sh(work, 'npx', [
+    '-y',
+    SV,
+    'create',
+    '--template',
+    'minimal',
+    '--types',
+    'ts',
+    '--no-add-ons',
+    '--no-install',
+    'my-app',
+  ]);
   app = join(work, 'my-app');
 
   // `npm install liverpc`, from the tarballs: the engine still comes in through liverpc's
@@ -176,7 +225,9 @@ test('the getting-started page creates the app, step by step, without Rust', () 
   assert.ok(main, `a liverpc tarball in ${packs}: run cargo xtask pack`);
   const manifest = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
   manifest.overrides = Object.fromEntries(
-    tarballs.filter((f) => f.startsWith('liverpc-engine-')).map((f) => [`@liverpc/${f.slice('liverpc-'.length).replace(/-\d.*$/, '')}`, `file:../packs/${f}`]),
+    tarballs
+      .filter((f) => f.startsWith('liverpc-engine-'))
+      .map((f) => [`@liverpc/${f.slice('liverpc-'.length).replace(/-\d.*$/, '')}`, `file:../packs/${f}`]),
   );
   assert.ok(Object.keys(manifest.overrides).length > 0, 'an engine tarball');
   writeFileSync(join(app, 'package.json'), JSON.stringify(manifest, null, 2));
@@ -187,7 +238,8 @@ test('the getting-started page creates the app, step by step, without Rust', () 
   const lock = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8'));
   const ours = Object.entries(lock.packages).filter(([path]) => /node_modules\/(liverpc|@liverpc\/)/.test(path));
   assert.ok(ours.length >= 2, 'liverpc and its engine are installed');
-  for (const [path, entry] of ours) assert.match(entry.resolved ?? '', /^file:\.\.\/packs\//, `${path} from the tarballs`);
+  for (const [path, entry] of ours)
+    assert.match(entry.resolved ?? '', /^file:\.\.\/packs\//, `${path} from the tarballs`);
 
   for (const [path, content] of files) {
     mkdirSync(dirname(join(app, path)), { recursive: true });
@@ -247,10 +299,21 @@ function loaderSays(preload) {
 test('the loader names the platform and what to do when it has no engine', () => {
   assert.equal(loaderSays(undefined), 'loaded\n');
   const unsupported = loaderSays("Object.defineProperty(process, 'platform', { value: 'freebsd' });");
-  assert.match(unsupported, /^liverpc: no prebuilt engine for freebsd-x64 \(.*linux-x64-gnu.*\); .*LIVERPC_NATIVE.*\n$/);
+  assert.match(
+    unsupported,
+    /^liverpc: no prebuilt engine for freebsd-x64 \(.*linux-x64-gnu.*\); .*LIVERPC_NATIVE.*\n$/,
+  );
   const arm = loaderSays("Object.defineProperty(process, 'arch', { value: 'arm64' });");
-  assert.match(arm, /^liverpc: the engine for linux-arm64-gnu \(@liverpc\/engine-linux-arm64-gnu\) is not installed; .*npm install.*\n$/);
+  assert.match(
+    arm,
+    /^liverpc: the engine for linux-arm64-gnu \(@liverpc\/engine-linux-arm64-gnu\) is not installed; .*npm install.*\n$/,
+  );
   // Alpine: Node linked against musl (its report has no glibc version).
-  const musl = loaderSays("process.report.getReport = () => ({ header: {}, sharedObjects: ['/lib/ld-musl-x86_64.so.1'] });");
-  assert.match(musl, /^liverpc: the engine for linux-x64-musl \(@liverpc\/engine-linux-x64-musl\) is not installed; .*\n$/);
+  const musl = loaderSays(
+    "process.report.getReport = () => ({ header: {}, sharedObjects: ['/lib/ld-musl-x86_64.so.1'] });",
+  );
+  assert.match(
+    musl,
+    /^liverpc: the engine for linux-x64-musl \(@liverpc\/engine-linux-x64-musl\) is not installed; .*\n$/,
+  );
 });

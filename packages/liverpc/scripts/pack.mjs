@@ -13,8 +13,11 @@ import { parseTriple } from '@napi-rs/cli';
 
 const pkgDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const root = resolve(pkgDir, '..', '..');
-const { values } = parseArgs({ options: { out: { type: 'string' }, version: { type: 'string' }, target: { type: 'string' } } });
-if (values.out === undefined || values.version === undefined) fail('usage: node scripts/pack.mjs --out DIR --version X.Y.Z [--target TRIPLE]');
+const { values } = parseArgs({
+  options: { out: { type: 'string' }, version: { type: 'string' }, target: { type: 'string' } },
+});
+if (values.out === undefined || values.version === undefined)
+  fail('usage: node scripts/pack.mjs --out DIR --version X.Y.Z [--target TRIPLE]');
 const out = resolve(values.out);
 const version = values.version;
 const stage = `${out}-stage`;
@@ -26,7 +29,12 @@ function fail(message) {
 
 function run(program, args, cwd = pkgDir) {
   console.log(`pack: ${program} ${args.join(' ')}`);
-  const done = spawnSync(program, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', shell: process.platform === 'win32' });
+  const done = spawnSync(program, args, {
+    cwd,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    shell: process.platform === 'win32',
+  });
   if (done.status !== 0) fail(`\`${program} ${args.join(' ')}\` failed:\n${done.stdout}`);
   return done.stdout;
 }
@@ -35,7 +43,9 @@ const json = (file) => JSON.parse(readFileSync(file, 'utf8'));
 const write = (file, value) => writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
 const manifest = json(join(pkgDir, 'package.json'));
 if (manifest.version !== version) {
-  fail(`packages/liverpc/package.json says ${manifest.version}, the workspace ${version} (Cargo.toml [workspace.package]): run \`npm version ${version} --no-git-tag-version\` in packages/liverpc`);
+  fail(
+    `packages/liverpc/package.json says ${manifest.version}, the workspace ${version} (Cargo.toml [workspace.package]): run \`npm version ${version} --no-git-tag-version\` in packages/liverpc`,
+  );
 }
 const { binaryName, packageName, targets } = manifest.napi;
 
@@ -48,12 +58,20 @@ run('npm', ['run', 'build']);
 // The engine, in release, named for its platform (liverpc.linux-x64-gnu.node).
 const napi = join(pkgDir, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js');
 const artifacts = join(stage, 'artifacts');
-const build = ['build', '--platform', '--release', '--no-js', '--manifest-path', join(root, 'crates', 'liverpc-node', 'Cargo.toml')];
+const build = [
+  'build',
+  '--platform',
+  '--release',
+  '--no-js',
+  '--manifest-path',
+  join(root, 'crates', 'liverpc-node', 'Cargo.toml'),
+];
 build.push('--package-json-path', join(pkgDir, 'package.json'), '--output-dir', artifacts);
 if (values.target !== undefined) build.push('--target', values.target);
 run(process.execPath, [napi, ...build]);
 const built = readdirSync(artifacts).filter((f) => f.startsWith(`${binaryName}.`) && f.endsWith('.node'));
-if (built.length !== 1) fail(`expected one ${binaryName}.<platform>.node in ${artifacts}, found ${built.join(', ') || 'none'}`);
+if (built.length !== 1)
+  fail(`expected one ${binaryName}.<platform>.node in ${artifacts}, found ${built.join(', ') || 'none'}`);
 const platform = built[0].slice(binaryName.length + 1, -'.node'.length);
 
 // liverpc: exactly what `npm pack` would ship from here, with the release's manifest.
@@ -72,7 +90,11 @@ write(join(liverpc, 'package.json'), { ...published, version, optionalDependenci
 // then said in liverpc's words.
 // (napi keeps them inside the package it reads: npm/ is not in liverpc's `files`.)
 const npmDir = join(liverpc, 'npm');
-run(process.execPath, [napi, 'create-npm-dirs', '--cwd', liverpc, '--package-json-path', 'package.json', '--npm-dir', 'npm'], liverpc);
+run(
+  process.execPath,
+  [napi, 'create-npm-dirs', '--cwd', liverpc, '--package-json-path', 'package.json', '--npm-dir', 'npm'],
+  liverpc,
+);
 const engine = join(npmDir, platform);
 const engineManifest = json(join(engine, 'package.json'));
 write(join(engine, 'package.json'), {

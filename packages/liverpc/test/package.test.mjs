@@ -22,7 +22,11 @@ const engines = tarballs.filter((f) => f.startsWith('liverpc-engine-'));
 function files(tarball) {
   const listed = spawnSync('tar', ['-tzf', join(packs, tarball)], { encoding: 'utf8' });
   assert.equal(listed.status, 0, listed.stderr);
-  return listed.stdout.split('\n').filter((line) => line !== '' && !line.endsWith('/')).map((line) => line.replace(/^package\//, '')).sort();
+  return listed.stdout
+    .split('\n')
+    .filter((line) => line !== '' && !line.endsWith('/'))
+    .map((line) => line.replace(/^package\//, ''))
+    .sort();
 }
 
 /** The manifest inside a tarball. */
@@ -42,16 +46,28 @@ test('publint finds nothing, not even a suggestion, in any tarball', async () =>
     const bytes = readFileSync(join(packs, tarball));
     const tarballData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
     const { messages, pkg } = await publint({ pack: { tarball: tarballData }, level: 'suggestion', strict: true });
-    assert.deepEqual(messages.map((m) => formatMessage(m, pkg)), [], `publint on ${tarball}`);
+    assert.deepEqual(
+      messages.map((m) => formatMessage(m, pkg)),
+      [],
+      `publint on ${tarball}`,
+    );
   }
 });
 
 test('arethetypeswrong: every entry point typed under node16 (ESM) and bundler', () => {
   // esm-only: liverpc is ESM only (no CommonJS entry), so node10 and require() are not checked.
-  const cli = join(dirname(createRequire(import.meta.url).resolve('@arethetypeswrong/cli/package.json')), 'dist', 'index.js');
-  const run = spawnSync(process.execPath, [cli, join(packs, main), '--profile', 'esm-only', '--format', 'json'], { encoding: 'utf8' });
+  const cli = join(
+    dirname(createRequire(import.meta.url).resolve('@arethetypeswrong/cli/package.json')),
+    'dist',
+    'index.js',
+  );
+  const run = spawnSync(process.execPath, [cli, join(packs, main), '--profile', 'esm-only', '--format', 'json'], {
+    encoding: 'utf8',
+  });
   const { analysis } = JSON.parse(run.stdout);
-  const problems = Object.values(analysis.problems ?? {}).flat().filter((p) => !['node10', 'node16-cjs'].includes(p.resolutionKind));
+  const problems = Object.values(analysis.problems ?? {})
+    .flat()
+    .filter((p) => !['node10', 'node16-cjs'].includes(p.resolutionKind));
   assert.deepEqual(problems, []);
   assert.equal(run.status, 0, run.stderr);
   const entries = Object.keys(analysis.entrypoints).sort();
@@ -60,7 +76,9 @@ test('arethetypeswrong: every entry point typed under node16 (ESM) and bundler',
 
 test('liverpc ships its build and nothing of the repository', () => {
   const list = files(main);
-  const extra = list.filter((f) => !['LICENSE', 'README.md', 'package.json'].includes(f) && !/^dist\/.+\.(js|d\.ts|js\.map)$/.test(f));
+  const extra = list.filter(
+    (f) => !['LICENSE', 'README.md', 'package.json'].includes(f) && !/^dist\/.+\.(js|d\.ts|js\.map)$/.test(f),
+  );
   assert.deepEqual(extra, [], 'files besides dist/, README, LICENSE and the manifest');
   for (const entry of ['dist/client/index.js', 'dist/server/index.d.ts', 'dist/build/index.js', 'dist/node/index.js']) {
     assert.ok(list.includes(entry), entry);
