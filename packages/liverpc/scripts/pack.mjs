@@ -13,11 +13,16 @@ import { parseTriple } from '@napi-rs/cli';
 
 const pkgDir = dirname(dirname(fileURLToPath(import.meta.url)));
 const root = resolve(pkgDir, '..', '..');
-const { values } = parseArgs({
-  options: { out: { type: 'string' }, version: { type: 'string' }, target: { type: 'string' } },
-});
-if (values.out === undefined || values.version === undefined)
-  fail('usage: node scripts/pack.mjs --out DIR --version X.Y.Z [--target TRIPLE]');
+const USAGE = 'usage: node scripts/pack.mjs --out DIR --version X.Y.Z [--target TRIPLE]';
+const values = (() => {
+  try {
+    return parseArgs({ options: { out: { type: 'string' }, version: { type: 'string' }, target: { type: 'string' } } })
+      .values;
+  } catch {
+    return fail(USAGE);
+  }
+})();
+if (values.out === undefined || values.version === undefined) fail(USAGE);
 const out = resolve(values.out);
 const version = values.version;
 const stage = `${out}-stage`;
