@@ -8,6 +8,7 @@
 //!   `src/wire.ts`).
 //! - `demo`: builds and runs the tutorial's app (TypeScript contracts, examples/chat-ts) on one
 //!   port; `demo --rust` the same app with Rust contracts (examples/chat).
+//! - `pack`: every tarball of a release in `target/pack/` (see [`pack`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -26,6 +27,9 @@ const WEB: &str = "examples/chat/web";
 const TS_APP: &str = "examples/chat-ts";
 const E2E: &str = "examples/chat/e2e";
 const COMPAT: &str = "tests/compat";
+const GETTING_STARTED: &str = "tests/getting-started";
+/// Where `cargo xtask pack` puts a release's tarballs.
+const PACK: &str = "target/pack";
 const BENCH_NODE: &str = "bench/node";
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The multi-node tests start their own `redis-server` (from `PATH`).
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("gen") => generators("gen"),
         Some("demo") => demo(&args[1..]),
+        Some("pack") => pack(&args[1..]),
         // Benchmarks (bench/README.md): the driver builds, runs and writes BENCHMARKS.md.
         Some("bench") => {
             let mut cargo = vec!["run", "--release", "-q", "-p", "liverpc-bench", "--bin", "bench", "--"];
@@ -44,7 +49,9 @@ fn main() -> ExitCode {
             run("bench", ".", "cargo", &cargo)
         }
         _ => {
-            eprintln!("usage: cargo xtask test | gen | demo [--rust] [--addr HOST:PORT]");
+            eprintln!(
+                "usage: cargo xtask test | gen | demo [--rust] [--addr HOST:PORT] | pack [--target TRIPLE] [--allow-dirty]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -140,7 +147,48 @@ fn test() -> Result<(), String> {
     ensure_chromium()?;
     npm_install(E2E)?;
     run("browser end-to-end, both examples", E2E, "npm", &["test"])?;
+    pack(&["--allow-dirty".to_owned()])?;
+    run("package hygiene (publint, attw, the tarballs' files)", RUNTIME, "npm", &["run", "test:pack"])?;
+    run("getting started: a new SvelteKit app on the tarballs, no Rust on PATH", GETTING_STARTED, "npm", &["test"])?;
     println!("\nall tests passed in {:.0}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// `cargo xtask pack [--target TRIPLE] [--allow-dirty]`: every tarball of a release in
+/// `target/pack/`, at the workspace's version (`[workspace.package]`, the one source): `liverpc`
+/// and the engine package of this platform (or TRIPLE's), built in release
+/// (`packages/liverpc/scripts/pack.mjs`), and the crate (`cargo package`, which builds what it
+/// packaged). `--allow-dirty` lets `cargo package` run on uncommitted changes.
+fn pack(args: &[String]) -> Result<(), String> {
+    require("npm", "Node.js 20 with npm is needed to pack the npm packages")?;
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).map_err(|e| format!("Cargo.toml: {e}"))?;
+    let version = manifest
+        .split("[workspace.package]")
+        .nth(1)
+        .and_then(|section| {
+            section.lines().take_while(|l| !l.starts_with('[')).find_map(|l| l.strip_prefix("version = "))
+        })
+        .map(|v| v.trim().trim_matches('"').to_owned())
+        .ok_or("Cargo.toml: no version in [workspace.package]")?;
+    let out = root().join(PACK);
+    let out = out.to_string_lossy();
+    let mut script = vec!["scripts/pack.mjs", "--out", &out, "--version", &version];
+    let mut cargo = vec!["package", "-p", "liverpc"];
+    let mut args = args.iter().map(String::as_str);
+    while let Some(arg) = args.next() {
+        match (arg, if arg == "--target" { args.next() } else { None }) {
+            ("--target", Some(triple)) => script.extend(["--target", triple]),
+            ("--allow-dirty", None) => cargo.push("--allow-dirty"),
+            _ => return Err("usage: cargo xtask pack [--target TRIPLE] [--allow-dirty]".to_owned()),
+        }
+    }
+    npm_install(RUNTIME)?;
+    run("npm packages (liverpc, the engine in release)", RUNTIME, "node", &script)?;
+    run("the crate", ".", "cargo", &cargo)?;
+    let crate_file = format!("liverpc-{version}.crate");
+    std::fs::copy(root().join("target/package").join(&crate_file), root().join(PACK).join(&crate_file))
+        .map_err(|e| format!("copy {crate_file} into {PACK}: {e}"))?;
+    println!("\n==> pack: the release is in {PACK}/");
     Ok(())
 }
 
