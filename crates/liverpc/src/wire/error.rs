@@ -211,6 +211,12 @@ pub enum BuildError {
     /// `state()` was called after `hook()`.
     #[error("call `state()` before `hook()`: the hook may take the app's state")]
     StateAfterHook,
+    /// A `trusted_proxies()` entry that is neither an IP address nor a CIDR range.
+    #[error("trusted proxy `{0}` is not an IP address or a CIDR range (e.g. `10.0.0.0/8`, `::1`)")]
+    TrustedProxy(String),
+    /// An `endpoint()` path that does not start and end with `/`.
+    #[error("endpoint `{0}` must be a path that starts and ends with `/` (e.g. `/socket.io/`)")]
+    Endpoint(String),
     /// The URL given to `redis()` is not a Redis URL (the reason says why; the URL is not
     /// repeated, it may hold a password).
     #[cfg(feature = "redis")]

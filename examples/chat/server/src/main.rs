@@ -3,8 +3,13 @@
 //!
 //! ```text
 //! chat-server [--addr 127.0.0.1:3000] [--web <built web app>] [--data <dir>] [--redis <url>]
+//!             [--trusted-proxies 127.0.0.1,10.0.0.0/8]
 //! chat-server gen|check <web app root>   # write / check src/routes/**/*.socket.ts
 //! ```
+//!
+//! On SIGTERM or SIGINT it shuts down gracefully: nothing new is accepted, calls in flight are
+//! answered, then every page's connection is closed (their clients reconnect), within
+//! `SHUTDOWN_TIMEOUT` seconds (30 unless set, as adapter-node's).
 //!
 //! With `--redis redis://host:port` (or `LIVERPC_REDIS_URL`), several servers behind one load
 //! balancer share their rooms: run one per port with the same URL.
@@ -36,6 +41,10 @@ struct Args {
     notice_every: Duration,
     /// The Redis that the app's nodes share; `None`: one node.
     redis: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES` or the flag).
+    trusted_proxies: Vec<String>,
+    /// How long a shutdown lets calls in flight finish.
+    shutdown_timeout: Duration,
 }
 
 #[tokio::main]
@@ -64,7 +73,7 @@ async fn main() -> ExitCode {
         },
         Err(e) => {
             eprintln!(
-                "chat-server: {e}\nusage: chat-server [--addr HOST:PORT] [--web DIR] [--data DIR] [--redis URL] | gen|check WEB_ROOT"
+                "chat-server: {e}\nusage: chat-server [--addr HOST:PORT] [--web DIR] [--data DIR] [--redis URL] [--trusted-proxies CIDR,...] | gen|check WEB_ROOT"
             );
             ExitCode::from(2)
         }
@@ -78,7 +87,13 @@ fn parse(argv: &[String]) -> Result<Args, String> {
         data: default_path("../../../target/chat-demo"),
         notice_every: Duration::from_secs(30),
         redis: std::env::var("LIVERPC_REDIS_URL").ok().filter(|url| !url.is_empty()),
+        trusted_proxies: std::env::var("TRUSTED_PROXIES").map(|list| split(&list)).unwrap_or_default(),
+        shutdown_timeout: Duration::from_secs(30),
     };
+    if let Ok(secs) = std::env::var("SHUTDOWN_TIMEOUT") {
+        let secs: u64 = secs.parse().map_err(|e| format!("SHUTDOWN_TIMEOUT={secs}: {e}"))?;
+        args.shutdown_timeout = Duration::from_secs(secs);
+    }
     let mut rest = argv.iter();
     while let Some(flag) = rest.next() {
         let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -87,6 +102,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             "--web" => args.web = PathBuf::from(value),
             "--data" => args.data = PathBuf::from(value),
             "--redis" => args.redis = Some(value.clone()),
+            "--trusted-proxies" => args.trusted_proxies = split(value),
             "--notice-every" => {
                 let secs: u64 = value.parse().map_err(|e| format!("--notice-every {value}: {e}"))?;
                 args.notice_every = Duration::from_secs(secs.max(1));
@@ -97,8 +113,13 @@ fn parse(argv: &[String]) -> Result<Args, String> {
     Ok(args)
 }
 
-fn app(sessions: Sessions, redis: Option<&str>) -> Result<App, liverpc::BuildError> {
-    let builder = App::builder().state(sessions).hook(chat::hook).contract::<Chat>();
+/// A comma-separated list, without empty entries.
+fn split(list: &str) -> Vec<String> {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+fn app(sessions: Sessions, redis: Option<&str>, trusted_proxies: &[String]) -> Result<App, liverpc::BuildError> {
+    let builder = App::builder().state(sessions).hook(chat::hook).contract::<Chat>().trusted_proxies(trusted_proxies);
     match redis {
         Some(url) => builder.redis(url).build(),
         None => builder.build(),
@@ -107,7 +128,7 @@ fn app(sessions: Sessions, redis: Option<&str>) -> Result<App, liverpc::BuildErr
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let sessions = Sessions::open(args.data.join("sessions.json"));
-    let app = app(sessions.clone(), args.redis.as_deref())?;
+    let app = app(sessions.clone(), args.redis.as_deref(), &args.trusted_proxies)?;
     let chat: Emitter<Chat> = app.emitter()?;
     tokio::spawn(tenant_reminders(chat.clone(), args.notice_every));
     if !args.web.join("index.html").exists() {
@@ -124,11 +145,29 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for user in USERS {
         println!("  {:<6} tenant {:<7} projects {}", user.name, user.tenant_id, user.project_ids.join(", "));
     }
+    let serving = tokio::spawn(app.serve(listener, router));
     tokio::select! {
-        served = app.serve(listener, router) => served?,
-        _ = tokio::signal::ctrl_c() => println!("bye"),
+        served = serving => return Ok(served??),
+        signal = shutdown_signal() => signal?,
     }
+    println!("shutting down: answering calls in flight, then closing connections");
+    app.shutdown(args.shutdown_timeout).await;
+    println!("bye");
     Ok(())
+}
+
+/// SIGINT (Ctrl-C), or SIGTERM (what a process manager sends).
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            interrupted = tokio::signal::ctrl_c() => interrupted,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
 }
 
 /// A server-side emit from a timer: every tenant's feed gets a reminder.
@@ -152,7 +191,7 @@ async fn tenant_reminders(chat: Emitter<Chat>, every: Duration) {
 }
 
 fn generate(command: &str, root: &str) -> ExitCode {
-    let result = app(Sessions::open(std::env::temp_dir().join("chat-codegen-unused.json")), None)
+    let result = app(Sessions::open(std::env::temp_dir().join("chat-codegen-unused.json")), None, &[])
         .map_err(|e| e.to_string())
         .and_then(|app| codegen::generate(app.contracts(), &Options::default()).map_err(|e| e.to_string()))
         .and_then(|files| {
