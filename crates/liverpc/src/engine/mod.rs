@@ -23,10 +23,13 @@ use crate::wire::limits::Limits;
 use crate::wire::origin::OriginPolicy;
 use crate::wire::protocol::{ConnectAuth, Refusal};
 
+mod cancel;
 mod id;
 mod plan;
 mod socket;
 
+pub(crate) use cancel::Cancel;
+pub use cancel::Cancelled;
 pub(crate) use plan::{DecideFn, HandlerFn, HookFn, Plan, PresenceFn, RoomPlan};
 pub(crate) use socket::{Locals, Socket};
 
@@ -204,6 +207,33 @@ async fn guarded<T>(limit: Duration, future: impl Future<Output = T>) -> Result<
     }
 }
 
+/// Runs user code Rust cannot stop (a plan made with `cancel_by_signal`) under the deadline:
+/// past it, `timed_out` answers the page, `cancel` asks the code to stop, and the future is
+/// awaited for one more deadline to settle (the socket's next job waits for it: Rule 7
+/// (docs/security.md#rule-7)); then it is dropped, with a warning.
+async fn patient<T>(
+    limit: Duration,
+    cancel: &Cancel,
+    future: impl Future<Output = T>,
+    timed_out: impl FnOnce(),
+) -> Result<T, Guarded> {
+    let future = std::panic::AssertUnwindSafe(future).catch_unwind();
+    tokio::pin!(future);
+    match tokio::time::timeout(limit, &mut future).await {
+        Ok(Ok(value)) => return Ok(value),
+        Ok(Err(_)) => return Err(Guarded::Panicked),
+        Err(_) => {}
+    }
+    timed_out();
+    cancel.cancel(Cancelled::TimedOut);
+    if tokio::time::timeout(limit, future).await.is_err() {
+        tracing::warn!(
+            "user code ignored its cancellation for {limit:?} after timing out; the socket's next job runs without waiting for it"
+        );
+    }
+    Err(Guarded::TimedOut)
+}
+
 /// User code that may not return: what its log line names.
 #[derive(Clone, Copy)]
 enum Work<'a> {
@@ -229,11 +259,14 @@ fn rejection(why: Guarded, namespace: &str, work: Work<'_>) -> Rejection {
         }
     }
     match why {
-        Guarded::TimedOut => {
-            Rejection::new(crate::wire::error::ErrorCode::Timeout, "the server took too long to answer")
-        }
+        Guarded::TimedOut => timed_out(),
         Guarded::Panicked => Rejection::internal(),
     }
+}
+
+/// The answer to user code past its deadline.
+fn timed_out() -> Rejection {
+    Rejection::new(crate::wire::error::ErrorCode::Timeout, "the server took too long to answer")
 }
 
 #[cfg(test)]

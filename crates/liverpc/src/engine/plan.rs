@@ -53,6 +53,8 @@ pub(crate) struct Plan {
     pub(crate) rooms: HashMap<String, RoomPlan>,
     /// Auto-joined rooms, in declaration order.
     pub(crate) auto_join: Vec<String>,
+    /// Its user code is stopped by asking, not by dropping it (see `engine::patient`).
+    pub(crate) cancel_by_signal: bool,
 }
 
 impl Plan {
@@ -68,6 +70,7 @@ impl Plan {
             handlers: HashMap::new(),
             rooms: HashMap::new(),
             auto_join: Vec::new(),
+            cancel_by_signal: false,
         })
     }
 
