@@ -5,14 +5,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use liverpc::spec::{Call, ContractSpec};
-use liverpc::{BuildError, Handshake, Refuse, Rejection, RoomKey};
+use liverpc::spec::{Call, Cancelled, ContractSpec};
+use liverpc::{BuildError, ErrorCode, Handshake, Refuse, Rejection, RoomKey};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::bridge::{Js, Token};
+use crate::bridge::{BridgeError, Js, Token};
 
 /// One contract as the TypeScript side describes it.
 #[derive(Deserialize)]
@@ -93,6 +93,8 @@ struct Emit {
 /// Builds the engine's spec of `info`; every function calls into `js`.
 pub(crate) fn compile(info: &ContractInfo, js: &Js) -> Result<ContractSpec, BuildError> {
     let mut spec = ContractSpec::new(&info.route, &info.name)?;
+    // JavaScript cannot be stopped from here: it is asked to (its `signal`), and waited for.
+    spec.cancel_by_signal();
     let namespace: Arc<str> = spec.namespace().into();
     for event in &info.events {
         spec.event(event)?;
@@ -103,11 +105,26 @@ pub(crate) fn compile(info: &ContractInfo, js: &Js) -> Result<ContractSpec, Buil
             let (js, namespace, name) = (js.clone(), namespace.clone(), name.clone());
             async move {
                 let request = CallRequest::new("call", &namespace, &name, &call, Some(&payload));
-                match js.request::<_, Answered>(&request).await {
+                let cancelled = call.cancelled();
+                let gave_up = Arc::new(AtomicBool::new(false));
+                let noted = gave_up.clone();
+                let cancelled = async move {
+                    let why = cancelled.await;
+                    noted.store(true, Ordering::Release);
+                    why
+                };
+                let answered = js.request::<_, Answered>(&request, Some(cancelled)).await;
+                // The page was answered `timeout` (or is gone): what the handler sent is not.
+                if gave_up.load(Ordering::Acquire) {
+                    return Err(Rejection::internal());
+                }
+                match answered {
                     Ok(Answered { ok: true, data, emits, .. }) => {
                         send(&call, emits).map(|()| data.unwrap_or_else(|| RawValue::NULL.to_owned()))
                     }
                     Ok(Answered { error, .. }) => Err(error.unwrap_or_else(Rejection::internal)),
+                    Err(BridgeError::Busy(_)) => Err(busy()),
+                    Err(BridgeError::Closed) => Err(Rejection::new(ErrorCode::Unavailable, "the server is shutting down")),
                     Err(e) => {
                         tracing::error!(contract = %namespace, handler = %name, error = %e, "a handler failed; answered `internal`");
                         Err(Rejection::internal())
@@ -123,9 +140,11 @@ pub(crate) fn compile(info: &ContractInfo, js: &Js) -> Result<ContractSpec, Buil
             let (js, namespace, name) = (js.clone(), namespace.clone(), name.clone());
             async move {
                 let request = CallRequest::new("room", &namespace, &name, &call, data.as_deref());
-                match js.request::<_, Decided>(&request).await {
+                match js.request::<_, Decided>(&request, Some(call.cancelled())).await {
                     Ok(Decided::Key { key }) => Ok(RoomKey::new(key)),
                     Ok(Decided::Refused { error }) => Err(error),
+                    // Not a refusal of rights: the page asks again later.
+                    Err(BridgeError::Busy(_)) => Err(busy()),
                     Err(e) => {
                         // Rule 2 (docs/security.md#rule-2): whatever went wrong, the page learns
                         // only that it may not join.
@@ -142,6 +161,11 @@ pub(crate) fn compile(info: &ContractInfo, js: &Js) -> Result<ContractSpec, Buil
         }
     }
     Ok(spec)
+}
+
+/// The answer when the queue into JavaScript is full (Rule 5 (docs/security.md#rule-5)).
+fn busy() -> Rejection {
+    Rejection::new(ErrorCode::RateLimited, "the server is busy: too many calls are waiting for JavaScript; retry later")
 }
 
 /// Sends a handler's emits, after checking them all: one to a room the socket does not hold
@@ -196,7 +220,10 @@ pub(crate) fn hook(
 ) -> impl Fn(Handshake) -> std::pin::Pin<Box<dyn Future<Output = Result<Token, Refuse>> + Send>> + Send + Sync + 'static
 {
     let next = Arc::new(AtomicU64::new(1));
+    // Lives as long as the engine holds its hook: what `liveEngines()` counts.
+    let alive = crate::Alive::new();
     move |handshake: Handshake| {
+        let _ = &alive;
         let js = js.clone();
         let id = next.fetch_add(1, Ordering::Relaxed);
         Box::pin(async move {
@@ -204,9 +231,11 @@ pub(crate) fn hook(
             let token = Token::new(id, js.clone());
             let headers =
                 handshake.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect();
-            let request =
-                HookRequest { t: "hook", token: id, headers, remote: handshake.remote_addr().map(|a| a.to_string()) };
-            match js.request::<_, Hooked>(&request).await {
+            // A forwarded address has no port (0): the address alone.
+            let remote =
+                handshake.remote_addr().map(|a| if a.port() == 0 { a.ip().to_string() } else { a.to_string() });
+            let request = HookRequest { t: "hook", token: id, headers, remote };
+            match js.request::<_, Hooked>(&request, None::<std::future::Ready<Cancelled>>).await {
                 Ok(Hooked::Accepted {}) => Ok(token),
                 Ok(Hooked::Refused { refuse }) => Err(match refuse.as_str() {
                     "unauthenticated" => Refuse::Unauthenticated,
@@ -214,6 +243,8 @@ pub(crate) fn hook(
                     "unavailable" => Refuse::Unavailable,
                     _ => Refuse::Internal,
                 }),
+                // The page's client retries with backoff.
+                Err(BridgeError::Busy(_) | BridgeError::Closed) => Err(Refuse::Unavailable),
                 Err(e) => {
                     tracing::error!(error = %e, "the connection hook failed; refused `internal`");
                     Err(Refuse::Internal)

@@ -119,5 +119,6 @@ async fn drain(lifecycle: Arc<Lifecycle>, transport: EngineIo, caps: Arc<Caps>, 
             tracing::warn!("shutdown: some connections were still closing {CLOSE_GRACE:?} after the deadline");
         }
     }
+    transport.unmount_all();
     lifecycle.set(Phase::Closed);
 }

@@ -10,8 +10,13 @@ export interface HandshakeEvent {
   readonly headers: Headers;
   /** Its cookies (`cookies.get('session')`). */
   readonly cookies: { get(name: string): string | undefined };
-  /** The peer's address (`ip:port`), when the engine knows it. */
+  /**
+   * The client's address (`ip:port`, or `ip` when a trusted proxy forwarded it), when the engine
+   * knows it.
+   */
   readonly remote: string | undefined;
+  /** Aborted when the engine stops waiting for the hook (its timeout, or the page left). */
+  readonly signal: AbortSignal;
 }
 
 /**
@@ -34,7 +39,11 @@ export function hook(handle: Handle): Handle {
 }
 
 /** A handshake event from the engine's request. */
-export function handshakeEvent(headers: readonly (readonly [string, string])[], remote: string | null): HandshakeEvent {
+export function handshakeEvent(
+  headers: readonly (readonly [string, string])[],
+  remote: string | null,
+  signal: AbortSignal = new AbortController().signal,
+): HandshakeEvent {
   const h = new Headers();
   for (const [name, value] of headers) h.append(name, value);
   const cookie = h.get('cookie') ?? '';
@@ -57,5 +66,6 @@ export function handshakeEvent(headers: readonly (readonly [string, string])[], 
       },
     },
     remote: remote ?? undefined,
+    signal,
   };
 }

@@ -104,6 +104,12 @@ impl EngineIo {
         self.table.1.closed().await;
     }
 
+    /// Forgets every namespace (after a shutdown): their acceptors hold the engine, which
+    /// holds this transport, and an app shut down must be freed once no one holds it.
+    pub(crate) fn unmount_all(&self) {
+        self.table.0.write().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// Mounts the endpoint (`/socket.io/` unless the app chose another path) on a router.
     pub(crate) fn attach<S: Clone + Send + Sync + 'static>(&self, router: axum::Router<S>) -> axum::Router<S> {
         let own = self.clone();
