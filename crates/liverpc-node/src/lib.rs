@@ -132,14 +132,16 @@ impl NativeApp {
     /// alive. Calling it again resolves at once.
     #[napi]
     pub async fn close(&self, timeout_ms: u32) -> napi::Result<()> {
-        let served = self.served.lock().unwrap_or_else(|p| p.into_inner()).take();
+        // Kept while draining: handlers finishing may still emit, and a socket handed over now is
+        // closed by the app itself (it no longer admits any).
+        let served = self.served.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some((_, stop)) = self.proxy.lock().unwrap_or_else(|p| p.into_inner()).take() {
             stop.notify_one();
         }
-        if let Some((app, router)) = served {
+        if let Some((app, _)) = served {
             app.shutdown(Duration::from_millis(u64::from(timeout_ms))).await;
-            drop((app, router));
         }
+        self.served.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.js.release();
         Ok(())
     }

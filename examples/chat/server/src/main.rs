@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! chat-server [--addr 127.0.0.1:3000] [--web <built web app>] [--data <dir>] [--redis <url>]
-//!             [--trusted-proxies 127.0.0.1,10.0.0.0/8]
+//!             [--trusted-proxy 127.0.0.1]... [--origin https://chat.example]...
+//!             [--max-connections-per-address N]
 //! chat-server gen|check <web app root>   # write / check src/routes/**/*.socket.ts
 //! ```
 //!
@@ -24,7 +25,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use liverpc::codegen::{self, Options};
-use liverpc::{App, Emitter, key};
+use liverpc::{App, Emitter, Limits, OriginPolicy, key};
 
 use crate::accounts::{Sessions, USERS};
 use crate::chat::{Chat, TenantNotice};
@@ -41,8 +42,12 @@ struct Args {
     notice_every: Duration,
     /// The Redis that the app's nodes share; `None`: one node.
     redis: Option<String>,
-    /// Reverse proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES` or the flag).
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`, comma-separated,
+    /// or each `--trusted-proxy`); none by default.
     trusted_proxies: Vec<String>,
+    /// Origins allowed besides the page's own (the public origin when a proxy rewrites `Host`).
+    origins: Vec<String>,
+    max_connections_per_address: Option<usize>,
     /// How long a shutdown lets calls in flight finish.
     shutdown_timeout: Duration,
 }
@@ -73,7 +78,7 @@ async fn main() -> ExitCode {
         },
         Err(e) => {
             eprintln!(
-                "chat-server: {e}\nusage: chat-server [--addr HOST:PORT] [--web DIR] [--data DIR] [--redis URL] [--trusted-proxies CIDR,...] | gen|check WEB_ROOT"
+                "chat-server: {e}\nusage: chat-server [--addr HOST:PORT] [--web DIR] [--data DIR] [--redis URL] [--trusted-proxy CIDR]... [--origin URL]... [--max-connections-per-address N] | gen|check WEB_ROOT"
             );
             ExitCode::from(2)
         }
@@ -89,6 +94,8 @@ fn parse(argv: &[String]) -> Result<Args, String> {
         redis: std::env::var("LIVERPC_REDIS_URL").ok().filter(|url| !url.is_empty()),
         trusted_proxies: std::env::var("TRUSTED_PROXIES").map(|list| split(&list)).unwrap_or_default(),
         shutdown_timeout: Duration::from_secs(30),
+        origins: Vec::new(),
+        max_connections_per_address: None,
     };
     if let Ok(secs) = std::env::var("SHUTDOWN_TIMEOUT") {
         let secs: u64 = secs.parse().map_err(|e| format!("SHUTDOWN_TIMEOUT={secs}: {e}"))?;
@@ -102,7 +109,12 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             "--web" => args.web = PathBuf::from(value),
             "--data" => args.data = PathBuf::from(value),
             "--redis" => args.redis = Some(value.clone()),
-            "--trusted-proxies" => args.trusted_proxies = split(value),
+            "--trusted-proxy" => args.trusted_proxies.push(value.clone()),
+            "--origin" => args.origins.push(value.clone()),
+            "--max-connections-per-address" => {
+                let n = value.parse().map_err(|e| format!("--max-connections-per-address {value}: {e}"))?;
+                args.max_connections_per_address = Some(n);
+            }
             "--notice-every" => {
                 let secs: u64 = value.parse().map_err(|e| format!("--notice-every {value}: {e}"))?;
                 args.notice_every = Duration::from_secs(secs.max(1));
@@ -118,8 +130,19 @@ fn split(list: &str) -> Vec<String> {
     list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
-fn app(sessions: Sessions, redis: Option<&str>, trusted_proxies: &[String]) -> Result<App, liverpc::BuildError> {
-    let builder = App::builder().state(sessions).hook(chat::hook).contract::<Chat>().trusted_proxies(trusted_proxies);
+fn app(sessions: Sessions, redis: Option<&str>, args: Option<&Args>) -> Result<App, liverpc::BuildError> {
+    let mut builder = App::builder().state(sessions).hook(chat::hook).contract::<Chat>();
+    if let Some(args) = args {
+        let mut origins = OriginPolicy::same_origin();
+        for origin in &args.origins {
+            origins = origins.allow(origin.clone());
+        }
+        let mut limits = Limits::default();
+        if let Some(n) = args.max_connections_per_address {
+            limits.max_connections_per_address = n;
+        }
+        builder = builder.trusted_proxies(&args.trusted_proxies).origins(origins).limits(limits);
+    }
     match redis {
         Some(url) => builder.redis(url).build(),
         None => builder.build(),
@@ -128,7 +151,7 @@ fn app(sessions: Sessions, redis: Option<&str>, trusted_proxies: &[String]) -> R
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let sessions = Sessions::open(args.data.join("sessions.json"));
-    let app = app(sessions.clone(), args.redis.as_deref(), &args.trusted_proxies)?;
+    let app = app(sessions.clone(), args.redis.as_deref(), Some(&args))?;
     let chat: Emitter<Chat> = app.emitter()?;
     tokio::spawn(tenant_reminders(chat.clone(), args.notice_every));
     if !args.web.join("index.html").exists() {
@@ -191,7 +214,7 @@ async fn tenant_reminders(chat: Emitter<Chat>, every: Duration) {
 }
 
 fn generate(command: &str, root: &str) -> ExitCode {
-    let result = app(Sessions::open(std::env::temp_dir().join("chat-codegen-unused.json")), None, &[])
+    let result = app(Sessions::open(std::env::temp_dir().join("chat-codegen-unused.json")), None, None)
         .map_err(|e| e.to_string())
         .and_then(|app| codegen::generate(app.contracts(), &Options::default()).map_err(|e| e.to_string()))
         .and_then(|files| {

@@ -11,8 +11,9 @@ export interface HandshakeEvent {
   /** Its cookies (`cookies.get('session')`). */
   readonly cookies: { get(name: string): string | undefined };
   /**
-   * The client's address (`ip:port`, or `ip` when a trusted proxy forwarded it), when the engine
-   * knows it.
+   * The client's IP address (as SvelteKit's `getClientAddress()`: no port), when the engine
+   * knows it: the socket's peer, or what the server handing the socket over decided
+   * (`ADDRESS_HEADER` behind a proxy).
    */
   readonly remote: string | undefined;
   /** Aborted when the engine stops waiting for the hook (its timeout, or the page left). */
