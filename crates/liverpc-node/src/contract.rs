@@ -99,6 +99,27 @@ pub(crate) fn compile(info: &ContractInfo, js: &Js) -> Result<ContractSpec, Buil
     for event in &info.events {
         spec.event(event)?;
     }
+    // `[id=integer]`: SvelteKit's matchers (`src/params/*`) run in JavaScript.
+    let route =
+        liverpc::Route::parse(&info.route).map_err(|source| BuildError::Route { name: info.name.clone(), source })?;
+    if route.matchers().next().is_some() {
+        let (js, namespace) = (js.clone(), namespace.clone());
+        spec.params_check(move |params: liverpc::Params| {
+            let (js, namespace) = (js.clone(), namespace.clone());
+            async move {
+                let params: BTreeMap<&str, &str> = params.iter().collect();
+                let request = MatchRequest { t: "match", contract: &namespace, params };
+                match js.request::<_, Matched>(&request, None::<std::future::Ready<Cancelled>>).await {
+                    Ok(Matched { ok }) => Ok(ok),
+                    Err(BridgeError::Busy(_) | BridgeError::Closed) => Err(Refuse::Unavailable),
+                    Err(e) => {
+                        tracing::error!(contract = %namespace, error = %e, "the route's param matchers failed; refused `not_found`");
+                        Ok(false)
+                    }
+                }
+            }
+        });
+    }
     for handler in &info.handlers {
         let (js, namespace, name): (Js, Arc<str>, Arc<str>) = (js.clone(), namespace.clone(), handler.as_str().into());
         spec.handler(handler, move |call: Call, payload: Box<RawValue>| {
@@ -197,6 +218,20 @@ fn send(call: &Call, emits: Vec<Emit>) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// A check of a URL's params against the route's matchers.
+#[derive(Serialize)]
+struct MatchRequest<'a> {
+    t: &'static str,
+    contract: &'a str,
+    params: BTreeMap<&'a str, &'a str>,
+}
+
+/// Whether every matcher accepted its param.
+#[derive(Deserialize)]
+struct Matched {
+    ok: bool,
+}
+
 /// The connection hook's request: the handshake, and the token the locals will be kept under.
 #[derive(Serialize)]
 struct HookRequest<'a> {
@@ -231,9 +266,9 @@ pub(crate) fn hook(
             let token = Token::new(id, js.clone());
             let headers =
                 handshake.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect();
-            // A forwarded address has no port (0): the address alone.
-            let remote =
-                handshake.remote_addr().map(|a| if a.port() == 0 { a.ip().to_string() } else { a.to_string() });
+            // The address alone, as SvelteKit's `getClientAddress()` gives it (a forwarded one has
+            // no port anyway).
+            let remote = handshake.remote_addr().map(|a| a.ip().to_string());
             let request = HookRequest { t: "hook", token: id, headers, remote };
             match js.request::<_, Hooked>(&request, None::<std::future::Ready<Cancelled>>).await {
                 Ok(Hooked::Accepted {}) => Ok(token),

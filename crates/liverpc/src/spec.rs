@@ -31,8 +31,9 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 
 pub use crate::engine::Cancelled;
-use crate::engine::{DecideFn, HandlerFn, Hub, Plan, RoomPlan, Socket};
+use crate::engine::{CheckFn, DecideFn, HandlerFn, Hub, Plan, RoomPlan, Socket};
 use crate::wire::error::{BuildError, EmitError, Rejection};
+use crate::wire::handshake::Refuse;
 use crate::wire::key::RoomKey;
 use crate::wire::route::Params;
 
@@ -67,6 +68,32 @@ impl ContractSpec {
     /// ```
     pub fn cancel_by_signal(&mut self) -> &mut ContractSpec {
         self.plan.cancel_by_signal = true;
+        self
+    }
+
+    /// Checks the params of a URL matched by a route with param matchers
+    /// ([`Route::matchers`](crate::Route::matchers), `[id=integer]`): `Ok(false)` refuses the
+    /// connect `not_found` (the URL is not this route's), `Err` with that refusal (`unavailable`:
+    /// the page retries). Required for such a route: without it the app does not build.
+    ///
+    /// ```
+    /// # use liverpc::spec::ContractSpec;
+    /// let mut spec = ContractSpec::new("/items/[id=integer]", "item").unwrap();
+    /// spec.params_check(|params: liverpc::Params| async move {
+    ///     Ok(params.get("id").is_some_and(|id| id.bytes().all(|b| b.is_ascii_digit())))
+    /// });
+    /// assert!(liverpc::App::builder().spec(spec).build().is_ok());
+    /// // Without a check, a matcher would be ignored: the app does not build.
+    /// let unchecked = ContractSpec::new("/items/[id=integer]", "item").unwrap();
+    /// assert!(liverpc::App::builder().spec(unchecked).build().is_err());
+    /// ```
+    pub fn params_check<F, Fut>(&mut self, check: F) -> &mut ContractSpec
+    where
+        F: Fn(Params) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<bool, Refuse>> + Send + 'static,
+    {
+        let check: CheckFn = Arc::new(move |params| Box::pin(check(params)));
+        self.plan.check = Some(check);
         self
     }
 

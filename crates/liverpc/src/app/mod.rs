@@ -363,6 +363,11 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
                 }
                 Pending::Values(plan) => *plan,
             };
+            if let Some((_, matcher)) = plan.route.matchers().next()
+                && plan.check.is_none()
+            {
+                return Err(BuildError::Matcher { contract: plan.namespace, matcher: matcher.to_owned() });
+            }
             if plans.iter().any(|p: &Plan| p.namespace == plan.namespace) {
                 return Err(BuildError::DuplicateContract(plan.namespace));
             }

@@ -30,7 +30,7 @@ mod socket;
 
 pub(crate) use cancel::Cancel;
 pub use cancel::Cancelled;
-pub(crate) use plan::{DecideFn, HandlerFn, HookFn, Plan, PresenceFn, RoomPlan};
+pub(crate) use plan::{CheckFn, DecideFn, HandlerFn, HookFn, Plan, PresenceFn, RoomPlan};
 pub(crate) use socket::{Locals, Socket};
 
 /// What every contract of an app shares.
@@ -171,6 +171,18 @@ impl Acceptor for Endpoint {
             let _slot = HandshakeSlot(&shared.handshakes);
             let path = auth.and_then(|raw| serde_json::from_str::<ConnectAuth>(raw.get()).ok()).map(|a| a.path);
             let params = path.as_deref().and_then(|p| plan.route.matches(p)).ok_or(Refusal::NotFound)?;
+            // `[id=integer]`: the URL is this route's only if the matchers accept its params.
+            if let Some(check) = &plan.check {
+                match guarded(shared.limits.handler_timeout, async { check(params.clone()).await }).await {
+                    Ok(Ok(true)) => {}
+                    Ok(Ok(false)) => return Err(Refusal::NotFound),
+                    Ok(Err(refuse)) => return Err(refuse.into()),
+                    Err(_) => {
+                        tracing::warn!(namespace = %plan.namespace, "the route's param matchers did not answer; refused `unavailable`");
+                        return Err(Refusal::Unavailable);
+                    }
+                }
+            }
             // The hook is called inside the guard: a panic while making its future is caught too.
             let locals = match guarded(shared.limits.handler_timeout, async { (shared.hook)(handshake).await }).await {
                 Ok(Ok(locals)) => locals,

@@ -211,6 +211,17 @@ pub enum BuildError {
     /// `state()` was called after `hook()`.
     #[error("call `state()` before `hook()`: the hook may take the app's state")]
     StateAfterHook,
+    /// A route with param matchers (`[id=integer]`) and nothing to run them: SvelteKit's
+    /// matchers are JavaScript, which only the TypeScript front-end runs.
+    #[error(
+        "contract `{contract}`: its route has the param matcher `{matcher}`, which only the TypeScript front-end can run; match the param in the room or handler instead"
+    )]
+    Matcher {
+        /// The contract's namespace.
+        contract: String,
+        /// The matcher's name.
+        matcher: String,
+    },
     /// A `trusted_proxies()` entry that is neither an IP address nor a CIDR range.
     #[error("trusted proxy `{0}` is not an IP address or a CIDR range (e.g. `10.0.0.0/8`, `::1`)")]
     TrustedProxy(String),

@@ -53,6 +53,12 @@ export interface EngineOptions {
    * backoff). A run counts until its promise settles, also after it timed out.
    */
   readonly maxPendingJs?: number;
+  /**
+   * SvelteKit's param matchers by name (`src/params/<name>.ts`'s `match`), for routes with
+   * `[param=name]`: a page whose URL a matcher refuses is refused `not_found` (the contract
+   * belongs to one route: there is no fallback to another route, as SvelteKit's router has).
+   */
+  readonly matchers?: Readonly<Record<string, (param: string) => boolean>>;
 }
 
 /** How `engine.close()` shuts down. */
@@ -69,7 +75,8 @@ export interface CloseOptions {
  * `Limits` (Rule 5 (docs/security.md#rule-5)), under their serde names, durations in
  * milliseconds. The others keep their defaults, `DEFAULT_LIMITS` in `wire.ts` (`maxPayload`
  * 65536 bytes, `maxRooms` 32, `handlerTimeoutMs` 10000, ...). Behind a reverse proxy every
- * page has the proxy's address: raise `maxConnectionsPerAddress` there.
+ * socket has the proxy's address unless the server hands it over with the client's
+ * (`handOver(..., { remote })`, which `liverpc/node` does from `ADDRESS_HEADER`/`XFF_DEPTH`).
  *
  * @example
  * createEngine({ hooks, contracts, limits: { maxRooms: 8, handlerTimeoutMs: 5000 } });
@@ -100,7 +107,8 @@ type Request =
   | { t: 'free'; token: number }
   | { t: 'abort'; id: number; why: AbortWhy }
   | ({ t: 'room'; id: number } & SocketRequest)
-  | ({ t: 'call'; id: number } & SocketRequest);
+  | ({ t: 'call'; id: number } & SocketRequest)
+  | { t: 'match'; id: number; contract: string; params: Record<string, string> };
 type RunRequest = Exclude<Request, { t: 'free' } | { t: 'abort' }>;
 
 type Refused = { ok: false; error: { code: ServerErrorCode; message: string; issues?: Issue[] } };
@@ -135,6 +143,11 @@ export class Engine {
   #incidents = new Incidents(console);
   #endpoint: string;
   #closing: Promise<void> | undefined;
+  /** Set once `close()` has finished: nothing is served or emitted any more. */
+  #closed = false;
+  #matchers: Readonly<Record<string, (param: string) => boolean>>;
+  /** `(param, matcher)` of every `[param=matcher]`, by contract namespace. */
+  #matched = new Map<string, [string, string][]>();
 
   /**
    * @example
@@ -143,6 +156,7 @@ export class Engine {
   constructor(options: EngineOptions) {
     this.#hooks = options.hooks;
     this.#endpoint = options.endpoint ?? SOCKET_IO_PATH;
+    this.#matchers = options.matchers ?? {};
     const description = {
       contracts: [] as object[],
       longPolling: options.longPolling ?? false,
@@ -159,6 +173,16 @@ export class Engine {
         const namespace = namespaceOf(route, name);
         if (this.#contracts.has(namespace)) throw new LiverpcError('internal', `liverpc: contract ${namespace} registered twice`);
         this.#contracts.set(namespace, { route, name, namespace, socket: def });
+        const pairs = matcherPairs(route);
+        for (const [, matcher] of pairs) {
+          if (typeof this.#matchers[matcher] !== 'function') {
+            throw new LiverpcError(
+              'internal',
+              `liverpc: route ${route} (contract ${namespace}) uses the param matcher \`${matcher}\`, but no matcher of that name was given: export \`match\` from src/params/${matcher}.ts`,
+            );
+          }
+        }
+        if (pairs.length > 0) this.#matched.set(namespace, pairs);
         const rooms = Object.entries((def.rooms ?? {}) as Record<string, RoomDef>).map(([room, r]) => ({
           name: room,
           exposed: r.kind === 'expose',
@@ -250,6 +274,7 @@ export class Engine {
   async #shutdown(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     await this.#native.close(Math.max(0, Math.round(timeoutMs)));
+    this.#closed = true;
     // JavaScript still running past the deadline was asked to stop (its signal): give it what
     // is left of the time, not more.
     const left = deadline - Date.now();
@@ -277,7 +302,7 @@ export class Engine {
    * engine.emit('/rooms/[roomId]/chat', ['chat', 'general'], 'message', { from: 'bot', text: 'hi' });
    */
   emit(namespace: string, key: RoomKey, event: string, payload: unknown): number {
-    if (this.#closing !== undefined) throw new LiverpcError('unavailable', 'liverpc: the engine is closed');
+    if (this.#closed) throw new LiverpcError('unavailable', 'liverpc: the engine is closed');
     return this.#native.emit(namespace, [...key], event, JSON.stringify(payload ?? null));
   }
 
@@ -327,7 +352,24 @@ export class Engine {
         return this.#room(request, signal);
       case 'call':
         return this.#call(request, signal);
+      case 'match':
+        return { ok: this.#match(request.contract, request.params) };
     }
+  }
+
+  /** Whether every matcher of the contract's route accepts its param (an absent one is not checked). */
+  #match(contract: string, params: Record<string, string>): boolean {
+    for (const [param, name] of this.#matched.get(contract) ?? []) {
+      const value = params[param];
+      if (value === undefined) continue;
+      try {
+        if (this.#matchers[name]?.(value) !== true) return false;
+      } catch (e) {
+        this.#incidents.failed(`param matcher src/params/${name}`, e, 'the page is refused `not_found`', 'A matcher returns a boolean.');
+        return false;
+      }
+    }
+    return true;
   }
 
   async #hook(token: number, headers: [string, string][], remote: string | null, signal: AbortSignal): Promise<object> {
@@ -428,6 +470,15 @@ export class Engine {
       return INTERNAL;
     }
   }
+}
+
+/** The `(param, matcher)` pairs of a route id's `[param=matcher]`, `[[param=matcher]]`, `[...param=matcher]`. */
+function matcherPairs(route: string): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (const m of route.matchAll(/\[\[?(?:\.\.\.)?([A-Za-z_]\w*)=([A-Za-z_]\w*)\]\]?/g)) {
+    if (m[1] !== undefined && m[2] !== undefined) pairs.push([m[1], m[2]]);
+  }
+  return pairs;
 }
 
 /** What a run's signal is aborted with: why the engine gave up on it. */
