@@ -30,8 +30,10 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
-use crate::engine::{DecideFn, HandlerFn, Hub, Plan, RoomPlan, Socket};
+pub use crate::engine::Cancelled;
+use crate::engine::{CheckFn, DecideFn, HandlerFn, Hub, Plan, RoomPlan, Socket};
 use crate::wire::error::{BuildError, EmitError, Rejection};
+use crate::wire::handshake::Refuse;
 use crate::wire::key::RoomKey;
 use crate::wire::route::Params;
 
@@ -50,6 +52,49 @@ impl ContractSpec {
     /// The contract's namespace on the wire.
     pub fn namespace(&self) -> &str {
         &self.plan.namespace
+    }
+
+    /// Its handlers and room functions run where Rust cannot stop them (JavaScript): at the
+    /// handler timeout the page is answered `timeout`, [`Call::cancelled`] fires, and the
+    /// socket's next call waits until the function's future returns (at most one more
+    /// timeout), so a socket's work stays one at a time (Rule 7 (docs/security.md#rule-7)).
+    /// When the socket closes, `cancelled` fires and the function is let finish likewise.
+    /// Without it, a function is dropped at the deadline or the close (a Rust future stops
+    /// at its next await).
+    ///
+    /// ```
+    /// let mut spec = liverpc::spec::ContractSpec::new("/", "lobby").unwrap();
+    /// spec.cancel_by_signal();
+    /// ```
+    pub fn cancel_by_signal(&mut self) -> &mut ContractSpec {
+        self.plan.cancel_by_signal = true;
+        self
+    }
+
+    /// Checks the params of a URL matched by a route with param matchers
+    /// ([`Route::matchers`](crate::Route::matchers), `[id=integer]`): `Ok(false)` refuses the
+    /// connect `not_found` (the URL is not this route's), `Err` with that refusal (`unavailable`:
+    /// the page retries). Required for such a route: without it the app does not build.
+    ///
+    /// ```
+    /// # use liverpc::spec::ContractSpec;
+    /// let mut spec = ContractSpec::new("/items/[id=integer]", "item").unwrap();
+    /// spec.params_check(|params: liverpc::Params| async move {
+    ///     Ok(params.get("id").is_some_and(|id| id.bytes().all(|b| b.is_ascii_digit())))
+    /// });
+    /// assert!(liverpc::App::builder().spec(spec).build().is_ok());
+    /// // Without a check, a matcher would be ignored: the app does not build.
+    /// let unchecked = ContractSpec::new("/items/[id=integer]", "item").unwrap();
+    /// assert!(liverpc::App::builder().spec(unchecked).build().is_err());
+    /// ```
+    pub fn params_check<F, Fut>(&mut self, check: F) -> &mut ContractSpec
+    where
+        F: Fn(Params) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<bool, Refuse>> + Send + 'static,
+    {
+        let check: CheckFn = Arc::new(move |params| Box::pin(check(params)));
+        self.plan.check = Some(check);
+        self
     }
 
     /// Declares a server -> page event.
@@ -114,6 +159,25 @@ impl Call {
     /// One param of the page's URL.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.0.params().get(name)
+    }
+
+    /// Resolves when the engine gives up on the running handler or room function: it timed
+    /// out, or its socket closed. For a spec made with
+    /// [`cancel_by_signal`](ContractSpec::cancel_by_signal), pass it on to the code that can
+    /// stop (an `AbortSignal`).
+    ///
+    /// ```
+    /// # use liverpc::spec::{Call, Cancelled, ContractSpec};
+    /// # use serde_json::value::RawValue;
+    /// let mut spec = ContractSpec::new("/", "lobby").unwrap();
+    /// spec.cancel_by_signal().handler("slow", |call: Call, _payload: Box<RawValue>| async move {
+    ///     let _why: Cancelled = call.cancelled().await; // the work would race this
+    ///     Err(liverpc::Rejection::internal())
+    /// }).unwrap();
+    /// ```
+    pub fn cancelled(&self) -> impl Future<Output = Cancelled> + Send + 'static {
+        let cancel = self.0.cancel();
+        async move { cancel.fired_with().await }
     }
 
     /// The locals the app's hook returned, if they are a `T`.

@@ -23,11 +23,14 @@ use crate::wire::limits::Limits;
 use crate::wire::origin::OriginPolicy;
 use crate::wire::protocol::{ConnectAuth, Refusal};
 
+mod cancel;
 mod id;
 mod plan;
 mod socket;
 
-pub(crate) use plan::{DecideFn, HandlerFn, HookFn, Plan, PresenceFn, RoomPlan};
+pub(crate) use cancel::Cancel;
+pub use cancel::Cancelled;
+pub(crate) use plan::{CheckFn, DecideFn, HandlerFn, HookFn, Plan, PresenceFn, RoomPlan};
 pub(crate) use socket::{Locals, Socket};
 
 /// What every contract of an app shares.
@@ -168,6 +171,18 @@ impl Acceptor for Endpoint {
             let _slot = HandshakeSlot(&shared.handshakes);
             let path = auth.and_then(|raw| serde_json::from_str::<ConnectAuth>(raw.get()).ok()).map(|a| a.path);
             let params = path.as_deref().and_then(|p| plan.route.matches(p)).ok_or(Refusal::NotFound)?;
+            // `[id=integer]`: the URL is this route's only if the matchers accept its params.
+            if let Some(check) = &plan.check {
+                match guarded(shared.limits.handler_timeout, async { check(params.clone()).await }).await {
+                    Ok(Ok(true)) => {}
+                    Ok(Ok(false)) => return Err(Refusal::NotFound),
+                    Ok(Err(refuse)) => return Err(refuse.into()),
+                    Err(_) => {
+                        tracing::warn!(namespace = %plan.namespace, "the route's param matchers did not answer; refused `unavailable`");
+                        return Err(Refusal::Unavailable);
+                    }
+                }
+            }
             // The hook is called inside the guard: a panic while making its future is caught too.
             let locals = match guarded(shared.limits.handler_timeout, async { (shared.hook)(handshake).await }).await {
                 Ok(Ok(locals)) => locals,
@@ -204,6 +219,33 @@ async fn guarded<T>(limit: Duration, future: impl Future<Output = T>) -> Result<
     }
 }
 
+/// Runs user code Rust cannot stop (a plan made with `cancel_by_signal`) under the deadline:
+/// past it, `timed_out` answers the page, `cancel` asks the code to stop, and the future is
+/// awaited for one more deadline to settle (the socket's next job waits for it: Rule 7
+/// (docs/security.md#rule-7)); then it is dropped, with a warning.
+async fn patient<T>(
+    limit: Duration,
+    cancel: &Cancel,
+    future: impl Future<Output = T>,
+    timed_out: impl FnOnce(),
+) -> Result<T, Guarded> {
+    let future = std::panic::AssertUnwindSafe(future).catch_unwind();
+    tokio::pin!(future);
+    match tokio::time::timeout(limit, &mut future).await {
+        Ok(Ok(value)) => return Ok(value),
+        Ok(Err(_)) => return Err(Guarded::Panicked),
+        Err(_) => {}
+    }
+    timed_out();
+    cancel.cancel(Cancelled::TimedOut);
+    if tokio::time::timeout(limit, future).await.is_err() {
+        tracing::warn!(
+            "user code ignored its cancellation for {limit:?} after timing out; the socket's next job runs without waiting for it"
+        );
+    }
+    Err(Guarded::TimedOut)
+}
+
 /// User code that may not return: what its log line names.
 #[derive(Clone, Copy)]
 enum Work<'a> {
@@ -229,11 +271,14 @@ fn rejection(why: Guarded, namespace: &str, work: Work<'_>) -> Rejection {
         }
     }
     match why {
-        Guarded::TimedOut => {
-            Rejection::new(crate::wire::error::ErrorCode::Timeout, "the server took too long to answer")
-        }
+        Guarded::TimedOut => timed_out(),
         Guarded::Panicked => Rejection::internal(),
     }
+}
+
+/// The answer to user code past its deadline.
+fn timed_out() -> Rejection {
+    Rejection::new(crate::wire::error::ErrorCode::Timeout, "the server took too long to answer")
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use crate::wire::error::{BuildError, Rejection};
 use crate::wire::handshake::{Handshake, Refuse};
 use crate::wire::key::RoomKey;
 use crate::wire::protocol::{self, RESERVED_NAMES, RESERVED_PREFIX};
-use crate::wire::route::{Route, is_identifier};
+use crate::wire::route::{Params, Route, is_identifier};
 
 /// The connection hook: handshake in, locals out.
 pub(crate) type HookFn = Arc<dyn Fn(Handshake) -> BoxFuture<'static, Result<Locals, Refuse>> + Send + Sync>;
@@ -27,6 +27,10 @@ pub(crate) type HandlerFn =
 /// out, or the refusal.
 pub(crate) type DecideFn =
     Arc<dyn Fn(Socket, Option<Box<RawValue>>) -> BoxFuture<'static, Result<RoomKey, Rejection>> + Send + Sync>;
+
+/// Whether a matched URL's params pass the route's matchers (`[id=integer]`); `Err` when it
+/// cannot be decided now.
+pub(crate) type CheckFn = Arc<dyn Fn(Params) -> BoxFuture<'static, Result<bool, Refuse>> + Send + Sync>;
 
 /// What a member of a room shows the others, from its connection's locals (`None`: nothing
 /// can be shown, the member is not listed).
@@ -53,6 +57,10 @@ pub(crate) struct Plan {
     pub(crate) rooms: HashMap<String, RoomPlan>,
     /// Auto-joined rooms, in declaration order.
     pub(crate) auto_join: Vec<String>,
+    /// Its user code is stopped by asking, not by dropping it (see `engine::patient`).
+    pub(crate) cancel_by_signal: bool,
+    /// Runs the route's param matchers; a route with matchers has one.
+    pub(crate) check: Option<CheckFn>,
 }
 
 impl Plan {
@@ -68,6 +76,8 @@ impl Plan {
             handlers: HashMap::new(),
             rooms: HashMap::new(),
             auto_join: Vec::new(),
+            cancel_by_signal: false,
+            check: None,
         })
     }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::value::RawValue;
 use tokio::task::AbortHandle;
 
-use super::{Guarded, Hub, Work, guarded, id, rejection};
+use super::{Cancel, Cancelled, Guarded, Hub, Work, guarded, id, patient, rejection, timed_out};
 use crate::bus::{Interest, Place};
 use crate::future::BoxFuture;
 use crate::transport::{Ack, Inbound, Link, LinkId};
@@ -36,6 +36,8 @@ struct SocketInner {
     limiter: RateLimiter,
     held: Mutex<Held>,
     queue: Mutex<Jobs>,
+    /// The running job's cancellation (a new one per job).
+    cancel: Mutex<Cancel>,
     /// How the auto-joins went (the key, to list in presence), reported once the page is
     /// connected.
     auto: Mutex<Vec<(String, Result<RoomKey, Rejection>)>>,
@@ -104,12 +106,13 @@ impl Socket {
             limiter,
             held: Mutex::default(),
             queue: Mutex::default(),
+            cancel: Mutex::default(),
             auto: Mutex::default(),
         }));
         let mut auto = Vec::with_capacity(plan.auto_join.len());
         for name in &plan.auto_join {
             let held = socket
-                .decide(name, None)
+                .decide(name, None, &mut None)
                 .await
                 .and_then(|key| Ok((key.clone(), socket.hold(name, protocol::digest(None), key)?)));
             // Subscribed before the page is told it is connected, so that `joined` holds.
@@ -157,9 +160,20 @@ impl Socket {
 
     /// Decides and joins room `name`; `data` is the page's payload for an exposed room.
     pub(crate) async fn join(&self, name: &str, data: Option<Box<RawValue>>) -> Result<RoomKey, Rejection> {
+        self.join_answering(name, data, &mut None).await
+    }
+
+    /// A join the page asked for: `ack` is answered `timeout` at the deadline when the decision
+    /// is waited for past it.
+    async fn join_answering(
+        &self,
+        name: &str,
+        data: Option<Box<RawValue>>,
+        ack: &mut Option<Ack>,
+    ) -> Result<RoomKey, Rejection> {
         let data = data.filter(|raw| raw.get().trim() != "null");
         let digest = protocol::digest(data.as_deref().map(RawValue::get));
-        let key = self.decide(name, data).await?;
+        let key = self.decide(name, data, ack).await?;
         // Answered once the room's messages from other nodes reach this one too (Rule 6 (docs/security.md#rule-6)).
         if let Some(ready) = self.hold(name, digest, key.clone())? {
             ready.await;
@@ -202,15 +216,41 @@ impl Socket {
     }
 
     /// Runs room `name`'s decision under the handler deadline.
-    async fn decide(&self, name: &str, data: Option<Box<RawValue>>) -> Result<RoomKey, Rejection> {
+    async fn decide(
+        &self,
+        name: &str,
+        data: Option<Box<RawValue>>,
+        ack: &mut Option<Ack>,
+    ) -> Result<RoomKey, Rejection> {
         let room = self.0.hub.plan.rooms.get(name).ok_or_else(|| unknown_room(name))?;
         if !room.exposed && data.is_some() {
             return Err(Rejection::invalid("", "a private room is joined by name only, without a payload"));
         }
         let decide = async { (room.decide)(self.clone(), data).await };
-        guarded(self.0.hub.shared.limits.handler_timeout, decide)
+        self.supervise(decide, ack)
             .await
             .unwrap_or_else(|why| Err(rejection(why, &self.0.hub.plan.namespace, Work::Room(name))))
+    }
+
+    /// User code under the handler deadline: dropped at it, or, for a plan whose code is
+    /// cancelled by asking, asked to stop and waited for (its page answered at the deadline).
+    async fn supervise<T>(&self, work: impl Future<Output = T>, ack: &mut Option<Ack>) -> Result<T, Guarded> {
+        let limit = self.0.hub.shared.limits.handler_timeout;
+        if !self.0.hub.plan.cancel_by_signal {
+            return guarded(limit, work).await;
+        }
+        let cancel = self.cancel();
+        patient(limit, &cancel, work, || {
+            if let Some(ack) = ack.take() {
+                answer(ack, &Err(timed_out()));
+            }
+        })
+        .await
+    }
+
+    /// The running job's cancellation.
+    pub(crate) fn cancel(&self) -> Cancel {
+        lock(&self.0.cancel).clone()
     }
 
     /// Records a decided join and adds the socket to the room, unless the socket is gone.
@@ -324,19 +364,29 @@ impl Socket {
                     }
                 }
             };
-            let result = self.run(&job.event, job.data).await;
+            *lock(&self.0.cancel) = Cancel::default();
+            let mut ack = Some(job.ack);
+            let result = self.run(&job.event, job.data, &mut ack).await;
+            // Only now is the slot free: user code that ran past its deadline has settled.
             lock(&self.0.queue).in_flight -= 1;
-            answer(job.ack, &result);
+            if let Some(ack) = ack {
+                answer(ack, &result);
+            }
         }
     }
 
     /// One call, join or leave, under the handler deadline.
-    async fn run(&self, event: &str, data: Option<Box<RawValue>>) -> Result<Box<RawValue>, Rejection> {
+    async fn run(
+        &self,
+        event: &str,
+        data: Option<Box<RawValue>>,
+        ack: &mut Option<Ack>,
+    ) -> Result<Box<RawValue>, Rejection> {
         let namespace = &self.0.hub.plan.namespace;
         match event {
             protocol::JOIN => {
                 let request = protocol::room_request(data.as_deref().map(RawValue::get))?;
-                self.join(&request.room, request.data).await.map(|_| protocol::null())
+                self.join_answering(&request.room, request.data, ack).await.map(|_| protocol::null())
             }
             protocol::LEAVE => {
                 let request = protocol::room_request(data.as_deref().map(RawValue::get))?;
@@ -348,7 +398,7 @@ impl Socket {
                     _ => return Err(Rejection::not_found(format!("unknown event `{}`", protocol::printable(event)))),
                 };
                 let call = async { handler(self.clone(), data.unwrap_or_else(protocol::null)).await };
-                guarded(self.0.hub.shared.limits.handler_timeout, call)
+                self.supervise(call, ack)
                     .await
                     .unwrap_or_else(|why: Guarded| Err(rejection(why, namespace, Work::Handler(event))))
             }
@@ -406,8 +456,12 @@ impl Inbound for Socket {
             queue.jobs.clear();
             queue.worker.take()
         };
-        // Cancels the running call, join or leave at its next await (Rule 8 (docs/security.md#rule-8)).
-        if let Some(worker) = worker {
+        // Cancels the running call, join or leave (Rule 8 (docs/security.md#rule-8)): at its next
+        // await, or, for code cancelled by asking, by asking (the worker ends once it settles).
+        self.cancel().cancel(Cancelled::Disconnected);
+        if let Some(worker) = worker
+            && !self.0.hub.plan.cancel_by_signal
+        {
             worker.abort();
         }
         let mut held = lock(&self.0.held);

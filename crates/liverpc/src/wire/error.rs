@@ -211,6 +211,23 @@ pub enum BuildError {
     /// `state()` was called after `hook()`.
     #[error("call `state()` before `hook()`: the hook may take the app's state")]
     StateAfterHook,
+    /// A route with param matchers (`[id=integer]`) and nothing to run them: SvelteKit's
+    /// matchers are JavaScript, which only the TypeScript front-end runs.
+    #[error(
+        "contract `{contract}`: its route has the param matcher `{matcher}`, which only the TypeScript front-end can run; match the param in the room or handler instead"
+    )]
+    Matcher {
+        /// The contract's namespace.
+        contract: String,
+        /// The matcher's name.
+        matcher: String,
+    },
+    /// A `trusted_proxies()` entry that is neither an IP address nor a CIDR range.
+    #[error("trusted proxy `{0}` is not an IP address or a CIDR range (e.g. `10.0.0.0/8`, `::1`)")]
+    TrustedProxy(String),
+    /// An `endpoint()` path that does not start and end with `/`.
+    #[error("endpoint `{0}` must be a path that starts and ends with `/` (e.g. `/socket.io/`)")]
+    Endpoint(String),
     /// The URL given to `redis()` is not a Redis URL (the reason says why; the URL is not
     /// repeated, it may hold a password).
     #[cfg(feature = "redis")]

@@ -63,6 +63,13 @@ export interface RoomArgs {
   readonly params: Params;
   /** What `hooks.socket.ts` returned for this connection. */
   readonly locals: Locals;
+  /**
+   * Aborted when the engine gives up on this run: past the handler timeout (the page was
+   * answered `timeout`; `signal.reason.code === 'timeout'`) or when the socket closes
+   * (`'disconnected'`). Pass it to what can stop (`fetch`, a database query) or check it before
+   * committing: the socket's next call starts only once this one has settled.
+   */
+  readonly signal: AbortSignal;
 }
 
 /** A private room: the server computes the key; the page joins by name only. */

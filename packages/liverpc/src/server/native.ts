@@ -13,13 +13,17 @@ import { fileURLToPath } from 'node:url';
 /** The addon's app, as its TypeScript side uses it. */
 export interface NativeApp {
   emit(namespace: string, key: string[], event: string, payload: string): number;
-  adopt(fd: number, head: Buffer): void;
+  adopt(fd: number, head: Buffer, remote: string | null): void;
   proxyPort(): number;
+  /** Graceful shutdown, then the dispatch function is released (see `Engine.close`). */
+  close(timeoutMs: number): Promise<void>;
 }
 
 /** The addon's exports. */
 export interface NativeModule {
   NativeApp: new (dispatch: (request: string) => Promise<string>, description: string) => NativeApp;
+  /** Engines of this process not yet freed on the Rust side (for tests of `close`). */
+  liveEngines(): number;
 }
 
 /** The engine could not be loaded or built: the message says what to install or run. */

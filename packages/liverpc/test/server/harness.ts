@@ -47,6 +47,7 @@ export async function serve(options: EngineOptions, attach: { proxy?: boolean } 
     open: clients.open,
     async close() {
       clients.close();
+      await engine.close({ timeoutMs: 1000 });
       server.closeAllConnections();
       server.close();
     },
