@@ -11,7 +11,7 @@ import type { Binding, Handler, HandlerArgs, Locals, RoomDef, RoomKey, ServerSoc
 import { handshakeEvent, type Handle } from './hooks.js';
 import { loadNative, type NativeApp } from './native.js';
 import { validate } from './schema.js';
-import { attach } from './upgrade.js';
+import { SOCKET_IO_PATH, attach, handOver } from './upgrade.js';
 import type { Server } from 'node:http';
 
 /** A route's `*.socket.ts` module: every export made by `socket()` is a contract. */
@@ -39,6 +39,10 @@ export interface EngineOptions {
    * (at most once across nodes while Redis is down; local delivery never stops).
    */
   readonly redis?: string;
+  /** STAND-IN (prod-build): the Socket.IO endpoint path (default `/socket.io/`). */
+  readonly endpoint?: string;
+  /** STAND-IN (prod-build): SvelteKit's param matchers by name (`src/params/<name>.ts`). */
+  readonly matchers?: Readonly<Record<string, (param: string) => boolean>>;
 }
 
 /**
@@ -102,6 +106,7 @@ export class Engine {
    * const engine = new Engine({ hooks, contracts: [{ route: '/rooms/[roomId]', exports: chatModule }] });
    */
   constructor(options: EngineOptions) {
+    this.#endpoint = options.endpoint ?? SOCKET_IO_PATH;
     this.#hooks = options.hooks;
     const description = {
       contracts: [] as object[],
@@ -164,6 +169,22 @@ export class Engine {
    */
   attach(server: Server, options: { proxy?: boolean } = {}): () => void {
     return attach(server, () => this.#native, options);
+  }
+
+  // STAND-IN (prod-build): the engine helper's fixed interface (PROD-SPEC.md), so that the
+  // build side compiles and runs before prod-engine lands. Dropped at merge in favour of theirs.
+  /** Whether this upgrade request is liverpc's (its path is the endpoint). */
+  ownsUpgrade(req: import('node:http').IncomingMessage): boolean {
+    return new URL(req.url ?? '/', 'http://x').pathname.startsWith(this.#endpoint);
+  }
+  /** Hands an upgrade's socket to the engine. */
+  handOver(req: import('node:http').IncomingMessage, socket: import('node:stream').Duplex, head: Buffer, _options: { remote?: string } = {}): void {
+    handOver(this.#native, req, socket, head);
+  }
+  #endpoint: string = SOCKET_IO_PATH;
+  /** Graceful close (stand-in: frees nothing). */
+  close(_options: { timeoutMs?: number } = {}): Promise<void> {
+    return Promise.resolve();
   }
 
   /** How many connections' locals are held now (for tests of the token's lifetime). */
