@@ -24,9 +24,10 @@ export interface ContractNamespace {
   autoJoin: readonly string[];
 }
 
-/** The server a connection dials, and the handshake's headers (Node only). */
+/** The server a connection dials, its Socket.IO endpoint path, and the handshake's headers (Node only). */
 export interface ServerTarget {
   url: string;
+  endpoint: string;
   extraHeaders?: Record<string, string> | undefined;
 }
 
@@ -100,7 +101,7 @@ export class Connection implements Channel {
     this.#path = path;
     this.#state = new Store(joining('connecting', contract.autoJoin));
     this.#timeout = timeout;
-    this.#lease = leaseManager(server.url, server.extraHeaders, contract.namespace);
+    this.#lease = leaseManager(server.url, server.extraHeaders, contract.namespace, server.endpoint);
     this.#socket = this.#lease.manager.socket(contract.namespace);
     this.#outbox = new Outbox(this.#socket);
     this.#socket.auth = (send) => {
@@ -136,6 +137,7 @@ export class Connection implements Channel {
       this.#contract.namespace === namespace &&
       this.#path === path &&
       this.#server.url === server.url &&
+      this.#server.endpoint === server.endpoint &&
       sameHeaders(this.#server.extraHeaders, server.extraHeaders)
     );
   }

@@ -146,6 +146,11 @@ export interface ClientOptions {
   /** The server's origin (`http://localhost:3000`). Default: `location.origin`. */
   url?: string;
   /**
+   * The server's Socket.IO endpoint path (the engine's `endpoint`). Default: `/socket.io/`;
+   * from `liverpc/sveltekit`, `${paths.base}/socket.io/`.
+   */
+  endpoint?: string;
+  /**
    * Headers of the handshake request, e.g. `{ cookie: 'session=alice' }`. Node only: browsers
    * cannot set headers on a websocket (they send the page's cookies themselves).
    */

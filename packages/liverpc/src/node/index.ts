@@ -11,9 +11,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 
 import { createEngine, type Engine, type EngineLimits } from '../server/engine.js';
-import { registered } from './registry.js';
+import { loadRegistered } from './registry.js';
 
-export { registered, type RegisteredSockets } from './registry.js';
+export { loadRegistered, type RegisteredSockets } from './registry.js';
 
 /**
  * The header `serve` sets on every request to the protocol it was served over (`http`),
@@ -63,7 +63,7 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse, next?: 
  */
 export async function serve(handler: RequestHandler, options: ServeOptions = {}): Promise<Serving> {
   const engine = createEngine({
-    ...registered(),
+    ...(await loadRegistered()),
     ...(options.origins === undefined ? {} : { origins: options.origins }),
     ...(options.longPolling === undefined ? {} : { longPolling: options.longPolling }),
     ...(options.limits === undefined ? {} : { limits: options.limits }),

@@ -2,6 +2,7 @@
 // verbatim; the team feed and the project posts are what today's page also shows.
 import * as v from 'valibot';
 import { handler, room, socket } from 'liverpc/server';
+import { keepMessage } from '$lib/server/db';
 
 const Message = v.object({ room: v.string(), from: v.string(), text: v.string() });
 const TenantNotice = v.object({ tenant: v.string(), text: v.string() });
@@ -20,7 +21,10 @@ export const chat = socket({
   },
   fromClient: {
     send: handler(v.object({ text: Text }), ({ data, locals, params, within }) => {
-      within('chat').emit('message', { room: params.roomId, from: locals.user?.name ?? 'guest', text: data.text });
+      const from = locals.user?.name ?? 'guest';
+      // Kept in the room's history (the app's database), then delivered.
+      keepMessage(params.roomId, from, data.text);
+      within('chat').emit('message', { room: params.roomId, from, text: data.text });
       return null;
     }),
     // Posts to a project room this socket has joined (the engine refuses any other target).
