@@ -36,7 +36,10 @@ export class AppProcess {
     // The deployment variables under test come only from `env`.
     for (const name of ['ORIGIN', 'PROTOCOL_HEADER', 'HOST_HEADER', 'PORT_HEADER', 'ADDRESS_HEADER', 'XFF_DEPTH', 'SOCKET_PATH', 'LISTEN_FDS', 'LISTEN_PID', 'IDLE_TIMEOUT', 'SHUTDOWN_TIMEOUT', 'BODY_SIZE_LIMIT']) delete base[name];
     const [command, args] = Array.isArray(this.script) ? [this.script[0], this.script.slice(1)] : [process.execPath, [this.script]];
-    this.process = spawn(command, args, { cwd: app, env: { ...base, ...this.env }, stdio: this.stdio ?? ['ignore', 'pipe', 'pipe'] });
+    const env = { ...base, ...this.env };
+    // `undefined` in `env` removes a variable (SOCKET_PATH wants no PORT).
+    for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
+    this.process = spawn(command, args, { cwd: app, env, stdio: this.stdio ?? ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => this.process.once('exit', (code, signal) => resolve({ code, signal })));
     const collect = (chunk) => {
       this.out += chunk;
