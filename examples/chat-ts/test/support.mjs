@@ -20,9 +20,10 @@ export const FORBIDDEN = { ok: false, error: { code: 'forbidden', message: 'forb
  * of a clean deployment environment (loopback, any free port, its own data folder).
  */
 export class AppProcess {
-  constructor({ script = 'server.js', env = {}, stdio } = {}) {
+  constructor({ script = 'server.js', env = {}, stdio, data } = {}) {
     if (!existsSync(join(app, 'build', 'index.js'))) throw new Error('build/ is missing: run npm run build first');
-    this.data = mkdtempSync(join(tmpdir(), 'chat-ts-'));
+    // `data`: another process's folder (a restart keeps the sessions).
+    this.data = data ?? mkdtempSync(join(tmpdir(), 'chat-ts-'));
     this.script = script;
     this.env = env;
     this.stdio = stdio;

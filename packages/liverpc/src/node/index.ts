@@ -17,7 +17,7 @@ import { closeTogether } from './shutdown.js';
 import { realtime } from './standin.js';
 import { refuse, Upgrades } from './upgrades.js';
 
-export { loadRegistered, registered, type RegisteredSockets } from './registry.js';
+export { loadRegistered, type RegisteredSockets } from './registry.js';
 export type { Env } from './deployment.js';
 export type { Engine } from '../server/engine.js';
 
