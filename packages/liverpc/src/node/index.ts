@@ -12,12 +12,12 @@ import { resolve } from 'node:path';
 
 import { createEngine, type Engine, type EngineLimits } from '../server/engine.js';
 import { clientAddress, deployment, publicHost, type Deployment, type Env } from './deployment.js';
-import { loadRegistered } from './registry.js';
 import { closeTogether } from './shutdown.js';
-import { realtime } from './standin.js';
+import { loadRegistered, realtime } from './standin.js';
 import { refuse, Upgrades } from './upgrades.js';
 
-export { loadRegistered, type RegisteredSockets } from './registry.js';
+export { loadRegistered } from './standin.js';
+export type { RegisteredSockets } from './registry.js';
 export type { Env } from './deployment.js';
 export type { Engine } from '../server/engine.js';
 

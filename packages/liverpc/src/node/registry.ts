@@ -35,11 +35,3 @@ export function registered(): RegisteredSockets {
   }
   return found;
 }
-
-/**
- * STAND-IN until the build helper's `build/registry.ts` lands (PROD-SPEC, "build -> node"):
- * the app's sockets, once their modules are imported.
- */
-export async function loadRegistered(): Promise<RegisteredSockets> {
-  return registered();
-}
