@@ -56,7 +56,7 @@ test('SIGTERM with 100 calls in flight: each is answered, then the engine closes
 
   assert.deepEqual(await Promise.all(answers), pages.map((_, id) => ({ ok: true, data: id })));
   assert.deepEqual(await Promise.all(pages.map((p) => p.closed)), pages.map(() => 'transport close'));
-  assert.deepEqual(await exitWithin(server, 60000), { code: 0, signal: null });
+  assert.deepEqual(await exitWithin(server, 60000), { code: 0, signal: null }, server.out);
   // In the server's own output: every handler finished before `sveltekit:shutdown` (where an
   // app closes its database), none was stopped.
   const out = server.out;
@@ -73,7 +73,7 @@ test('SHUTDOWN_TIMEOUT bounds the drain: a call still running then is stopped, t
   await server.line(/hold started 1/);
   server.process.kill('SIGTERM');
   assert.equal(await page.closed, 'transport close');
-  assert.deepEqual(await exitWithin(server, 30000), { code: 0, signal: null });
+  assert.deepEqual(await exitWithin(server, 30000), { code: 0, signal: null }, server.out);
   assert.match(server.out, /hold stopped 1/);
   void answer;
 });
