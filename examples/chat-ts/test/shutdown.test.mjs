@@ -13,7 +13,8 @@ const servers = [];
 const managers = [];
 
 after(async () => {
-  for (const m of managers) m.engine.close();
+  // No reconnect may outlive the test (a Manager that reconnects keeps the process alive).
+  for (const m of managers) m.reconnection(false).engine.close();
   await Promise.all(servers.map((s) => s.stop()));
 });
 
