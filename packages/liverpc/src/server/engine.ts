@@ -7,7 +7,7 @@
 import { LiverpcError, isLiverpcError, isOneOf, type Issue, type RefusalCode, type ServerErrorCode } from '../error.js';
 import { invalidPayloadMessage, namespaceOf } from '../protocol.js';
 import { type Limits, SERVER_ERROR_CODES } from '../wire.js';
-import type { Binding, Handler, HandlerArgs, Locals, RoomDef, RoomKey, ServerSocket } from './contract.js';
+import type { Binding, Handler, HandlerArgs, Locals, RoomDef, RoomKey, RoomsDef, ServerSocket, ToClientDef } from './contract.js';
 import { handshakeEvent, type Handle } from './hooks.js';
 import { Incidents } from './incidents.js';
 import { loadNative, type NativeApp } from './native.js';
@@ -441,7 +441,7 @@ export class Engine {
         emits.push({ ...(typeof room === 'string' ? { room } : { key: [...room] }), others, event, payload: payload ?? null });
       },
     });
-    const args: HandlerArgs<unknown> = {
+    const args: HandlerArgs<unknown, ToClientDef, RoomsDef> = {
       data,
       params: request.params,
       locals: this.#localsOf(request.token),
@@ -452,7 +452,7 @@ export class Engine {
       self: { emit: (event, payload) => void emits.push({ event, payload: payload ?? null }) },
     };
     try {
-      const reply = await def.run(args as HandlerArgs<never>);
+      const reply = await def.run(args as never);
       return { ok: true, data: reply ?? null, emits };
     } catch (e) {
       // By a brand, not `instanceof`: the class may come from another copy of liverpc.
