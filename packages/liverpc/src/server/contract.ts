@@ -21,6 +21,12 @@ declare global {
      * read it (`declare global { namespace Liverpc { interface Locals { user: User } } }`).
      */
     interface Locals {}
+    /**
+     * The params of every route that has a contract, by route id, as SvelteKit's `$types` type
+     * them. Written by liverpc (`.svelte-kit/liverpc/routes.d.ts`, see `socketTypes` in
+     * `liverpc/vite`), not by hand.
+     */
+    interface Routes {}
   }
 }
 
@@ -29,8 +35,38 @@ export type Locals = Liverpc.Locals;
 /** A value, or a promise of it: every user function may be sync or async. */
 export type MaybePromise<T> = T | Promise<T>;
 
-/** The params matched from the page's URL (`/rooms/[roomId]` -> `{ roomId }`). */
-export type Params = Readonly<Record<string, string>>;
+/**
+ * A `[x=matcher]` param: the type the matcher's `match` guards (`param is 'a' | 'b'`), else
+ * `string`, as SvelteKit types it.
+ */
+export type MatcherParam<M> = M extends (param: string) => param is (infer U extends string) ? U : string;
+
+type KeysOf<U> = U extends unknown ? keyof U : never;
+type OptionalKeysOf<U> = U extends unknown ? { [K in keyof U]-?: {} extends Pick<U, K> ? K : never }[keyof U] : never;
+type ValueOf<U, K extends PropertyKey> = U extends unknown ? (K extends keyof U ? Exclude<U[K], undefined> : never) : never;
+type Expand<T> = T extends infer O ? { [K in keyof O]: O[K] } : never;
+/**
+ * Several routes' params as one object: every name of any of them, optional where one has it
+ * optional. (Not optional where a route lacks it: see `Params`.)
+ */
+type MergedParams<U> = Expand<
+  { readonly [K in Exclude<KeysOf<U>, OptionalKeysOf<U>>]: ValueOf<U, K> } & {
+    readonly [K in OptionalKeysOf<U>]?: ValueOf<U, K>;
+  }
+>;
+
+/**
+ * The params matched from the page's URL (`/rooms/[roomId]` -> `{ roomId: string }`), typed as
+ * SvelteKit types them: `[[lang]]` is `string | undefined`, `[...path]` a `string`, `[id=m]`
+ * what `m`'s `match` guards. A `socket({...})` does not say its route (TypeScript cannot tell
+ * which file a call is in), so this is the params of every route with a contract: exactly the
+ * route's when one route has contracts; with several, a name only another contract's route
+ * has type-checks and is `undefined` at run time. Until liverpc wrote `Liverpc.Routes`
+ * (`vite dev`, `vite build`, `svelte-kit sync`), any name is a `string`.
+ */
+export type Params = [keyof Liverpc.Routes] extends [never]
+  ? Readonly<Record<string, string>>
+  : MergedParams<Liverpc.Routes[keyof Liverpc.Routes]>;
 /** A room key: a tuple of strings (`['chat', 'general']`), the Socket.IO group. */
 export type RoomKey = readonly [string, ...string[]];
 

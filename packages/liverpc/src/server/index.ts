@@ -30,6 +30,7 @@ export type {
   HandlerArgs,
   HandlerFunction,
   Locals,
+  MatcherParam,
   MaybePromise,
   Params,
   Presence,
