@@ -11,6 +11,7 @@ if (process.env.ORIGIN === undefined) process.env.PROTOCOL_HEADER ??= PROTOCOL_H
 // adapter-node emits this once the server, and with it the engine, is closed (SIGTERM, SIGINT).
 process.once('sveltekit:shutdown', (reason) => console.log(`chat demo stopped (${reason})`));
 
-const { url } = await serve(new URL('./build/', import.meta.url));
+// REDIS_URL: this server is one node of several sharing their rooms (and presence) on Redis.
+const { url } = await serve(new URL('./build/', import.meta.url), process.env.REDIS_URL ? { redis: process.env.REDIS_URL } : {});
 console.log(`chat demo on ${url}`);
 console.log('demo accounts (no password): alice, bob (tenant acme); carol, dave (tenant globex)');

@@ -7,6 +7,7 @@
 //! waiting for it, after a timeout), and past the bound a request fails at once with
 //! [`BridgeError::Busy`]. The engine asks JavaScript to stop work it gave up on (`abort`).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -15,6 +16,7 @@ use napi::Status;
 use napi::bindgen_prelude::Promise;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 /// `(request: string) => Promise<string>`, callable from any thread. Weak: it does not keep
 /// Node's event loop alive on its own (the HTTP server does).
@@ -199,11 +201,28 @@ struct AbortRequest {
 pub(crate) struct Token {
     pub(crate) id: u64,
     js: Js,
+    /// What the connection shows in each room with presence (namespace -> room -> data),
+    /// derived by JavaScript from the locals when the hook ran: the engine asks for it
+    /// synchronously, which JavaScript cannot answer.
+    shown: Shown,
 }
+
+/// Namespace -> room -> what a member shows there.
+pub(crate) type Shown = BTreeMap<String, BTreeMap<String, Box<RawValue>>>;
 
 impl Token {
     pub(crate) fn new(id: u64, js: Js) -> Token {
-        Token { id, js }
+        Token { id, js, shown: Shown::new() }
+    }
+
+    /// Keeps what the hook derived for presence.
+    pub(crate) fn show(&mut self, shown: Shown) {
+        self.shown = shown;
+    }
+
+    /// What this connection shows in room `room` of contract `namespace`, if anything.
+    pub(crate) fn shown(&self, namespace: &str, room: &str) -> Option<Box<RawValue>> {
+        self.shown.get(namespace)?.get(room).cloned()
     }
 }
 

@@ -12,7 +12,7 @@ use liverpc::{BuildError, ErrorCode, Handshake, Refuse, Rejection, RoomKey};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::bridge::{BridgeError, Js, Token};
+use crate::bridge::{BridgeError, Js, Shown, Token};
 
 /// One contract as the TypeScript side describes it.
 #[derive(Deserialize)]
@@ -36,6 +36,9 @@ pub(crate) struct RoomInfo {
     pub(crate) exposed: bool,
     #[serde(default)]
     pub(crate) auto_join: bool,
+    /// The room lists its members; what each shows comes with the hook's answer.
+    #[serde(default)]
+    pub(crate) presence: bool,
 }
 
 /// A call of a room function or a handler, and the socket it runs for (the engine asks the
@@ -180,6 +183,10 @@ pub(crate) fn compile(info: &ContractInfo, js: &Js) -> Result<ContractSpec, Buil
         } else {
             spec.private(&room.name, room.auto_join, move |call| decide(call, None))?;
         }
+        if room.presence {
+            let (namespace, name) = (spec.namespace().to_owned(), room.name.clone());
+            spec.presence(&room.name, move |locals| locals.downcast_ref::<Token>()?.shown(&namespace, &name))?;
+        }
     }
     Ok(spec)
 }
@@ -241,12 +248,13 @@ struct HookRequest<'a> {
     remote: Option<String>,
 }
 
-/// The hook's answer.
+/// The hook's answer: a refusal, or what the connection shows in the rooms with presence.
+/// (Not an untagged enum: serde cannot buffer a `RawValue` to try variants.)
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum Hooked {
-    Refused { refuse: String },
-    Accepted {},
+struct Hooked {
+    refuse: Option<String>,
+    #[serde(default)]
+    presence: Shown,
 }
 
 /// The app's hook: asks JavaScript for the locals of a connecting page.
@@ -263,7 +271,7 @@ pub(crate) fn hook(
         let id = next.fetch_add(1, Ordering::Relaxed);
         Box::pin(async move {
             // Made first: if this future is dropped (a timeout), the locals are freed.
-            let token = Token::new(id, js.clone());
+            let mut token = Token::new(id, js.clone());
             let headers =
                 handshake.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect();
             // The address alone, as SvelteKit's `getClientAddress()` gives it (a forwarded one has
@@ -271,8 +279,11 @@ pub(crate) fn hook(
             let remote = handshake.remote_addr().map(|a| a.ip().to_string());
             let request = HookRequest { t: "hook", token: id, headers, remote };
             match js.request::<_, Hooked>(&request, None::<std::future::Ready<Cancelled>>).await {
-                Ok(Hooked::Accepted {}) => Ok(token),
-                Ok(Hooked::Refused { refuse }) => Err(match refuse.as_str() {
+                Ok(Hooked { refuse: None, presence }) => {
+                    token.show(presence);
+                    Ok(token)
+                }
+                Ok(Hooked { refuse: Some(refuse), .. }) => Err(match refuse.as_str() {
                     "unauthenticated" => Refuse::Unauthenticated,
                     "forbidden" => Refuse::Forbidden,
                     "unavailable" => Refuse::Unavailable,

@@ -25,13 +25,14 @@
 //! assert!(app.raw_emitter("/rooms/[roomId]/chat").is_some());
 //! ```
 
+use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
 pub use crate::engine::Cancelled;
-use crate::engine::{CheckFn, DecideFn, HandlerFn, Hub, Plan, RoomPlan, Socket};
+use crate::engine::{CheckFn, DecideFn, HandlerFn, Hub, Plan, PresenceFn, RoomPlan, Socket};
 use crate::wire::error::{BuildError, EmitError, Rejection};
 use crate::wire::handshake::Refuse;
 use crate::wire::key::RoomKey;
@@ -137,6 +138,32 @@ impl ContractSpec {
             Box::pin(decide(Call(socket), raw.unwrap_or_else(|| RawValue::NULL.to_owned())))
         });
         self.plan.room(name, RoomPlan { exposed: true, auto_join: false, decide, presence: None })?;
+        Ok(self)
+    }
+    /// Makes room `name` (declared before) list its members to each other, as
+    /// [`Declarations::presence`](crate::Declarations::presence) does: each member shows what
+    /// `show` derives from its locals (raw JSON; `None`: not listed). `show` runs when the
+    /// member joins, synchronously: a front-end whose locals live elsewhere computes the
+    /// value in its hook and keeps it in the locals.
+    ///
+    /// ```
+    /// use liverpc::spec::ContractSpec;
+    /// use liverpc::RoomKey;
+    /// use serde_json::value::RawValue;
+    ///
+    /// struct Shown(Box<RawValue>);
+    /// let mut chat = ContractSpec::new("/", "lobby").unwrap();
+    /// chat.private("lobby", true, |_| async { Ok(RoomKey::new(["lobby".to_owned()])) }).unwrap();
+    /// chat.presence("lobby", |locals| locals.downcast_ref::<Shown>().map(|shown| shown.0.clone())).unwrap();
+    /// // A room that is not declared has no members to list.
+    /// assert!(chat.presence("side", |_| None).is_err());
+    /// ```
+    pub fn presence<F>(&mut self, name: &str, show: F) -> Result<&mut ContractSpec, BuildError>
+    where
+        F: Fn(&(dyn Any + Send + Sync)) -> Option<Box<RawValue>> + Send + Sync + 'static,
+    {
+        let show: PresenceFn = Arc::new(move |locals| show(locals.as_ref()));
+        self.plan.presence(name, show)?;
         Ok(self)
     }
 }

@@ -86,12 +86,18 @@ export class ChatServer {
   /** Starts the server; resolves once it printed its URL. */
   async start(port = 0) {
     if (FRONTEND === 'ts') {
-      if (this.redis) throw new Error('the TypeScript example runs on one node: no redis option');
       if (!existsSync(join(tsApp, 'build', 'handler.js'))) throw new Error(`${tsApp}/build is missing: run npm run build in examples/chat-ts`);
       this.process = spawn(process.execPath, [this.script], {
         cwd: tsApp,
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), CHAT_DATA: this.dataDir, ...this.env },
+        env: {
+          ...process.env,
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          CHAT_DATA: this.dataDir,
+          ...(this.redis ? { REDIS_URL: this.redis } : {}),
+          ...this.env,
+        },
       });
     } else {
       if (!existsSync(serverBin)) throw new Error(`${serverBin} is missing: run cargo build -p chat-server`);

@@ -55,6 +55,8 @@ export interface ContractNames {
   fromClient: string[];
   rooms: string[];
   autoJoin: string[];
+  /** Rooms that list their members (`presence`). */
+  presence: string[];
 }
 
 /**

@@ -60,6 +60,9 @@ interface ExportNamedDeclaration extends Node {
   readonly specifiers: readonly { readonly local: Node; readonly exported: Node }[];
   readonly source: Literal | null;
 }
+interface ArrowFunction extends Node { readonly type: 'ArrowFunctionExpression'; readonly body: Node }
+interface BlockStatement extends Node { readonly type: 'BlockStatement'; readonly body: readonly Node[] }
+interface ReturnStatement extends Node { readonly type: 'ReturnStatement'; readonly argument: Node | null }
 /** A parsed module. */
 export interface Program extends Node {
   readonly body: readonly Node[];
@@ -73,7 +76,15 @@ const is = {
   object: (n: Node | null | undefined): n is ObjectExpression => n?.type === 'ObjectExpression',
   call: (n: Node | null | undefined): n is CallExpression => n?.type === 'CallExpression',
   member: (n: Node | null | undefined): n is MemberExpression => n?.type === 'MemberExpression',
+  arrow: (n: Node | null | undefined): n is ArrowFunction => n?.type === 'ArrowFunctionExpression',
 };
+
+/** `fromClient: (handler) => ({ ... })`: its returned object (an expression body, or `{ return {...} }`). */
+function returnedObject(arrow: ArrowFunction): Node | undefined {
+  if (arrow.body.type !== 'BlockStatement') return arrow.body;
+  const [only, ...rest] = (arrow.body as BlockStatement).body;
+  return only?.type === 'ReturnStatement' && rest.length === 0 ? ((only as ReturnStatement).argument ?? undefined) : undefined;
+}
 
 /** An identifier's or a string literal's text (import and export names may be either). */
 function nameOf(node: Node): string | undefined {
@@ -175,14 +186,24 @@ function contract(scope: Scope, call: CallExpression): ContractNames {
   if (!is.object(def)) {
     throw new NamesError('socket() takes its sections as an object literal (`socket({ toClient, fromClient, rooms })`)', (argument ?? call).start);
   }
-  const names: ContractNames = { toClient: [], fromClient: [], rooms: [], autoJoin: [] };
+  const names: ContractNames = { toClient: [], fromClient: [], rooms: [], autoJoin: [], presence: [] };
   for (const [section, value] of entries(scope, def, 'socket({...})')) {
     if (section !== 'toClient' && section !== 'fromClient' && section !== 'rooms') continue;
-    const object = scope.resolve(value);
+    let object = scope.resolve(value);
+    if (section === 'fromClient' && is.arrow(object)) {
+      const returned = returnedObject(object);
+      if (!is.object(returned)) {
+        throw new NamesError('fromClient: return the handlers as an object literal (`(handler) => ({ send: handler(...) })`) so that their names can be read at build time', object.start);
+      }
+      object = returned;
+    }
     if (!is.object(object)) throw new NamesError(`${section}: write the object here (or in a \`const\` of this file) so that its names can be read at build time`, value.start);
     for (const [name, entry] of entries(scope, object, section)) {
       names[section].push(name);
-      if (section === 'rooms' && autoJoins(scope, name, entry)) names.autoJoin.push(name);
+      if (section !== 'rooms') continue;
+      const options = roomOptions(scope, name, entry);
+      if (options.autoJoin) names.autoJoin.push(name);
+      if (options.presence) names.presence.push(name);
     }
   }
   return names;
@@ -204,22 +225,27 @@ function entries(scope: Scope, object: ObjectExpression, where: string): [string
   return out;
 }
 
-/** Whether room `name` is `room.private(fn, { autoJoin: true })`. */
-function autoJoins(scope: Scope, name: string, value: Node): boolean {
+/**
+ * What room `name` says in its options: `autoJoin` (written `true` or `false`) for
+ * `room.private(fn, { autoJoin: true })`, and whether it has `presence` (private or exposed).
+ */
+function roomOptions(scope: Scope, name: string, value: Node): { autoJoin: boolean; presence: boolean } {
   const call = scope.resolve(value);
   const kind = is.call(call) && is.member(call.callee) && !call.callee.computed ? nameOf(call.callee.property) : undefined;
   if (!is.call(call) || !is.member(call.callee) || (kind !== 'private' && kind !== 'expose') || !scope.isServer(call.callee.object, 'room')) {
     throw new NamesError(`rooms.${name}: write room.private(...) or room.expose(...) here so that the room can be read at build time`, value.start);
   }
-  if (kind === 'expose') return false;
-  const options = call.arguments[1];
-  if (options === undefined) return false;
+  const found = { autoJoin: false, presence: false };
+  const options = call.arguments[kind === 'expose' ? 2 : 1];
+  if (options === undefined) return found;
   const object = scope.resolve(options);
-  if (!is.object(object)) throw new NamesError(`rooms.${name}: write the options as an object literal (\`{ autoJoin: true }\`)`, options.start);
+  const example = kind === 'expose' ? '`{ presence }`' : '`{ autoJoin: true }`';
+  if (!is.object(object)) throw new NamesError(`rooms.${name}: write the options as an object literal (${example})`, options.start);
   for (const [key, v] of entries(scope, object, `rooms.${name}`)) {
-    if (key !== 'autoJoin') continue;
-    if (is.literal(v) && typeof v.value === 'boolean') return v.value;
-    throw new NamesError(`rooms.${name}: autoJoin must be written \`true\` or \`false\``, v.start);
+    if (key === 'presence') found.presence = true;
+    if (key !== 'autoJoin' || kind !== 'private') continue;
+    if (is.literal(v) && typeof v.value === 'boolean') found.autoJoin = v.value;
+    else throw new NamesError(`rooms.${name}: autoJoin must be written \`true\` or \`false\``, v.start);
   }
-  return false;
+  return found;
 }

@@ -18,6 +18,7 @@ import type { Handle } from '../server/hooks.js';
 import { SOCKET_IO_PATH } from '../server/upgrade.js';
 import { HOOKS, contractFiles, isContractFile, matcherFiles, routeIdOf } from './discovery.js';
 import { clientModule, registryModule } from './modules.js';
+import { writeRouteTypes } from './routes.js';
 import { NamesError, type Program, namesOf } from './names.js';
 import { originalPosition, positionIn } from './position.js';
 
@@ -71,6 +72,8 @@ interface App {
   endpoint: string;
   /** Where SvelteKit's param matchers are (absolute). */
   params: string;
+  /** SvelteKit's `outDir` (absolute), where `params`' types go; absent in a plain Vite app. */
+  outDir: string | undefined;
 }
 
 /**
@@ -93,15 +96,16 @@ interface App {
  * export default defineConfig({ plugins: [sockets(), sveltekit()] });
  */
 export function sockets(options: SocketsOptions = {}): SocketsPlugins {
-  const app: App = { root: process.cwd(), command: 'serve', endpoint: SOCKET_IO_PATH, params: join('src', 'params') };
+  const app: App = { root: process.cwd(), command: 'serve', endpoint: SOCKET_IO_PATH, params: join('src', 'params'), outDir: undefined };
   const entry = options.client ?? 'liverpc/sveltekit';
   const dev = devEngine(app, options);
-  const plugins = [config(app, entry), serverEntries(app), registry(app), browserModules(app, entry), dev, previewEngine(app)];
+  const plugins = [config(app, entry), routeTypes(app), serverEntries(app), registry(app), browserModules(app, entry), dev, previewEngine(app)];
   return Object.assign(plugins, { api: dev.api });
 }
 
 /** The part of SvelteKit's resolved config read here. */
 interface KitConfig {
+  readonly outDir?: string;
   readonly paths?: { readonly base?: string };
   readonly files?: { readonly params?: string };
 }
@@ -146,6 +150,29 @@ function config(app: App, entry: string): Plugin {
       const kit = svelteKit(resolved);
       app.endpoint = `${kit?.paths?.base ?? ''}${SOCKET_IO_PATH}`;
       app.params = resolve(app.root, kit?.files?.params ?? join('src', 'params'));
+      app.outDir = kit === undefined ? undefined : resolve(app.root, kit.outDir ?? '.svelte-kit');
+    },
+  };
+}
+
+/**
+ * `liverpc:sockets-types`: keeps `.svelte-kit/liverpc/routes.d.ts` (the contracts' `params`
+ * types) true in `vite dev` and `vite build`: written at the start and again when a contract or
+ * a matcher file comes or goes. (`socketTypes()` in svelte.config.js adds it to the tsconfig.)
+ */
+function routeTypes(app: App): Plugin {
+  const write = (): void => {
+    if (app.outDir !== undefined) writeRouteTypes(app.root, app.outDir, app.params);
+  };
+  return {
+    name: 'liverpc:sockets-types',
+    buildStart: write,
+    configureServer(server) {
+      for (const event of ['add', 'unlink'] as const) {
+        server.watcher.on(event, (file) => {
+          if (isContractFile(app.root, file) || !relative(app.params, file).startsWith('..')) write();
+        });
+      }
     },
   };
 }

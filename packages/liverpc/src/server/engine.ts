@@ -7,7 +7,7 @@
 import { LiverpcError, isLiverpcError, isOneOf, type Issue, type RefusalCode, type ServerErrorCode } from '../error.js';
 import { invalidPayloadMessage, namespaceOf } from '../protocol.js';
 import { type Limits, SERVER_ERROR_CODES } from '../wire.js';
-import type { Binding, Handler, HandlerArgs, Locals, RoomDef, RoomKey, ServerSocket } from './contract.js';
+import type { Binding, Handler, HandlerArgs, Locals, RoomDef, RoomKey, RoomsDef, ServerSocket, ToClientDef } from './contract.js';
 import { handshakeEvent, type Handle } from './hooks.js';
 import { Incidents } from './incidents.js';
 import { loadNative, type NativeApp } from './native.js';
@@ -187,6 +187,7 @@ export class Engine {
           name: room,
           exposed: r.kind === 'expose',
           autoJoin: r.kind === 'private' && r.autoJoin,
+          presence: r.presence !== undefined,
         }));
         description.contracts.push({
           route,
@@ -378,7 +379,7 @@ export class Engine {
       const locals = (await this.#hooks?.handle?.(handshakeEvent(headers, remote, signal))) ?? {};
       // Freed meanwhile (the engine gave up on the hook): keep nothing.
       if (this.#locals.has(token)) this.#locals.set(token, locals);
-      return { ok: true };
+      return { ok: true, presence: this.#shown(locals as Locals) };
     } catch (e) {
       this.#locals.delete(token);
       if (isLiverpcError(e) && isOneOf(HOOK_REFUSALS, e.code)) return { ok: false, refuse: e.code };
@@ -390,6 +391,29 @@ export class Engine {
       );
       return { ok: false, refuse: 'internal' };
     }
+  }
+
+  /**
+   * What a connection shows in every room with presence, by namespace and room: derived now,
+   * from the locals the hook returned (they never change), because the engine reads it when the
+   * socket joins, synchronously. A room where it shows nothing is left out (not listed).
+   */
+  #shown(locals: Locals): Record<string, Record<string, unknown>> {
+    const shown: Record<string, Record<string, unknown>> = {};
+    for (const { namespace, socket } of this.#contracts.values()) {
+      for (const [room, def] of Object.entries((socket.rooms ?? {}) as Record<string, RoomDef>)) {
+        if (def.presence === undefined) continue;
+        let data: unknown;
+        try {
+          data = def.presence({ locals });
+        } catch (e) {
+          this.#incidents.failed(`presence of room ${namespace}#${room}`, e, 'the member is not listed', 'Return null for a member who shows nothing (a guest).');
+          continue;
+        }
+        if (data !== null && data !== undefined) (shown[namespace] ??= {})[room] = data;
+      }
+    }
+    return shown;
   }
 
   #localsOf(token: number): Locals {
@@ -441,7 +465,7 @@ export class Engine {
         emits.push({ ...(typeof room === 'string' ? { room } : { key: [...room] }), others, event, payload: payload ?? null });
       },
     });
-    const args: HandlerArgs<unknown> = {
+    const args: HandlerArgs<unknown, ToClientDef, RoomsDef> = {
       data,
       params: request.params,
       locals: this.#localsOf(request.token),
@@ -452,7 +476,7 @@ export class Engine {
       self: { emit: (event, payload) => void emits.push({ event, payload: payload ?? null }) },
     };
     try {
-      const reply = await def.run(args as HandlerArgs<never>);
+      const reply = await def.run(args as never);
       return { ok: true, data: reply ?? null, emits };
     } catch (e) {
       // By a brand, not `instanceof`: the class may come from another copy of liverpc.

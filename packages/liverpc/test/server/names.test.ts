@@ -30,7 +30,7 @@ test("the tutorial's contract: every name, the auto-joined room, nothing run", a
   // The test app's contract imports a database module that opens SQLite and reads $env: read
   // from its source, not imported.
   const source = readFileSync(join(here, '..', '..', '..', '..', 'test', 'server', 'app', 'src', 'routes', 'rooms', '[roomId]', 'chat.socket.ts'), 'utf8');
-  assert.deepEqual(await read(source), new Map([['chat', { toClient: ['message'], fromClient: ['send'], rooms: ['chat', 'tenant', 'project'], autoJoin: ['chat'] }]]));
+  assert.deepEqual(await read(source), new Map([['chat', { toClient: ['message'], fromClient: ['send'], rooms: ['chat', 'tenant', 'project'], autoJoin: ['chat'], presence: [] }]]));
 });
 
 test('aliases, namespace imports, local consts, export lists and string keys', async () => {
@@ -49,8 +49,31 @@ test('aliases, namespace imports, local consts, export lists and string keys', a
   assert.deepEqual(
     await read(source),
     new Map([
-      ['two', { toClient: [], fromClient: [], rooms: ['a', 'b'], autoJoin: [] }],
-      ['lobby', { toClient: ['message', 'odd-name'], fromClient: ['ping'], rooms: ['lobby', 'side'], autoJoin: ['lobby'] }],
+      ['two', { toClient: [], fromClient: [], rooms: ['a', 'b'], autoJoin: [], presence: [] }],
+      ['lobby', { toClient: ['message', 'odd-name'], fromClient: ['ping'], rooms: ['lobby', 'side'], autoJoin: ['lobby'], presence: [] }],
+    ]),
+  );
+});
+
+test('fromClient as a function of handler, and the rooms that list their members', async () => {
+  const source = `
+    import { room, socket } from 'liverpc/server';
+    import * as v from 'valibot';
+    export const chat = socket({
+      fromClient: (handler) => ({ send: handler(v.string(), ({ within }) => within('lobby').emit('m', 1)) }),
+      rooms: {
+        lobby: room.private(() => ['lobby'], { autoJoin: true, presence: ({ locals }) => locals.user }),
+        quiet: room.private(() => ['quiet']),
+        project: room.expose(v.string(), () => false, { presence: () => ({ name: 'x' }) }),
+      },
+    });
+    export const other = socket({ fromClient: (handler) => { return { ping: handler(() => 'pong') }; } });
+  `;
+  assert.deepEqual(
+    await read(source),
+    new Map([
+      ['chat', { toClient: [], fromClient: ['send'], rooms: ['lobby', 'quiet', 'project'], autoJoin: ['lobby'], presence: ['lobby', 'project'] }],
+      ['other', { toClient: [], fromClient: ['ping'], rooms: [], autoJoin: [], presence: [] }],
     ]),
   );
 });
@@ -72,6 +95,10 @@ test('what cannot be read at build time is an error at the line and column that 
     [
       "import { socket, room } from 'liverpc/server';\nconst auto = process.env.AUTO === '1';\nexport const chat = socket({ rooms: { a: room.private(() => ['a'], { autoJoin: auto }) } });\n",
       '3:80: rooms.a: autoJoin must be written `true` or `false`',
+    ],
+    [
+      "import { socket } from 'liverpc/server';\nimport { make } from './handlers';\nexport const chat = socket({ fromClient: (handler) => make(handler) });\n",
+      '3:42: fromClient: return the handlers as an object literal (`(handler) => ({ send: handler(...) })`) so that their names can be read at build time',
     ],
     ["export { chat } from './elsewhere.socket';\n", '1:1: `export { ... } from` cannot be read at build time: declare the contracts of this route in this file'],
     [

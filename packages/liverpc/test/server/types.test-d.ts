@@ -46,6 +46,64 @@ chat.to(['chat', 'general']).emit('notice', {});
 // @ts-expect-error a room key is a tuple of strings
 chat.to([]).emit('message', { room: '', from: '', text: '' });
 
+// Handlers' emits: rooms from `rooms`, events and payloads from `toClient`, as in Rust.
+socket({
+  toClient: { message: v.object({ text: v.string() }), tick: event<number>() },
+  fromClient: (handler) => ({
+    send: handler(v.object({ text: v.string() }), ({ data, within, to, self }) => {
+      within('lobby').emit('message', { text: data.text });
+      to('lobby').emit('tick', 1);
+      within(['lobby']).emit('message', { text: data.text });
+      self.emit('tick', 2);
+      // @ts-expect-error an undeclared room
+      within('lobbby').emit('message', { text: data.text });
+      // @ts-expect-error an undeclared event
+      within('lobby').emit('notice', { text: data.text });
+      // @ts-expect-error a wrong payload
+      to('lobby').emit('message', { text: 1 });
+      // @ts-expect-error a wrong payload to this socket
+      self.emit('tick', '2');
+      // @ts-expect-error a room key is a tuple of strings
+      within([]).emit('tick', 1);
+      return null;
+    }),
+    ping: handler(({ within }) => {
+      // @ts-expect-error an undeclared room, in a handler without a payload
+      within('nowhere').emit('tick', 1);
+      return 'pong';
+    }),
+  }),
+  rooms: { lobby: room.private(() => ['lobby'], { autoJoin: true }) },
+});
+// A handler made in the object form does not know the contract: an emit there fails, and the
+// message says what to write.
+socket({
+  toClient: { tick: event<number>() },
+  fromClient: {
+    // @ts-expect-error emits need fromClient: (handler) => ({ ... })
+    tick: handler(({ within }) => within('lobby').emit('tick', 1)),
+  },
+  rooms: { lobby: room.private(() => ['lobby']) },
+});
+
+// Presence: the rooms that declare it, typed by what each member shows.
+const present = socket({
+  rooms: {
+    lobby: room.private(() => ['lobby'], { autoJoin: true, presence: ({ locals }) => ({ name: locals.user.name }) }),
+    project: room.expose(v.object({ id: v.string() }), ({ data }) => ['project', data.id], { presence: ({ locals }) => locals.user.tenantId }),
+    quiet: room.private(() => ['quiet']),
+  },
+})();
+present.presence.lobby.subscribe((members) => members.map((m) => m.data.name.toUpperCase()));
+const tenants: readonly string[] = present.presence.project.current.map((m) => m.data);
+void tenants;
+// @ts-expect-error a room without presence lists nobody
+void present.presence.quiet;
+room.private(() => ['x'], {
+  // @ts-expect-error presence reads locals, not params (the page chooses params)
+  presence: ({ params }) => params,
+});
+
 // Room functions: sync or async, a key or false; locals typed from Liverpc.Locals.
 const other = socket({
   toClient: { tick: event<{ n: number }>() },

@@ -27,7 +27,7 @@ test('contract files are found under src/routes', () => {
 });
 
 test('the browser module is one client per contract, from its names', () => {
-  const names = { toClient: ['message'], fromClient: ['send'], rooms: ['chat', 'tenant', 'project'], autoJoin: ['chat'] };
+  const names = { toClient: ['message'], fromClient: ['send'], rooms: ['chat', 'tenant', 'project'], autoJoin: ['chat'], presence: ['chat'] };
   const code = clientModule('/rooms/[roomId]', new Map([['chat', names]]));
   assert.match(code, /import \{ defineClient \} from "liverpc\/sveltekit"/);
   assert.match(code, /export const chat = defineClient\(/);
@@ -39,5 +39,6 @@ test('the browser module is one client per contract, from its names', () => {
     fromClient: ['send'],
     rooms: ['chat', 'tenant', 'project'],
     autoJoin: ['chat'],
+    presence: ['chat'],
   });
 });
