@@ -39,7 +39,10 @@ export const chat = socket({
       ['chat', params.roomId],
       {
         // Every connected page instance joins this route room immediately.
-        autoJoin: true
+        autoJoin: true,
+        // The room keeps its last 200 messages: the page renders them on the server, and a
+        // page that reconnects gets what it missed.
+        history: { size: 200 }
       }
     ),
     tenant: room.private(({ locals }) =>
