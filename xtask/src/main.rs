@@ -3,7 +3,8 @@
 //! - `test`: every test of the repository (formatting, lints, Rust tests and doctests,
 //!   the multi-node tests on a redis-server they start, generated-code freshness, the npm
 //!   runtime, official socket.io-client compatibility, the example app's type check and build,
-//!   browser end-to-end), installing what it needs.
+//!   the TypeScript example in production (adapter-node's variables, upgrades, shutdown),
+//!   browser end-to-end, both examples behind a real nginx), installing what it needs.
 //! - `gen`: regenerates every generated TypeScript file (the clients, and the npm package's
 //!   `src/wire.ts`).
 //! - `demo`: builds and runs the tutorial's app (TypeScript contracts, examples/chat-ts) on one
@@ -34,6 +35,8 @@ const BENCH_NODE: &str = "bench/node";
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The multi-node tests start their own `redis-server` (from `PATH`).
 const REDIS_SERVER: &str = "redis-server";
+/// The reverse-proxy tests start their own nginx (Debian's, in /usr/sbin).
+const NGINX: &[&str] = &["/usr/sbin/nginx", "nginx"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -143,10 +146,20 @@ fn test() -> Result<(), String> {
     npm_install(TS_APP)?;
     run("TypeScript example type check", TS_APP, "npm", &["run", "check"])?;
     run("TypeScript example build", TS_APP, "npm", &["run", "build"])?;
+    // curl for `curl --http2`, a foreign upgrade every HTTP/1.1 page gets from it.
+    ensure_program("curl", "curl", "the production tests send `curl --http2` to a page")?;
     run("TypeScript example in production (node server.js)", TS_APP, "npm", &["test"])?;
     ensure_chromium()?;
+    ensure_nginx()?;
+    ensure_program("openssl", "openssl", "the reverse-proxy tests make their TLS certificate with openssl")?;
     npm_install(E2E)?;
-    run("browser end-to-end, both examples", E2E, "npm", &["test"])?;
+    run("browser end-to-end, both examples (and behind nginx)", E2E, "npm", &["test"])?;
+    run(
+        "browser end-to-end, the TypeScript example in vite dev, vite preview and production",
+        E2E,
+        "npm",
+        &["run", "test:modes"],
+    )?;
     pack(&["--allow-dirty".to_owned()])?;
     run("package hygiene (publint, attw, the tarballs' files)", RUNTIME, "npm", &["run", "test:pack"])?;
     run("getting started: a new SvelteKit app on the tarballs, no Rust on PATH", GETTING_STARTED, "npm", &["test"])?;
@@ -255,7 +268,37 @@ fn npm_install(dir: &str) -> Result<(), String> {
     if installed.exists() && modified(&installed) >= modified(&path.join("package-lock.json")) {
         return Ok(());
     }
-    run(&format!("npm ci in {dir}"), dir, "npm", &["ci", "--no-audit", "--no-fund"])
+    // Native modules (better-sqlite3 in the TypeScript example) build against the headers of
+    // the Node that runs them, when it ships them: no headers download.
+    let nodedir = node_headers();
+    let env = nodedir.as_deref().map_or(("", ""), |d| ("npm_config_nodedir", d));
+    run_env(&format!("npm ci in {dir}"), dir, env, "npm", &["ci", "--no-audit", "--no-fund"])
+}
+
+/// Node's own prefix when it holds its C headers (`include/node/node.h`).
+fn node_headers() -> Option<String> {
+    let out = Command::new("node").args(["-p", "process.execPath"]).output().ok()?;
+    let exec = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let prefix = exec.parent()?.parent()?;
+    prefix.join("include/node/node.h").exists().then(|| prefix.to_string_lossy().into_owned())
+}
+
+/// The reverse-proxy tests need Debian's nginx; as root, install it, else say how.
+fn ensure_nginx() -> Result<(), String> {
+    if NGINX.iter().any(|nginx| Command::new(nginx).arg("-v").output().is_ok_and(|o| o.status.success())) {
+        return Ok(());
+    }
+    apt_install("nginx", "nginx not found: the reverse-proxy tests start their own")
+}
+
+/// A program the tests run (`--version` answers), installed from Debian's `package` as root.
+fn ensure_program(program: &str, package: &str, why: &str) -> Result<(), String> {
+    let answers = |arg: &str| Command::new(program).arg(arg).output().is_ok_and(|o| o.status.success());
+    // openssl has `version`, not `--version`.
+    if answers("--version") || answers("version") {
+        return Ok(());
+    }
+    apt_install(package, &format!("`{program}` not found: {why}"))
 }
 
 /// The browser tests need Debian's Chromium; as root, install it, else say how.

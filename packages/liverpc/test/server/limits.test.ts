@@ -101,9 +101,11 @@ describe('the queue into JavaScript', { timeout: 30_000 }, () => {
     });
     const env = await serve({ contracts: [{ route: '/', exports: { lab } }], maxPendingJs: 1 });
     try {
+      // One at a time: with one place, two hooks decided at once would refuse one of them.
       const a = env.open('/lab', '/');
+      await a.connected;
       const b = env.open('/lab', '/');
-      await Promise.all([a.connected, b.connected]);
+      await b.connected;
       const held = a.call('hold', null);
       await holding.promise;
       // The one place is taken by `hold`, which runs in JavaScript.
