@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use liverpc::spec::{Call, Cancelled, ContractSpec};
-use liverpc::{BuildError, ErrorCode, Handshake, Refuse, Rejection, RoomKey};
+use liverpc::{BuildError, ErrorCode, Handshake, History, Refuse, Rejection, RoomKey};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -39,6 +39,27 @@ pub(crate) struct RoomInfo {
     /// The room lists its members; what each shows comes with the hook's answer.
     #[serde(default)]
     pub(crate) presence: bool,
+    /// The room keeps history (`history: { size, ttlMs }`).
+    #[serde(default)]
+    pub(crate) history: Option<HistoryInfo>,
+}
+
+/// A room's `history`, as the TypeScript side declares it (defaults: 100 messages, 10 min).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct HistoryInfo {
+    #[serde(default = "default_size")]
+    size: usize,
+    #[serde(default = "default_ttl_ms")]
+    ttl_ms: u64,
+}
+
+fn default_size() -> usize {
+    100
+}
+
+fn default_ttl_ms() -> u64 {
+    u64::try_from(History::DEFAULT_TTL.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A call of a room function or a handler, and the socket it runs for (the engine asks the
@@ -186,6 +207,10 @@ pub(crate) fn compile(info: &ContractInfo, js: &Js) -> Result<ContractSpec, Buil
         if room.presence {
             let (namespace, name) = (spec.namespace().to_owned(), room.name.clone());
             spec.presence(&room.name, move |locals| locals.downcast_ref::<Token>()?.shown(&namespace, &name))?;
+        }
+        if let Some(history) = &room.history {
+            let ttl = std::time::Duration::from_millis(history.ttl_ms);
+            spec.history(&room.name, History { size: history.size, ttl })?;
         }
     }
     Ok(spec)

@@ -158,6 +158,19 @@ impl NativeApp {
         Ok(u32::try_from(sent).unwrap_or(u32::MAX))
     }
 
+    /// The last `limit` messages of room `key` of the contract on `namespace`, with their
+    /// positions, and the position after them, as JSON (`{ messages: [{ event, payload,
+    /// position }], position }`). Throws when the key has no stream.
+    #[napi]
+    pub async fn history(&self, namespace: String, key: Vec<String>, limit: u32) -> napi::Result<String> {
+        let (app, _) = self.served()?;
+        let emitter =
+            app.raw_emitter(&namespace).ok_or_else(|| invalid(format!("no contract is served on `{namespace}`")))?;
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let recent = emitter.history(&RoomKey::new(key), limit).await.map_err(|e| invalid(e.to_string()))?;
+        serde_json::to_string(&recent).map_err(|e| invalid(format!("could not encode the history: {e}")))
+    }
+
     /// Serves the TCP socket behind Node's file descriptor `fd` (duplicated: Node may destroy
     /// its socket object right after); `head` is what Node already read from it. `remote` is
     /// the client's address as the caller decided it (`ip` or `ip:port`, e.g. from a trusted

@@ -33,10 +33,11 @@ use serde_json::value::RawValue;
 
 pub use crate::engine::Cancelled;
 use crate::engine::{CheckFn, DecideFn, HandlerFn, Hub, Plan, PresenceFn, RoomPlan, Socket};
-use crate::wire::error::{BuildError, EmitError, Rejection};
+use crate::wire::error::{BuildError, EmitError, HistoryError, Rejection};
 use crate::wire::handshake::Refuse;
 use crate::wire::key::RoomKey;
 use crate::wire::route::Params;
+use crate::wire::stream::{History, Recent};
 
 /// One contract as values: route, name, events, handlers and rooms.
 pub struct ContractSpec {
@@ -124,7 +125,28 @@ impl ContractSpec {
         Fut: Future<Output = Result<RoomKey, Rejection>> + Send + 'static,
     {
         let decide: DecideFn = Arc::new(move |socket, _| Box::pin(decide(Call(socket))));
-        self.plan.room(name, RoomPlan { exposed: false, auto_join, decide, presence: None })?;
+        self.plan.room(name, RoomPlan { exposed: false, auto_join, decide, presence: None, history: None })?;
+        Ok(self)
+    }
+
+    /// Makes room `name` keep history: every key whose first part is `name` gets a stream, so
+    /// its messages carry positions, a page that reconnects gets what it missed (within the
+    /// last `history.size` messages and `history.ttl`), and [`RawEmitter::history`] reads it.
+    ///
+    /// ```
+    /// use liverpc::{History, RoomKey};
+    /// use liverpc::spec::{Call, ContractSpec};
+    ///
+    /// let mut chat = ContractSpec::new("/rooms/[roomId]", "chat").unwrap();
+    /// chat.private("chat", true, |call: Call| async move {
+    ///     Ok(RoomKey::new(["chat", call.param("roomId").unwrap_or_default()]))
+    /// })
+    /// .unwrap()
+    /// .history("chat", History::last(100))
+    /// .unwrap();
+    /// ```
+    pub fn history(&mut self, name: &str, history: History) -> Result<&mut ContractSpec, BuildError> {
+        self.plan.history(name, history)?;
         Ok(self)
     }
 
@@ -137,7 +159,7 @@ impl ContractSpec {
         let decide: DecideFn = Arc::new(move |socket, raw: Option<Box<RawValue>>| {
             Box::pin(decide(Call(socket), raw.unwrap_or_else(|| RawValue::NULL.to_owned())))
         });
-        self.plan.room(name, RoomPlan { exposed: true, auto_join: false, decide, presence: None })?;
+        self.plan.room(name, RoomPlan { exposed: true, auto_join: false, decide, presence: None, history: None })?;
         Ok(self)
     }
     /// Makes room `name` (declared before) list its members to each other, as
@@ -277,5 +299,13 @@ impl RawEmitter {
     /// Disconnects every member of `room`; returns how many of this node's.
     pub fn disconnect(&self, room: &RoomKey) -> usize {
         self.0.disconnect(room, None)
+    }
+
+    /// The last `limit` messages of `room` (at most its history's size), oldest first, with
+    /// their positions, and the position after them: what a server-rendered page shows, and
+    /// hands to its client so that its live messages start exactly after. An error when the
+    /// key has no stream.
+    pub async fn history(&self, room: &RoomKey, limit: usize) -> Result<Recent, HistoryError> {
+        self.0.history(room, limit)
     }
 }

@@ -17,6 +17,7 @@ use crate::wire::key::RoomKey;
 use crate::wire::limits::RateLimiter;
 use crate::wire::protocol::{self, Answer, PresenceEvent, PresenceMember, RoomStatus};
 use crate::wire::route::Params;
+use crate::wire::stream::{History, Position, stream_id};
 
 /// A connection's locals, whatever the front-end's type for them.
 pub(crate) type Locals = Arc<dyn Any + Send + Sync>;
@@ -41,7 +42,14 @@ struct SocketInner {
     /// How the auto-joins went (the key, to list in presence), reported once the page is
     /// connected.
     auto: Mutex<Vec<(String, Result<RoomKey, Rejection>)>>,
+    /// The positions the page's handshake carried, for its auto-joined rooms with history
+    /// (taken once they are joined).
+    since: Mutex<Vec<Position>>,
 }
+
+/// Where a socket that joined a room with history is in its stream, and whether what it
+/// missed was replayed (`None`: it sent no position of that stream).
+type InStream = Option<(Position, Option<bool>)>;
 
 /// The rooms a socket holds: one entry per join request (room name and payload digest).
 /// A `Vec`: at most `max_rooms` entries, where a scan is as fast as a map and costs less.
@@ -93,7 +101,13 @@ struct Job {
 impl Socket {
     /// A socket whose handshake was accepted; decides and joins its auto-joined rooms, so they
     /// are held before the page can send its first call.
-    pub(super) async fn open(hub: Hub, link: Arc<dyn Link>, params: Params, locals: Locals) -> Socket {
+    pub(super) async fn open(
+        hub: Hub,
+        link: Arc<dyn Link>,
+        params: Params,
+        locals: Locals,
+        since: Vec<Position>,
+    ) -> Socket {
         let limiter = RateLimiter::new(hub.shared.limits.calls_per_second, hub.shared.limits.burst);
         let plan = hub.plan.clone();
         let socket = Socket(Arc::new(SocketInner {
@@ -108,13 +122,14 @@ impl Socket {
             queue: Mutex::default(),
             cancel: Mutex::default(),
             auto: Mutex::default(),
+            since: Mutex::new(since),
         }));
         let mut auto = Vec::with_capacity(plan.auto_join.len());
         for name in &plan.auto_join {
-            let held = socket
-                .decide(name, None, &mut None)
-                .await
-                .and_then(|key| Ok((key.clone(), socket.hold(name, protocol::digest(None), key)?)));
+            let held = socket.decide(name, None, &mut None).await.and_then(|key| {
+                socket.check_stream(name, &key)?;
+                Ok((key.clone(), socket.hold(name, protocol::digest(None), key)?))
+            });
             // Subscribed before the page is told it is connected, so that `joined` holds.
             let joined = match held {
                 Ok((key, ready)) => {
@@ -160,26 +175,72 @@ impl Socket {
 
     /// Decides and joins room `name`; `data` is the page's payload for an exposed room.
     pub(crate) async fn join(&self, name: &str, data: Option<Box<RawValue>>) -> Result<RoomKey, Rejection> {
-        self.join_answering(name, data, &mut None).await
+        self.join_answering(name, data, &[], &mut None).await.map(|(key, _)| key)
     }
 
     /// A join the page asked for: `ack` is answered `timeout` at the deadline when the decision
     /// is waited for past it.
+    /// `since` holds the page's last positions: a room with history replays what the page
+    /// missed after its position, before anything live.
     async fn join_answering(
         &self,
         name: &str,
         data: Option<Box<RawValue>>,
+        since: &[Position],
         ack: &mut Option<Ack>,
-    ) -> Result<RoomKey, Rejection> {
+    ) -> Result<(RoomKey, InStream), Rejection> {
         let data = data.filter(|raw| raw.get().trim() != "null");
         let digest = protocol::digest(data.as_deref().map(RawValue::get));
         let key = self.decide(name, data, ack).await?;
+        self.check_stream(name, &key)?;
         // Answered once the room's messages from other nodes reach this one too (Rule 6 (docs/security.md#rule-6)).
         if let Some(ready) = self.hold(name, digest, key.clone())? {
             ready.await;
         }
+        let joined = self.0.hub.plan.stream_of(&key).and_then(|history| self.recover(&key, history, since));
         self.list(name, &key);
-        Ok(key)
+        Ok((key, joined))
+    }
+
+    /// A room declared with history must decide keys that start with its name (the stream of
+    /// a key is its first part's room's): otherwise the join is refused, so a room can never
+    /// run without the stream it declared.
+    fn check_stream(&self, name: &str, key: &RoomKey) -> Result<(), Rejection> {
+        let declared = self.0.hub.plan.rooms.get(name).is_some_and(|r| r.history.is_some());
+        if declared && key.parts().first().map(String::as_str) != Some(name) {
+            tracing::error!(
+                namespace = %self.0.hub.plan.namespace,
+                room = name,
+                "room `{name}` keeps history, but its key does not start with `{name}`; the join is refused `internal` (start the key with the room's name)"
+            );
+            return Err(Rejection::internal());
+        }
+        Ok(())
+    }
+
+    /// Joins the stream of `key` (held already, not yet in the transport's room): under the
+    /// stream's lock, queues what the page missed after its position in `since`, then adds the
+    /// socket to the room, so every later message reaches it live and none twice or out of
+    /// order. `None` when the socket left the room (or closed) meanwhile.
+    fn recover(&self, key: &RoomKey, history: History, since: &[Position]) -> InStream {
+        let room = key.encode();
+        let namespace = &self.0.hub.plan.namespace;
+        let stream = stream_id(namespace, &room);
+        let since = since.iter().find(|p| p.stream == stream);
+        self.0.hub.shared.streams.join(namespace, &room, history, since, |replay| {
+            let held = lock(&self.0.held);
+            if held.closed || !held.holds(&room) {
+                return None;
+            }
+            for message in &replay.messages {
+                let at = Position { offset: message.offset, ..replay.position.clone() };
+                if let Ok(meta) = serde_json::value::to_raw_value(&at) {
+                    self.0.link.send_with(&message.event, &message.payload, &meta);
+                }
+            }
+            self.0.link.join(&room);
+            Some((replay.position, replay.recovered))
+        })
     }
 
     /// Leaves what the page joined with this name and payload; leaving twice is not an error.
@@ -264,6 +325,7 @@ impl Socket {
             return Err(Rejection::new(ErrorCode::Unavailable, "the connection is closing"));
         }
         let room = key.encode();
+        let streamed = self.0.hub.plan.stream_of(&key).is_some();
         let position = held.position(name, digest);
         if position.is_some_and(|i| held.entries[i].key == key) {
             return Ok(None);
@@ -295,8 +357,11 @@ impl Socket {
                 held.entries.push(entry);
             }
         }
-        // Under the lock: `closed` cannot slip in between the check and the join.
-        self.0.link.join(&room);
+        // Under the lock: `closed` cannot slip in between the check and the join. A room with
+        // history is joined by its recovery (`recover`), after its replay.
+        if !streamed {
+            self.0.link.join(&room);
+        }
         Ok(ready)
     }
 
@@ -386,7 +451,15 @@ impl Socket {
         match event {
             protocol::JOIN => {
                 let request = protocol::room_request(data.as_deref().map(RawValue::get))?;
-                self.join_answering(&request.room, request.data, ack).await.map(|_| protocol::null())
+                let since = protocol::positions(request.since.as_deref(), self.0.hub.shared.limits.max_rooms);
+                let (_, joined) = self.join_answering(&request.room, request.data, &since, ack).await?;
+                Ok(match joined {
+                    Some((position, recovered)) => {
+                        serde_json::value::to_raw_value(&protocol::Joined { position: &position, recovered })
+                            .unwrap_or_else(|_| protocol::null())
+                    }
+                    None => protocol::null(),
+                })
             }
             protocol::LEAVE => {
                 let request = protocol::room_request(data.as_deref().map(RawValue::get))?;
@@ -409,10 +482,23 @@ impl Socket {
 impl Inbound for Socket {
     fn connected(&self) {
         let auto = std::mem::take(&mut *lock(&self.0.auto));
+        let since = std::mem::take(&mut *lock(&self.0.since));
         for (room, outcome) in auto {
+            // Now that the page is told it is connected: a replay before the CONNECT would be
+            // dropped by its client.
+            let joined = match &outcome {
+                Ok(key) => self.0.hub.plan.stream_of(key).and_then(|history| self.recover(key, history, &since)),
+                Err(_) => None,
+            };
+            let (position, recovered) = match &joined {
+                Some((position, recovered)) => (Some(position), *recovered),
+                None => (None, None),
+            };
             let status = match &outcome {
-                Ok(_) => RoomStatus { room: &room, status: "joined", error: None },
-                Err(error) => RoomStatus { room: &room, status: "denied", error: Some(error) },
+                Ok(_) => RoomStatus { room: &room, status: "joined", error: None, position, recovered },
+                Err(error) => {
+                    RoomStatus { room: &room, status: "denied", error: Some(error), position: None, recovered: None }
+                }
             };
             if let Ok(payload) = serde_json::value::to_raw_value(&status) {
                 self.0.link.send(protocol::ROOM_STATUS, &payload);

@@ -199,6 +199,27 @@ pub enum BuildError {
         /// The room name.
         name: String,
     },
+    /// `history()` names a room the contract does not declare.
+    #[error("contract `{contract}`: history for room `{name}`, which the contract does not declare")]
+    HistoryWithoutRoom {
+        /// The contract's namespace.
+        contract: String,
+        /// The room name.
+        name: String,
+    },
+    /// A history that keeps nothing, or more than [`History::MAX_SIZE`](crate::History::MAX_SIZE)
+    /// messages.
+    #[error("contract `{contract}`: room `{name}` keeps {size} messages; keep 1 to {max}")]
+    HistorySize {
+        /// The contract's namespace.
+        contract: String,
+        /// The room name.
+        name: String,
+        /// The size asked for.
+        size: usize,
+        /// The largest size allowed.
+        max: usize,
+    },
     /// Two contracts for the same route id and name.
     #[error("contract `{0}` is registered twice")]
     DuplicateContract(String),
@@ -237,6 +258,23 @@ pub enum BuildError {
     #[cfg(feature = "redis")]
     #[error("an app with `redis()` starts its connection at `build()`: call it inside a Tokio runtime")]
     RedisWithoutRuntime,
+}
+
+/// Why a room's history could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HistoryError {
+    /// The key has no stream: its first part names no room the contract declares with
+    /// history (`["chat", id]` has one when room `chat` declares it).
+    #[error("contract `{contract}` keeps no history for {key}: declare history on room `{room}`")]
+    NoHistory {
+        /// The contract's namespace.
+        contract: String,
+        /// The key, as JSON.
+        key: String,
+        /// The room whose history the key would take (its first part).
+        room: String,
+    },
 }
 
 /// Why an emit did not reach its room.

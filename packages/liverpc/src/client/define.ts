@@ -5,7 +5,7 @@
 
 import { isOneOf } from '../error.js';
 import { RESERVED_NAMES, RESERVED_PREFIX } from '../wire.js';
-import { type Track, createClient } from './client.js';
+import { type Track, createClient, positionsOf } from './client.js';
 import { connectionFor } from './connection.js';
 import { inert } from './inert.js';
 import { DEFAULT_ENDPOINT } from './manager.js';
@@ -55,7 +55,9 @@ export function clientFactory<C extends Contract>(descriptor: Descriptor<C>, tra
     const where = locate(options);
     if (where === undefined) return createClient(descriptor, inert(), timeout, track);
     const server = { url: where.url, endpoint: options.endpoint ?? DEFAULT_ENDPOINT, extraHeaders: options.extraHeaders };
-    return createClient(descriptor, connectionFor(server, descriptor, where.path, timeout), timeout, track);
+    const connection = connectionFor(server, descriptor, where.path, timeout);
+    connection.since(positionsOf(options.since));
+    return createClient(descriptor, connection, timeout, track);
   };
 }
 

@@ -28,6 +28,8 @@ export type {
   Contract,
   Descriptor,
   Listeners,
+  Missed,
+  Position,
   PresenceStores,
   RoomCall,
   RoomCalls,

@@ -7,7 +7,7 @@
  * `import { chat } from './chat.socket'` is typed by inference in the page.
  */
 
-import type { ClientFactory, ClientOptions } from '../client/types.js';
+import type { ClientFactory, ClientOptions, Position } from '../client/types.js';
 import { LiverpcError } from '../error.js';
 import { defineClient } from '../client/define.js';
 import type { Input, Output, StandardSchemaV1 } from './schema.js';
@@ -109,6 +109,18 @@ export interface RoomArgs {
   readonly signal: AbortSignal;
 }
 
+/**
+ * How much of a room's stream is kept: its last `size` messages (default 100, at most
+ * 10000), each for `ttlMs` milliseconds (default 600000, ten minutes). A room with history
+ * gives its messages positions; a page that reconnects gets what it missed, in order, before
+ * anything live; server code reads it (`chat.history(key, { limit })`). The room's keys must
+ * start with its name (`['chat', id]` for room `chat`): a key's stream is its first part's.
+ */
+export interface History {
+  readonly size?: number;
+  readonly ttlMs?: number;
+}
+
 /** What a presence function receives: the member's locals (never anything its page sends). */
 export interface PresenceArgs {
   /** What `hooks.socket.ts` returned for the member's connection. */
@@ -125,6 +137,8 @@ export type Presence<M> = (args: PresenceArgs) => M | null | undefined;
 export interface RoomOptions<M> {
   /** The room lists its members to each other, each showing what this returns. */
   readonly presence?: Presence<M>;
+  /** The room keeps its last messages (see `History`). */
+  readonly history?: History;
 }
 
 /** A private room: the server computes the key; the page joins by name only. */
@@ -133,6 +147,7 @@ export interface PrivateRoom<M = never> {
   readonly autoJoin: boolean;
   readonly decide: (args: RoomArgs) => MaybePromise<RoomKey | false>;
   readonly presence: Presence<M> | undefined;
+  readonly history?: History | undefined;
 }
 
 /** An exposed room: the page sends a payload (validated by `schema`), the server decides. */
@@ -141,6 +156,7 @@ export interface ExposedRoom<S extends StandardSchemaV1 = StandardSchemaV1, M = 
   readonly schema: S;
   readonly decide: (args: RoomArgs & { readonly data: Output<S> }) => MaybePromise<RoomKey | false>;
   readonly presence: Presence<M> | undefined;
+  readonly history?: History | undefined;
 }
 
 /** Any room definition. */
@@ -167,19 +183,21 @@ export const room = {
    * A private room: `decide` computes its key from the URL's params or the locals (return
    * `false`, or throw, to refuse). With `autoJoin`, every connected page joins it at once.
    *
+   * With `history`, the room keeps its last messages (see `History`).
+   *
    * @example
-   * chat: room.private(({ params }) => ['chat', params.roomId], { autoJoin: true })
+   * chat: room.private(({ params }) => ['chat', params.roomId], { autoJoin: true, history: { size: 100 } })
    */
   private<M = never>(
     decide: (args: RoomArgs) => MaybePromise<RoomKey | false>,
     options?: RoomOptions<M> & { readonly autoJoin?: boolean },
   ): PrivateRoom<NoInfer<M>> {
-    return { kind: 'private', autoJoin: options?.autoJoin ?? false, decide, presence: options?.presence };
+    return { kind: 'private', autoJoin: options?.autoJoin ?? false, decide, presence: options?.presence, history: options?.history };
   },
   /**
    * An exposed room: the page asks with a payload (`room.join.project({ projectId })`),
    * validated by `schema`; `decide` authorizes it: a key joins, `false` (or a throw) refuses
-   * with exactly `forbidden`.
+   * with exactly `forbidden`. With `history`, the room keeps its last messages (see `History`).
    *
    * @example
    * project: room.expose(v.object({ projectId: v.string() }), ({ data, locals }) =>
@@ -190,7 +208,7 @@ export const room = {
     decide: (args: RoomArgs & { readonly data: Output<S> }) => MaybePromise<RoomKey | false>,
     options?: RoomOptions<M>,
   ): ExposedRoom<S, NoInfer<M>> {
-    return { kind: 'expose', schema, decide, presence: options?.presence };
+    return { kind: 'expose', schema, decide, presence: options?.presence, history: options?.history };
   },
 };
 
@@ -322,6 +340,21 @@ export interface Binding {
   readonly name: string;
   readonly namespace: string;
   emit(key: RoomKey, event: string, payload: unknown): number;
+  history(key: RoomKey, limit: number): Promise<RoomHistory<Record<string, unknown>>>;
+}
+
+/** One message of a room's history: its event, payload and position. */
+export type Recorded<E> = {
+  [K in keyof E & string]: { readonly event: K; readonly payload: E[K]; readonly position: Position };
+}[keyof E & string];
+
+/**
+ * A room's recent messages, oldest first, and the position after them: render the messages,
+ * and hand `position` to the page's client (`chat({ since: history.position })`).
+ */
+export interface RoomHistory<E> {
+  readonly messages: readonly Recorded<E>[];
+  readonly position: Position;
 }
 
 /** The server side of a contract: its definition, and emits to its rooms from anywhere. */
@@ -337,6 +370,20 @@ export interface ServerSocket<T extends ToClientDef, F extends FromClientDef, R 
    * chat.to(['tenant', user.tenantId]).emit('notice', { text: 'maintenance at 5' });
    */
   to(key: RoomKey): { emit<K extends keyof Events<T> & string>(event: K, payload: Events<T>[K]): number };
+  /**
+   * The last `limit` messages (default: all the room keeps) of room `key`, whose room
+   * declares `history`, with their positions, and the position after them: for a load
+   * function to render, and to hand to the page's client (`chat({ since })`), whose live
+   * messages then start exactly after, with no gap and no duplicate. Rejects for a key without
+   * a stream, or until the contract is served.
+   *
+   * @example
+   * // +page.server.ts
+   * export const load = async ({ params }) => ({ history: await chat.history(['chat', params.roomId], { limit: 50 }) });
+   * // +page.svelte
+   * const room = chat({ since: data.history.position });
+   */
+  history(key: RoomKey, options?: { limit?: number }): Promise<RoomHistory<Events<T>>>;
 }
 
 /** What `socket()` returns: the page's client factory, and the server side. */
@@ -396,6 +443,12 @@ export function socket<
         return state.binding.emit(key, event, payload);
       },
     }),
+    history: (key, options) => {
+      if (state.binding === undefined) {
+        return Promise.reject(new LiverpcError('unavailable', 'liverpc: this contract is not registered with the engine yet'));
+      }
+      return state.binding.history(key, options?.limit ?? Number.MAX_SAFE_INTEGER) as Promise<RoomHistory<Events<T>>>;
+    },
   };
   return Object.assign(factory, server) as Socket<T, F, R>;
 }

@@ -7,7 +7,7 @@
 import { LiverpcError, isLiverpcError, isOneOf, type Issue, type RefusalCode, type ServerErrorCode } from '../error.js';
 import { invalidPayloadMessage, namespaceOf } from '../protocol.js';
 import { type Limits, SERVER_ERROR_CODES } from '../wire.js';
-import type { Binding, Handler, HandlerArgs, Locals, RoomDef, RoomKey, RoomsDef, ServerSocket, ToClientDef } from './contract.js';
+import type { Binding, Handler, HandlerArgs, Locals, RoomDef, RoomHistory, RoomKey, RoomsDef, ServerSocket, ToClientDef } from './contract.js';
 import { handshakeEvent, type Handle } from './hooks.js';
 import { Incidents } from './incidents.js';
 import { loadNative, type NativeApp } from './native.js';
@@ -188,6 +188,7 @@ export class Engine {
           exposed: r.kind === 'expose',
           autoJoin: r.kind === 'private' && r.autoJoin,
           presence: r.presence !== undefined,
+          history: r.history === undefined ? null : { ...r.history },
         }));
         description.contracts.push({
           route,
@@ -210,6 +211,7 @@ export class Engine {
         name,
         namespace,
         emit: (key, event, payload) => this.emit(namespace, key, event, payload),
+        history: (key, limit) => this.history(namespace, key, limit),
       };
       (socket as { binding?: Binding }).binding = binding;
     }
@@ -305,6 +307,22 @@ export class Engine {
   emit(namespace: string, key: RoomKey, event: string, payload: unknown): number {
     if (this.#closed) throw new LiverpcError('unavailable', 'liverpc: the engine is closed');
     return this.#native.emit(namespace, [...key], event, JSON.stringify(payload ?? null));
+  }
+
+  /**
+   * The last `limit` messages of room `key` of the contract on `namespace`, with positions.
+   *
+   * @example
+   * const { messages, position } = await engine.history('/rooms/[roomId]/chat', ['chat', 'general'], 50);
+   */
+  async history(namespace: string, key: RoomKey, limit: number): Promise<RoomHistory<Record<string, unknown>>> {
+    if (this.#closing !== undefined) throw new LiverpcError('unavailable', 'liverpc: the engine is closed');
+    const bounded = Math.max(0, Math.min(Math.floor(limit), 0xffff_ffff));
+    try {
+      return JSON.parse(await this.#native.history(namespace, [...key], bounded)) as RoomHistory<Record<string, unknown>>;
+    } catch (e) {
+      throw new LiverpcError('not_found', `liverpc: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   #dispatch(text: string): Promise<string> {

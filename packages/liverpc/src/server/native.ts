@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 /** The addon's app, as its TypeScript side uses it. */
 export interface NativeApp {
   emit(namespace: string, key: string[], event: string, payload: string): number;
+  /** JSON `{ messages, position }`; throws for a key without a stream. */
+  history(namespace: string, key: string[], limit: number): Promise<string>;
   adopt(fd: number, head: Buffer, remote: string | null): void;
   proxyPort(): number;
   /** Graceful shutdown, then the dispatch function is released (see `Engine.close`). */

@@ -103,6 +103,32 @@ room.private(() => ['x'], {
   // @ts-expect-error presence reads locals, not params (the page chooses params)
   presence: ({ params }) => params,
 });
+// History from server code: messages typed by toClient, with positions; a client starts after it.
+async function render() {
+  const history = await chat.history(['chat', 'general'], { limit: 50 });
+  for (const m of history.messages) {
+    if (m.event === 'message') {
+      const text: string = m.payload.text;
+      void text;
+    }
+    const offset: number = m.position.offset;
+    void offset;
+  }
+  chat({ since: history.position }).close();
+  // @ts-expect-error a history limit is a number
+  await chat.history(['chat', 'general'], { limit: '50' });
+}
+void render;
+const kept = socket({
+  toClient: { message: event<{ text: string }>() },
+  rooms: {
+    chat: room.private(({ params }) => ['chat', params.roomId], { autoJoin: true, history: { size: 100, ttlMs: 60_000 } }),
+    project: room.expose(v.object({ projectId: v.string() }), ({ data }) => ['project', data.projectId], { history: {} }),
+    // @ts-expect-error history is { size, ttlMs }
+    bad: room.private(() => ['bad'], { history: { length: 3 } }),
+  },
+});
+void kept;
 
 // Room functions: sync or async, a key or false; locals typed from Liverpc.Locals.
 const other = socket({

@@ -307,6 +307,10 @@ impl Link for SocketLink {
     fn send(&self, event: &str, payload: &RawValue) {
         self.push(sio::event_frame(&self.namespace.name, event, payload).into());
     }
+
+    fn send_with(&self, event: &str, payload: &RawValue, meta: &RawValue) {
+        self.push(sio::event_frame_with(&self.namespace.name, event, payload, Some(meta)).into());
+    }
 }
 
 /// Why a packet from the page ends its session.

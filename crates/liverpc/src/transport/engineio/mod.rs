@@ -214,11 +214,12 @@ impl Transport for EngineIo {
         room: &str,
         event: &str,
         payload: &RawValue,
+        meta: Option<&RawValue>,
         except: Option<&LinkId>,
     ) -> usize {
         let Some(ns) = self.table.get(namespace) else { return 0 };
         // Encoded once; every member's queue holds the same bytes.
-        let frame = Bytes::from(sio::event_frame(namespace, event, payload));
+        let frame = Bytes::from(sio::event_frame_with(namespace, event, payload, meta));
         let mut sent = 0;
         ns.rooms.for_each(room, |socket| {
             if !socket.is(except) && socket.push(frame.clone()) {

@@ -43,7 +43,10 @@ export const chat = socket({
         // Every connected page instance joins this route room immediately.
         autoJoin: true,
         // Who is here: signed-in members show their name; a guest (no locals.user) is not listed.
-        presence: ({ locals }) => (locals.user ? { name: locals.user.name } : null)
+        presence: ({ locals }) => (locals.user ? { name: locals.user.name } : null),
+        // The room keeps its last 200 messages: the page renders them on the server, and a
+        // page that reconnects gets what it missed.
+        history: { size: 200 }
       }
     ),
     tenant: room.private(({ locals }) =>
