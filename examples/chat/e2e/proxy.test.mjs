@@ -3,31 +3,12 @@
 // address for the per-address cap only when the proxy is trusted, and a graceful restart.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { Manager } from 'socket.io-client';
 import { ChatServer, FRONTEND, launchBrowser, messages, openTab, say, seeMessage, withScreenshots } from './harness.mjs';
 import { Nginx } from './nginx.mjs';
 
 const rust = FRONTEND === 'rust';
-/**
- * The Rust example's proxy flags (`--origin`, `--trusted-proxy`, `--max-connections-per-address`)
- * and its SIGTERM shutdown come with the Rust front-end's trusted proxies: until its usage
- * names them, its cases here are skipped, saying why.
- */
-const rustUsage = rust ? usage() : '';
-const ready = !rust || rustUsage.includes('--trusted-proxy');
-const maybe = ready ? test : (name, body) => test(name, { skip: 'the Rust example has no --trusted-proxy yet' }, body);
-
-function usage() {
-  try {
-    execFileSync(process.env.CHAT_SERVER_BIN ?? new URL('../../../target/debug/chat-server', import.meta.url).pathname, ['--help'], { stdio: 'pipe' });
-    return '';
-  } catch (e) {
-    return String(e.stderr ?? '') + String(e.stdout ?? '');
-  }
-}
-
 /**
  * A chat server behind `nginx`: with its public origin (`ORIGIN` / `--origin`), trusting the
  * proxy's forwarded address (`ADDRESS_HEADER` + `XFF_DEPTH` / `--trusted-proxy`), a per-address cap.
@@ -83,7 +64,7 @@ after(async () => {
   await browser?.close();
 });
 
-maybe('the checkpoints pass through nginx (TLS, Host rewritten) with the public origin set', async (t) => {
+test('the checkpoints pass through nginx (TLS, Host rewritten) with the public origin set', async (t) => {
   const d = await deployment({ origin: true });
   try {
     await withScreenshots(t, browser, async () => {
@@ -112,7 +93,7 @@ maybe('the checkpoints pass through nginx (TLS, Host rewritten) with the public 
   }
 });
 
-maybe('without the public origin, the Host nginx rewrote makes the Origin check refuse', async () => {
+test('without the public origin, the Host nginx rewrote makes the Origin check refuse', async () => {
   const d = await deployment();
   const managers = [];
   try {
@@ -123,7 +104,7 @@ maybe('without the public origin, the Host nginx rewrote makes the Origin check 
   }
 });
 
-maybe('two client addresses behind nginx are two for the per-address cap when trusted, one when not', async () => {
+test('two client addresses behind nginx are two for the per-address cap when trusted, one when not', async () => {
   const managers = [];
   const trusted = await deployment({ origin: true, trust: true, cap: 1 });
   const untrusted = await deployment({ origin: true, cap: 1 });
@@ -141,7 +122,7 @@ maybe('two client addresses behind nginx are two for the per-address cap when tr
   }
 });
 
-maybe('SIGTERM behind nginx: pages show reconnecting, then connected to the restarted server, never refused', async (t) => {
+test('SIGTERM behind nginx: pages show reconnecting, then connected to the restarted server, never refused', async (t) => {
   const d = await deployment({ origin: true });
   try {
     await withScreenshots(t, browser, async () => {
