@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use liverpc::{Emitter, key};
+use liverpc::{Emitter, Recent, key};
 use serde::Deserialize;
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -104,6 +104,37 @@ struct HistoryQuery {
     limit: Option<String>,
 }
 
+/// Why a history request was not answered with the room's messages.
+#[derive(Debug)]
+enum HistoryRejection {
+    /// The room id is empty, longer than [`MAX_ROOM_ID`] or holds a `/` (no page has it).
+    InvalidRoomId,
+    /// `limit` is not a whole number from 1 to [`KEPT`].
+    InvalidLimit,
+    /// The room keeps no history: the contract no longer declares it (a bug here, not the
+    /// page's).
+    NoHistory(liverpc::HistoryError),
+}
+
+impl IntoResponse for HistoryRejection {
+    fn into_response(self) -> Response {
+        match self {
+            HistoryRejection::InvalidRoomId => {
+                let message = format!("a room id is 1 to {MAX_ROOM_ID} bytes, without `/`");
+                (StatusCode::BAD_REQUEST, message).into_response()
+            }
+            HistoryRejection::InvalidLimit => {
+                let message = format!("limit is a whole number from 1 to {KEPT} (the messages a room keeps)");
+                (StatusCode::BAD_REQUEST, message).into_response()
+            }
+            HistoryRejection::NoHistory(e) => {
+                tracing::error!(error = %e, "room history");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+        }
+    }
+}
+
 /// A chat room's last messages (`?limit=`, 1 to the room's history, 50 unless given), oldest
 /// first, each with its position, and the room's position after them: the page shows them and
 /// starts its client there (`chat({ since: position })`), so its live messages continue
@@ -113,26 +144,17 @@ async fn history(
     State(web): State<Web>,
     UrlPath(room_id): UrlPath<String>,
     Query(query): Query<HistoryQuery>,
-) -> Response {
+) -> Result<Json<Recent>, HistoryRejection> {
     if room_id.is_empty() || room_id.len() > MAX_ROOM_ID || room_id.contains('/') {
-        let message = format!("a room id is 1 to {MAX_ROOM_ID} bytes, without `/`");
-        return (StatusCode::BAD_REQUEST, message).into_response();
+        return Err(HistoryRejection::InvalidRoomId);
     }
     let limit = match query.limit.as_deref().map(str::parse::<usize>) {
         None => DEFAULT_LIMIT,
         Some(Ok(n)) if (1..=KEPT).contains(&n) => n,
-        Some(_) => {
-            let message = format!("limit is a whole number from 1 to {KEPT} (the messages a room keeps)");
-            return (StatusCode::BAD_REQUEST, message).into_response();
-        }
+        Some(_) => return Err(HistoryRejection::InvalidLimit),
     };
-    match web.chat.history(&key!["chat", room_id], limit).await {
-        Ok(recent) => Json(recent).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "room history");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+    let recent = web.chat.history(&key!["chat", room_id], limit).await.map_err(HistoryRejection::NoHistory)?;
+    Ok(Json(recent))
 }
 
 #[derive(Deserialize)]
