@@ -1,16 +1,18 @@
-// Room streams in a real browser (the TypeScript example, whose room page renders the room's
-// last 50 messages on the server and continues live from their position): a page loaded while
-// another page sends shows the room's stream exactly, with no gap and no duplicate.
+// Room streams in a real browser, on both examples: the room page shows the room's last 50
+// messages before it goes live (the TypeScript example renders them on the server; the Rust
+// example's SPA loads them from `GET /api/rooms/{roomId}/history`) and its client continues
+// from their position: a page loaded while another page sends shows the room's stream
+// exactly, with no gap and no duplicate; a page whose room's stream was lost (a restart) is
+// told (`missed`) and shows the room as the server now has it.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ChatServer, FRONTEND, launchBrowser, messages, openTab, seeMessage, withScreenshots } from './harness.mjs';
+import { ChatServer, launchBrowser, messages, openTab, say, seeMessage, withScreenshots } from './harness.mjs';
 
 let browser;
 let server;
 
 before(async () => {
-  if (FRONTEND !== 'ts') return;
   browser = await launchBrowser();
   server = await new ChatServer().start();
 });
@@ -36,12 +38,12 @@ function sendMany(page, label, count, every) {
   );
 }
 
-test('a page loaded with server-rendered history while another sends 50 messages/s shows the stream exactly', { skip: FRONTEND !== 'ts' }, async (t) => {
+test('a page loaded with the room\'s history while another sends 50 messages/s shows the stream exactly', async (t) => {
   await withScreenshots(t, browser, async () => {
     const sender = await openTab(browser, server, { user: 'alice', path: '/rooms/streamed' });
     const expected = Array.from({ length: 50 }, (_, i) => `alice s-${i + 1}`);
     const sending = sendMany(sender, 's', 50, 20);
-    // Loaded mid-stream: part of it rendered on the server, the rest replayed or live.
+    // Loaded mid-stream: part of it in the history the page loaded, the rest replayed or live.
     await seeMessage(sender, 's-10');
     const viewer = await openTab(browser, server, { user: 'bob', path: '/rooms/streamed' });
     await sending;
@@ -50,7 +52,7 @@ test('a page loaded with server-rendered history while another sends 50 messages
     assert.deepEqual(await messages(sender), expected);
     assert.deepEqual(await messages(viewer), expected);
 
-    // A reload renders the room's last 50 from the server and continues live.
+    // A reload shows the room's last 50 from the server and continues live.
     await viewer.reload();
     await viewer.getByTestId('connection').filter({ hasText: 'Live' }).waitFor();
     assert.deepEqual(await messages(viewer), expected);
@@ -58,4 +60,33 @@ test('a page loaded with server-rendered history while another sends 50 messages
     await seeMessage(viewer, 'after-1');
     assert.deepEqual(await messages(viewer), [...expected, 'alice after-1']);
   });
+});
+
+test('after a restart loses the room\'s stream, the page is told and shows the room as the server has it, then continues live', async (t) => {
+  const own = await new ChatServer().start();
+  try {
+    await withScreenshots(t, browser, async () => {
+      const viewer = await openTab(browser, own, { user: 'bob', path: '/rooms/restarted' });
+      const sender = await openTab(browser, own, { user: 'alice', path: '/rooms/restarted' });
+      for (const text of ['old-1', 'old-2']) {
+        await say(sender, text);
+        await seeMessage(viewer, text);
+      }
+      assert.deepEqual(await messages(viewer), ['alice old-1', 'alice old-2']);
+
+      // History lives in the server's memory: the restarted one has a new epoch, so the page's
+      // position cannot be recovered; `missed` reloads the room's history (empty now).
+      await own.stop();
+      await viewer.locator('[data-testid="connection"][data-status="reconnecting"]').waitFor();
+      await own.start(own.port);
+      await viewer.getByTestId('messages').locator('.empty').waitFor({ timeout: 30000 });
+      await viewer.getByTestId('connection').filter({ hasText: 'Live' }).waitFor();
+      await sender.getByTestId('connection').filter({ hasText: 'Live' }).waitFor({ timeout: 30000 });
+      await say(sender, 'new-1');
+      await seeMessage(viewer, 'new-1');
+      assert.deepEqual(await messages(viewer), ['alice new-1']);
+    });
+  } finally {
+    await own.destroy();
+  }
 });

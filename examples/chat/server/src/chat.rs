@@ -1,6 +1,6 @@
 //! The tutorial's contract, `src/routes/rooms/[roomId]/chat.socket.ts`.
 
-use liverpc::{Context, Contract, Declarations, Deny, Event, Handshake, Refuse, Rejection, State, key};
+use liverpc::{Context, Contract, Declarations, Deny, Event, Handshake, History, Refuse, Rejection, State, key};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{Sessions, User};
@@ -100,6 +100,10 @@ pub(crate) struct ProjectJoin {
     pub(crate) project_id: String,
 }
 
+/// How many messages each chat room keeps (for ten minutes): the page loads the last of them
+/// (`GET /api/rooms/{roomId}/history`), and a page that reconnects gets what it missed.
+pub(crate) const KEPT: usize = 200;
+
 /// The chat contract of route `/rooms/[roomId]`.
 pub(crate) struct Chat;
 
@@ -118,6 +122,9 @@ impl Contract for Chat {
             .auto_join("chat", |cx| async move { Ok(key!["chat", cx.param("roomId")?]) })
             // Who is here: each signed-in member shows its name, from its session.
             .presence("chat", |locals| locals.user.map(|user| Member { name: user.name.to_owned() }))
+            // Its last messages are kept, with their positions: the page shows them at once and
+            // continues live exactly after them; a reconnect replays what it missed.
+            .history("chat", History::last(KEPT))
             // The tenant comes from the session cookie, never from the page.
             .private("tenant", |cx| async move {
                 let user = cx.locals().user.ok_or(Deny)?;
