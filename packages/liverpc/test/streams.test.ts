@@ -66,6 +66,23 @@ describe('room streams (Rust contract)', { timeout: 60_000 }, () => {
     assert.deepEqual(feed.items.map((m) => m.text), ['before-1', 'after-1']);
   });
 
+  test("a listener gets each message's position in its room's stream; a room without history, none", async () => {
+    const carol = await env.clients.connected('carol', '/rooms/placed');
+    const placed = new Inbox<{ text: string; offset: number | undefined }>((f) =>
+      carol.on.message((m, position) => f({ text: m.text, offset: position?.offset })),
+    );
+    await carol.join.feed();
+    await env.fixture.feed('placed', 'kept', 3);
+    await placed.next((m) => m.text === 'kept-3');
+    const offsets = placed.items.filter((m) => m.text.startsWith('kept-')).map((m) => m.offset);
+    assert.ok(offsets.every((o) => typeof o === 'number'), `positions: ${String(offsets)}`);
+    const first = offsets[0] as number;
+    assert.deepEqual(offsets, [first, first + 1, first + 2]);
+    // The route's chat room keeps no history: its messages come without a position.
+    await carol.send({ text: 'unplaced' });
+    assert.deepEqual(await placed.next((m) => m.text === 'unplaced'), { text: 'unplaced', offset: undefined });
+  });
+
   test('a room without history is as before: no recovered flag, nothing replayed', async () => {
     const alice = await env.clients.connected('alice', '/rooms/plain');
     await alice.join.tenant();

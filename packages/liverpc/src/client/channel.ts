@@ -33,7 +33,7 @@ export interface Channel {
   /** Leaves a room joined with the same `data`. */
   leave(room: string, data: unknown, timeout: number): Promise<void>;
   /** Listens to a server event. */
-  listen(event: string, listener: (payload: unknown) => void): Unsubscribe;
+  listen(event: string, listener: (payload: unknown, position: Position | undefined) => void): Unsubscribe;
   /** Listens for rooms with history that could not be recovered. */
   missed(listener: (gap: AnyMissed) => void): Unsubscribe;
   /** Positions the page already shows: the next join of their rooms starts after them. */

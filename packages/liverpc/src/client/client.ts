@@ -41,18 +41,18 @@ export function createClient<C extends Contract>(
   };
   let follow = channel.state.subscribe(followed);
   /** Every listener of the page, and its registration on the current channel. */
-  const listeners = new Map<(payload: unknown) => void, { event: string; off: Unsubscribe }>();
+  const listeners = new Map<(payload: unknown, position: Position | undefined) => void, { event: string; off: Unsubscribe }>();
   /** The page's `missed` listeners, and their registration on the current channel. */
   const gaps = new Map<(gap: AnyMissed) => void, Unsubscribe>();
   const open = <T>(run: () => Promise<T>): Promise<T> =>
     closed ? Promise.reject(new LiverpcError('closed', 'liverpc: the client was closed')) : run();
 
-  const on: Record<string, (listener: (payload: unknown) => void) => Unsubscribe> = {};
+  const on: Record<string, (listener: (payload: unknown, position: Position | undefined) => void) => Unsubscribe> = {};
   for (const event of descriptor.toClient) {
     on[event] = (listener) => {
       if (closed) return () => {};
       // One registration per call, even for the same function twice.
-      const own = (payload: unknown): void => listener(payload);
+      const own = (payload: unknown, position: Position | undefined): void => listener(payload, position);
       listeners.set(own, { event, off: channel.listen(event, own) });
       return () => {
         listeners.get(own)?.off();

@@ -261,9 +261,11 @@ export class Connection implements Channel {
    * @example
    * const off = connection.listen('message', (m) => console.log(m));
    */
-  listen(event: string, listener: (payload: unknown) => void): Unsubscribe {
+  listen(event: string, listener: (payload: unknown, position: Position | undefined) => void): Unsubscribe {
     const own = (payload: unknown, at: unknown): void => {
-      if (this.#live() && !(typeof at === 'object' && at !== null && this.#stale.has(at))) listener(payload);
+      if (!this.#live()) return;
+      if (!isPosition(at)) listener(payload, undefined);
+      else if (!this.#stale.has(at)) listener(payload, at);
     };
     this.#socket.on(event, own);
     return () => {

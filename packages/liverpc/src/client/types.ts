@@ -79,7 +79,7 @@ export type Calls<F extends Contract['fromClient']> = {
 
 /** `room.on.<event>(listener)` for every `toClient` event; each returns an unsubscribe. */
 export type Listeners<E extends Contract['toClient']> = {
-  readonly [K in keyof E & string]: (listener: (payload: E[K]) => void) => Unsubscribe;
+  readonly [K in keyof E & string]: (listener: (payload: E[K], position: Position | undefined) => void) => Unsubscribe;
 };
 
 /** `room.presence.<room>` for every room that lists its members: a store of the members. */
@@ -95,7 +95,10 @@ export type RoomCalls<R extends Contract['rooms']> = {
 /** The members every client has besides its handlers. */
 export interface ClientBase<C extends Contract> {
   /**
-   * Listens to a server event; the listener survives reconnects and navigations.
+   * Listens to a server event; the listener survives reconnects and navigations. Its second
+   * argument is the message's position in its room's stream (a room with history; `undefined`
+   * otherwise): what a page that replaces its list with refetched history compares, to keep
+   * the live messages that came after it.
    *
    * @example
    * const off = room.on.message((m) => messages.push(m));
