@@ -120,6 +120,16 @@ export async function eventually(condition, { within = 20000, every = 50, descri
   }
 }
 
+/**
+ * The `liverpc:room` status of the route's chat room, joined: it keeps history, so the status
+ * carries the stream's position, whose value depends on what was sent before.
+ */
+export function assertJoinedChat(status) {
+  const { position, ...rest } = status;
+  assert.deepEqual(rest, { room: 'chat', status: 'joined' });
+  assert.equal(typeof position?.offset, 'number', `a position: ${JSON.stringify(status)}`);
+}
+
 /** Signs in through the app's endpoint; returns the session cookie. */
 export async function signIn(url, user, origin = url) {
   const response = await fetch(`${url}/auth/login`, {
