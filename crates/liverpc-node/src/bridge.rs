@@ -8,7 +8,7 @@
 //! [`BridgeError::Busy`]. The engine asks JavaScript to stop work it gave up on (`abort`).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use liverpc::spec::Cancelled;
@@ -50,9 +50,13 @@ pub(crate) enum BridgeError {
 pub(crate) struct Js(Arc<Bridge>);
 
 struct Bridge {
-    /// `None` once the engine is closed: the function is released, so nothing native keeps the
-    /// JavaScript engine object (which holds this app) alive.
+    /// `None` once the engine is closed and no request is pending: the function is released,
+    /// so nothing native keeps the JavaScript engine object (which holds this app) alive.
+    /// Until the last pending request settles it stays, for the aborts the close itself causes
+    /// (work cut at the shutdown's deadline must still be told to stop).
     dispatch: RwLock<Option<Arc<Dispatch>>>,
+    /// Set by [`Js::release`]: no new request is sent.
+    closed: AtomicBool,
     pending: AtomicUsize,
     max_pending: usize,
     next: AtomicU64,
@@ -70,6 +74,7 @@ impl Js {
     pub(crate) fn new(dispatch: Dispatch, max_pending: usize) -> Js {
         Js(Arc::new(Bridge {
             dispatch: RwLock::new(Some(Arc::new(dispatch))),
+            closed: AtomicBool::new(false),
             pending: AtomicUsize::new(0),
             max_pending: max_pending.max(1),
             next: AtomicU64::new(1),
@@ -80,9 +85,13 @@ impl Js {
         self.0.dispatch.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Releases the function: from now on every request fails with [`BridgeError::Closed`].
+    /// Releases the function: from now on every request fails with [`BridgeError::Closed`];
+    /// the function itself goes once no request is pending (see [`Bridge::dispatch`]).
     pub(crate) fn release(&self) {
-        self.0.dispatch.write().unwrap_or_else(|p| p.into_inner()).take();
+        self.0.closed.store(true, Ordering::SeqCst);
+        if self.0.pending.load(Ordering::SeqCst) == 0 {
+            self.0.let_go();
+        }
     }
 
     /// Sends a request and waits for its answer. When `cancelled` resolves first, JavaScript is
@@ -97,6 +106,9 @@ impl Js {
         Q: Serialize,
         A: serde::de::DeserializeOwned,
     {
+        if self.0.closed.load(Ordering::SeqCst) {
+            return Err(BridgeError::Closed);
+        }
         let place = Place::take(&self.0)?;
         let dispatch = self.dispatch().ok_or(BridgeError::Closed)?;
         let id = self.0.next.fetch_add(1, Ordering::Relaxed);
@@ -152,18 +164,28 @@ struct Place(Arc<Bridge>);
 
 impl Place {
     fn take(bridge: &Arc<Bridge>) -> Result<Place, BridgeError> {
-        let before = bridge.pending.fetch_add(1, Ordering::AcqRel);
+        let before = bridge.pending.fetch_add(1, Ordering::SeqCst);
+        // Counted from here: a refused place is given back by its drop, like any other.
+        let place = Place(bridge.clone());
         if before >= bridge.max_pending {
-            bridge.pending.fetch_sub(1, Ordering::AcqRel);
             return Err(BridgeError::Busy(before));
         }
-        Ok(Place(bridge.clone()))
+        Ok(place)
     }
 }
 
 impl Drop for Place {
     fn drop(&mut self) {
-        self.0.pending.fetch_sub(1, Ordering::AcqRel);
+        // SeqCst with `release`: whichever of the two comes second sees the other's write.
+        if self.0.pending.fetch_sub(1, Ordering::SeqCst) == 1 && self.0.closed.load(Ordering::SeqCst) {
+            self.0.let_go();
+        }
+    }
+}
+
+impl Bridge {
+    fn let_go(&self) {
+        self.dispatch.write().unwrap_or_else(|p| p.into_inner()).take();
     }
 }
 

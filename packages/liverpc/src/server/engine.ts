@@ -278,6 +278,9 @@ export class Engine {
     const deadline = Date.now() + timeoutMs;
     await this.#native.close(Math.max(0, Math.round(timeoutMs)));
     this.#closed = true;
+    // Every connection is closed now: what still runs was cut with it. The engine asked each
+    // to stop; say it here too, so no abort can be lost to the close's own race.
+    for (const controller of this.#signals.values()) controller.abort(abortReason('disconnected'));
     // JavaScript still running past the deadline was asked to stop (its signal): give it what
     // is left of the time, not more.
     const left = deadline - Date.now();
