@@ -64,3 +64,17 @@ export function invalidPayloadMessage(issues: readonly Issue[]): string {
 function fill(template: string, values: Readonly<Record<string, string>>): string {
   return template.replace(/\{(\w+)\}/g, (_, name: string) => values[name] ?? '');
 }
+
+/**
+ * Where a message sits in its room's stream (a room with history): the client remembers the
+ * last one per room and sends it when it rejoins, so the server replays what it missed. A
+ * server-rendered page hands the one of its history to the client (`chat({ since })`).
+ */
+export interface Position {
+  /** The room's stream. */
+  readonly stream: string;
+  /** The stream's life: it changes when the stream was lost. */
+  readonly epoch: string;
+  /** 1, 2, 3 … per stream (0 before the first message). */
+  readonly offset: number;
+}

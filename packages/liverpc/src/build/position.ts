@@ -5,13 +5,13 @@
  */
 
 /** A 1-based line and a 0-based column, as Vite and editors print them. */
-export interface Position {
+export interface SourceLocation {
   readonly line: number;
   readonly column: number;
 }
 
 /** `offset` in `code` as a line and column of that same text. */
-export function positionIn(code: string, offset: number): Position {
+export function positionIn(code: string, offset: number): SourceLocation {
   let line = 1;
   let start = 0;
   for (let i = code.indexOf('\n'); i !== -1 && i < offset; i = code.indexOf('\n', i + 1)) {
@@ -54,12 +54,12 @@ function segments(line: string): number[][] {
  * @example
  * originalPosition({ mappings: 'AAAA;AACA' }, { line: 2, column: 0 }); // { line: 2, column: 0 }
  */
-export function originalPosition(map: { readonly mappings: string }, at: Position): Position | undefined {
+export function originalPosition(map: { readonly mappings: string }, at: SourceLocation): SourceLocation | undefined {
   // Source line and column are relative to the previous segment across lines; the generated
   // column restarts on each line.
   let sourceLine = 0;
   let sourceColumn = 0;
-  let found: Position | undefined;
+  let found: SourceLocation | undefined;
   const lines = map.mappings.split(';');
   for (let i = 0; i < lines.length && i < at.line; i++) {
     let column = 0;

@@ -5,7 +5,7 @@
 
 import type { AnyState } from './state.js';
 import type { Readable, Unsubscribe } from './store.js';
-import type { Position } from './types.js';
+import type { Position } from '../protocol.js';
 
 /** A room with history that could not be recovered, untyped. */
 export interface AnyMissed {

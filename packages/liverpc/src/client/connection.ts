@@ -15,7 +15,7 @@ import { type Intent, Joined, type Waiter } from './joined.js';
 import { type Lease, leaseManager } from './manager.js';
 import { type AnyState, type ExposedRoomState, type RoomState, joining, roomOf, withRoom } from './state.js';
 import { Store, type Unsubscribe } from './store.js';
-import type { Position } from './types.js';
+import type { Position } from '../protocol.js';
 import { EVENTS } from '../wire.js';
 
 /** A contract's namespace as a connection uses it: its name, route (for messages) and auto-joins. */

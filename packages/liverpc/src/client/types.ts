@@ -3,6 +3,7 @@
  * produce (`Client`). Types only: nothing here exists at run time.
  */
 
+import type { Position } from '../protocol.js';
 import type { Member } from './presence.js';
 import type { ConnectionState } from './state.js';
 import type { ReadableState, Unsubscribe } from './store.js';
@@ -39,19 +40,7 @@ export interface Descriptor<C extends Contract> {
   presence?: readonly (keyof NonNullable<C['presence']> & string)[];
 }
 
-/**
- * Where a message sits in its room's stream (a room with history): the client remembers the
- * last one per room and sends it when it rejoins, so the server replays what it missed. A
- * server-rendered page hands the one of its history to the client (`chat({ since })`).
- */
-export interface Position {
-  /** The room's stream. */
-  readonly stream: string;
-  /** The stream's life: it changes when the stream was lost. */
-  readonly epoch: string;
-  /** 1, 2, 3 … per stream (0 before the first message). */
-  readonly offset: number;
-}
+export type { Position };
 
 /**
  * A room with history the page rejoined but could not be given what it missed (trimmed,
