@@ -306,6 +306,6 @@ impl RawEmitter {
     /// hands to its client so that its live messages start exactly after. An error when the
     /// key has no stream.
     pub async fn history(&self, room: &RoomKey, limit: usize) -> Result<Recent, HistoryError> {
-        self.0.history(room, limit)
+        self.0.history(room, limit).await
     }
 }

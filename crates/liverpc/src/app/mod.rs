@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 #[cfg(feature = "redis")]
 use crate::bus::RedisBus;
-use crate::bus::{Bus, LocalBus};
+use crate::bus::{Bus, LocalBus, MemoryStreams, Streams};
 use crate::codegen::ContractInfo;
 use crate::contract::emit::Emitter;
 use crate::contract::hooks::Hook;
@@ -219,6 +219,9 @@ fn no_hook<S>() -> Arc<TypedHook<S, ()>> {
     Arc::new(|_: Handshake, _: &S| Box::pin(async { Ok::<(), Refuse>(()) }))
 }
 
+/// The bus of an app's nodes, and the streams of its rooms with history.
+type Shared = (Arc<dyn Bus>, Arc<dyn Streams>);
+
 impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
     /// Serves contract `C`.
     pub fn contract<C: Contract<Locals = L, State = S>>(mut self) -> AppBuilder<L, S> {
@@ -324,16 +327,19 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
         self
     }
 
-    /// The bus this app's nodes share.
-    fn bus(&self) -> Result<Arc<dyn Bus>, BuildError> {
+    /// The bus this app's nodes share (see [`Shared`]), and where their rooms' streams are kept: in Redis when
+    /// the nodes share one (so they agree on positions), else in memory.
+    fn bus(&self) -> Result<Shared, BuildError> {
         #[cfg(feature = "redis")]
         if let Some(url) = &self.settings.redis {
             if tokio::runtime::Handle::try_current().is_err() {
                 return Err(BuildError::RedisWithoutRuntime);
             }
-            return Ok(Arc::new(RedisBus::new(url).map_err(BuildError::RedisUrl)?));
+            let bus = RedisBus::new(url).map_err(BuildError::RedisUrl)?;
+            let streams = bus.streams();
+            return Ok((Arc::new(bus), streams));
         }
-        Ok(Arc::new(LocalBus::new()))
+        Ok((Arc::new(LocalBus::new()), Arc::new(MemoryStreams::default())))
     }
 
     /// Checks every contract (names, routes, reserved words) and builds the app.
@@ -341,7 +347,7 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
         if let Some(error) = self.settings.error.take() {
             return Err(error);
         }
-        let bus = self.bus()?;
+        let (bus, streams) = self.bus()?;
         let AppBuilder { hook, state, contracts: pending, settings } = self;
         let transport = EngineIo::new(&settings.limits, settings.polling, &settings.endpoint);
         let hook_state = state.clone();
@@ -350,7 +356,7 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
             Box::pin(async move { locals.await.map(|locals| Arc::new(locals) as Locals) })
         });
         let limits = settings.limits;
-        let engine = Engine::new(erased, limits.clone(), settings.origins, Arc::new(transport.clone()), bus);
+        let engine = Engine::new(erased, limits.clone(), settings.origins, Arc::new(transport.clone()), bus, streams);
         let mut hubs = HashMap::new();
         let mut contracts: Vec<ContractInfo> = Vec::new();
         let mut plans = Vec::new();

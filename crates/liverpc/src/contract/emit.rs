@@ -97,7 +97,7 @@ impl<C: Contract> Emitter<C> {
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(run()).unwrap();
     /// ```
     pub async fn history(&self, room: &RoomKey, limit: usize) -> Result<Recent, HistoryError> {
-        self.hub.history(room, limit)
+        self.hub.history(room, limit).await
     }
 }
 

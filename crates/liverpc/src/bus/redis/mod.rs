@@ -15,6 +15,8 @@
 //!   [`health`]), and subscribes again whatever this node wants. While Redis is down, messages
 //!   to other nodes are dropped and counted: at-most-once across nodes, local delivery unharmed.
 //! - **Presence**: a hash per room and a heartbeat key per node (see [`presence`]).
+//! - **Streams** of rooms with history: in Redis, so every node agrees on positions; appends
+//!   and reads go on the same ordered queue (see [`streams`]).
 
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
@@ -31,9 +33,11 @@ mod channels;
 mod envelope;
 mod health;
 mod presence;
+mod streams;
 
 use channels::Channels;
 use health::{Health, Recovered};
+pub(crate) use streams::RedisStreams;
 
 /// Messages waiting to be sent to Redis; past this, messages to other nodes are dropped.
 const PUBLISH_QUEUE: usize = 16 * 1024;
@@ -92,6 +96,23 @@ enum Outgoing {
         hash: String,
         field: String,
     },
+    /// Appends to a room's stream (the script publishes it); `unpositioned` delivers it on
+    /// this node only, when Redis does not take it.
+    Append {
+        cmd: redis::Cmd,
+        unpositioned: Box<dyn FnOnce() + Send>,
+    },
+    /// Reads a room's stream for `reply` (dropped when Redis does not answer).
+    Read {
+        cmd: redis::Cmd,
+        reply: oneshot::Sender<Value>,
+    },
+}
+
+/// Who waits for an answer of a pipeline, in order.
+enum Reply {
+    List(oneshot::Sender<Vec<(Vec<u8>, Vec<u8>)>>),
+    Read(oneshot::Sender<Value>),
 }
 
 impl RedisBus {
@@ -114,6 +135,12 @@ impl RedisBus {
             listed: presence::Listed::default(),
         });
         Ok(RedisBus { node, client, queue, outgoing: Mutex::new(Some(outgoing)), common, alive: Arc::new(()) })
+    }
+
+    /// The streams of rooms with history, kept in this Redis: their commands share the bus's
+    /// queue, so a node's emits to rooms with and without history stay in order.
+    pub(crate) fn streams(&self) -> Arc<dyn crate::bus::Streams> {
+        Arc::new(RedisStreams::new(self.node.clone(), self.queue.clone()))
     }
 
     /// Queues `message` for Redis; dropped and counted when Redis is down or the queue is full.
@@ -243,6 +270,13 @@ fn receiver(node: String, sink: Weak<dyn Sink>) -> impl Fn(PushInfo) -> Result<(
             tracing::debug!("ignored a message on a liverpc channel that is not an envelope");
             return Ok(());
         };
+        // A stream's message reaches every node from Redis, its sender's included.
+        if let Some(position) = received.position() {
+            if let Some(message) = received.streamed(&position, received.node() == node) {
+                sink.streamed(&message);
+            }
+            return Ok(());
+        }
         if received.node() != node
             && let Some(message) = received.message()
         {
@@ -260,11 +294,13 @@ async fn publish(mut manager: ConnectionManager, mut outgoing: mpsc::Receiver<Ou
         let count = batch.len() as u64;
         if common.health.is_down() {
             common.health.dropped(count);
-            batch.clear(); // snapshot waiters learn it from their dropped reply
+            // Waiters learn it from their dropped reply; appends reach this node's members.
+            unpositioned(&mut batch);
             continue;
         }
         let mut pipe = redis::pipe();
         let mut replies = Vec::new();
+        let mut appends = Vec::new();
         for message in batch.drain(..) {
             match message {
                 Outgoing::Publish { channel, body } => {
@@ -273,24 +309,52 @@ async fn publish(mut manager: ConnectionManager, mut outgoing: mpsc::Receiver<Ou
                 Outgoing::List { hash, field, data, reply } => {
                     pipe.cmd("HSET").arg(&hash).arg(field).arg(data).ignore();
                     pipe.cmd("HGETALL").arg(hash);
-                    replies.push(reply);
+                    replies.push(Reply::List(reply));
                 }
                 Outgoing::Unlist { hash, field } => {
                     pipe.cmd("HDEL").arg(hash).arg(field).ignore();
                 }
+                Outgoing::Append { cmd, unpositioned } => {
+                    pipe.add_command(cmd).ignore();
+                    appends.push(unpositioned);
+                }
+                Outgoing::Read { cmd, reply } => {
+                    pipe.add_command(cmd);
+                    replies.push(Reply::Read(reply));
+                }
             }
         }
+        let lost = |appends: Vec<Box<dyn FnOnce() + Send>>| appends.into_iter().for_each(|deliver| deliver());
         match tokio::time::timeout(COMMAND_TIMEOUT, pipe.query_async::<Vec<Value>>(&mut manager)).await {
             Ok(Ok(answers)) => {
                 for (reply, answer) in replies.into_iter().zip(answers) {
-                    let _ = reply.send(presence::pairs(answer));
+                    match reply {
+                        Reply::List(reply) => drop(reply.send(presence::pairs(answer))),
+                        Reply::Read(reply) => drop(reply.send(answer)),
+                    }
                 }
                 if outgoing.is_empty() {
                     common.health.drained();
                 }
             }
-            Ok(Err(e)) => common.failed(&e, count),
-            Err(_) => common.failed(&"no answer in time", count),
+            Ok(Err(e)) => {
+                lost(appends);
+                common.failed(&e, count);
+            }
+            Err(_) => {
+                lost(appends);
+                common.failed(&"no answer in time", count);
+            }
+        }
+    }
+}
+
+/// Redis is down: the batch's appends reach this node's members without a position, in order;
+/// everything else is dropped.
+fn unpositioned(batch: &mut Vec<Outgoing>) {
+    for message in batch.drain(..) {
+        if let Outgoing::Append { unpositioned, .. } = message {
+            unpositioned();
         }
     }
 }
