@@ -1,0 +1,238 @@
+//! Room streams across nodes on one Redis (issue 20): each test starts a real `redis-server` on
+//! a free loopback port and two apps in this process, each with `.redis(url)`. A room with
+//! history (the fixture's `feed`, 256 messages) keeps its stream in Redis, so every node gives
+//! a message the same position and a page recovers on whichever node it reconnects to. No test
+//! waits on a sleep: every wait is for an event, with a deadline.
+
+mod common;
+mod redis_server;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{Chat, Message, Users};
+use liverpc::testing::TestClient;
+use liverpc::{App, Limits, OriginPolicy, Position, key};
+use redis_server::RedisServer;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+/// One node of the app.
+struct Node {
+    addr: SocketAddr,
+    app: App,
+}
+
+async fn node(redis: &RedisServer) -> Node {
+    let limits = Limits { send_buffer: 8192, ..Limits::default() };
+    let app = App::builder()
+        .hook(common::hook(Users::default()))
+        .contract::<Chat>()
+        .limits(limits)
+        .origins(OriginPolicy::any())
+        .redis(redis.url())
+        .build()
+        .expect("the fixture contract is valid");
+    let router = app.attach(axum::Router::new());
+    let listener = liverpc::listen("127.0.0.1:0".parse().expect("an address")).await.expect("bind loopback");
+    let addr = listener.local_addr().expect("bound");
+    tokio::spawn(app.serve(listener, router));
+    Node { addr, app }
+}
+
+/// A page of `user` on `/rooms/general`, past its auto-joined chat room's report.
+async fn page(node: &Node, user: &str) -> TestClient {
+    let page = TestClient::builder(node.addr)
+        .cookie("session", user)
+        .connect::<Chat>("/rooms/general")
+        .await
+        .expect("connects");
+    let (event, status) = page.recv().await.expect("the auto-join's report");
+    assert_eq!((event.as_str(), &status["status"]), ("liverpc:room", &json!("joined")), "{status}");
+    page
+}
+
+/// Joins the general feed, carrying `since` as the page's client does on a rejoin; the answer's
+/// data (`{ position, recovered? }`).
+async fn join_feed(page: &TestClient, since: Option<&Position>) -> Value {
+    let mut request = json!({ "room": "feed" });
+    if let Some(since) = since {
+        request["since"] = json!([since]);
+    }
+    let answer = page.emit_with_ack(&json!(["liverpc:join", request])).await.expect("an answer");
+    assert_eq!(answer["ok"], json!(true), "{answer}");
+    answer["data"].clone()
+}
+
+fn position_of(answer: &Value) -> Position {
+    serde_json::from_value(answer["position"].clone()).expect("a position")
+}
+
+/// The next message's text and position.
+async fn next(page: &TestClient) -> (String, Option<Position>) {
+    let (event, data, position) = page.recv_positioned().await.expect("a message");
+    assert_eq!(event, "message", "{data}");
+    (data["text"].as_str().expect("a text").to_owned(), position)
+}
+
+fn message(text: impl Into<String>) -> Message {
+    Message { room: "feed/general".into(), from: "server".into(), text: text.into() }
+}
+
+/// Emits `label-1` to `label-n` to the general feed from `node`.
+async fn fill(node: &Node, label: &str, n: usize) {
+    let feed = node.app.emitter::<Chat>().expect("registered");
+    for i in 1..=n {
+        feed.to(&key!["feed", "general"]).emit(&message(format!("{label}-{i}"))).await.expect("emitted");
+    }
+}
+
+/// Reads `label-1` to `label-n` from `page`, in order, with consecutive offsets after `after`;
+/// returns the last position.
+async fn read(page: &TestClient, label: &str, n: usize, after: &Position) -> Position {
+    let mut last = after.clone();
+    for i in 1..=n {
+        let (text, position) = next(page).await;
+        assert_eq!(text, format!("{label}-{i}"));
+        let position = position.expect("a message of a room with history has a position");
+        assert_eq!((&position.epoch, position.offset), (&last.epoch, last.offset + 1), "{label}-{i}");
+        last = position;
+    }
+    last
+}
+
+#[tokio::test]
+async fn every_node_gives_a_message_the_same_position_and_a_killed_page_recovers_200_on_the_other() {
+    let redis = RedisServer::start().await;
+    let (a, b) = (node(&redis).await, node(&redis).await);
+    let alice = page(&a, "alice").await;
+    let start = position_of(&join_feed(&alice, None).await);
+    let watcher = page(&b, "bob").await;
+    assert_eq!(position_of(&join_feed(&watcher, None).await), start, "both nodes read one stream");
+
+    fill(&b, "before", 1).await;
+    let seen = read(&alice, "before", 1, &start).await;
+    assert_eq!(read(&watcher, "before", 1, &start).await, seen, "the same position on node A and node B");
+
+    // Alice's websocket dies; 200 messages are sent to her room from node B meanwhile.
+    drop(alice);
+    fill(&b, "missed", 200).await;
+    let top = read(&watcher, "missed", 200, &seen).await;
+
+    // She comes back on node B, with her last position: all 200, in order, once, then live.
+    let alice = page(&b, "alice").await;
+    let answer = join_feed(&alice, Some(&seen)).await;
+    assert_eq!(answer["recovered"], json!(true), "{answer}");
+    assert_eq!(read(&alice, "missed", 200, &seen).await, top);
+    assert_eq!(position_of(&answer), top, "the answer's position is after the replay");
+    fill(&a, "live", 1).await;
+    assert_eq!(read(&alice, "live", 1, &top).await.offset, top.offset + 1, "nothing twice before it");
+    assert_eq!(read(&watcher, "live", 1, &top).await.offset, top.offset + 1);
+}
+
+#[tokio::test]
+async fn a_page_that_missed_more_than_the_window_is_told_it_was_not_recovered() {
+    let redis = RedisServer::start().await;
+    let (a, b) = (node(&redis).await, node(&redis).await);
+    let alice = page(&a, "alice").await;
+    let start = position_of(&join_feed(&alice, None).await);
+    drop(alice);
+    // The feed keeps 256: 300 later, what she missed is gone.
+    let watcher = page(&b, "bob").await;
+    join_feed(&watcher, None).await;
+    fill(&a, "gone", 300).await;
+    let top = read(&watcher, "gone", 300, &start).await;
+
+    let alice = page(&b, "alice").await;
+    let answer = join_feed(&alice, Some(&start)).await;
+    assert_eq!(answer["recovered"], json!(false), "{answer}");
+    assert_eq!(position_of(&answer), top, "live messages start after the stream's position");
+    // No replay: the next message is the live one.
+    fill(&a, "live", 1).await;
+    assert_eq!(read(&alice, "live", 1, &top).await.offset, top.offset + 1);
+}
+
+#[tokio::test]
+async fn a_redis_restarted_empty_gives_the_stream_a_new_epoch_and_the_page_is_told() {
+    let mut redis = RedisServer::start().await;
+    let (a, b) = (node(&redis).await, node(&redis).await);
+    let alice = page(&a, "alice").await;
+    let start = position_of(&join_feed(&alice, None).await);
+    fill(&a, "before", 3).await;
+    let seen = read(&alice, "before", 3, &start).await;
+    drop(alice);
+
+    redis.restart().await;
+    // Both nodes are back on Redis once a message emitted on A reaches a member on B.
+    let watcher = page(&b, "bob").await;
+    join_feed(&watcher, None).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let after = loop {
+        fill(&a, "probe", 1).await;
+        if let Ok(Ok((_, data, Some(position)))) =
+            tokio::time::timeout(Duration::from_millis(200), watcher.recv_positioned()).await
+        {
+            assert_eq!(data["text"], "probe-1");
+            break position;
+        }
+        assert!(Instant::now() < deadline, "node B never received node A's messages after the restart");
+    };
+    assert_ne!(after.epoch, seen.epoch, "a stream lost with Redis has a new epoch");
+
+    let alice = page(&b, "alice").await;
+    let answer = join_feed(&alice, Some(&seen)).await;
+    assert_eq!(answer["recovered"], json!(false), "{answer}");
+    assert_eq!(position_of(&answer).epoch, after.epoch);
+}
+
+#[tokio::test]
+async fn history_read_on_one_node_has_what_another_node_sent() {
+    let redis = RedisServer::start().await;
+    let (a, b) = (node(&redis).await, node(&redis).await);
+    let room = key!["feed", "general"];
+    fill(&a, "kept", 5).await;
+    // A node's reads follow its own emits: node A's read has all five, so Redis has them.
+    let on_a = a.app.emitter::<Chat>().expect("registered").history(&room, 3).await.expect("a history");
+    let on_b = b.app.emitter::<Chat>().expect("registered").history(&room, 3).await.expect("a history");
+    let texts: Vec<String> =
+        on_b.messages.iter().map(|m| m.payload.get().to_owned()).filter_map(|p| text_of(&p)).collect();
+    assert_eq!(texts, ["kept-3", "kept-4", "kept-5"]);
+    let offsets: Vec<u64> = on_b.messages.iter().map(|m| m.position.offset).collect();
+    assert_eq!(offsets, [3, 4, 5]);
+    assert_eq!(on_b.position, on_a.position);
+    assert_eq!(on_b.position.offset, 5);
+
+    // A page handed that position joins exactly after it.
+    let alice = page(&b, "alice").await;
+    let answer = join_feed(&alice, Some(&on_b.position)).await;
+    assert_eq!(answer["recovered"], json!(true), "{answer}");
+    fill(&a, "next", 1).await;
+    assert_eq!(read(&alice, "next", 1, &on_b.position).await.offset, 6);
+}
+
+fn text_of(payload: &str) -> Option<String> {
+    serde_json::from_str::<Value>(payload).ok()?["text"].as_str().map(str::to_owned)
+}
+
+#[tokio::test]
+async fn with_redis_down_a_room_with_history_is_delivered_on_its_node_and_a_rejoin_is_not_recovered() {
+    let mut redis = RedisServer::start().await;
+    let a = node(&redis).await;
+    let alice = page(&a, "alice").await;
+    let start = position_of(&join_feed(&alice, None).await);
+    fill(&a, "before", 1).await;
+    let seen = read(&alice, "before", 1, &start).await;
+
+    redis.kill();
+    fill(&a, "during", 3).await;
+    for i in 1..=3 {
+        assert_eq!(next(&alice).await, (format!("during-{i}"), None), "local delivery, without a position");
+    }
+    let carol = page(&a, "carol").await;
+    let answer = join_feed(&carol, Some(&seen)).await;
+    assert_eq!(answer["recovered"], json!(false), "what was missed cannot be known: {answer}");
+    assert!(
+        a.app.emitter::<Chat>().expect("registered").history(&key!["feed", "general"], 10).await.is_err(),
+        "history needs Redis"
+    );
+}
