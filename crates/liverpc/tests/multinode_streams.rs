@@ -10,9 +10,9 @@ mod redis_server;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Chat, Message, Users};
+use common::{Chat, Message, Notice, Users};
 use liverpc::testing::TestClient;
-use liverpc::{App, Limits, OriginPolicy, Position, key};
+use liverpc::{App, Contract, Declarations, History, Limits, OriginPolicy, Position, key};
 use redis_server::RedisServer;
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -28,6 +28,7 @@ async fn node(redis: &RedisServer) -> Node {
     let app = App::builder()
         .hook(common::hook(Users::default()))
         .contract::<Chat>()
+        .contract::<Feed>()
         .limits(limits)
         .origins(OriginPolicy::any())
         .redis(redis.url())
@@ -235,4 +236,83 @@ async fn with_redis_down_a_room_with_history_is_delivered_on_its_node_and_a_rejo
         a.app.emitter::<Chat>().expect("registered").history(&key!["feed", "general"], 10).await.is_err(),
         "history needs Redis"
     );
+}
+
+/// A feed per URL, auto-joined, that keeps its last 64 notices: its recovery rides on the
+/// handshake (the page's client sends its positions in the connect's auth).
+struct Feed;
+
+impl Contract for Feed {
+    const ROUTE: &'static str = "/feeds/[feedId]";
+    const NAME: &'static str = "feed";
+    type Locals = common::Locals;
+    type State = ();
+    type ToClient = (Notice,);
+
+    fn socket(socket: Declarations<Self>) -> Declarations<Self> {
+        socket
+            .auto_join("feed", |cx| async move { Ok(key!["feed", cx.param("feedId")?]) })
+            .history("feed", History::last(64))
+    }
+}
+
+/// Connects to the `news` feed on `node` with the page's last positions.
+async fn feed_page(node: &Node, since: Option<&Position>) -> TestClient {
+    let mut auth = json!({ "path": "/feeds/news" });
+    if let Some(since) = since {
+        auth["since"] = json!([since]);
+    }
+    TestClient::builder(node.addr).connect_namespace("/feeds/[feedId]/feed", Some(auth)).await.expect("connects")
+}
+
+/// The next `notice` and its position.
+async fn notice(page: &TestClient) -> (String, Position) {
+    let (event, data, position) = page.recv_positioned().await.expect("a notice");
+    assert_eq!(event, "notice", "{data}");
+    (data["text"].as_str().expect("a text").to_owned(), position.expect("a position"))
+}
+
+/// The auto-join's report.
+async fn report(page: &TestClient) -> Value {
+    let (event, status) = page.recv().await.expect("the auto-join's report");
+    assert_eq!((event.as_str(), &status["status"]), ("liverpc:room", &json!("joined")), "{status}");
+    status
+}
+
+#[tokio::test]
+async fn an_auto_joined_room_recovers_on_the_other_node_from_the_handshakes_positions() {
+    let redis = RedisServer::start().await;
+    let (a, b) = (node(&redis).await, node(&redis).await);
+    let news = b.app.emitter::<Feed>().expect("registered");
+    let send = |text: String| {
+        let news = news.clone();
+        async move { news.to(&key!["feed", "news"]).emit(&Notice { text }).await.expect("emitted") }
+    };
+    let page = feed_page(&a, None).await;
+    let start: Position = serde_json::from_value(report(&page).await["position"].clone()).expect("a position");
+    let watcher = feed_page(&b, None).await;
+    report(&watcher).await;
+    send("first".into()).await;
+    let (_, seen) = notice(&page).await;
+    assert_eq!(seen.offset, start.offset + 1);
+    assert_eq!(notice(&watcher).await.1, seen);
+
+    drop(page);
+    for n in 0..50 {
+        send(format!("missed {n}")).await;
+    }
+    for n in 0..50 {
+        assert_eq!(notice(&watcher).await.0, format!("missed {n}"));
+    }
+    // Back on node B: the replay comes first, then the report says it was recovered.
+    let page = feed_page(&b, Some(&seen)).await;
+    for n in 0..50u64 {
+        let (text, at) = notice(&page).await;
+        assert_eq!((text, at.offset), (format!("missed {n}"), seen.offset + 1 + n));
+    }
+    let status = report(&page).await;
+    assert_eq!(status["recovered"], json!(true), "{status}");
+    assert_eq!(status["position"]["offset"], json!(seen.offset + 50));
+    send("live".into()).await;
+    assert_eq!(notice(&page).await, ("live".to_owned(), Position { offset: seen.offset + 51, ..seen }));
 }
