@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::{Chat, Message, Notice, Users};
 use liverpc::testing::TestClient;
 use liverpc::{App, Contract, Declarations, History, Limits, OriginPolicy, Position, key};
-use redis_server::RedisServer;
+use redis_server::{Gate, RedisServer};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -24,6 +24,10 @@ struct Node {
 }
 
 async fn node(redis: &RedisServer) -> Node {
+    node_at(&redis.url()).await
+}
+
+async fn node_at(url: &str) -> Node {
     let limits = Limits { send_buffer: 8192, ..Limits::default() };
     let app = App::builder()
         .hook(common::hook(Users::default()))
@@ -31,7 +35,7 @@ async fn node(redis: &RedisServer) -> Node {
         .contract::<Feed>()
         .limits(limits)
         .origins(OriginPolicy::any())
-        .redis(redis.url())
+        .redis(url)
         .build()
         .expect("the fixture contract is valid");
     let router = app.attach(axum::Router::new());
@@ -209,6 +213,49 @@ async fn history_read_on_one_node_has_what_another_node_sent() {
     assert_eq!(answer["recovered"], json!(true), "{answer}");
     fill(&a, "next", 1).await;
     assert_eq!(read(&alice, "next", 1, &on_b.position).await.offset, 6);
+}
+
+#[tokio::test]
+async fn after_an_outage_a_room_its_node_could_not_append_to_has_a_new_epoch() {
+    let redis = RedisServer::start().await;
+    // Node A reaches Redis through a gate that can hold what A sends; Redis keeps its data.
+    let gate = Gate::to(&redis).await;
+    let (a, b) = (node_at(&gate.url()).await, node(&redis).await);
+    let carol = page(&a, "carol").await;
+    let start = position_of(&join_feed(&carol, None).await);
+    let alice = page(&b, "alice").await;
+    join_feed(&alice, None).await;
+    fill(&a, "before", 1).await;
+    let seen = read(&alice, "before", 1, &start).await;
+    assert_eq!(read(&carol, "before", 1, &start).await, seen);
+    drop(alice);
+
+    gate.close();
+    // Node A's appends do not reach Redis: its own members get them, without a position.
+    fill(&a, "during", 3).await;
+    for i in 1..=3 {
+        assert_eq!(next(&carol).await, (format!("during-{i}"), None));
+    }
+    gate.open();
+    // Once node A is back, the stream it could not append to starts a new epoch.
+    let watcher = page(&b, "bob").await;
+    join_feed(&watcher, None).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let after = loop {
+        fill(&a, "probe", 1).await;
+        if let Ok(Ok((_, _, Some(position)))) =
+            tokio::time::timeout(Duration::from_millis(200), watcher.recv_positioned()).await
+            && position.epoch != seen.epoch
+        {
+            break position;
+        }
+        assert!(Instant::now() < deadline, "the stream kept its epoch after the outage");
+    };
+    // Alice missed what node A sent during the outage: she is told, not handed a hole.
+    let alice = page(&b, "alice").await;
+    let answer = join_feed(&alice, Some(&seen)).await;
+    assert_eq!(answer["recovered"], json!(false), "{answer}");
+    assert_eq!(position_of(&answer).epoch, after.epoch);
 }
 
 fn text_of(payload: &str) -> Option<String> {

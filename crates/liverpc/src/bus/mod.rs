@@ -27,9 +27,9 @@ mod stream;
 pub(crate) use local::LocalBus;
 #[cfg(feature = "redis")]
 pub(crate) use redis::RedisBus;
-pub(crate) use stream::{MemoryStreams, Replay};
 #[cfg(feature = "redis")]
 pub(crate) use stream::Stored;
+pub(crate) use stream::{MemoryStreams, Replay};
 
 /// What happens to a room's members.
 #[derive(Debug, Clone, Copy)]

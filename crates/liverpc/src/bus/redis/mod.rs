@@ -77,6 +77,9 @@ struct Common {
     manager: OnceLock<ConnectionManager>,
     /// The presence entries this node listed.
     listed: presence::Listed,
+    /// The streams this node could not append to (Redis down): their epochs end once Redis
+    /// is back, so no page takes what it missed for recovered.
+    unkept: streams::Unkept,
 }
 
 /// What the publishing task sends, in order.
@@ -133,6 +136,7 @@ impl RedisBus {
             channels: Arc::default(),
             manager: OnceLock::new(),
             listed: presence::Listed::default(),
+            unkept: streams::Unkept::default(),
         });
         Ok(RedisBus { node, client, queue, outgoing: Mutex::new(Some(outgoing)), common, alive: Arc::new(()) })
     }
@@ -140,7 +144,7 @@ impl RedisBus {
     /// The streams of rooms with history, kept in this Redis: their commands share the bus's
     /// queue, so a node's emits to rooms with and without history stay in order.
     pub(crate) fn streams(&self) -> Arc<dyn crate::bus::Streams> {
-        Arc::new(RedisStreams::new(self.node.clone(), self.queue.clone()))
+        Arc::new(RedisStreams::new(self.node.clone(), self.queue.clone(), self.common.clone()))
     }
 
     /// Queues `message` for Redis; dropped and counted when Redis is down or the queue is full.
@@ -411,6 +415,7 @@ async fn heartbeat(mut manager: ConnectionManager, common: Arc<Common>, alive: W
                 if let Recovered::AfterOutage = common.health.answered(&common.addr) {
                     common.channels.changed.notify_one();
                     presence::resync(&mut manager, &common.listed, &common.node).await;
+                    streams::end_unkept(&mut manager, &common.unkept).await;
                 }
             }
             Ok(Err(e)) => common.failed(&e, 0),

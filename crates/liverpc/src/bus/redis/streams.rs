@@ -20,11 +20,14 @@
 //!   those that arrived meanwhile past them (deduplicated by offset), then joins the room:
 //!   each message once, the replay before anything live.
 //! - **Redis down** (Rule 6 (docs/security.md#rule-6)): an append that Redis does not take
-//!   is delivered to this node's members at once without a position, and kept nowhere; a join
-//!   whose read fails answers `recovered: false` (with the page's own position) when the page
-//!   sent one, so the page refetches; history reads fail with `HistoryError::Unavailable`.
+//!   is delivered to this node's members at once without a position, and kept nowhere (the
+//!   other nodes' members miss it); a join whose read fails answers `recovered: false` (with
+//!   the page's own position) when the page sent one, so the page refetches; history reads
+//!   fail with `HistoryError::Unavailable`. When Redis answers again, the node ends the epoch
+//!   of every room it could not append to ([`Unkept`]): a page that rejoins with a position
+//!   from before is told `recovered: false`, never handed a stream with a hole in it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,7 +37,7 @@ use redis::Value;
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Outgoing, PREFIX, envelope};
+use super::{Common, Outgoing, PREFIX, envelope};
 use crate::bus::stream::epoch;
 use crate::bus::{Appended, Joined, Joiner, Local, ReadError, Replay, Stored, StreamAt, Streams};
 use crate::future::BoxFuture;
@@ -45,6 +48,9 @@ const SHARDS: usize = 16;
 /// The epoch and the offset outlive the room's last message by this (as the memory streams
 /// keep an empty stream), so a page that saw everything recovers after a quiet hour.
 const GRACE: Duration = Duration::from_secs(3600);
+/// Rooms remembered as unkept during one outage, at most (then the oldest are kept, the rest
+/// logged once: their pages recover what Redis has, without the outage's messages).
+const UNKEPT: usize = 100_000;
 
 /// Appends one message. KEYS: epoch, offset, stream. ARGV: a new epoch, size, ttl (ms), the
 /// epoch's and offset's expiry (ms), the channel, the envelope, the event, the payload.
@@ -108,12 +114,13 @@ pub(crate) struct RedisStreams {
     /// This node's id: the origin of what it appends.
     node: String,
     queue: mpsc::Sender<Outgoing>,
+    common: Arc<Common>,
     joining: Joining,
 }
 
 impl RedisStreams {
-    pub(super) fn new(node: String, queue: mpsc::Sender<Outgoing>) -> RedisStreams {
-        RedisStreams { node, queue, joining: Joining::default() }
+    pub(super) fn new(node: String, queue: mpsc::Sender<Outgoing>, common: Arc<Common>) -> RedisStreams {
+        RedisStreams { node, queue, common, joining: Joining::default() }
     }
 
     /// Runs the read script for `at` after the bus's earlier commands; `None` when Redis did
@@ -144,12 +151,18 @@ impl Streams for RedisStreams {
         };
         let [epoch_key, offset_key, stream_key] = keys(at.namespace, at.room);
         let keep = (at.history.ttl + GRACE).as_millis() as u64;
+        let (common, deliver) = (self.common.clone(), local.unpositioned());
+        let unkept = epoch_key.clone();
+        let unpositioned: Box<dyn FnOnce() + Send> = Box::new(move || {
+            common.unkept.add(unkept);
+            deliver();
+        });
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(APPEND).arg(3).arg(epoch_key).arg(offset_key).arg(stream_key);
         cmd.arg(epoch()).arg(at.history.size).arg(at.history.ttl.as_millis().max(1) as u64).arg(keep);
         cmd.arg(envelope::channel(PREFIX, at.namespace, at.room)).arg(body).arg(event).arg(payload.get());
         if let Err(mpsc::error::TrySendError::Full(Outgoing::Append { unpositioned, .. })) =
-            self.queue.try_send(Outgoing::Append { cmd, unpositioned: local.unpositioned() })
+            self.queue.try_send(Outgoing::Append { cmd, unpositioned })
         {
             // Redis is slower than this node emits: this node's members still get it.
             unpositioned();
@@ -309,6 +322,45 @@ impl Joining {
             shard.remove(key);
         }
         arrived.unwrap_or_default()
+    }
+}
+
+/// The epoch keys of the rooms whose appends Redis did not take, until it is back.
+#[derive(Default)]
+pub(super) struct Unkept(Mutex<HashSet<String>>);
+
+impl Unkept {
+    fn add(&self, epoch_key: String) {
+        let mut unkept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if unkept.len() < UNKEPT {
+            unkept.insert(epoch_key);
+        } else if unkept.len() == UNKEPT && !unkept.contains(&epoch_key) {
+            tracing::warn!(
+                max = UNKEPT,
+                "too many rooms with history missed Redis in this outage; the others keep their epoch"
+            );
+            unkept.insert(String::new()); // logged once: the set is past its bound
+        }
+    }
+}
+
+/// Redis answers again: ends the epoch of every room this node could not append to (the
+/// next append or join starts a new one). Kept for the next time if Redis fails again.
+pub(super) async fn end_unkept(manager: &mut redis::aio::ConnectionManager, unkept: &Unkept) {
+    let keys = std::mem::take(&mut *unkept.0.lock().unwrap_or_else(|p| p.into_inner()));
+    let keys: Vec<String> = keys.into_iter().filter(|k| !k.is_empty()).collect();
+    if keys.is_empty() {
+        return;
+    }
+    // One DEL per key: a room's keys share a slot, two rooms' need not.
+    let mut pipe = redis::pipe();
+    for key in &keys {
+        pipe.cmd("DEL").arg(key).ignore();
+    }
+    let ended = tokio::time::timeout(super::COMMAND_TIMEOUT, pipe.query_async::<()>(manager)).await;
+    if !matches!(ended, Ok(Ok(()))) {
+        let mut unkept = unkept.0.lock().unwrap_or_else(|p| p.into_inner());
+        unkept.extend(keys);
     }
 }
 
