@@ -223,11 +223,13 @@ async fn after_an_outage_a_room_its_node_could_not_append_to_has_a_new_epoch() {
     let (a, b) = (node_at(&gate.url()).await, node(&redis).await);
     let carol = page(&a, "carol").await;
     let start = position_of(&join_feed(&carol, None).await);
-    let alice = page(&b, "alice").await;
+    let (alice, bob) = (page(&b, "alice").await, page(&b, "bob").await);
     join_feed(&alice, None).await;
+    join_feed(&bob, None).await;
     fill(&a, "before", 1).await;
     let seen = read(&alice, "before", 1, &start).await;
     assert_eq!(read(&carol, "before", 1, &start).await, seen);
+    assert_eq!(read(&bob, "before", 1, &start).await, seen);
     drop(alice);
 
     gate.close();
@@ -237,21 +239,36 @@ async fn after_an_outage_a_room_its_node_could_not_append_to_has_a_new_epoch() {
         assert_eq!(next(&carol).await, (format!("during-{i}"), None));
     }
     gate.open();
-    // Once node A is back, the stream it could not append to starts a new epoch.
-    let watcher = page(&b, "bob").await;
-    join_feed(&watcher, None).await;
+    // Once node A is back, the stream it could not append to starts a new epoch, and bob, who
+    // stayed connected on node B and missed what A sent meanwhile, is told so before it.
     let deadline = Instant::now() + Duration::from_secs(15);
+    let mut told = None;
     let after = loop {
         fill(&a, "probe", 1).await;
-        if let Ok(Ok((_, _, Some(position)))) =
-            tokio::time::timeout(Duration::from_millis(200), watcher.recv_positioned()).await
-            && position.epoch != seen.epoch
+        while let Ok(Ok((event, data, position))) =
+            tokio::time::timeout(Duration::from_millis(200), bob.recv_positioned()).await
         {
-            break position;
+            if event == "liverpc:room" {
+                told = Some(data);
+                continue;
+            }
+            let position = position.expect("a positioned message");
+            if position.epoch != seen.epoch {
+                break;
+            }
+            assert!(told.is_none(), "told before the new epoch: {told:?}");
+        }
+        if let Some(status) = &told {
+            break position_of(status);
         }
         assert!(Instant::now() < deadline, "the stream kept its epoch after the outage");
     };
-    // Alice missed what node A sent during the outage: she is told, not handed a hole.
+    let status = told.expect("told");
+    assert_eq!((&status["room"], &status["recovered"]), (&json!("feed"), &json!(false)), "{status}");
+    assert_ne!(after.epoch, seen.epoch);
+    assert_eq!(after.offset, 0, "the position before the new epoch's first message");
+
+    // Alice missed it too: her rejoin is not recovered, never handed a stream with a hole.
     let alice = page(&b, "alice").await;
     let answer = join_feed(&alice, Some(&seen)).await;
     assert_eq!(answer["recovered"], json!(false), "{answer}");

@@ -82,6 +82,18 @@ pub(crate) struct StreamAt<'a> {
     pub(crate) history: History,
 }
 
+/// A message reaching this node's stream of a room, and what tells the room's members here
+/// that they missed some.
+#[derive(Clone, Copy)]
+pub(crate) struct Arrival<'a> {
+    /// Its position, given by the shared stream; `None`: this node numbers it.
+    pub(crate) position: Option<&'a Position>,
+    pub(crate) event: &'a str,
+    pub(crate) payload: &'a RawValue,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) missed: &'a dyn Fn(&Position),
+}
+
 /// How a stream hands a message to this node's members.
 pub(crate) trait Local {
     /// Delivers it now with `position` (a stream on this node, under its lock).
@@ -131,15 +143,10 @@ pub(crate) trait Streams: Send + Sync + 'static {
     fn append(&self, at: StreamAt<'_>, event: &str, payload: &RawValue, local: &dyn Local) -> Appended;
     /// A message that reached this node from another (or from the shared stream, `position`
     /// set): delivers it through `deliver` in offset order, and to the sockets joining now
-    /// once their replay is sent.
-    fn arrived(
-        &self,
-        at: StreamAt<'_>,
-        position: Option<&Position>,
-        event: &str,
-        payload: &RawValue,
-        deliver: &dyn Fn(Option<&Position>) -> usize,
-    );
+    /// once their replay is sent. When this node sees that messages before it never reached
+    /// it (a skipped offset, a new epoch), `missed` runs first with the position before it:
+    /// the room's members here are told they were not recovered.
+    fn arrived(&self, at: StreamAt<'_>, message: Arrival<'_>, deliver: &dyn Fn(Option<&Position>) -> usize);
     /// Reads what a socket joining `at` missed since `since` and runs `join` with it under
     /// the stream's lock: every message reaches the socket once, the replay before any live
     /// one. `None` when `join` said the socket is gone.

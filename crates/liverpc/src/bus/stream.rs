@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
 
-use super::{Appended, Joined, Joiner, Local, ReadError, StreamAt, Streams};
+use super::{Appended, Arrival, Joined, Joiner, Local, ReadError, StreamAt, Streams};
 use crate::future::BoxFuture;
 use crate::wire::stream::{History, Position, Recent, Recorded, stream_id};
 
@@ -181,14 +181,8 @@ impl Streams for MemoryStreams {
         Appended::Here(MemoryStreams::append(self, at.namespace, at.room, at.history, event, payload, |p| local.now(p)))
     }
 
-    fn arrived(
-        &self,
-        at: StreamAt<'_>,
-        position: Option<&Position>,
-        event: &str,
-        payload: &RawValue,
-        deliver: &dyn Fn(Option<&Position>) -> usize,
-    ) {
+    fn arrived(&self, at: StreamAt<'_>, message: Arrival<'_>, deliver: &dyn Fn(Option<&Position>) -> usize) {
+        let Arrival { position, event, payload, .. } = message;
         match position {
             Some(position) => {
                 deliver(Some(position));

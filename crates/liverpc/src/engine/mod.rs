@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use serde_json::value::RawValue;
 
-use crate::bus::{Action, Appended, Bus, Local, RoomMessage, Sink, StreamAt, Streamed, Streams};
+use crate::bus::{Action, Appended, Arrival, Bus, Local, RoomMessage, Sink, StreamAt, Streamed, Streams};
 use crate::future::BoxFuture;
 use crate::transport::{Acceptor, Inbound, Link, LinkId, Transport};
 use crate::wire::error::{EmitError, HistoryError, Rejection};
@@ -22,8 +22,8 @@ use crate::wire::handshake::Handshake;
 use crate::wire::key::RoomKey;
 use crate::wire::limits::Limits;
 use crate::wire::origin::OriginPolicy;
-use crate::wire::protocol::{self, ConnectAuth, Refusal};
-use crate::wire::stream::Recent;
+use crate::wire::protocol::{self, ConnectAuth, Refusal, RoomStatus};
+use crate::wire::stream::{Position, Recent};
 
 mod cancel;
 mod id;
@@ -101,6 +101,21 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Tells this node's members of `room` that messages before `before`'s next never reached
+    /// them: a report like a rejoin's, `recovered: false`, so their pages refetch.
+    fn missed(&self, namespace: &str, room: &str, before: &Position) {
+        let Some(name) = serde_json::from_str::<Vec<String>>(room).ok().and_then(|p| p.into_iter().next()) else {
+            return;
+        };
+        let status =
+            RoomStatus { room: &name, status: "joined", error: None, position: Some(before), recovered: Some(false) };
+        if let Ok(payload) = serde_json::value::to_raw_value(&status) {
+            self.transport.broadcast(namespace, room, protocol::ROOM_STATUS, &payload, None, None);
+        }
+    }
+}
+
 impl Sink for Shared {
     fn deliver(&self, message: &RoomMessage<'_>) {
         match message.action {
@@ -111,7 +126,8 @@ impl Sink for Shared {
                     // node's stream, so this node's members can recover it too.
                     Some(history) => {
                         let at = StreamAt { namespace, room, history };
-                        self.streams.arrived(at, None, event, payload, &|position| {
+                        let arrival = Arrival { position: None, event, payload, missed: &|_| {} };
+                        self.streams.arrived(at, arrival, &|position| {
                             let meta = position.and_then(|p| serde_json::value::to_raw_value(p).ok());
                             self.transport.broadcast(namespace, room, event, payload, meta.as_deref(), None)
                         });
@@ -136,7 +152,9 @@ impl Sink for Shared {
             self.transport.broadcast(namespace, room, event, payload, meta.as_deref(), except.as_ref());
             return;
         };
-        self.streams.arrived(StreamAt { namespace, room, history }, Some(position), event, payload, &|position| {
+        let missed = |before: &Position| self.missed(namespace, room, before);
+        let arrival = Arrival { position: Some(position), event, payload, missed: &missed };
+        self.streams.arrived(StreamAt { namespace, room, history }, arrival, &|position| {
             let meta = position.and_then(|p| serde_json::value::to_raw_value(p).ok());
             self.transport.broadcast(namespace, room, event, payload, meta.as_deref(), except.as_ref())
         });
@@ -154,7 +172,7 @@ struct Members<'a> {
 }
 
 impl Local for Members<'_> {
-    fn now(&self, position: &crate::wire::stream::Position) -> usize {
+    fn now(&self, position: &Position) -> usize {
         let meta = serde_json::value::to_raw_value(position).ok();
         self.transport.broadcast(self.namespace, self.room, self.event, self.payload, meta.as_deref(), self.except)
     }

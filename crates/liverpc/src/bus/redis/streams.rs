@@ -39,7 +39,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{Common, Outgoing, PREFIX, envelope};
 use crate::bus::stream::epoch;
-use crate::bus::{Appended, Joined, Joiner, Local, ReadError, Replay, Stored, StreamAt, Streams};
+use crate::bus::{Appended, Arrival, Joined, Joiner, Local, ReadError, Replay, Stored, StreamAt, Streams};
 use crate::future::BoxFuture;
 use crate::wire::stream::{Position, Recent, Recorded, stream_id};
 
@@ -51,6 +51,8 @@ const GRACE: Duration = Duration::from_secs(3600);
 /// Rooms remembered as unkept during one outage, at most (then the oldest are kept, the rest
 /// logged once: their pages recover what Redis has, without the outage's messages).
 const UNKEPT: usize = 100_000;
+/// Rooms whose last position a shard remembers, at most.
+const LAST: usize = 4096;
 
 /// Appends one message. KEYS: epoch, offset, stream. ARGV: a new epoch, size, ttl (ms), the
 /// epoch's and offset's expiry (ms), the channel, the envelope, the event, the payload.
@@ -170,25 +172,25 @@ impl Streams for RedisStreams {
         Appended::Shared
     }
 
-    fn arrived(
-        &self,
-        at: StreamAt<'_>,
-        position: Option<&Position>,
-        event: &str,
-        payload: &RawValue,
-        deliver: &dyn Fn(Option<&Position>) -> usize,
-    ) {
+    fn arrived(&self, at: StreamAt<'_>, message: Arrival<'_>, deliver: &dyn Fn(Option<&Position>) -> usize) {
         let mut shard = self.joining.shard(at.namespace, at.room);
-        if let Some(position) = position
-            && !shard.is_empty()
-            && let Some(joining) = shard.get_mut(&room_key(at.namespace, at.room))
-        {
+        let Some(position) = message.position else {
+            deliver(None);
+            return;
+        };
+        let key = room_key(at.namespace, at.room);
+        if let Some(joining) = shard.joining.get_mut(&key) {
             for (_, arrived) in joining.iter_mut() {
-                arrived.push((position.clone(), event.into(), payload.to_owned()));
+                arrived.push((position.clone(), message.event.into(), message.payload.to_owned()));
             }
         }
+        match shard.seen(key, position) {
+            Seen::Next => {}
+            Seen::Again => return,
+            Seen::AfterGap => (message.missed)(&Position { offset: position.offset - 1, ..position.clone() }),
+        }
         // Under the lock: a socket finishing its join is in the room before or after this.
-        deliver(position);
+        deliver(Some(position));
     }
 
     fn join(&self, at: StreamAt<'_>, since: Option<&Position>, join: Joiner) -> BoxFuture<'static, Joined> {
@@ -202,7 +204,7 @@ impl Streams for RedisStreams {
         Box::pin(async move {
             let read = read.await;
             let mut shard = joining.shard(&namespace, &room);
-            let arrived = Joining::unregister(&mut shard, &key, id);
+            let arrived = Joining::unregister(&mut shard.joining, &key, id);
             let (position, recovered, mut messages) = match read {
                 Some(read) => {
                     let recovered = since.as_ref().map(|s| {
@@ -230,6 +232,9 @@ impl Streams for RedisStreams {
                 }
             }
             let position = Position { offset: last, ..position };
+            if !position.epoch.is_empty() {
+                shard.last.insert(key, (position.epoch.clone(), position.offset));
+            }
             let replay = Replay { messages: messages.iter().collect(), position, recovered };
             join(&replay).then(|| (replay.position.clone(), replay.recovered))
         })
@@ -284,14 +289,56 @@ impl Read {
     }
 }
 
-/// The sockets of this node joining a room now, and what arrived for each meanwhile.
+/// Per room on this node: the sockets joining it now with what arrived for each meanwhile,
+/// and the last position this node received.
 #[derive(Clone, Default)]
 struct Joining(Arc<JoiningInner>);
 
 #[derive(Default)]
 struct JoiningInner {
-    shards: [Mutex<Rooms>; SHARDS],
+    shards: [Mutex<Shard>; SHARDS],
     next: AtomicU64,
+}
+
+#[derive(Default)]
+struct Shard {
+    joining: Rooms,
+    /// The last epoch and offset received per room. Forgotten all at once past [`LAST`]:
+    /// a room without an entry detects no gap on its next message, nothing worse.
+    last: HashMap<String, (String, u64)>,
+}
+
+/// How a message's position follows the room's last one on this node.
+enum Seen {
+    /// The next offset (or the first this node knows of).
+    Next,
+    /// Received already: not delivered twice.
+    Again,
+    /// Messages before it never reached this node (a lost subscription, a new epoch).
+    AfterGap,
+}
+
+impl Shard {
+    fn seen(&mut self, key: String, position: &Position) -> Seen {
+        let Some(last) = self.last.get_mut(&key) else {
+            if self.last.len() >= LAST {
+                self.last.clear();
+            }
+            self.last.insert(key, (position.epoch.clone(), position.offset));
+            return Seen::Next;
+        };
+        let seen = if last.0 != position.epoch {
+            Seen::AfterGap
+        } else if position.offset <= last.1 {
+            return Seen::Again;
+        } else if position.offset > last.1 + 1 {
+            Seen::AfterGap
+        } else {
+            Seen::Next
+        };
+        *last = (position.epoch.clone(), position.offset);
+        seen
+    }
 }
 
 /// A live message that reached a joining socket's room: its position, event and payload.
@@ -300,7 +347,7 @@ type Arrived = (Position, Box<str>, Box<RawValue>);
 type Rooms = HashMap<String, Vec<(u64, Vec<Arrived>)>>;
 
 impl Joining {
-    fn shard(&self, namespace: &str, room: &str) -> MutexGuard<'_, Rooms> {
+    fn shard(&self, namespace: &str, room: &str) -> MutexGuard<'_, Shard> {
         let mut hasher = std::hash::DefaultHasher::new();
         (namespace, room).hash(&mut hasher);
         let i = (hasher.finish() % SHARDS as u64) as usize;
@@ -310,7 +357,7 @@ impl Joining {
     /// One more socket joining the room `key`; its id.
     fn register(&self, namespace: &str, room: &str, key: &str) -> u64 {
         let id = self.0.next.fetch_add(1, Ordering::Relaxed);
-        self.shard(namespace, room).entry(key.to_owned()).or_default().push((id, Vec::new()));
+        self.shard(namespace, room).joining.entry(key.to_owned()).or_default().push((id, Vec::new()));
         id
     }
 
