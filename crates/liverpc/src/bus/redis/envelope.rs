@@ -14,9 +14,11 @@ use crate::bus::{Action, RoomMessage, Streamed};
 use crate::wire::stream::{Position, stream_id};
 
 /// The Redis channel of one room of one namespace. The namespace's length comes first, so
-/// no two (namespace, room) pairs share a channel whatever characters they contain.
+/// no two (namespace, room) pairs share a channel whatever characters they contain; the room's
+/// stream id in braces is its hash tag, the same as its stream's keys, so that on a Redis
+/// Cluster a room's channel (sharded pub/sub) and keys live on one shard.
 pub(super) fn channel(prefix: &str, namespace: &str, room: &str) -> String {
-    format!("{prefix}:room:{}:{namespace}{room}", namespace.len())
+    format!("{prefix}:{{{}}}:room:{}:{namespace}{room}", stream_id(namespace, room), namespace.len())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -175,6 +177,7 @@ mod tests {
     #[test]
     fn channels_are_injective() {
         assert_ne!(channel("p", "/a", r#"["b"]"#), channel("p", "/a[", r#""b"]"#));
-        assert_eq!(channel("liverpc", "/chat", r#"["x"]"#), r#"liverpc:room:5:/chat["x"]"#);
+        let id = stream_id("/chat", r#"["x"]"#);
+        assert_eq!(channel("liverpc", "/chat", r#"["x"]"#), format!(r#"liverpc:{{{id}}}:room:5:/chat["x"]"#));
     }
 }

@@ -1,6 +1,6 @@
 //! The bus across processes, on Redis pub/sub (feature `redis`).
 //!
-//! - **Channels**: one per room (`liverpc:room:<len>:<namespace><room key>`), subscribed while
+//! - **Channels**: one per room (`liverpc:{<stream id>}:room:<len>:<namespace><room key>`), subscribed while
 //!   this node has a member in the room; a join is answered once its channel is subscribed
 //!   (see [`channels`]).
 //! - **Publishing**: [`Bus::publish`] encodes the message once ([`envelope`]) and puts it on a
