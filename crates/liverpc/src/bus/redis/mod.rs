@@ -102,12 +102,12 @@ enum Outgoing {
     /// Appends to a room's stream (the script publishes it); `unpositioned` delivers it on
     /// this node only, when Redis does not take it.
     Append {
-        cmd: redis::Cmd,
+        call: streams::Call,
         unpositioned: Box<dyn FnOnce() + Send>,
     },
     /// Reads a room's stream for `reply` (dropped when Redis does not answer).
     Read {
-        cmd: redis::Cmd,
+        call: streams::Call,
         reply: oneshot::Sender<Value>,
     },
 }
@@ -293,6 +293,7 @@ fn receiver(node: String, sink: Weak<dyn Sink>) -> impl Fn(PushInfo) -> Result<(
 /// Sends the queue to Redis, in order, a batch per round trip.
 async fn publish(mut manager: ConnectionManager, mut outgoing: mpsc::Receiver<Outgoing>, common: Arc<Common>) {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut scripts = None;
     // Ends when the bus, which holds the sending side, is dropped.
     while outgoing.recv_many(&mut batch, BATCH).await > 0 {
         let count = batch.len() as u64;
@@ -301,6 +302,21 @@ async fn publish(mut manager: ConnectionManager, mut outgoing: mpsc::Receiver<Ou
             // Waiters learn it from their dropped reply; appends reach this node's members.
             unpositioned(&mut batch);
             continue;
+        }
+        // The stream scripts, loaded once per connection (again after an outage).
+        let scripted = batch.iter().any(|m| matches!(m, Outgoing::Append { .. } | Outgoing::Read { .. }));
+        if scripted && scripts.is_none() {
+            match tokio::time::timeout(COMMAND_TIMEOUT, streams::load(&mut manager)).await {
+                Ok(Ok(loaded)) => scripts = Some(loaded),
+                failed => {
+                    unpositioned(&mut batch);
+                    match failed {
+                        Ok(Err(e)) => common.failed(&e, count),
+                        _ => common.failed(&"no answer in time", count),
+                    }
+                    continue;
+                }
+            }
         }
         let mut pipe = redis::pipe();
         let mut replies = Vec::new();
@@ -318,13 +334,18 @@ async fn publish(mut manager: ConnectionManager, mut outgoing: mpsc::Receiver<Ou
                 Outgoing::Unlist { hash, field } => {
                     pipe.cmd("HDEL").arg(hash).arg(field).ignore();
                 }
-                Outgoing::Append { cmd, unpositioned } => {
-                    pipe.add_command(cmd).ignore();
-                    appends.push(unpositioned);
-                }
-                Outgoing::Read { cmd, reply } => {
-                    pipe.add_command(cmd);
-                    replies.push(Reply::Read(reply));
+                Outgoing::Append { call, unpositioned } => match &scripts {
+                    Some(loaded) => {
+                        call.add_to(&mut pipe, loaded).ignore();
+                        appends.push(unpositioned);
+                    }
+                    None => unpositioned(),
+                },
+                Outgoing::Read { call, reply } => {
+                    if let Some(loaded) = &scripts {
+                        call.add_to(&mut pipe, loaded);
+                        replies.push(Reply::Read(reply));
+                    }
                 }
             }
         }
@@ -343,10 +364,13 @@ async fn publish(mut manager: ConnectionManager, mut outgoing: mpsc::Receiver<Ou
             }
             Ok(Err(e)) => {
                 lost(appends);
+                // A Redis restarted meanwhile has no scripts (`NOSCRIPT`): load them again.
+                scripts = None;
                 common.failed(&e, count);
             }
             Err(_) => {
                 lost(appends);
+                scripts = None;
                 common.failed(&"no answer in time", count);
             }
         }

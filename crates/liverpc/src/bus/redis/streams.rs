@@ -111,6 +111,67 @@ end
 return out
 "#;
 
+/// One of the stream scripts.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Script {
+    Append,
+    Read,
+}
+
+impl Script {
+    const ALL: [Script; 2] = [Script::Append, Script::Read];
+
+    fn text(self) -> &'static str {
+        match self {
+            Script::Append => APPEND,
+            Script::Read => READ,
+        }
+    }
+}
+
+/// A call of a script: its keys and arguments, sent as `EVALSHA` once Redis has the script.
+pub(super) struct Call {
+    script: Script,
+    args: Vec<Vec<u8>>,
+}
+
+impl Call {
+    fn new(script: Script, keys: [String; 3]) -> Call {
+        let mut args = vec![b"3".to_vec()];
+        args.extend(keys.map(String::into_bytes));
+        Call { script, args }
+    }
+
+    fn args<T: AsRef<[u8]>>(mut self, args: impl IntoIterator<Item = T>) -> Call {
+        self.args.extend(args.into_iter().map(|a| a.as_ref().to_vec()));
+        self
+    }
+
+    /// Adds the call to `pipe`, with the scripts' digests from [`load`].
+    pub(super) fn add_to<'p>(&self, pipe: &'p mut redis::Pipeline, loaded: &Loaded) -> &'p mut redis::Pipeline {
+        let cmd = pipe.cmd("EVALSHA").arg(&loaded.0[self.script as usize]);
+        for arg in &self.args {
+            cmd.arg(arg.as_slice());
+        }
+        cmd
+    }
+}
+
+/// The scripts' SHA1 digests, as Redis answered `SCRIPT LOAD`.
+#[derive(Debug, Clone)]
+pub(super) struct Loaded([String; 2]);
+
+/// Loads the scripts (once per connection to a Redis: a restarted one has none, and a call
+/// then fails with `NOSCRIPT` like any command, which loads them again after the outage).
+pub(super) async fn load(manager: &mut redis::aio::ConnectionManager) -> Result<Loaded, redis::RedisError> {
+    let mut pipe = redis::pipe();
+    for script in Script::ALL {
+        pipe.cmd("SCRIPT").arg("LOAD").arg(script.text());
+    }
+    let [append, read]: [String; 2] = pipe.query_async::<(String, String)>(manager).await?.into();
+    Ok(Loaded([append, read]))
+}
+
 /// The streams of rooms with history, in Redis; the bus's queue carries their commands.
 pub(crate) struct RedisStreams {
     /// This node's id: the origin of what it appends.
@@ -131,12 +192,17 @@ impl RedisStreams {
         let [epoch_key, offset_key, stream_key] = keys(at.namespace, at.room);
         let keep = (at.history.ttl + GRACE).as_millis() as u64;
         let after = after.map_or(-1, |a| a as i128);
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(READ).arg(3).arg(epoch_key).arg(offset_key).arg(stream_key);
-        cmd.arg(epoch()).arg(keep).arg(at.history.ttl.as_millis() as u64).arg(after.to_string()).arg(limit);
+        let ttl = at.history.ttl.as_millis() as u64;
+        let call = Call::new(Script::Read, [epoch_key, offset_key, stream_key]).args([
+            epoch(),
+            keep.to_string(),
+            ttl.to_string(),
+            after.to_string(),
+            limit.to_string(),
+        ]);
         let (reply, answer) = oneshot::channel();
         // A full queue drops the reply: read as Redis not answering.
-        let _ = self.queue.try_send(Outgoing::Read { cmd, reply });
+        let _ = self.queue.try_send(Outgoing::Read { call, reply });
         Box::pin(async move { answer.await.ok().and_then(|value| Read::parse(&value)) })
     }
 }
@@ -159,12 +225,13 @@ impl Streams for RedisStreams {
             common.unkept.add(unkept);
             deliver();
         });
-        let mut cmd = redis::cmd("EVAL");
-        cmd.arg(APPEND).arg(3).arg(epoch_key).arg(offset_key).arg(stream_key);
-        cmd.arg(epoch()).arg(at.history.size).arg(at.history.ttl.as_millis().max(1) as u64).arg(keep);
-        cmd.arg(envelope::channel(PREFIX, at.namespace, at.room)).arg(body).arg(event).arg(payload.get());
+        let ttl = at.history.ttl.as_millis().max(1) as u64;
+        let call = Call::new(Script::Append, [epoch_key, offset_key, stream_key])
+            .args([epoch(), at.history.size.to_string(), ttl.to_string(), keep.to_string()])
+            .args([envelope::channel(PREFIX, at.namespace, at.room).into_bytes(), body])
+            .args([event, payload.get()]);
         if let Err(mpsc::error::TrySendError::Full(Outgoing::Append { unpositioned, .. })) =
-            self.queue.try_send(Outgoing::Append { cmd, unpositioned })
+            self.queue.try_send(Outgoing::Append { call, unpositioned })
         {
             // Redis is slower than this node emits: this node's members still get it.
             unpositioned();
