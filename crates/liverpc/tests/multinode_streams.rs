@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::{Chat, Message, Notice, Users};
 use liverpc::testing::TestClient;
 use liverpc::{App, Contract, Declarations, History, Limits, OriginPolicy, Position, key};
-use redis_server::{Gate, RedisServer};
+use redis_server::{Gate, RedisCluster, RedisServer};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -47,11 +47,13 @@ async fn node_at(url: &str) -> Node {
 
 /// A page of `user` on `/rooms/general`, past its auto-joined chat room's report.
 async fn page(node: &Node, user: &str) -> TestClient {
-    let page = TestClient::builder(node.addr)
-        .cookie("session", user)
-        .connect::<Chat>("/rooms/general")
-        .await
-        .expect("connects");
+    page_in(node, user, "general").await
+}
+
+/// A page of `user` on `/rooms/<room>`, past its auto-joined chat room's report.
+async fn page_in(node: &Node, user: &str, room: &str) -> TestClient {
+    let path = format!("/rooms/{room}");
+    let page = TestClient::builder(node.addr).cookie("session", user).connect::<Chat>(&path).await.expect("connects");
     let (event, status) = page.recv().await.expect("the auto-join's report");
     assert_eq!((event.as_str(), &status["status"]), ("liverpc:room", &json!("joined")), "{status}");
     page
@@ -379,4 +381,42 @@ async fn an_auto_joined_room_recovers_on_the_other_node_from_the_handshakes_posi
     assert_eq!(status["position"]["offset"], json!(seen.offset + 50));
     send("live".into()).await;
     assert_eq!(notice(&page).await, ("live".to_owned(), Position { offset: seen.offset + 51, ..seen }));
+}
+
+#[tokio::test]
+async fn on_a_redis_cluster_rooms_spread_over_the_shards_and_recover_across_nodes() {
+    const ROOMS: usize = 12;
+    let cluster = RedisCluster::start().await;
+    let (a, b) = (node_at(&cluster.url()).await, node_at(&cluster.url()).await);
+    let feed = b.app.emitter::<Chat>().expect("registered");
+    let mut pages = Vec::new();
+    for i in 0..ROOMS {
+        let room = format!("r{i}");
+        let page = page_in(&a, "alice", &room).await;
+        let start = position_of(&join_feed(&page, None).await);
+        feed.to(&key!["feed", &room]).emit(&message(format!("{room} hello"))).await.expect("emitted");
+        let (text, position) = next(&page).await;
+        assert_eq!(text, format!("{room} hello"), "sharded pub/sub from node B to node A");
+        let position = position.expect("a position");
+        assert_eq!((&position.epoch, position.offset), (&start.epoch, start.offset + 1));
+        pages.push((room, page, position));
+    }
+    // Each room's keys live on its slot's shard: every master holds some of them.
+    for (i, master) in cluster.nodes().iter().enumerate() {
+        assert!(master.keys().await > 0, "master {i} holds no room");
+    }
+
+    // A page killed while node B sends 20 to its room recovers them on node B.
+    let (room, page, seen) = pages.swap_remove(0);
+    drop(page);
+    for n in 1..=20 {
+        feed.to(&key!["feed", &room]).emit(&message(format!("missed-{n}"))).await.expect("emitted");
+    }
+    // Node B's read follows its own appends: all 20 are in the stream now.
+    let top = feed.history(&key!["feed", &room], 1).await.expect("a history").position;
+    assert_eq!(top.offset, seen.offset + 20);
+    let page = page_in(&b, "alice", &room).await;
+    let answer = join_feed(&page, Some(&seen)).await;
+    assert_eq!(answer["recovered"], json!(true), "{answer}");
+    assert_eq!(read(&page, "missed", 20, &seen).await, top);
 }

@@ -303,6 +303,9 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
     /// message sent on one node reaches the room's members on all of them. Without it the app
     /// is one node. Nothing waits for Redis: the app starts and delivers locally while Redis is
     /// down, and delivers across nodes once it is up (see the crate's README, "Several nodes").
+    /// Rooms with history keep their streams there. A comma-separated list of URLs
+    /// (`redis://10.0.0.5:7000,redis://10.0.0.6:7000`) names nodes of a Redis Cluster: each
+    /// room then lives on one shard (its keys and its sharded channel share a hash tag).
     ///
     /// ```
     /// # use liverpc::{App, Contract, Declarations};

@@ -148,3 +148,111 @@ impl Gate {
         self.open.send_replace(true);
     }
 }
+
+/// A Redis Cluster of three masters (no replicas) on free loopback ports, made with
+/// `redis-cli --cluster create`, each node's state in a temporary folder; killed when dropped.
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+    dir: std::path::PathBuf,
+}
+
+impl RedisCluster {
+    /// Starts three `redis-server --cluster-enabled yes`, joins them, and waits until every
+    /// node reports `cluster_state:ok`.
+    pub async fn start() -> RedisCluster {
+        let dir = std::env::temp_dir().join(format!("liverpc-cluster-{}-{}", std::process::id(), next_id()));
+        std::fs::create_dir_all(&dir).expect("a temporary folder for the cluster's state");
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            let port =
+                std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+            let config = dir.join(format!("nodes-{port}.conf"));
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(["--cluster-enabled", "yes", "--cluster-config-file"])
+                .arg(&config)
+                .current_dir(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server starts");
+            let node = RedisServer { port, child: Some(child) };
+            node.wait_for(&["PING"], "+PONG").await;
+            nodes.push(node);
+        }
+        let addrs: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+        let created = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli runs (Debian: it comes with redis-server)");
+        assert!(created.success(), "redis-cli --cluster create failed");
+        let cluster = RedisCluster { nodes, dir };
+        for node in &cluster.nodes {
+            node.wait_for_info("cluster_state:ok").await;
+        }
+        cluster
+    }
+
+    /// The nodes' URLs, comma-separated: what `.redis(...)` takes for a cluster.
+    pub fn url(&self) -> String {
+        self.nodes.iter().map(RedisServer::url).collect::<Vec<_>>().join(",")
+    }
+
+    /// The masters.
+    pub fn nodes(&self) -> &[RedisServer] {
+        &self.nodes
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            node.kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+impl RedisServer {
+    /// Polls `args` until the reply's first line is `expected` (a process start-up).
+    async fn wait_for(&self, args: &[&str], expected: &str) {
+        let deadline = Instant::now() + START;
+        while self.command(args).await.as_deref() != Some(expected) {
+            assert!(Instant::now() < deadline, "redis-server on port {} did not answer {args:?}", self.port);
+            tokio::time::sleep(Duration::from_millis(20)).await; // polling a process start-up
+        }
+    }
+
+    /// Polls `CLUSTER INFO` until it contains `line` (a cluster forming).
+    async fn wait_for_info(&self, line: &str) {
+        let deadline = Instant::now() + START;
+        loop {
+            let info = Command::new("redis-cli")
+                .args(["-p", &self.port.to_string(), "cluster", "info"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            if info.lines().any(|l| l.trim() == line) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "node {} never reported {line}", self.port);
+            tokio::time::sleep(Duration::from_millis(50)).await; // polling a cluster forming
+        }
+    }
+
+    /// `DBSIZE`: how many keys this node holds.
+    pub async fn keys(&self) -> u64 {
+        let reply = self.command(&["DBSIZE"]).await.unwrap_or_default();
+        reply.trim_start_matches(':').parse().unwrap_or(0)
+    }
+}

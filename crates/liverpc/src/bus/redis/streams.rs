@@ -37,6 +37,7 @@ use redis::Value;
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
+use super::conn::{Batch, Conn};
 use super::{Common, Outgoing, PREFIX, envelope};
 use crate::bus::stream::epoch;
 use crate::bus::{Appended, Arrival, Joined, Joiner, Local, ReadError, Replay, Stored, StreamAt, Streams};
@@ -55,8 +56,8 @@ const UNKEPT: usize = 100_000;
 const LAST: usize = 4096;
 
 /// Appends one message. KEYS: epoch, offset, stream. ARGV: a new epoch, size, ttl (ms), the
-/// epoch's and offset's expiry (ms), the channel, the envelope, the event, the payload.
-/// Returns the offset.
+/// epoch's and offset's expiry (ms), the channel, the envelope, the event, the payload, the
+/// command that publishes (`PUBLISH`, `SPUBLISH` on a cluster). Returns the offset.
 const APPEND: &str = r#"
 local epoch = redis.call('GET', KEYS[1])
 if not epoch or redis.call('EXISTS', KEYS[2]) == 0 then
@@ -72,7 +73,7 @@ redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[2], offset .. '-0', 'e', ARGV[7], 'p'
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call('PUBLISH', ARGV[5], '{"epoch":"' .. epoch .. '","offset":' .. offset .. ',' .. string.sub(ARGV[6], 2))
+redis.call(ARGV[9], ARGV[5], '{"epoch":"' .. epoch .. '","offset":' .. offset .. ',' .. string.sub(ARGV[6], 2))
 return offset
 "#;
 
@@ -147,11 +148,16 @@ impl Call {
         self
     }
 
-    /// Adds the call to `pipe`, with the scripts' digests from [`load`].
-    pub(super) fn add_to<'p>(&self, pipe: &'p mut redis::Pipeline, loaded: &Loaded) -> &'p mut redis::Pipeline {
-        let cmd = pipe.cmd("EVALSHA").arg(&loaded.0[self.script as usize]);
+    /// The call's command, with the scripts' digests from [`load`] and the command that
+    /// publishes on a room's channel (`PUBLISH`, or `SPUBLISH` on a cluster).
+    pub(super) fn cmd(&self, loaded: &Loaded, publish: &str) -> redis::Cmd {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&loaded.0[self.script as usize]);
         for arg in &self.args {
             cmd.arg(arg.as_slice());
+        }
+        if let Script::Append = self.script {
+            cmd.arg(publish);
         }
         cmd
     }
@@ -163,12 +169,13 @@ pub(super) struct Loaded([String; 2]);
 
 /// Loads the scripts (once per connection to a Redis: a restarted one has none, and a call
 /// then fails with `NOSCRIPT` like any command, which loads them again after the outage).
-pub(super) async fn load(manager: &mut redis::aio::ConnectionManager) -> Result<Loaded, redis::RedisError> {
-    let mut pipe = redis::pipe();
+pub(super) async fn load(conn: &mut Conn) -> Result<Loaded, redis::RedisError> {
+    // One command each (on a cluster, SCRIPT LOAD goes to every primary).
+    let mut loaded = Vec::with_capacity(Script::ALL.len());
     for script in Script::ALL {
-        pipe.cmd("SCRIPT").arg("LOAD").arg(script.text());
+        loaded.push(redis::cmd("SCRIPT").arg("LOAD").arg(script.text()).query_async::<String>(conn).await?);
     }
-    let [append, read]: [String; 2] = pipe.query_async::<(String, String)>(manager).await?.into();
+    let [append, read]: [String; 2] = loaded.try_into().unwrap_or_default();
     Ok(Loaded([append, read]))
 }
 
@@ -460,19 +467,19 @@ impl Unkept {
 
 /// Redis answers again: ends the epoch of every room this node could not append to (the
 /// next append or join starts a new one). Kept for the next time if Redis fails again.
-pub(super) async fn end_unkept(manager: &mut redis::aio::ConnectionManager, unkept: &Unkept) {
+pub(super) async fn end_unkept(conn: &mut Conn, unkept: &Unkept) {
     let keys = std::mem::take(&mut *unkept.0.lock().unwrap_or_else(|p| p.into_inner()));
     let keys: Vec<String> = keys.into_iter().filter(|k| !k.is_empty()).collect();
     if keys.is_empty() {
         return;
     }
     // One DEL per key: a room's keys share a slot, two rooms' need not.
-    let mut pipe = redis::pipe();
+    let mut batch = Batch::default();
     for key in &keys {
-        pipe.cmd("DEL").arg(key).ignore();
+        batch.ignore(redis::cmd("DEL").arg(key).to_owned());
     }
-    let ended = tokio::time::timeout(super::COMMAND_TIMEOUT, pipe.query_async::<()>(manager)).await;
-    if !matches!(ended, Ok(Ok(()))) {
+    let ended = tokio::time::timeout(super::COMMAND_TIMEOUT, conn.run(batch)).await;
+    if !matches!(ended, Ok(Ok(_))) {
         let mut unkept = unkept.0.lock().unwrap_or_else(|p| p.into_inner());
         unkept.extend(keys);
     }
