@@ -420,3 +420,48 @@ async fn on_a_redis_cluster_rooms_spread_over_the_shards_and_recover_across_node
     assert_eq!(answer["recovered"], json!(true), "{answer}");
     assert_eq!(read(&page, "missed", 20, &seen).await, top);
 }
+
+#[tokio::test]
+async fn on_a_redis_cluster_a_killed_master_fails_over_and_delivery_goes_on_without_a_node_restart() {
+    const ROOMS: usize = 6;
+    let mut cluster = RedisCluster::start_with(1).await;
+    let (a, b) = (node_at(&cluster.url()).await, node_at(&cluster.url()).await);
+    let feed = b.app.emitter::<Chat>().expect("registered");
+    let mut pages = Vec::new();
+    for i in 0..ROOMS {
+        let room = format!("f{i}");
+        let page = page_in(&a, "alice", &room).await;
+        join_feed(&page, None).await;
+        feed.to(&key!["feed", &room]).emit(&message("before")).await.expect("emitted");
+        assert_eq!(next(&page).await.0, "before");
+        pages.push((room, page));
+    }
+
+    let masters = cluster.masters().await;
+    assert_eq!(masters.len(), 3);
+    cluster.kill(masters[0]);
+    // Its replica takes over (an event to wait for, with a deadline).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cluster.masters().await.len() < 3 {
+        assert!(Instant::now() < deadline, "no replica took over the killed master: {:?}", cluster.masters().await);
+        tokio::time::sleep(Duration::from_millis(100)).await; // polling the cluster's state
+    }
+    cluster.settled().await;
+
+    // Every room is delivered from node B to node A again, neither node restarted.
+    for (room, page) in &pages {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut probe = 0;
+        loop {
+            feed.to(&key!["feed", room]).emit(&message(format!("after {probe}"))).await.expect("emitted");
+            if let Ok(Ok((_, data, Some(_)))) =
+                tokio::time::timeout(Duration::from_millis(200), page.recv_positioned()).await
+            {
+                assert!(data["text"].as_str().is_some_and(|t| t.starts_with("after")), "{data}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "room {room} was not delivered after the failover");
+            probe += 1;
+        }
+    }
+}

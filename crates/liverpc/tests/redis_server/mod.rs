@@ -149,8 +149,9 @@ impl Gate {
     }
 }
 
-/// A Redis Cluster of three masters (no replicas) on free loopback ports, made with
-/// `redis-cli --cluster create`, each node's state in a temporary folder; killed when dropped.
+/// A Redis Cluster of three masters (and optionally a replica each) on free loopback ports,
+/// made with `redis-cli --cluster create`, each node's state in a temporary folder; killed
+/// when dropped.
 pub struct RedisCluster {
     nodes: Vec<RedisServer>,
     dir: std::path::PathBuf,
@@ -160,16 +161,22 @@ impl RedisCluster {
     /// Starts three `redis-server --cluster-enabled yes`, joins them, and waits until every
     /// node reports `cluster_state:ok`.
     pub async fn start() -> RedisCluster {
+        RedisCluster::start_with(0).await
+    }
+
+    /// The same, with `replicas` replicas per master; a node unreachable for a second counts
+    /// as failed (`--cluster-node-timeout 1000`), so a replica takes over a killed master fast.
+    pub async fn start_with(replicas: usize) -> RedisCluster {
         let dir = std::env::temp_dir().join(format!("liverpc-cluster-{}-{}", std::process::id(), next_id()));
         std::fs::create_dir_all(&dir).expect("a temporary folder for the cluster's state");
         let mut nodes = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..3 * (1 + replicas) {
             let port =
                 std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
             let config = dir.join(format!("nodes-{port}.conf"));
             let child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-                .args(["--cluster-enabled", "yes", "--cluster-config-file"])
+                .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000", "--cluster-config-file"])
                 .arg(&config)
                 .current_dir(&dir)
                 .stdout(Stdio::null())
@@ -185,7 +192,7 @@ impl RedisCluster {
             .arg("--cluster")
             .arg("create")
             .args(&addrs)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -193,7 +200,11 @@ impl RedisCluster {
         assert!(created.success(), "redis-cli --cluster create failed");
         let cluster = RedisCluster { nodes, dir };
         for node in &cluster.nodes {
-            node.wait_for_info("cluster_state:ok").await;
+            node.wait_for_info(&["cluster", "info"], "cluster_state:ok").await;
+        }
+        // A replica that never synced with its master would not take over from it.
+        for node in cluster.nodes.iter().filter(|n| !n.is_master()) {
+            node.wait_for_info(&["info", "replication"], "master_link_status:up").await;
         }
         cluster
     }
@@ -203,9 +214,32 @@ impl RedisCluster {
         self.nodes.iter().map(RedisServer::url).collect::<Vec<_>>().join(",")
     }
 
-    /// The masters.
+    /// Every node, masters and replicas.
     pub fn nodes(&self) -> &[RedisServer] {
         &self.nodes
+    }
+
+    /// The nodes that are masters now.
+    pub async fn masters(&self) -> Vec<usize> {
+        let mut masters = Vec::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            if node.child.is_some() && node.command(&["ROLE"]).await.is_some() && node.is_master() {
+                masters.push(i);
+            }
+        }
+        masters
+    }
+
+    /// Kills node `i` (SIGKILL).
+    pub fn kill(&mut self, i: usize) {
+        self.nodes[i].kill();
+    }
+
+    /// Waits until every live node reports `cluster_state:ok` again (after a failover).
+    pub async fn settled(&self) {
+        for node in self.nodes.iter().filter(|n| n.child.is_some()) {
+            node.wait_for_info(&["cluster", "info"], "cluster_state:ok").await;
+        }
     }
 }
 
@@ -233,12 +267,14 @@ impl RedisServer {
         }
     }
 
-    /// Polls `CLUSTER INFO` until it contains `line` (a cluster forming).
-    async fn wait_for_info(&self, line: &str) {
+    /// Polls `command` (`CLUSTER INFO`, `INFO replication`) until its answer has the line
+    /// `line` (a cluster forming, a replica syncing).
+    async fn wait_for_info(&self, command: &[&str], line: &str) {
         let deadline = Instant::now() + START;
         loop {
             let info = Command::new("redis-cli")
-                .args(["-p", &self.port.to_string(), "cluster", "info"])
+                .args(["-p", &self.port.to_string()])
+                .args(command)
                 .output()
                 .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                 .unwrap_or_default();
@@ -248,6 +284,15 @@ impl RedisServer {
             assert!(Instant::now() < deadline, "node {} never reported {line}", self.port);
             tokio::time::sleep(Duration::from_millis(50)).await; // polling a cluster forming
         }
+    }
+
+    /// Whether this node is a master (`ROLE`'s first element).
+    fn is_master(&self) -> bool {
+        Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "role"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).lines().next() == Some("master"))
+            .unwrap_or(false)
     }
 
     /// `DBSIZE`: how many keys this node holds.

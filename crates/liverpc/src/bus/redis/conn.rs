@@ -66,6 +66,21 @@ impl Conn {
         }
     }
 
+    /// The heartbeat: `cmd`, and on a cluster an `EXISTS` in the slot of each of `sampled`
+    /// (some of this node's subscribed channels, a different few each beat). redis-rs moves
+    /// sharded subscriptions to a slot's new owner only when a command of this connection
+    /// meets the moved slot: after a failover, these commands make it do so for the rooms this
+    /// node only listens to.
+    pub(super) async fn beat(&mut self, cmd: Cmd, sampled: &[String]) -> RedisResult<Value> {
+        let answer = cmd.query_async::<Value>(self).await?;
+        if let Conn::Cluster(cluster) = self {
+            for channel in sampled {
+                redis::cmd("EXISTS").arg(channel).query_async::<Value>(cluster).await?;
+            }
+        }
+        Ok(answer)
+    }
+
     /// Subscribes this connection to `channels`.
     pub(super) async fn subscribe(&mut self, channels: &[String]) -> RedisResult<()> {
         match self {

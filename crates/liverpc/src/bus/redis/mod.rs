@@ -53,6 +53,8 @@ const HEARTBEAT: Duration = Duration::from_millis(500);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a join waits for its room's subscription at most.
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(3);
+/// Subscribed channels a cluster's heartbeat touches per beat (see `Conn::beat`).
+const CLUSTER_PROBES: usize = 8;
 /// Every key and channel of liverpc starts with this.
 const PREFIX: &str = "liverpc";
 
@@ -503,7 +505,11 @@ async fn heartbeat(mut manager: Conn, common: Arc<Common>, alive: Weak<()>, swee
     while alive.strong_count() > 0 {
         tick.tick().await;
         let beat = redis::cmd("SET").arg(&node_key).arg(1).arg("PX").arg(ttl).to_owned();
-        match tokio::time::timeout(COMMAND_TIMEOUT, beat.query_async::<Value>(&mut manager)).await {
+        let sampled = match &manager {
+            Conn::Cluster(_) => common.channels.sample(CLUSTER_PROBES, beats as usize),
+            Conn::Single(_) => Vec::new(),
+        };
+        match tokio::time::timeout(COMMAND_TIMEOUT, manager.beat(beat, &sampled)).await {
             Ok(Ok(_)) => {
                 if let Recovered::AfterOutage = common.health.answered(&common.addr) {
                     common.channels.changed.notify_one();
