@@ -270,14 +270,22 @@ impl Streams for RedisStreams {
     fn join(&self, at: StreamAt<'_>, since: Option<&Position>, join: Joiner) -> BoxFuture<'static, Joined> {
         let key = room_key(at.namespace, at.room);
         let id = self.joining.register(at.namespace, at.room, &key);
+        // Unregisters the socket if the join is dropped before it ends (the socket closed).
+        let mut registered = Registered {
+            joining: Some(self.joining.clone()),
+            namespace: at.namespace.to_owned(),
+            room: at.room.to_owned(),
+            key,
+            id,
+        };
         let read = self.read(at, since.map(|s| s.offset), at.history.size);
         let stream = stream_id(at.namespace, at.room);
-        let (namespace, room) = (at.namespace.to_owned(), at.room.to_owned());
         let since = since.cloned();
-        let joining = self.joining.clone();
         Box::pin(async move {
             let read = read.await;
-            let mut shard = joining.shard(&namespace, &room);
+            let joining = registered.joining.take()?;
+            let (key, id) = (std::mem::take(&mut registered.key), registered.id);
+            let mut shard = joining.shard(&registered.namespace, &registered.room);
             let arrived = Joining::unregister(&mut shard.joining, &key, id);
             let (position, recovered, mut messages) = match read {
                 Some(read) => {
@@ -485,6 +493,25 @@ pub(super) async fn end_unkept(conn: &mut Conn, unkept: &Unkept) {
     }
 }
 
+/// A socket registered as joining a room, until its join ends or is dropped.
+struct Registered {
+    /// `None` once the join ended (and unregistered it under the room's lock).
+    joining: Option<Joining>,
+    namespace: String,
+    room: String,
+    key: String,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Some(joining) = self.joining.take() {
+            let mut shard = joining.shard(&self.namespace, &self.room);
+            Joining::unregister(&mut shard.joining, &self.key, self.id);
+        }
+    }
+}
+
 /// A room's name among this node's joining rooms.
 fn room_key(namespace: &str, room: &str) -> String {
     format!("{}:{namespace}{room}", namespace.len())
@@ -508,6 +535,18 @@ mod tests {
         assert_eq!((tag(&epoch), tag(&offset)), (tag(&stream), tag(&stream)));
         assert!(stream.ends_with(r#":stream:5:/chat["feed","a"]"#), "{stream}");
         assert_ne!(keys("/a", r#"["b"]"#), keys("/a[", r#""b"]"#));
+    }
+
+    #[test]
+    fn a_join_dropped_before_its_read_ends_leaves_nothing_behind() {
+        let bus = super::super::RedisBus::new("redis://127.0.0.1:1").unwrap();
+        let streams = RedisStreams::new("n1".into(), bus.queue.clone(), bus.common.clone());
+        let at = StreamAt { namespace: "/c", room: r#"["feed","a"]"#, history: crate::History::last(5) };
+        let join = streams.join(at, None, Box::new(|_| true));
+        assert_eq!(streams.joining.shard(at.namespace, at.room).joining.len(), 1, "registered while it reads");
+        // The socket closed: its join is dropped, and live messages are no longer kept for it.
+        drop(join);
+        assert!(streams.joining.shard(at.namespace, at.room).joining.is_empty());
     }
 
     #[test]
