@@ -419,6 +419,30 @@ async fn on_a_redis_cluster_rooms_spread_over_the_shards_and_recover_across_node
     let answer = join_feed(&page, Some(&seen)).await;
     assert_eq!(answer["recovered"], json!(true), "{answer}");
     assert_eq!(read(&page, "missed", 20, &seen).await, top);
+
+    // Presence on the cluster: members listed from both nodes, joins announced across them.
+    let alice = page_in(&a, "alice", "general").await;
+    alice.join("team", None).await.expect("alice joins her team");
+    assert_eq!(names(&next_presence(&alice).await), ["alice"]);
+    let bob = page_in(&b, "bob", "general").await;
+    bob.join("team", None).await.expect("bob joins his team");
+    assert_eq!(names(&next_presence(&bob).await), ["alice", "bob"]);
+    assert_eq!(next_presence(&alice).await["join"]["data"]["name"], "bob");
+}
+
+/// The next `liverpc:presence` event's payload.
+async fn next_presence(page: &TestClient) -> Value {
+    let (event, data) = page.recv().await.expect("a presence event");
+    assert_eq!(event, "liverpc:presence", "{data}");
+    data
+}
+
+/// A presence snapshot's member names, sorted.
+fn names(snapshot: &Value) -> Vec<String> {
+    let members = snapshot["members"].as_array().expect("members");
+    let mut names: Vec<String> = members.iter().filter_map(|m| m["data"]["name"].as_str().map(str::to_owned)).collect();
+    names.sort();
+    names
 }
 
 #[tokio::test]
