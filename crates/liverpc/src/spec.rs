@@ -291,7 +291,8 @@ pub struct RawEmitter(pub(crate) Hub);
 
 impl RawEmitter {
     /// Sends `event` to every member of `room`; returns how many sockets of this node it was
-    /// handed to. An event the contract does not declare is an error.
+    /// handed to (0 for a room with history on Redis: it reaches them through Redis). An event
+    /// the contract does not declare is an error.
     pub fn emit(&self, room: &RoomKey, event: &str, payload: &RawValue) -> Result<usize, EmitError> {
         self.0.emit(room, event, payload, None)
     }
@@ -306,6 +307,6 @@ impl RawEmitter {
     /// hands to its client so that its live messages start exactly after. An error when the
     /// key has no stream.
     pub async fn history(&self, room: &RoomKey, limit: usize) -> Result<Recent, HistoryError> {
-        self.0.history(room, limit)
+        self.0.history(room, limit).await
     }
 }

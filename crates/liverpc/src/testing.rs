@@ -38,6 +38,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use crate::contract::Contract;
 use crate::contract::event::Event;
 use crate::wire::error::Rejection;
+use crate::wire::stream::Position;
 
 /// What went wrong in a test client operation.
 #[derive(Debug, thiserror::Error)]
@@ -186,8 +187,10 @@ impl TestClientBuilder {
                                 continue;
                             }
                             let name = items.remove(0).as_str().unwrap_or_default().to_owned();
-                            let data = items.into_iter().next().unwrap_or(Value::Null);
-                            let _ = event_tx.send((name, data));
+                            let mut args = items.into_iter();
+                            let data = args.next().unwrap_or(Value::Null);
+                            let position = args.next().and_then(|p| serde_json::from_value(p).ok());
+                            let _ = event_tx.send((name, data, position));
                         }
                     }
                     '3' => {
@@ -225,7 +228,7 @@ impl TestClientBuilder {
 pub struct TestClient {
     prefix: String,
     out: mpsc::UnboundedSender<String>,
-    events: Mutex<mpsc::UnboundedReceiver<(String, Value)>>,
+    events: Mutex<mpsc::UnboundedReceiver<(String, Value, Option<Position>)>>,
     acks: Arc<std::sync::Mutex<HashMap<u64, oneshot::Sender<Value>>>>,
     next_id: AtomicU64,
     timeout: Duration,
@@ -304,6 +307,21 @@ impl TestClient {
 
     /// The next event the server sent, as `(name, data)`.
     pub async fn recv(&self) -> Result<(String, Value), TestError> {
+        self.recv_positioned().await.map(|(name, data, _)| (name, data))
+    }
+
+    /// The next event the server sent, with its position when it is a message of a room with
+    /// history (what the page's client remembers to recover the room).
+    ///
+    /// ```no_run
+    /// # async fn run(client: liverpc::testing::TestClient) -> Result<(), liverpc::testing::TestError> {
+    /// let (event, _data, position) = client.recv_positioned().await?;
+    /// if let Some(position) = position {
+    ///     println!("{event} at offset {}", position.offset);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_positioned(&self) -> Result<(String, Value, Option<Position>), TestError> {
         let mut events = self.events.lock().await;
         match tokio::time::timeout(self.timeout, events.recv()).await {
             Ok(Some(event)) => Ok(event),

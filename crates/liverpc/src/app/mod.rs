@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 #[cfg(feature = "redis")]
 use crate::bus::RedisBus;
-use crate::bus::{Bus, LocalBus};
+use crate::bus::{Bus, LocalBus, MemoryStreams, Streams};
 use crate::codegen::ContractInfo;
 use crate::contract::emit::Emitter;
 use crate::contract::hooks::Hook;
@@ -219,6 +219,9 @@ fn no_hook<S>() -> Arc<TypedHook<S, ()>> {
     Arc::new(|_: Handshake, _: &S| Box::pin(async { Ok::<(), Refuse>(()) }))
 }
 
+/// The bus of an app's nodes, and the streams of its rooms with history.
+type Shared = (Arc<dyn Bus>, Arc<dyn Streams>);
+
 impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
     /// Serves contract `C`.
     pub fn contract<C: Contract<Locals = L, State = S>>(mut self) -> AppBuilder<L, S> {
@@ -300,6 +303,9 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
     /// message sent on one node reaches the room's members on all of them. Without it the app
     /// is one node. Nothing waits for Redis: the app starts and delivers locally while Redis is
     /// down, and delivers across nodes once it is up (see the crate's README, "Several nodes").
+    /// Rooms with history keep their streams there. A comma-separated list of URLs
+    /// (`redis://10.0.0.5:7000,redis://10.0.0.6:7000`) names nodes of a Redis Cluster: each
+    /// room then lives on one shard (its keys and its sharded channel share a hash tag).
     ///
     /// ```
     /// # use liverpc::{App, Contract, Declarations};
@@ -324,16 +330,19 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
         self
     }
 
-    /// The bus this app's nodes share.
-    fn bus(&self) -> Result<Arc<dyn Bus>, BuildError> {
+    /// The bus this app's nodes share (see [`Shared`]), and where their rooms' streams are kept: in Redis when
+    /// the nodes share one (so they agree on positions), else in memory.
+    fn bus(&self) -> Result<Shared, BuildError> {
         #[cfg(feature = "redis")]
         if let Some(url) = &self.settings.redis {
             if tokio::runtime::Handle::try_current().is_err() {
                 return Err(BuildError::RedisWithoutRuntime);
             }
-            return Ok(Arc::new(RedisBus::new(url).map_err(BuildError::RedisUrl)?));
+            let bus = RedisBus::new(url).map_err(BuildError::RedisUrl)?;
+            let streams = bus.streams();
+            return Ok((Arc::new(bus), streams));
         }
-        Ok(Arc::new(LocalBus::new()))
+        Ok((Arc::new(LocalBus::new()), Arc::new(MemoryStreams::default())))
     }
 
     /// Checks every contract (names, routes, reserved words) and builds the app.
@@ -341,7 +350,7 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
         if let Some(error) = self.settings.error.take() {
             return Err(error);
         }
-        let bus = self.bus()?;
+        let (bus, streams) = self.bus()?;
         let AppBuilder { hook, state, contracts: pending, settings } = self;
         let transport = EngineIo::new(&settings.limits, settings.polling, &settings.endpoint);
         let hook_state = state.clone();
@@ -350,7 +359,7 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
             Box::pin(async move { locals.await.map(|locals| Arc::new(locals) as Locals) })
         });
         let limits = settings.limits;
-        let engine = Engine::new(erased, limits.clone(), settings.origins, Arc::new(transport.clone()), bus);
+        let engine = Engine::new(erased, limits.clone(), settings.origins, Arc::new(transport.clone()), bus, streams);
         let mut hubs = HashMap::new();
         let mut contracts: Vec<ContractInfo> = Vec::new();
         let mut plans = Vec::new();

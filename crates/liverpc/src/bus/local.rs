@@ -94,6 +94,10 @@ mod tests {
         fn deliver(&self, message: &RoomMessage<'_>) {
             self.0.lock().unwrap().push(message.room.to_owned());
         }
+
+        fn streamed(&self, message: &crate::bus::Streamed<'_>) {
+            self.0.lock().unwrap().push(message.room.to_owned());
+        }
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! node tells the bus which rooms it has members in ([`Bus::interest`]), so that a bus that routes
 //! by room (Redis: one channel per room) only carries a room to the nodes that need it.
 //! [`LocalBus`] is the bus of an app on one node; `RedisBus` (feature `redis`) spans processes.
-//! [`MemoryStreams`] keeps the streams of rooms with history (positions, the last messages) on
-//! this node.
+//! The [`Streams`] seam keeps the streams of rooms with history (positions, the last messages):
+//! [`MemoryStreams`] on this node (the default), `RedisStreams` (feature `redis`) in Redis, where
+//! every node agrees on a room's positions.
 //! Nothing here imports the engine: this is a leaf module.
 
 use std::any::Any;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 
 use crate::future::BoxFuture;
+use crate::wire::stream::{History, Position, Recent};
 
 mod local;
 #[cfg(feature = "redis")]
@@ -25,7 +27,9 @@ mod stream;
 pub(crate) use local::LocalBus;
 #[cfg(feature = "redis")]
 pub(crate) use redis::RedisBus;
-pub(crate) use stream::MemoryStreams;
+#[cfg(feature = "redis")]
+pub(crate) use stream::Stored;
+pub(crate) use stream::{MemoryStreams, Replay};
 
 /// What happens to a room's members.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +55,104 @@ pub(crate) struct RoomMessage<'a> {
 pub(crate) trait Sink: Send + Sync + 'static {
     /// Delivers a message from another node to this node's members.
     fn deliver(&self, message: &RoomMessage<'_>);
+    /// Delivers a message of a shared stream ([`Streams::shared`]) with the position it was
+    /// given, this node's own messages included (they reach their members this way).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    fn streamed(&self, message: &Streamed<'_>);
+}
+
+/// A message of a room's stream as the shared stream numbered it.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) struct Streamed<'a> {
+    pub(crate) namespace: &'a str,
+    pub(crate) room: &'a str,
+    pub(crate) event: &'a str,
+    pub(crate) payload: &'a RawValue,
+    pub(crate) position: &'a Position,
+    /// A socket of this node the message skips (set only on the node that emitted it).
+    pub(crate) except: Option<&'a str>,
+}
+
+/// One room's stream: its namespace, its room (encoded) and what it keeps.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StreamAt<'a> {
+    pub(crate) namespace: &'a str,
+    pub(crate) room: &'a str,
+    pub(crate) history: History,
+}
+
+/// A message reaching this node's stream of a room, and what tells the room's members here
+/// that they missed some.
+#[derive(Clone, Copy)]
+pub(crate) struct Arrival<'a> {
+    /// Its position, given by the shared stream; `None`: this node numbers it.
+    pub(crate) position: Option<&'a Position>,
+    pub(crate) event: &'a str,
+    pub(crate) payload: &'a RawValue,
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) missed: &'a dyn Fn(&Position),
+}
+
+/// How a stream hands a message to this node's members.
+pub(crate) trait Local {
+    /// Delivers it now with `position` (a stream on this node, under its lock).
+    fn now(&self, position: &Position) -> usize;
+    /// A delivery for later, without a position: the shared stream could not append the
+    /// message (Redis down), so it reaches this node's members only (Rule 6
+    /// (docs/security.md#rule-6)).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    fn unpositioned(&self) -> Box<dyn FnOnce() + Send>;
+    /// The socket of this node the message skips, by its transport id.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    fn except(&self) -> Option<&str>;
+}
+
+/// What an append did.
+pub(crate) enum Appended {
+    /// Delivered on this node to this many sockets; the caller publishes it to the others.
+    Here(usize),
+    /// Handed to the shared stream, which publishes it to every node, this one included.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    Shared,
+}
+
+/// What a socket joining a room with history runs once its replay is known (under the
+/// stream's lock on this node): sends the replay, joins the room, and says whether it is
+/// still there (it may have left or closed meanwhile).
+pub(crate) type Joiner = Box<dyn for<'a> FnOnce(&Replay<'a>) -> bool + Send>;
+
+/// Where a joined socket is in a room's stream, and whether what it missed was replayed
+/// (`None`: the page sent no position of that stream).
+pub(crate) type Joined = Option<(Position, Option<bool>)>;
+
+/// Why a stream could not be read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ReadError {
+    /// The shared stream's store (Redis) did not answer.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    Unavailable,
+}
+
+/// The streams of rooms with history: appends give positions, joins replay what a page missed,
+/// server code reads recent messages.
+pub(crate) trait Streams: Send + Sync + 'static {
+    /// Appends a message to `at`'s stream and delivers it to this node's members, in offset
+    /// order ([`Appended::Here`]), or hands it to the shared stream, which delivers it back
+    /// through [`Sink::streamed`] ([`Appended::Shared`]).
+    fn append(&self, at: StreamAt<'_>, event: &str, payload: &RawValue, local: &dyn Local) -> Appended;
+    /// A message that reached this node from another (or from the shared stream, `position`
+    /// set): delivers it through `deliver` in offset order, and to the sockets joining now
+    /// once their replay is sent. When this node sees that messages before it never reached
+    /// it (a skipped offset, a new epoch), `missed` runs first with the position before it:
+    /// the room's members here are told they were not recovered.
+    fn arrived(&self, at: StreamAt<'_>, message: Arrival<'_>, deliver: &dyn Fn(Option<&Position>) -> usize);
+    /// Reads what a socket joining `at` missed since `since` and runs `join` with it under
+    /// the stream's lock: every message reaches the socket once, the replay before any live
+    /// one. `None` when `join` said the socket is gone.
+    fn join(&self, at: StreamAt<'_>, since: Option<&Position>, join: Joiner) -> BoxFuture<'static, Joined>;
+    /// The last `limit` messages of `at`'s stream and its position after them.
+    fn recent(&self, at: StreamAt<'_>, limit: usize) -> BoxFuture<'static, Result<Recent, ReadError>>;
 }
 
 /// Carries room messages to the other nodes.

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
 
+use super::{Appended, Arrival, Joined, Joiner, Local, ReadError, StreamAt, Streams};
+use crate::future::BoxFuture;
 use crate::wire::stream::{History, Position, Recent, Recorded, stream_id};
 
 /// Independent locks: rooms of different shards never wait for each other.
@@ -48,6 +50,14 @@ pub(crate) struct Stored {
     pub(crate) event: Box<str>,
     pub(crate) payload: Box<RawValue>,
     at: Instant,
+}
+
+impl Stored {
+    /// A message read from a shared stream, kept now.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn new(offset: u64, event: Box<str>, payload: Box<RawValue>) -> Stored {
+        Stored { offset, event, payload, at: Instant::now() }
+    }
 }
 
 /// What a joining socket gets, under the room's lock.
@@ -164,6 +174,38 @@ impl MemoryStreams {
     }
 }
 
+/// On one node the stream is this node's: an append delivers at once, under the room's lock,
+/// and a message of another node (an in-process bus) takes a position in this node's stream.
+impl Streams for MemoryStreams {
+    fn append(&self, at: StreamAt<'_>, event: &str, payload: &RawValue, local: &dyn Local) -> Appended {
+        Appended::Here(MemoryStreams::append(self, at.namespace, at.room, at.history, event, payload, |p| local.now(p)))
+    }
+
+    fn arrived(&self, at: StreamAt<'_>, message: Arrival<'_>, deliver: &dyn Fn(Option<&Position>) -> usize) {
+        let Arrival { position, event, payload, .. } = message;
+        match position {
+            Some(position) => {
+                deliver(Some(position));
+            }
+            None => {
+                MemoryStreams::append(self, at.namespace, at.room, at.history, event, payload, |p| deliver(Some(p)));
+            }
+        }
+    }
+
+    fn join(&self, at: StreamAt<'_>, since: Option<&Position>, join: Joiner) -> BoxFuture<'static, Joined> {
+        let joined = MemoryStreams::join(self, at.namespace, at.room, at.history, since, |replay| {
+            join(&replay).then(|| (replay.position.clone(), replay.recovered))
+        });
+        Box::pin(std::future::ready(joined))
+    }
+
+    fn recent(&self, at: StreamAt<'_>, limit: usize) -> BoxFuture<'static, Result<Recent, ReadError>> {
+        let recent = MemoryStreams::recent(self, at.namespace, at.room, at.history, limit);
+        Box::pin(std::future::ready(Ok(recent)))
+    }
+}
+
 /// `room`'s stream, made with a new epoch if there is none.
 fn entry<'a>(
     shard: &'a mut HashMap<Box<str>, Stream>,
@@ -203,7 +245,7 @@ impl Stream {
 }
 
 /// A new epoch: 64 random bits (random keys hashing the time and a counter).
-fn epoch() -> String {
+pub(crate) fn epoch() -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let seed = (std::time::SystemTime::now(), COUNTER.fetch_add(1, Ordering::Relaxed), std::process::id());
     format!("{:016x}", std::hash::RandomState::new().hash_one(seed))

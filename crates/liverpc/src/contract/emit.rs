@@ -97,7 +97,7 @@ impl<C: Contract> Emitter<C> {
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(run()).unwrap();
     /// ```
     pub async fn history(&self, room: &RoomKey, limit: usize) -> Result<Recent, HistoryError> {
-        self.hub.history(room, limit)
+        self.hub.history(room, limit).await
     }
 }
 
@@ -118,9 +118,11 @@ impl<C: Contract> Broadcast<C> {
         Broadcast { hub, room, except, _contract: PhantomData }
     }
 
-    /// Sends `event` to the room; returns how many sockets of this node it was handed to. Only
-    /// events declared in the contract's `type ToClient` compile. The payload is serialized
-    /// once, and the emits of one call reach every member in the order they were made.
+    /// Sends `event` to the room; returns how many sockets of this node it was handed to (0 for
+    /// a room with history on Redis: its message reaches this node's members through Redis, like
+    /// every node's). Only events declared in the contract's `type ToClient` compile. The
+    /// payload is serialized once, and the emits of one call reach every member in the order
+    /// they were made.
     pub async fn emit<E: Event, I>(self, event: &E) -> Result<usize, EmitError>
     where
         C::ToClient: Declares<E, I>,

@@ -14,16 +14,16 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use serde_json::value::RawValue;
 
-use crate::bus::{Action, Bus, MemoryStreams, RoomMessage, Sink};
+use crate::bus::{Action, Appended, Arrival, Bus, Local, RoomMessage, Sink, StreamAt, Streamed, Streams};
 use crate::future::BoxFuture;
-use crate::transport::{Acceptor, Inbound, Link, Transport};
+use crate::transport::{Acceptor, Inbound, Link, LinkId, Transport};
 use crate::wire::error::{EmitError, HistoryError, Rejection};
 use crate::wire::handshake::Handshake;
 use crate::wire::key::RoomKey;
 use crate::wire::limits::Limits;
 use crate::wire::origin::OriginPolicy;
-use crate::wire::protocol::{self, ConnectAuth, Refusal};
-use crate::wire::stream::Recent;
+use crate::wire::protocol::{self, ConnectAuth, Refusal, RoomStatus};
+use crate::wire::stream::{Position, Recent};
 
 mod cancel;
 mod id;
@@ -42,8 +42,8 @@ pub(crate) struct Shared {
     origins: OriginPolicy,
     transport: Arc<dyn Transport>,
     bus: Arc<dyn Bus>,
-    /// The streams of rooms with history, on this node.
-    streams: MemoryStreams,
+    /// The streams of rooms with history: on this node, or shared in Redis.
+    streams: Arc<dyn Streams>,
     /// The served plans by namespace: which rooms of another node's messages have a stream.
     plans: RwLock<HashMap<String, Arc<Plan>>>,
     /// Handshakes being decided now (Rule 5 (docs/security.md#rule-5): a flood of connects cannot pile up hook calls).
@@ -62,6 +62,7 @@ impl Engine {
         origins: OriginPolicy,
         transport: Arc<dyn Transport>,
         bus: Arc<dyn Bus>,
+        streams: Arc<dyn Streams>,
     ) -> Engine {
         let shared = Arc::new(Shared {
             hook,
@@ -69,7 +70,7 @@ impl Engine {
             origins,
             transport,
             bus,
-            streams: MemoryStreams::default(),
+            streams,
             plans: RwLock::default(),
             handshakes: AtomicUsize::new(0),
         });
@@ -89,31 +90,104 @@ impl Engine {
     }
 }
 
+impl Shared {
+    /// What room `room` of `namespace` keeps, if it has a stream (reserved events never do).
+    fn history_of(&self, namespace: &str, room: &str, event: &str) -> Option<crate::wire::stream::History> {
+        if event.starts_with(protocol::RESERVED_PREFIX) {
+            return None;
+        }
+        let plans = self.plans.read().unwrap_or_else(|p| p.into_inner());
+        plans.get(namespace).and_then(|plan| plan.stream_of_encoded(room))
+    }
+}
+
+impl Shared {
+    /// Tells this node's members of `room` that messages before `before`'s next never reached
+    /// them: a report like a rejoin's, `recovered: false`, so their pages refetch.
+    fn missed(&self, namespace: &str, room: &str, before: &Position) {
+        let Some(name) = serde_json::from_str::<Vec<String>>(room).ok().and_then(|p| p.into_iter().next()) else {
+            return;
+        };
+        let status =
+            RoomStatus { room: &name, status: "joined", error: None, position: Some(before), recovered: Some(false) };
+        if let Ok(payload) = serde_json::value::to_raw_value(&status) {
+            self.transport.broadcast(namespace, room, protocol::ROOM_STATUS, &payload, None, None);
+        }
+    }
+}
+
 impl Sink for Shared {
     fn deliver(&self, message: &RoomMessage<'_>) {
         match message.action {
             Action::Emit { event, payload } => {
                 let (namespace, room) = (message.namespace, message.room);
-                let history = if event.starts_with(protocol::RESERVED_PREFIX) {
-                    None
-                } else {
-                    let plans = self.plans.read().unwrap_or_else(|p| p.into_inner());
-                    plans.get(namespace).and_then(|plan| plan.stream_of_encoded(room))
-                };
-                match history {
+                match self.history_of(namespace, room, event) {
                     // Another node's message to a room with history: a position in this
                     // node's stream, so this node's members can recover it too.
-                    Some(history) => self.streams.append(namespace, room, history, event, payload, |position| {
-                        let meta = serde_json::value::to_raw_value(position).ok();
-                        self.transport.broadcast(namespace, room, event, payload, meta.as_deref(), None)
-                    }),
-                    None => self.transport.broadcast(namespace, room, event, payload, None, None),
-                };
+                    Some(history) => {
+                        let at = StreamAt { namespace, room, history };
+                        let arrival = Arrival { position: None, event, payload, missed: &|_| {} };
+                        self.streams.arrived(at, arrival, &|position| {
+                            let meta = position.and_then(|p| serde_json::value::to_raw_value(p).ok());
+                            self.transport.broadcast(namespace, room, event, payload, meta.as_deref(), None)
+                        });
+                    }
+                    None => {
+                        self.transport.broadcast(namespace, room, event, payload, None, None);
+                    }
+                }
             }
             Action::Disconnect => {
                 self.transport.disconnect_room(message.namespace, message.room, None);
             }
         }
+    }
+
+    fn streamed(&self, message: &Streamed<'_>) {
+        let Streamed { namespace, room, event, payload, position, except } = *message;
+        let except = except.map(|id| LinkId(id.into()));
+        let Some(history) = self.history_of(namespace, room, event) else {
+            // A stream this node does not serve (another version of the app): live only.
+            let meta = serde_json::value::to_raw_value(position).ok();
+            self.transport.broadcast(namespace, room, event, payload, meta.as_deref(), except.as_ref());
+            return;
+        };
+        let missed = |before: &Position| self.missed(namespace, room, before);
+        let arrival = Arrival { position: Some(position), event, payload, missed: &missed };
+        self.streams.arrived(StreamAt { namespace, room, history }, arrival, &|position| {
+            let meta = position.and_then(|p| serde_json::value::to_raw_value(p).ok());
+            self.transport.broadcast(namespace, room, event, payload, meta.as_deref(), except.as_ref())
+        });
+    }
+}
+
+/// An emit to this node's members of a room with history.
+struct Members<'a> {
+    transport: &'a Arc<dyn Transport>,
+    namespace: &'a str,
+    room: &'a str,
+    event: &'a str,
+    payload: &'a RawValue,
+    except: Option<&'a LinkId>,
+}
+
+impl Local for Members<'_> {
+    fn now(&self, position: &Position) -> usize {
+        let meta = serde_json::value::to_raw_value(position).ok();
+        self.transport.broadcast(self.namespace, self.room, self.event, self.payload, meta.as_deref(), self.except)
+    }
+
+    fn unpositioned(&self) -> Box<dyn FnOnce() + Send> {
+        let transport = self.transport.clone();
+        let (namespace, room, event) = (self.namespace.to_owned(), self.room.to_owned(), self.event.to_owned());
+        let (payload, except) = (self.payload.to_owned(), self.except.cloned());
+        Box::new(move || {
+            transport.broadcast(&namespace, &room, &event, &payload, None, except.as_ref());
+        })
+    }
+
+    fn except(&self) -> Option<&str> {
+        self.except.map(|id| &*id.0)
     }
 }
 
@@ -153,22 +227,29 @@ impl Hub {
             bus.publish(&message);
             return Ok(delivered);
         };
-        // Under the stream's lock: members get the room's messages in offset order, and a
-        // socket recovering the room gets this one either in its replay or live, once.
-        let delivered = self.shared.streams.append(namespace, &room, history, event, payload, |position| {
-            let meta = serde_json::value::to_raw_value(position).ok();
-            transport.broadcast(namespace, &room, event, payload, meta.as_deref(), except.as_ref())
-        });
-        // Outside it: another node's delivery takes its own stream's lock. The emits of one
-        // call are published in the order made (Rule 7 (docs/security.md#rule-7)); each node
-        // numbers the room's messages in its own stream.
-        bus.publish(&message);
-        Ok(delivered)
+        // A stream on this node delivers under its lock: members get the room's messages in
+        // offset order, and a socket recovering the room gets this one either in its replay or
+        // live, once. A shared stream (Redis) numbers the message and delivers it to every
+        // node, this one included, through the bus.
+        let at = StreamAt { namespace, room: &room, history };
+        let local = Members { transport, namespace, room: &room, event, payload, except: except.as_ref() };
+        match self.shared.streams.append(at, event, payload, &local) {
+            Appended::Here(delivered) => {
+                // Outside the lock: another node's delivery takes its own stream's lock. The
+                // emits of one call are published in the order made (Rule 7
+                // (docs/security.md#rule-7)); each node numbers the room's messages in its own
+                // stream.
+                bus.publish(&message);
+                Ok(delivered)
+            }
+            // Not handed to any socket yet: it comes back from Redis.
+            Appended::Shared => Ok(0),
+        }
     }
 
     /// The last `limit` messages of `room` (at most its history's size), with their positions,
     /// and the position after them.
-    pub(crate) fn history(&self, room: &RoomKey, limit: usize) -> Result<Recent, HistoryError> {
+    pub(crate) async fn history(&self, room: &RoomKey, limit: usize) -> Result<Recent, HistoryError> {
         let Some(history) = self.plan.stream_of(room) else {
             return Err(HistoryError::NoHistory {
                 contract: self.plan.namespace.clone(),
@@ -176,7 +257,10 @@ impl Hub {
                 room: room.parts().first().cloned().unwrap_or_default(),
             });
         };
-        Ok(self.shared.streams.recent(self.namespace(), &room.encode(), history, limit.min(history.size)))
+        let encoded = room.encode();
+        let at = StreamAt { namespace: self.namespace(), room: &encoded, history };
+        let recent = self.shared.streams.recent(at, limit.min(history.size));
+        recent.await.map_err(|_| HistoryError::Unavailable { contract: self.plan.namespace.clone() })
     }
 
     /// Sends a reserved event (`liverpc:*`) to `room` (encoded) on every node but `except`.

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use tokio::task::AbortHandle;
 
 use super::{Cancel, Cancelled, Guarded, Hub, Work, guarded, id, patient, rejection, timed_out};
-use crate::bus::{Interest, Place};
+use crate::bus::{Interest, Joined, Place, StreamAt};
 use crate::future::BoxFuture;
 use crate::transport::{Ack, Inbound, Link, LinkId};
 use crate::wire::error::{ErrorCode, Rejection};
@@ -49,7 +49,7 @@ struct SocketInner {
 
 /// Where a socket that joined a room with history is in its stream, and whether what it
 /// missed was replayed (`None`: it sent no position of that stream).
-type InStream = Option<(Position, Option<bool>)>;
+type InStream = Joined;
 
 /// The rooms a socket holds: one entry per join request (room name and payload digest).
 /// A `Vec`: at most `max_rooms` entries, where a scan is as fast as a map and costs less.
@@ -197,7 +197,10 @@ impl Socket {
         if let Some(ready) = self.hold(name, digest, key.clone())? {
             ready.await;
         }
-        let joined = self.0.hub.plan.stream_of(&key).and_then(|history| self.recover(&key, history, since));
+        let joined = match self.0.hub.plan.stream_of(&key) {
+            Some(history) => self.recover(&key, history, since).await,
+            None => None,
+        };
         self.list(name, &key);
         Ok((key, joined))
     }
@@ -222,25 +225,29 @@ impl Socket {
     /// stream's lock, queues what the page missed after its position in `since`, then adds the
     /// socket to the room, so every later message reaches it live and none twice or out of
     /// order. `None` when the socket left the room (or closed) meanwhile.
-    fn recover(&self, key: &RoomKey, history: History, since: &[Position]) -> InStream {
+    async fn recover(&self, key: &RoomKey, history: History, since: &[Position]) -> InStream {
         let room = key.encode();
         let namespace = &self.0.hub.plan.namespace;
         let stream = stream_id(namespace, &room);
         let since = since.iter().find(|p| p.stream == stream);
-        self.0.hub.shared.streams.join(namespace, &room, history, since, |replay| {
-            let held = lock(&self.0.held);
+        let (socket, joining) = (self.clone(), room.clone());
+        let at = StreamAt { namespace, room: &room, history };
+        let join = Box::new(move |replay: &crate::bus::Replay<'_>| {
+            let room = joining;
+            let held = lock(&socket.0.held);
             if held.closed || !held.holds(&room) {
-                return None;
+                return false;
             }
             for message in &replay.messages {
                 let at = Position { offset: message.offset, ..replay.position.clone() };
                 if let Ok(meta) = serde_json::value::to_raw_value(&at) {
-                    self.0.link.send_with(&message.event, &message.payload, &meta);
+                    socket.0.link.send_with(&message.event, &message.payload, &meta);
                 }
             }
-            self.0.link.join(&room);
-            Some((replay.position, replay.recovered))
-        })
+            socket.0.link.join(&room);
+            true
+        });
+        self.0.hub.shared.streams.join(at, since, join).await
     }
 
     /// Leaves what the page joined with this name and payload; leaving twice is not an error.
@@ -483,29 +490,44 @@ impl Inbound for Socket {
     fn connected(&self) {
         let auto = std::mem::take(&mut *lock(&self.0.auto));
         let since = std::mem::take(&mut *lock(&self.0.since));
-        for (room, outcome) in auto {
-            // Now that the page is told it is connected: a replay before the CONNECT would be
-            // dropped by its client.
-            let joined = match &outcome {
-                Ok(key) => self.0.hub.plan.stream_of(key).and_then(|history| self.recover(key, history, &since)),
-                Err(_) => None,
-            };
-            let (position, recovered) = match &joined {
-                Some((position, recovered)) => (Some(position), *recovered),
-                None => (None, None),
-            };
-            let status = match &outcome {
-                Ok(_) => RoomStatus { room: &room, status: "joined", error: None, position, recovered },
-                Err(error) => {
-                    RoomStatus { room: &room, status: "denied", error: Some(error), position: None, recovered: None }
+        let socket = self.clone();
+        let report = async move {
+            for (room, outcome) in auto {
+                // Now that the page is told it is connected: a replay before the CONNECT would
+                // be dropped by its client.
+                let joined = match &outcome {
+                    Ok(key) => match socket.0.hub.plan.stream_of(key) {
+                        Some(history) => socket.recover(key, history, &since).await,
+                        None => None,
+                    },
+                    Err(_) => None,
+                };
+                let (position, recovered) = match &joined {
+                    Some((position, recovered)) => (Some(position), *recovered),
+                    None => (None, None),
+                };
+                let status = match &outcome {
+                    Ok(_) => RoomStatus { room: &room, status: "joined", error: None, position, recovered },
+                    Err(error) => RoomStatus {
+                        room: &room,
+                        status: "denied",
+                        error: Some(error),
+                        position: None,
+                        recovered: None,
+                    },
+                };
+                if let Ok(payload) = serde_json::value::to_raw_value(&status) {
+                    socket.0.link.send(protocol::ROOM_STATUS, &payload);
                 }
-            };
-            if let Ok(payload) = serde_json::value::to_raw_value(&status) {
-                self.0.link.send(protocol::ROOM_STATUS, &payload);
+                if let Ok(key) = &outcome {
+                    socket.list(&room, key);
+                }
             }
-            if let Ok(key) = &outcome {
-                self.list(&room, key);
-            }
+        };
+        // At once when the streams are on this node; a shared stream (Redis) is read first.
+        let mut report: BoxFuture<'static, ()> = Box::pin(report);
+        if futures_util::FutureExt::now_or_never(&mut report).is_none() {
+            tokio::spawn(report);
         }
     }
 

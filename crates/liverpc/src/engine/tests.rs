@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::value::RawValue;
 
 use super::*;
-use crate::bus::LocalBus;
+use crate::bus::{LocalBus, MemoryStreams};
 use crate::transport::{Ack, LinkId};
 use crate::wire::protocol;
 
@@ -140,7 +140,14 @@ fn chat() -> Plan {
 fn engine(memory: &Arc<Memory>, bus: LocalBus) -> Engine {
     let hook: HookFn = Arc::new(|_| Box::pin(async { Ok(Arc::new(()) as Locals) }));
     let limits = Limits { calls_per_second: 1_000_000, burst: 1_000_000, max_in_flight: 1_000, ..Limits::default() };
-    Engine::new(hook, limits, OriginPolicy::default(), memory.clone(), Arc::new(bus))
+    Engine::new(
+        hook,
+        limits,
+        OriginPolicy::default(),
+        memory.clone(),
+        Arc::new(bus),
+        Arc::new(MemoryStreams::default()),
+    )
 }
 
 fn ack(answers: &Arc<Mutex<Vec<String>>>) -> Ack {

@@ -275,6 +275,12 @@ pub enum HistoryError {
         /// The room whose history the key would take (its first part).
         room: String,
     },
+    /// The room's stream is kept in Redis, which did not answer: try again once it is back.
+    #[error("contract `{contract}`'s history is in Redis, which did not answer; try again once it is back")]
+    Unavailable {
+        /// The contract's namespace.
+        contract: String,
+    },
 }
 
 /// Why an emit did not reach its room.

@@ -148,3 +148,156 @@ impl Gate {
         self.open.send_replace(true);
     }
 }
+
+/// A Redis Cluster of three masters (and optionally a replica each) on free loopback ports,
+/// made with `redis-cli --cluster create`, each node's state in a temporary folder; killed
+/// when dropped.
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+    dir: std::path::PathBuf,
+}
+
+impl RedisCluster {
+    /// Starts three `redis-server --cluster-enabled yes`, joins them, and waits until every
+    /// node reports `cluster_state:ok`.
+    pub async fn start() -> RedisCluster {
+        RedisCluster::start_with(0).await
+    }
+
+    /// The same, with `replicas` replicas per master; a node unreachable for a second counts
+    /// as failed (`--cluster-node-timeout 1000`), so a replica takes over a killed master fast.
+    pub async fn start_with(replicas: usize) -> RedisCluster {
+        let dir = std::env::temp_dir().join(format!("liverpc-cluster-{}-{}", std::process::id(), next_id()));
+        std::fs::create_dir_all(&dir).expect("a temporary folder for the cluster's state");
+        let mut nodes = Vec::new();
+        for _ in 0..3 * (1 + replicas) {
+            let port =
+                std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+            let config = dir.join(format!("nodes-{port}.conf"));
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000", "--cluster-config-file"])
+                .arg(&config)
+                .current_dir(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server starts");
+            let node = RedisServer { port, child: Some(child) };
+            node.wait_for(&["PING"], "+PONG").await;
+            nodes.push(node);
+        }
+        let addrs: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+        let created = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addrs)
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli runs (Debian: it comes with redis-server)");
+        assert!(created.success(), "redis-cli --cluster create failed");
+        let cluster = RedisCluster { nodes, dir };
+        for node in &cluster.nodes {
+            node.wait_for_info(&["cluster", "info"], "cluster_state:ok").await;
+        }
+        // A replica that never synced with its master would not take over from it.
+        for node in cluster.nodes.iter().filter(|n| !n.is_master()) {
+            node.wait_for_info(&["info", "replication"], "master_link_status:up").await;
+        }
+        cluster
+    }
+
+    /// The nodes' URLs, comma-separated: what `.redis(...)` takes for a cluster.
+    pub fn url(&self) -> String {
+        self.nodes.iter().map(RedisServer::url).collect::<Vec<_>>().join(",")
+    }
+
+    /// Every node, masters and replicas.
+    pub fn nodes(&self) -> &[RedisServer] {
+        &self.nodes
+    }
+
+    /// The nodes that are masters now.
+    pub async fn masters(&self) -> Vec<usize> {
+        let mut masters = Vec::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            if node.child.is_some() && node.command(&["ROLE"]).await.is_some() && node.is_master() {
+                masters.push(i);
+            }
+        }
+        masters
+    }
+
+    /// Kills node `i` (SIGKILL).
+    pub fn kill(&mut self, i: usize) {
+        self.nodes[i].kill();
+    }
+
+    /// Waits until every live node reports `cluster_state:ok` again (after a failover).
+    pub async fn settled(&self) {
+        for node in self.nodes.iter().filter(|n| n.child.is_some()) {
+            node.wait_for_info(&["cluster", "info"], "cluster_state:ok").await;
+        }
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            node.kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+impl RedisServer {
+    /// Polls `args` until the reply's first line is `expected` (a process start-up).
+    async fn wait_for(&self, args: &[&str], expected: &str) {
+        let deadline = Instant::now() + START;
+        while self.command(args).await.as_deref() != Some(expected) {
+            assert!(Instant::now() < deadline, "redis-server on port {} did not answer {args:?}", self.port);
+            tokio::time::sleep(Duration::from_millis(20)).await; // polling a process start-up
+        }
+    }
+
+    /// Polls `command` (`CLUSTER INFO`, `INFO replication`) until its answer has the line
+    /// `line` (a cluster forming, a replica syncing).
+    async fn wait_for_info(&self, command: &[&str], line: &str) {
+        let deadline = Instant::now() + START;
+        loop {
+            let info = Command::new("redis-cli")
+                .args(["-p", &self.port.to_string()])
+                .args(command)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            if info.lines().any(|l| l.trim() == line) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "node {} never reported {line}", self.port);
+            tokio::time::sleep(Duration::from_millis(50)).await; // polling a cluster forming
+        }
+    }
+
+    /// Whether this node is a master (`ROLE`'s first element).
+    fn is_master(&self) -> bool {
+        Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "role"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).lines().next() == Some("master"))
+            .unwrap_or(false)
+    }
+
+    /// `DBSIZE`: how many keys this node holds.
+    pub async fn keys(&self) -> u64 {
+        let reply = self.command(&["DBSIZE"]).await.unwrap_or_default();
+        reply.trim_start_matches(':').parse().unwrap_or(0)
+    }
+}

@@ -363,8 +363,9 @@ export interface ServerSocket<T extends ToClientDef, F extends FromClientDef, R 
   readonly '~liverpc': ContractDef<T, F, R> & { binding?: Binding };
   /**
    * Emits to every member of room `key`, from anywhere in the server (a form action, an
-   * endpoint, a job). Returns how many sockets of this process it reached. Throws until the
-   * contract is served by an engine (`createEngine`).
+   * endpoint, a job). Returns how many sockets of this process it reached (0 for a room with
+   * history on Redis: its message reaches them through Redis). Throws until the contract is
+   * served by an engine (`createEngine`).
    *
    * @example
    * chat.to(['tenant', user.tenantId]).emit('notice', { text: 'maintenance at 5' });

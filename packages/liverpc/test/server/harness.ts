@@ -128,9 +128,12 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** `redis-server` on a free loopback port; resolves once it accepts connections. */
-export async function redisServer(): Promise<{ url: string; process: ChildProcess }> {
-  const port = await freePort();
+/**
+ * `redis-server` on a free loopback port (or on `port`: a restart, empty); resolves once it
+ * accepts connections.
+ */
+export async function redisServer(port?: number): Promise<{ url: string; process: ChildProcess }> {
+  port ??= await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
   await new Promise<void>((resolve, reject) => {
     let out = '';

@@ -100,6 +100,19 @@ impl Channels {
         }
     }
 
+    /// Up to `count` subscribed channels, a different slice each call (`turn` counts the calls):
+    /// what a cluster's heartbeat touches, so that every shard carrying this node's rooms is
+    /// reached now and then.
+    pub(super) fn sample(&self, count: usize, turn: usize) -> Vec<String> {
+        let state = self.state();
+        let len = state.subscribed.len();
+        if len == 0 {
+            return Vec::new();
+        }
+        let start = turn.wrapping_mul(count) % len;
+        state.subscribed.iter().cycle().skip(start).take(count.min(len)).cloned().collect()
+    }
+
     /// Redis is unreachable: nobody waits (delivery is local until it is back), and every
     /// wanted channel is subscribed again once it is.
     pub(super) fn unreachable(&self) {
@@ -145,6 +158,20 @@ mod tests {
         // While that UNSUBSCRIBE is in flight, a member joins again.
         assert!(channels.hold("a", true).is_some(), "must wait: the subscription is going away");
         assert_eq!(channels.plan().subscribe, ["a"], "subscribed again after the unsubscribe");
+    }
+
+    #[test]
+    fn samples_go_round_every_subscribed_channel() {
+        let channels = Channels::default();
+        assert!(channels.sample(2, 0).is_empty());
+        let all: Vec<String> = ["a", "b", "c"].map(str::to_owned).into();
+        channels.subscribed(&all);
+        let mut seen: Vec<String> = (0..3).flat_map(|turn| channels.sample(2, turn)).collect();
+        assert_eq!(seen.len(), 6);
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen, all, "every channel within a few turns");
+        assert_eq!(channels.sample(5, 0).len(), 3, "never more than are subscribed");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The bus across processes, on Redis pub/sub (feature `redis`).
 //!
-//! - **Channels**: one per room (`liverpc:room:<len>:<namespace><room key>`), subscribed while
+//! - **Channels**: one per room (`liverpc:{<stream id>}:room:<len>:<namespace><room key>`), subscribed while
 //!   this node has a member in the room; a join is answered once its channel is subscribed
 //!   (see [`channels`]).
 //! - **Publishing**: [`Bus::publish`] encodes the message once ([`envelope`]) and puts it on a
@@ -15,12 +15,16 @@
 //!   [`health`]), and subscribes again whatever this node wants. While Redis is down, messages
 //!   to other nodes are dropped and counted: at-most-once across nodes, local delivery unharmed.
 //! - **Presence**: a hash per room and a heartbeat key per node (see [`presence`]).
+//! - **Streams** of rooms with history: in Redis, so every node agrees on positions; appends
+//!   and reads go on the same ordered queue (see [`streams`]).
+//! - **Cluster**: a comma-separated list of URLs is a Redis Cluster: sharded pub/sub, batches
+//!   sent command by command (see [`conn`]).
 
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value};
+use redis::{ConnectionInfo, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value};
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
@@ -28,12 +32,16 @@ use super::{Bus, Interest, Member, Place, RoomMessage, Sink};
 use crate::future::BoxFuture;
 
 mod channels;
+mod conn;
 mod envelope;
 mod health;
 mod presence;
+mod streams;
 
 use channels::Channels;
+use conn::{Batch, Conn};
 use health::{Health, Recovered};
+pub(crate) use streams::RedisStreams;
 
 /// Messages waiting to be sent to Redis; past this, messages to other nodes are dropped.
 const PUBLISH_QUEUE: usize = 16 * 1024;
@@ -45,6 +53,8 @@ const HEARTBEAT: Duration = Duration::from_millis(500);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a join waits for its room's subscription at most.
 const SUBSCRIBE_WAIT: Duration = Duration::from_secs(3);
+/// Subscribed channels a cluster's heartbeat touches per beat (see `Conn::beat`).
+const CLUSTER_PROBES: usize = 8;
 /// Every key and channel of liverpc starts with this.
 const PREFIX: &str = "liverpc";
 
@@ -52,13 +62,19 @@ const PREFIX: &str = "liverpc";
 pub(crate) struct RedisBus {
     /// This node's id: the origin of what it publishes.
     node: String,
-    client: redis::Client,
+    target: Target,
     queue: mpsc::Sender<Outgoing>,
     /// The queue's other end, until [`Bus::start`] takes it.
     outgoing: Mutex<Option<mpsc::Receiver<Outgoing>>>,
     common: Arc<Common>,
     /// The background tasks stop when this is gone.
     alive: Arc<()>,
+}
+
+/// Where the bus connects: one Redis, or the nodes a Redis Cluster is discovered from.
+enum Target {
+    Single(redis::Client),
+    Cluster(Vec<ConnectionInfo>),
 }
 
 /// What the background tasks share with the bus.
@@ -70,9 +86,12 @@ struct Common {
     health: Health,
     channels: Arc<Channels>,
     /// The connection, once started.
-    manager: OnceLock<ConnectionManager>,
+    manager: OnceLock<Conn>,
     /// The presence entries this node listed.
     listed: presence::Listed,
+    /// The streams this node could not append to (Redis down): their epochs end once Redis
+    /// is back, so no page takes what it missed for recovered.
+    unkept: streams::Unkept,
 }
 
 /// What the publishing task sends, in order.
@@ -92,17 +111,42 @@ enum Outgoing {
         hash: String,
         field: String,
     },
+    /// Appends to a room's stream (the script publishes it); `unpositioned` delivers it on
+    /// this node only, when Redis does not take it.
+    Append {
+        call: streams::Call,
+        unpositioned: Box<dyn FnOnce() + Send>,
+    },
+    /// Reads a room's stream for `reply` (dropped when Redis does not answer).
+    Read {
+        call: streams::Call,
+        reply: oneshot::Sender<Value>,
+    },
+}
+
+/// Who waits for an answer of a pipeline, in order.
+enum Reply {
+    List(oneshot::Sender<Vec<(Vec<u8>, Vec<u8>)>>),
+    Read(oneshot::Sender<Value>),
 }
 
 impl RedisBus {
     /// A bus on the Redis at `url` (`redis://host:port/db`); nothing connects until
     /// [`Bus::start`], and nothing waits for Redis then either.
     pub(crate) fn new(url: &str) -> Result<RedisBus, String> {
-        let info = url.into_connection_info().map_err(|e| e.to_string())?;
-        let addr = info.addr().to_string();
         // Pushes (RESP3) let one connection publish, subscribe and be resubscribed by redis-rs.
-        let settings = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP3);
-        let client = redis::Client::open(info.set_redis_settings(settings)).map_err(|e| e.to_string())?;
+        let resp3 = |url: &str| -> Result<ConnectionInfo, String> {
+            let info = url.trim().into_connection_info().map_err(|e| e.to_string())?;
+            let settings = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP3);
+            Ok(info.set_redis_settings(settings))
+        };
+        // `redis://a:6379,redis://b:6379,...`: the nodes of a Redis Cluster.
+        let nodes = url.split(',').map(resp3).collect::<Result<Vec<_>, _>>()?;
+        let addr = nodes.iter().map(|n| n.addr().to_string()).collect::<Vec<_>>().join(",");
+        let target = match <[ConnectionInfo; 1]>::try_from(nodes) {
+            Ok([info]) => Target::Single(redis::Client::open(info).map_err(|e| e.to_string())?),
+            Err(nodes) => Target::Cluster(nodes),
+        };
         let (queue, outgoing) = mpsc::channel(PUBLISH_QUEUE);
         let node = node_id();
         let common = Arc::new(Common {
@@ -112,8 +156,15 @@ impl RedisBus {
             channels: Arc::default(),
             manager: OnceLock::new(),
             listed: presence::Listed::default(),
+            unkept: streams::Unkept::default(),
         });
-        Ok(RedisBus { node, client, queue, outgoing: Mutex::new(Some(outgoing)), common, alive: Arc::new(()) })
+        Ok(RedisBus { node, target, queue, outgoing: Mutex::new(Some(outgoing)), common, alive: Arc::new(()) })
+    }
+
+    /// The streams of rooms with history, kept in this Redis: their commands share the bus's
+    /// queue, so a node's emits to rooms with and without history stay in order.
+    pub(crate) fn streams(&self) -> Arc<dyn crate::bus::Streams> {
+        Arc::new(RedisStreams::new(self.node.clone(), self.queue.clone(), self.common.clone()))
     }
 
     /// Queues `message` for Redis; dropped and counted when Redis is down or the queue is full.
@@ -152,26 +203,39 @@ impl Bus for RedisBus {
         if tokio::runtime::Handle::try_current().is_err() {
             return tracing::error!("the Redis bus needs a Tokio runtime: build the app inside one");
         }
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_push_sender(receiver(self.node.clone(), Arc::downgrade(&sink)))
-            .set_automatic_resubscription()
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_secs(1))
-            // About 5 s of attempts; then the next heartbeat starts another round.
-            .set_number_of_retries(8)
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(COMMAND_TIMEOUT));
-        // Lazy: start-up does not wait for Redis, the first command connects.
-        let manager = match ConnectionManager::new_lazy_with_config(self.client.clone(), config) {
-            Ok(manager) => manager,
-            Err(e) => return tracing::error!(error = %e, "could not set up the Redis connection"),
-        };
-        let _ = self.common.manager.set(manager.clone());
-        let alive = Arc::downgrade(&self.alive);
-        tokio::spawn(publish(manager.clone(), outgoing, self.common.clone()));
-        tokio::spawn(subscribe(manager.clone(), self.common.clone(), alive.clone()));
         let sweeper = Sweeper { sink: Arc::downgrade(&sink), queue: self.queue.downgrade() };
-        tokio::spawn(heartbeat(manager, self.common.clone(), alive, sweeper));
+        let run = Run { common: self.common.clone(), alive: Arc::downgrade(&self.alive), outgoing, sweeper };
+        let push = receiver(self.node.clone(), Arc::downgrade(&sink));
+        match &self.target {
+            Target::Single(client) => {
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_push_sender(push)
+                    .set_automatic_resubscription()
+                    .set_min_delay(Duration::from_millis(50))
+                    .set_max_delay(Duration::from_secs(1))
+                    // About 5 s of attempts; then the next heartbeat starts another round.
+                    .set_number_of_retries(8)
+                    .set_connection_timeout(Some(Duration::from_secs(1)))
+                    .set_response_timeout(Some(COMMAND_TIMEOUT));
+                // Lazy: start-up does not wait for Redis, the first command connects.
+                match ConnectionManager::new_lazy_with_config(client.clone(), config) {
+                    Ok(manager) => run.start(Conn::Single(manager)),
+                    Err(e) => tracing::error!(error = %e, "could not set up the Redis connection"),
+                }
+            }
+            Target::Cluster(nodes) => {
+                let builder = redis::cluster::ClusterClientBuilder::new(nodes.clone())
+                    .use_protocol(ProtocolVersion::RESP3)
+                    .push_sender(push)
+                    .connection_timeout(Duration::from_secs(1))
+                    .response_timeout(COMMAND_TIMEOUT);
+                match builder.build() {
+                    // A cluster connection connects when made: start-up does not wait for it.
+                    Ok(client) => drop(tokio::spawn(connect_cluster(client, run))),
+                    Err(e) => tracing::error!(error = %e, "could not set up the Redis Cluster connection"),
+                }
+            }
+        }
     }
 
     fn interest(&self, namespace: &str, room: &str) -> Interest {
@@ -212,6 +276,43 @@ impl Bus for RedisBus {
     }
 }
 
+/// What the background tasks need, until a connection starts them.
+struct Run {
+    common: Arc<Common>,
+    alive: Weak<()>,
+    outgoing: mpsc::Receiver<Outgoing>,
+    sweeper: Sweeper,
+}
+
+impl Run {
+    /// Starts the publishing, subscribing and heartbeat tasks on `conn`.
+    fn start(self, conn: Conn) {
+        let Run { common, alive, outgoing, sweeper } = self;
+        let _ = common.manager.set(conn.clone());
+        tokio::spawn(publish(conn.clone(), outgoing, common.clone()));
+        tokio::spawn(subscribe(conn.clone(), common.clone(), alive.clone()));
+        tokio::spawn(heartbeat(conn, common, alive, sweeper));
+    }
+}
+
+/// Connects to the cluster, again and again until it answers (one error line, as an outage),
+/// then starts the tasks; what is sent meanwhile waits on the bounded queue.
+async fn connect_cluster(client: redis::cluster::ClusterClient, run: Run) {
+    loop {
+        if run.alive.strong_count() == 0 {
+            return;
+        }
+        match client.get_async_connection().await {
+            Ok(conn) => {
+                run.common.health.answered(&run.common.addr);
+                return run.start(Conn::Cluster(conn));
+            }
+            Err(e) => run.common.health.failed(&run.common.addr, &e, 0),
+        }
+        tokio::time::sleep(HEARTBEAT).await; // a reconnect's backoff, not a synchronisation
+    }
+}
+
 /// What the heartbeat needs to announce the leaves of dead nodes' members.
 struct Sweeper {
     sink: Weak<dyn Sink>,
@@ -235,7 +336,7 @@ impl Drop for Release {
 fn receiver(node: String, sink: Weak<dyn Sink>) -> impl Fn(PushInfo) -> Result<(), ()> + Send + Sync + 'static {
     move |push: PushInfo| {
         let Some(sink) = sink.upgrade() else { return Err(()) };
-        if push.kind != PushKind::Message {
+        if push.kind != PushKind::Message && push.kind != PushKind::SMessage {
             return Ok(());
         }
         let Some(Value::BulkString(body)) = push.data.get(1) else { return Ok(()) };
@@ -243,6 +344,13 @@ fn receiver(node: String, sink: Weak<dyn Sink>) -> impl Fn(PushInfo) -> Result<(
             tracing::debug!("ignored a message on a liverpc channel that is not an envelope");
             return Ok(());
         };
+        // A stream's message reaches every node from Redis, its sender's included.
+        if let Some(position) = received.position() {
+            if let Some(message) = received.streamed(&position, received.node() == node) {
+                sink.streamed(&message);
+            }
+            return Ok(());
+        }
         if received.node() != node
             && let Some(message) = received.message()
         {
@@ -253,50 +361,105 @@ fn receiver(node: String, sink: Weak<dyn Sink>) -> impl Fn(PushInfo) -> Result<(
 }
 
 /// Sends the queue to Redis, in order, a batch per round trip.
-async fn publish(mut manager: ConnectionManager, mut outgoing: mpsc::Receiver<Outgoing>, common: Arc<Common>) {
+async fn publish(mut manager: Conn, mut outgoing: mpsc::Receiver<Outgoing>, common: Arc<Common>) {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut scripts = None;
     // Ends when the bus, which holds the sending side, is dropped.
     while outgoing.recv_many(&mut batch, BATCH).await > 0 {
         let count = batch.len() as u64;
         if common.health.is_down() {
             common.health.dropped(count);
-            batch.clear(); // snapshot waiters learn it from their dropped reply
+            // Waiters learn it from their dropped reply; appends reach this node's members.
+            unpositioned(&mut batch);
             continue;
         }
-        let mut pipe = redis::pipe();
-        let mut replies = Vec::new();
-        for message in batch.drain(..) {
-            match message {
-                Outgoing::Publish { channel, body } => {
-                    pipe.cmd("PUBLISH").arg(channel).arg(body).ignore();
-                }
-                Outgoing::List { hash, field, data, reply } => {
-                    pipe.cmd("HSET").arg(&hash).arg(field).arg(data).ignore();
-                    pipe.cmd("HGETALL").arg(hash);
-                    replies.push(reply);
-                }
-                Outgoing::Unlist { hash, field } => {
-                    pipe.cmd("HDEL").arg(hash).arg(field).ignore();
+        // The stream scripts, loaded once per connection (again after an outage).
+        let scripted = batch.iter().any(|m| matches!(m, Outgoing::Append { .. } | Outgoing::Read { .. }));
+        if scripted && scripts.is_none() {
+            match tokio::time::timeout(COMMAND_TIMEOUT, streams::load(&mut manager)).await {
+                Ok(Ok(loaded)) => scripts = Some(loaded),
+                failed => {
+                    unpositioned(&mut batch);
+                    match failed {
+                        Ok(Err(e)) => common.failed(&e, count),
+                        _ => common.failed(&"no answer in time", count),
+                    }
+                    continue;
                 }
             }
         }
-        match tokio::time::timeout(COMMAND_TIMEOUT, pipe.query_async::<Vec<Value>>(&mut manager)).await {
+        let mut pipe = Batch::default();
+        let mut replies = Vec::new();
+        let mut appends = Vec::new();
+        let publish = manager.publish();
+        for message in batch.drain(..) {
+            match message {
+                Outgoing::Publish { channel, body } => {
+                    pipe.ignore(redis::cmd(publish).arg(channel).arg(body).to_owned());
+                }
+                Outgoing::List { hash, field, data, reply } => {
+                    pipe.ignore(redis::cmd("HSET").arg(&hash).arg(field).arg(data).to_owned());
+                    pipe.answer(redis::cmd("HGETALL").arg(hash).to_owned());
+                    replies.push(Reply::List(reply));
+                }
+                Outgoing::Unlist { hash, field } => {
+                    pipe.ignore(redis::cmd("HDEL").arg(hash).arg(field).to_owned());
+                }
+                Outgoing::Append { call, unpositioned } => match &scripts {
+                    Some(loaded) => {
+                        pipe.ignore(call.cmd(loaded, publish));
+                        appends.push(unpositioned);
+                    }
+                    None => unpositioned(),
+                },
+                Outgoing::Read { call, reply } => {
+                    if let Some(loaded) = &scripts {
+                        pipe.answer(call.cmd(loaded, publish));
+                        replies.push(Reply::Read(reply));
+                    }
+                }
+            }
+        }
+        let lost = |appends: Vec<Box<dyn FnOnce() + Send>>| appends.into_iter().for_each(|deliver| deliver());
+        match tokio::time::timeout(COMMAND_TIMEOUT, manager.run(pipe)).await {
             Ok(Ok(answers)) => {
                 for (reply, answer) in replies.into_iter().zip(answers) {
-                    let _ = reply.send(presence::pairs(answer));
+                    match reply {
+                        Reply::List(reply) => drop(reply.send(presence::pairs(answer))),
+                        Reply::Read(reply) => drop(reply.send(answer)),
+                    }
                 }
                 if outgoing.is_empty() {
                     common.health.drained();
                 }
             }
-            Ok(Err(e)) => common.failed(&e, count),
-            Err(_) => common.failed(&"no answer in time", count),
+            Ok(Err(e)) => {
+                lost(appends);
+                // A Redis restarted meanwhile has no scripts (`NOSCRIPT`): load them again.
+                scripts = None;
+                common.failed(&e, count);
+            }
+            Err(_) => {
+                lost(appends);
+                scripts = None;
+                common.failed(&"no answer in time", count);
+            }
+        }
+    }
+}
+
+/// Redis is down: the batch's appends reach this node's members without a position, in order;
+/// everything else is dropped.
+fn unpositioned(batch: &mut Vec<Outgoing>) {
+    for message in batch.drain(..) {
+        if let Outgoing::Append { unpositioned, .. } = message {
+            unpositioned();
         }
     }
 }
 
 /// Makes what is subscribed what this node wants, whenever that changes.
-async fn subscribe(mut manager: ConnectionManager, common: Arc<Common>, alive: Weak<()>) {
+async fn subscribe(mut manager: Conn, common: Arc<Common>, alive: Weak<()>) {
     loop {
         common.channels.changed.notified().await;
         loop {
@@ -333,7 +496,7 @@ async fn subscribe(mut manager: ConnectionManager, common: Arc<Common>, alive: W
 /// Asks Redis whether it is there: notices an outage and its end, and resubscribes after one.
 /// Also keeps this node's key alive (presence), writes its presence entries again after an
 /// outage, and sweeps dead nodes' entries now and then.
-async fn heartbeat(mut manager: ConnectionManager, common: Arc<Common>, alive: Weak<()>, sweeper: Sweeper) {
+async fn heartbeat(mut manager: Conn, common: Arc<Common>, alive: Weak<()>, sweeper: Sweeper) {
     let mut tick = tokio::time::interval(HEARTBEAT);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let node_key = presence::node_key(PREFIX, &common.node);
@@ -342,11 +505,16 @@ async fn heartbeat(mut manager: ConnectionManager, common: Arc<Common>, alive: W
     while alive.strong_count() > 0 {
         tick.tick().await;
         let beat = redis::cmd("SET").arg(&node_key).arg(1).arg("PX").arg(ttl).to_owned();
-        match tokio::time::timeout(COMMAND_TIMEOUT, beat.query_async::<Value>(&mut manager)).await {
+        let sampled = match &manager {
+            Conn::Cluster(_) => common.channels.sample(CLUSTER_PROBES, beats as usize),
+            Conn::Single(_) => Vec::new(),
+        };
+        match tokio::time::timeout(COMMAND_TIMEOUT, manager.beat(beat, &sampled)).await {
             Ok(Ok(_)) => {
                 if let Recovered::AfterOutage = common.health.answered(&common.addr) {
                     common.channels.changed.notify_one();
                     presence::resync(&mut manager, &common.listed, &common.node).await;
+                    streams::end_unkept(&mut manager, &common.unkept).await;
                 }
             }
             Ok(Err(e)) => common.failed(&e, 0),

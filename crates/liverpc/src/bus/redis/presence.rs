@@ -17,8 +17,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::conn::{Batch, Conn};
 use redis::Value;
-use redis::aio::ConnectionManager;
 use serde_json::value::RawValue;
 
 use crate::bus::{Action, Member, RoomMessage, Sink};
@@ -114,15 +114,17 @@ pub(super) fn pairs(value: Value) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 /// The nodes among `nodes` whose key has expired. Unknown (Redis did not answer): none.
-async fn dead(manager: &mut ConnectionManager, prefix: &str, nodes: &HashSet<&str>) -> HashSet<String> {
-    let mut pipe = redis::pipe();
+async fn dead(manager: &mut Conn, prefix: &str, nodes: &HashSet<&str>) -> HashSet<String> {
+    let mut batch = Batch::default();
     let nodes: Vec<&str> = nodes.iter().copied().collect();
     for node in &nodes {
-        pipe.cmd("EXISTS").arg(node_key(prefix, node));
+        batch.answer(redis::cmd("EXISTS").arg(node_key(prefix, node)).to_owned());
     }
-    let answer = tokio::time::timeout(super::COMMAND_TIMEOUT, pipe.query_async::<Vec<i64>>(manager)).await;
+    let answer = tokio::time::timeout(super::COMMAND_TIMEOUT, manager.run(batch)).await;
     match answer {
-        Ok(Ok(exists)) => nodes.iter().zip(exists).filter(|(_, e)| *e == 0).map(|(n, _)| (*n).to_owned()).collect(),
+        Ok(Ok(exists)) => {
+            nodes.iter().zip(exists).filter(|(_, e)| matches!(e, Value::Int(0))).map(|(n, _)| (*n).to_owned()).collect()
+        }
         _ => HashSet::new(),
     }
 }
@@ -134,7 +136,7 @@ fn split(field: &[u8]) -> Option<(&str, &str)> {
 
 /// A room's members from its hash, without the members of dead nodes (`me` is alive).
 pub(super) async fn snapshot(
-    manager: Option<ConnectionManager>,
+    manager: Option<Conn>,
     prefix: &str,
     me: &str,
     fields: Vec<(Vec<u8>, Vec<u8>)>,
@@ -160,7 +162,7 @@ pub(super) async fn snapshot(
 
 /// Rewrites this node's fields in every room it lists members in (after an outage, when
 /// lists and unlists may have been lost): its stale fields go, its current ones are set.
-pub(super) async fn resync(manager: &mut ConnectionManager, listed: &Listed, me: &str) {
+pub(super) async fn resync(manager: &mut Conn, listed: &Listed, me: &str) {
     for hash in listed.hashes() {
         let Ok(Ok(current)) = tokio::time::timeout(
             super::COMMAND_TIMEOUT,
@@ -188,7 +190,7 @@ pub(super) async fn resync(manager: &mut ConnectionManager, listed: &Listed, me:
 /// Deletes the fields of dead nodes in the rooms this node lists members in, and announces
 /// each leave it won (to this node's members and, by `publish`, to the others).
 pub(super) async fn sweep(
-    manager: &mut ConnectionManager,
+    manager: &mut Conn,
     listed: &Listed,
     prefix: &str,
     me: &str,
