@@ -33,7 +33,7 @@ struct SocketInner {
     locals: Locals,
     link: Arc<dyn Link>,
     link_id: LinkId,
-    limiter: RateLimiter,
+    limiter: Arc<RateLimiter>,
     held: Mutex<Held>,
     queue: Mutex<Jobs>,
     /// How the auto-joins went (the key, to list in presence), reported once the page is
@@ -92,7 +92,9 @@ impl Socket {
     /// A socket whose handshake was accepted; decides and joins its auto-joined rooms, so they
     /// are held before the page can send its first call.
     pub(super) async fn open(hub: Hub, link: Arc<dyn Link>, params: Params, locals: Locals) -> Socket {
-        let limiter = RateLimiter::new(hub.shared.limits.calls_per_second, hub.shared.limits.burst);
+        let limits = &hub.shared.limits;
+        let limiter =
+            link.limiter().unwrap_or_else(|| Arc::new(RateLimiter::new(limits.calls_per_second, limits.burst)));
         let plan = hub.plan.clone();
         let socket = Socket(Arc::new(SocketInner {
             id: id::socket_id(),
