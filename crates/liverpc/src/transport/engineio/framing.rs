@@ -188,6 +188,9 @@ fn header(input: &[u8]) -> Result<Option<Header>, WsError> {
     if second & 0x80 == 0 {
         return Err(WsError::Protocol("an unmasked frame from the client"));
     }
+    if !matches!(opcode, CONTINUATION | TEXT | BINARY | CLOSE | PING | PONG) {
+        return Err(WsError::Protocol("a reserved opcode"));
+    }
     let (len_bytes, short) = match second & 0x7F {
         126 => (2, None),
         127 => (8, None),
@@ -277,6 +280,9 @@ pub(super) fn accept_key(key: &[u8]) -> String {
     sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
     data_encoding::BASE64.encode(&sha.finalize())
 }
+
+#[cfg(test)]
+mod differential;
 
 #[cfg(test)]
 mod tests {
