@@ -3,11 +3,13 @@
 //! - `test`: every test of the repository (formatting, lints, Rust tests and doctests,
 //!   the multi-node tests on a redis-server they start, generated-code freshness, the npm
 //!   runtime, official socket.io-client compatibility, the example app's type check and build,
-//!   browser end-to-end), installing what it needs.
+//!   the TypeScript example in production (adapter-node's variables, upgrades, shutdown),
+//!   browser end-to-end, both examples behind a real nginx), installing what it needs.
 //! - `gen`: regenerates every generated TypeScript file (the clients, and the npm package's
 //!   `src/wire.ts`).
 //! - `demo`: builds and runs the tutorial's app (TypeScript contracts, examples/chat-ts) on one
 //!   port; `demo --rust` the same app with Rust contracts (examples/chat).
+//! - `pack`: every tarball of a release in `target/pack/` (see [`pack`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -26,10 +28,15 @@ const WEB: &str = "examples/chat/web";
 const TS_APP: &str = "examples/chat-ts";
 const E2E: &str = "examples/chat/e2e";
 const COMPAT: &str = "tests/compat";
+const GETTING_STARTED: &str = "tests/getting-started";
+/// Where `cargo xtask pack` puts a release's tarballs.
+const PACK: &str = "target/pack";
 const BENCH_NODE: &str = "bench/node";
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The multi-node tests start their own `redis-server` (from `PATH`).
 const REDIS_SERVER: &str = "redis-server";
+/// The reverse-proxy tests start their own nginx (Debian's, in /usr/sbin).
+const NGINX: &[&str] = &["/usr/sbin/nginx", "nginx"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,6 +44,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("gen") => generators("gen"),
         Some("demo") => demo(&args[1..]),
+        Some("pack") => pack(&args[1..]),
         // Benchmarks (bench/README.md): the driver builds, runs and writes BENCHMARKS.md.
         Some("bench") => {
             let mut cargo = vec!["run", "--release", "-q", "-p", "liverpc-bench", "--bin", "bench", "--"];
@@ -44,7 +52,9 @@ fn main() -> ExitCode {
             run("bench", ".", "cargo", &cargo)
         }
         _ => {
-            eprintln!("usage: cargo xtask test | gen | demo [--rust] [--addr HOST:PORT]");
+            eprintln!(
+                "usage: cargo xtask test | gen | demo [--rust] [--addr HOST:PORT] | pack [--target TRIPLE] [--allow-dirty]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -136,11 +146,62 @@ fn test() -> Result<(), String> {
     npm_install(TS_APP)?;
     run("TypeScript example type check", TS_APP, "npm", &["run", "check"])?;
     run("TypeScript example build", TS_APP, "npm", &["run", "build"])?;
+    // curl for `curl --http2`, a foreign upgrade every HTTP/1.1 page gets from it.
+    ensure_program("curl", "curl", "the production tests send `curl --http2` to a page")?;
     run("TypeScript example in production (node server.js)", TS_APP, "npm", &["test"])?;
     ensure_chromium()?;
+    ensure_nginx()?;
+    ensure_program("openssl", "openssl", "the reverse-proxy tests make their TLS certificate with openssl")?;
     npm_install(E2E)?;
-    run("browser end-to-end, both examples", E2E, "npm", &["test"])?;
+    run("browser end-to-end, both examples (and behind nginx)", E2E, "npm", &["test"])?;
+    run(
+        "browser end-to-end, the TypeScript example in vite dev, vite preview and production",
+        E2E,
+        "npm",
+        &["run", "test:modes"],
+    )?;
+    pack(&["--allow-dirty".to_owned()])?;
+    run("package hygiene (publint, attw, the tarballs' files)", RUNTIME, "npm", &["run", "test:pack"])?;
+    run("getting started: a new SvelteKit app on the tarballs, no Rust on PATH", GETTING_STARTED, "npm", &["test"])?;
     println!("\nall tests passed in {:.0}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// `cargo xtask pack [--target TRIPLE] [--allow-dirty]`: every tarball of a release in
+/// `target/pack/`, at the workspace's version (`[workspace.package]`, the one source): `liverpc`
+/// and the engine package of this platform (or TRIPLE's), built in release
+/// (`packages/liverpc/scripts/pack.mjs`), and the crate (`cargo package`, which builds what it
+/// packaged). `--allow-dirty` lets `cargo package` run on uncommitted changes.
+fn pack(args: &[String]) -> Result<(), String> {
+    require("npm", "Node.js 20 with npm is needed to pack the npm packages")?;
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).map_err(|e| format!("Cargo.toml: {e}"))?;
+    let version = manifest
+        .split("[workspace.package]")
+        .nth(1)
+        .and_then(|section| {
+            section.lines().take_while(|l| !l.starts_with('[')).find_map(|l| l.strip_prefix("version = "))
+        })
+        .map(|v| v.trim().trim_matches('"').to_owned())
+        .ok_or("Cargo.toml: no version in [workspace.package]")?;
+    let out = root().join(PACK);
+    let out = out.to_string_lossy();
+    let mut script = vec!["scripts/pack.mjs", "--out", &out, "--version", &version];
+    let mut cargo = vec!["package", "-p", "liverpc"];
+    let mut args = args.iter().map(String::as_str);
+    while let Some(arg) = args.next() {
+        match (arg, if arg == "--target" { args.next() } else { None }) {
+            ("--target", Some(triple)) => script.extend(["--target", triple]),
+            ("--allow-dirty", None) => cargo.push("--allow-dirty"),
+            _ => return Err("usage: cargo xtask pack [--target TRIPLE] [--allow-dirty]".to_owned()),
+        }
+    }
+    npm_install(RUNTIME)?;
+    run("npm packages (liverpc, the engine in release)", RUNTIME, "node", &script)?;
+    run("the crate", ".", "cargo", &cargo)?;
+    let crate_file = format!("liverpc-{version}.crate");
+    std::fs::copy(root().join("target/package").join(&crate_file), root().join(PACK).join(&crate_file))
+        .map_err(|e| format!("copy {crate_file} into {PACK}: {e}"))?;
+    println!("\n==> pack: the release is in {PACK}/");
     Ok(())
 }
 
@@ -207,7 +268,37 @@ fn npm_install(dir: &str) -> Result<(), String> {
     if installed.exists() && modified(&installed) >= modified(&path.join("package-lock.json")) {
         return Ok(());
     }
-    run(&format!("npm ci in {dir}"), dir, "npm", &["ci", "--no-audit", "--no-fund"])
+    // Native modules (better-sqlite3 in the TypeScript example) build against the headers of
+    // the Node that runs them, when it ships them: no headers download.
+    let nodedir = node_headers();
+    let env = nodedir.as_deref().map_or(("", ""), |d| ("npm_config_nodedir", d));
+    run_env(&format!("npm ci in {dir}"), dir, env, "npm", &["ci", "--no-audit", "--no-fund"])
+}
+
+/// Node's own prefix when it holds its C headers (`include/node/node.h`).
+fn node_headers() -> Option<String> {
+    let out = Command::new("node").args(["-p", "process.execPath"]).output().ok()?;
+    let exec = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let prefix = exec.parent()?.parent()?;
+    prefix.join("include/node/node.h").exists().then(|| prefix.to_string_lossy().into_owned())
+}
+
+/// The reverse-proxy tests need Debian's nginx; as root, install it, else say how.
+fn ensure_nginx() -> Result<(), String> {
+    if NGINX.iter().any(|nginx| Command::new(nginx).arg("-v").output().is_ok_and(|o| o.status.success())) {
+        return Ok(());
+    }
+    apt_install("nginx", "nginx not found: the reverse-proxy tests start their own")
+}
+
+/// A program the tests run (`--version` answers), installed from Debian's `package` as root.
+fn ensure_program(program: &str, package: &str, why: &str) -> Result<(), String> {
+    let answers = |arg: &str| Command::new(program).arg(arg).output().is_ok_and(|o| o.status.success());
+    // openssl has `version`, not `--version`.
+    if answers("--version") || answers("version") {
+        return Ok(());
+    }
+    apt_install(package, &format!("`{program}` not found: {why}"))
 }
 
 /// The browser tests need Debian's Chromium; as root, install it, else say how.

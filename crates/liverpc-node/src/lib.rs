@@ -9,7 +9,10 @@ mod bridge;
 mod contract;
 mod socket;
 
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use liverpc::{App, Limits, OriginPolicy, RoomKey};
 use napi::bindgen_prelude::Buffer;
@@ -17,7 +20,7 @@ use napi_derive::napi;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::bridge::{Dispatch, Js};
+use crate::bridge::{DEFAULT_MAX_PENDING, Dispatch, Js};
 use crate::contract::ContractInfo;
 
 /// What the TypeScript side registers: its contracts and the app's options.
@@ -37,14 +40,48 @@ struct AppInfo {
     /// `redis://host:port`: this process is one node of several sharing their rooms.
     #[serde(default)]
     redis: Option<String>,
+    /// The endpoint's path (default `/socket.io/`).
+    #[serde(default)]
+    endpoint: Option<String>,
+    /// Requests queued for or running in JavaScript at once (default 1024).
+    #[serde(default)]
+    max_pending_js: Option<usize>,
 }
 
 /// An app of TypeScript contracts on the engine.
 #[napi]
 pub struct NativeApp {
-    app: Arc<App>,
-    router: axum::Router,
-    proxy: Mutex<Option<u16>>,
+    /// The app and its router; `None` once closed (then the engine is freed).
+    served: Mutex<Option<(Arc<App>, axum::Router)>>,
+    js: Js,
+    /// The loopback listener for proxied connections, once asked for: its port, and what
+    /// stops it.
+    proxy: Mutex<Option<(u16, Arc<tokio::sync::Notify>)>>,
+}
+
+/// Engines whose Rust side is alive (their hook is held), for tests of `close()`.
+static ALIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Counted in [`ALIVE`] while it lives.
+pub(crate) struct Alive(());
+
+impl Alive {
+    pub(crate) fn new() -> Alive {
+        ALIVE.fetch_add(1, Ordering::Relaxed);
+        Alive(())
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        ALIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How many engines of this process are alive on the Rust side (not yet freed).
+#[napi]
+pub fn live_engines() -> u32 {
+    u32::try_from(ALIVE.load(Ordering::Relaxed)).unwrap_or(u32::MAX)
 }
 
 #[napi]
@@ -56,7 +93,7 @@ impl NativeApp {
     pub fn new(dispatch: Dispatch, description: String) -> napi::Result<NativeApp> {
         logging();
         let info: AppInfo = serde_json::from_str(&description).map_err(|e| invalid(format!("bad description: {e}")))?;
-        let js = Js::new(dispatch);
+        let js = Js::new(dispatch, info.max_pending_js.unwrap_or(DEFAULT_MAX_PENDING));
         let mut origins = OriginPolicy::same_origin();
         for origin in &info.origins {
             origins = if origin == "*" { OriginPolicy::any() } else { origins.allow(origin.clone()) };
@@ -66,6 +103,9 @@ impl NativeApp {
             .origins(origins)
             .long_polling(info.long_polling)
             .limits(info.limits);
+        if let Some(endpoint) = &info.endpoint {
+            builder = builder.endpoint(endpoint);
+        }
         if let Some(url) = &info.redis {
             builder = builder.redis(url);
         }
@@ -75,42 +115,101 @@ impl NativeApp {
         let app = napi::bindgen_prelude::within_runtime_if_available(|| builder.build())
             .map_err(|e| invalid(e.to_string()))?;
         let router = app.attach(axum::Router::new());
-        Ok(NativeApp { app: Arc::new(app), router, proxy: Mutex::new(None) })
+        Ok(NativeApp { served: Mutex::new(Some((Arc::new(app), router))), js, proxy: Mutex::new(None) })
+    }
+
+    fn served(&self) -> napi::Result<(Arc<App>, axum::Router)> {
+        self.served
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| napi::Error::new(napi::Status::GenericFailure, "liverpc: the engine is closed"))
+    }
+
+    /// Shuts the engine down gracefully (`App::shutdown`): nothing new is accepted, what is in
+    /// flight is answered within `timeout_ms`, then every connection is closed. Then the
+    /// dispatch function is released and the app freed, so nothing keeps the JavaScript side
+    /// alive. Calling it again resolves at once.
+    #[napi]
+    pub async fn close(&self, timeout_ms: u32) -> napi::Result<()> {
+        // Kept while draining: handlers finishing may still emit, and a socket handed over now is
+        // closed by the app itself (it no longer admits any).
+        let served = self.served.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some((_, stop)) = self.proxy.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            stop.notify_one();
+        }
+        if let Some((app, _)) = served {
+            app.shutdown(Duration::from_millis(u64::from(timeout_ms))).await;
+        }
+        self.served.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.js.release();
+        Ok(())
     }
 
     /// Emits `event` with `payload` (JSON text) to room `key` of the contract on `namespace`;
     /// returns how many sockets of this node it reached.
     #[napi]
     pub fn emit(&self, namespace: String, key: Vec<String>, event: String, payload: String) -> napi::Result<u32> {
-        let emitter = self
-            .app
-            .raw_emitter(&namespace)
-            .ok_or_else(|| invalid(format!("no contract is served on `{namespace}`")))?;
+        let (app, _) = self.served()?;
+        let emitter =
+            app.raw_emitter(&namespace).ok_or_else(|| invalid(format!("no contract is served on `{namespace}`")))?;
         let payload = RawValue::from_string(payload).map_err(|e| invalid(format!("payload is not JSON: {e}")))?;
         let sent = emitter.emit(&RoomKey::new(key), &event, &payload).map_err(|e| invalid(e.to_string()))?;
         Ok(u32::try_from(sent).unwrap_or(u32::MAX))
     }
 
-    /// Serves the TCP socket behind Node's file descriptor `fd` (duplicated: Node may destroy
-    /// its socket object right after); `head` is what Node already read from it.
+    /// The last `limit` messages of room `key` of the contract on `namespace`, with their
+    /// positions, and the position after them, as JSON (`{ messages: [{ event, payload,
+    /// position }], position }`). Throws when the key has no stream.
     #[napi]
-    pub fn adopt(&self, fd: i32, head: Buffer) -> napi::Result<()> {
-        socket::adopt(&self.app, &self.router, fd, head.to_vec())
+    pub async fn history(&self, namespace: String, key: Vec<String>, limit: u32) -> napi::Result<String> {
+        let (app, _) = self.served()?;
+        let emitter =
+            app.raw_emitter(&namespace).ok_or_else(|| invalid(format!("no contract is served on `{namespace}`")))?;
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let recent = emitter.history(&RoomKey::new(key), limit).await.map_err(|e| invalid(e.to_string()))?;
+        serde_json::to_string(&recent).map_err(|e| invalid(format!("could not encode the history: {e}")))
+    }
+
+    /// Serves the TCP socket behind Node's file descriptor `fd` (duplicated: Node may destroy
+    /// its socket object right after); `head` is what Node already read from it. `remote` is
+    /// the client's address as the caller decided it (`ip` or `ip:port`, e.g. from a trusted
+    /// proxy's header); without it, the socket's peer. It is what the per-address cap counts
+    /// and the hook's `remote`.
+    #[napi]
+    pub fn adopt(&self, fd: i32, head: Buffer, remote: Option<String>) -> napi::Result<()> {
+        let (app, router) = self.served()?;
+        let remote = remote.as_deref().and_then(|text| {
+            let parsed = client_address(text);
+            if parsed.is_none() {
+                tracing::warn!("a handed-over socket's remote address is not an address; its peer's is used");
+            }
+            parsed
+        });
+        socket::adopt(&app, &router, fd, head.to_vec(), remote)
             .map_err(|e| invalid(format!("cannot adopt the socket: {e}")))
     }
 
     /// The loopback port to proxy a connection to (when its descriptor cannot be adopted).
     #[napi]
     pub fn proxy_port(&self) -> napi::Result<u32> {
-        let mut port = self.proxy.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(port) = *port {
-            return Ok(port.into());
+        let (app, router) = self.served()?;
+        let mut proxy = self.proxy.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((port, _)) = &*proxy {
+            return Ok((*port).into());
         }
-        let bound = socket::proxy(&self.app, &self.router)
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let bound = socket::proxy(&app, &router, stop.clone())
             .map_err(|e| invalid(format!("cannot listen for proxied connections: {e}")))?;
-        *port = Some(bound);
+        *proxy = Some((bound, stop));
         Ok(bound.into())
     }
+}
+
+/// `1.2.3.4`, `1.2.3.4:5678`, `::1` or `[::1]:5678` as an address (port 0 when there is none).
+fn client_address(text: &str) -> Option<SocketAddr> {
+    let text = text.trim();
+    text.parse::<SocketAddr>().ok().or_else(|| text.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, 0)))
 }
 
 fn invalid(message: String) -> napi::Error {

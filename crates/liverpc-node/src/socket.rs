@@ -26,11 +26,17 @@ fn duplicate(fd: i32) -> io::Result<std::os::fd::OwnedFd> {
 /// Serves the TCP socket behind Node's descriptor `fd`; `head` is what Node already read from
 /// it (the request head, re-serialized, then the bytes after it).
 #[cfg(unix)]
-pub(crate) fn adopt(app: &App, router: &axum::Router, fd: i32, head: Vec<u8>) -> io::Result<()> {
+pub(crate) fn adopt(
+    app: &App,
+    router: &axum::Router,
+    fd: i32,
+    head: Vec<u8>,
+    remote: Option<SocketAddr>,
+) -> io::Result<()> {
     let tcp = std::net::TcpStream::from(duplicate(fd)?);
     tcp.set_nonblocking(true)?;
     let _ = tcp.set_nodelay(true);
-    let remote = tcp.peer_addr().ok();
+    let remote = remote.or_else(|| tcp.peer_addr().ok());
     let tcp = napi::bindgen_prelude::within_runtime_if_available(|| tokio::net::TcpStream::from_std(tcp))?;
     napi::bindgen_prelude::spawn(app.serve_connection(router.clone(), tcp, head, remote));
     Ok(())
@@ -38,13 +44,13 @@ pub(crate) fn adopt(app: &App, router: &axum::Router, fd: i32, head: Vec<u8>) ->
 
 /// Without descriptors to adopt, Node proxies instead.
 #[cfg(not(unix))]
-pub(crate) fn adopt(_: &App, _: &axum::Router, _: i32, _: Vec<u8>) -> io::Result<()> {
+pub(crate) fn adopt(_: &App, _: &axum::Router, _: i32, _: Vec<u8>, _: Option<SocketAddr>) -> io::Result<()> {
     Err(io::Error::new(io::ErrorKind::Unsupported, "adopting a socket needs a Unix platform"))
 }
 
 /// Listens on a loopback port for connections Node proxies (TLS terminated in Node, or no
 /// descriptor to adopt); returns the port.
-pub(crate) fn proxy(app: &Arc<App>, router: &axum::Router) -> io::Result<u16> {
+pub(crate) fn proxy(app: &Arc<App>, router: &axum::Router, stop: Arc<tokio::sync::Notify>) -> io::Result<u16> {
     let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
     listener.set_nonblocking(true)?;
     let port = listener.local_addr()?.port();
@@ -52,7 +58,12 @@ pub(crate) fn proxy(app: &Arc<App>, router: &axum::Router) -> io::Result<u16> {
     let (app, router) = (app.clone(), router.clone());
     napi::bindgen_prelude::spawn(async move {
         loop {
-            match listener.accept().await {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                // The engine is closing: the listener (and the app it holds) go.
+                () = stop.notified() => return,
+            };
+            match accepted {
                 Ok((tcp, _)) => {
                     let _ = tcp.set_nodelay(true);
                     // The page's address stays with Node: the hook sees none.

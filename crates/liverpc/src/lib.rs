@@ -36,12 +36,13 @@ pub use contract::hooks::{Hook, State};
 pub use contract::room::{Deny, RoomContext};
 pub use contract::{Contract, Declarations};
 pub use future::BoxFuture;
-pub use wire::error::{BuildError, EmitError, ErrorCode, Issue, Rejection};
+pub use wire::error::{BuildError, EmitError, ErrorCode, HistoryError, Issue, Rejection};
 pub use wire::handshake::{Handshake, Refuse};
 pub use wire::key::RoomKey;
 pub use wire::limits::Limits;
 pub use wire::origin::OriginPolicy;
 pub use wire::route::{Params, Route, RouteError};
+pub use wire::stream::{History, Position, Recent, Recorded};
 
 /// The validation crate payload types derive `garde::Validate` from, re-exported so its
 /// version always matches liverpc's. (garde's derive names `::garde`, so a crate deriving it

@@ -25,15 +25,19 @@
 //! assert!(app.raw_emitter("/rooms/[roomId]/chat").is_some());
 //! ```
 
+use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
-use crate::engine::{DecideFn, HandlerFn, Hub, Plan, RoomPlan, Socket};
-use crate::wire::error::{BuildError, EmitError, Rejection};
+pub use crate::engine::Cancelled;
+use crate::engine::{CheckFn, DecideFn, HandlerFn, Hub, Plan, PresenceFn, RoomPlan, Socket};
+use crate::wire::error::{BuildError, EmitError, HistoryError, Rejection};
+use crate::wire::handshake::Refuse;
 use crate::wire::key::RoomKey;
 use crate::wire::route::Params;
+use crate::wire::stream::{History, Recent};
 
 /// One contract as values: route, name, events, handlers and rooms.
 pub struct ContractSpec {
@@ -50,6 +54,49 @@ impl ContractSpec {
     /// The contract's namespace on the wire.
     pub fn namespace(&self) -> &str {
         &self.plan.namespace
+    }
+
+    /// Its handlers and room functions run where Rust cannot stop them (JavaScript): at the
+    /// handler timeout the page is answered `timeout`, [`Call::cancelled`] fires, and the
+    /// socket's next call waits until the function's future returns (at most one more
+    /// timeout), so a socket's work stays one at a time (Rule 7 (docs/security.md#rule-7)).
+    /// When the socket closes, `cancelled` fires and the function is let finish likewise.
+    /// Without it, a function is dropped at the deadline or the close (a Rust future stops
+    /// at its next await).
+    ///
+    /// ```
+    /// let mut spec = liverpc::spec::ContractSpec::new("/", "lobby").unwrap();
+    /// spec.cancel_by_signal();
+    /// ```
+    pub fn cancel_by_signal(&mut self) -> &mut ContractSpec {
+        self.plan.cancel_by_signal = true;
+        self
+    }
+
+    /// Checks the params of a URL matched by a route with param matchers
+    /// ([`Route::matchers`](crate::Route::matchers), `[id=integer]`): `Ok(false)` refuses the
+    /// connect `not_found` (the URL is not this route's), `Err` with that refusal (`unavailable`:
+    /// the page retries). Required for such a route: without it the app does not build.
+    ///
+    /// ```
+    /// # use liverpc::spec::ContractSpec;
+    /// let mut spec = ContractSpec::new("/items/[id=integer]", "item").unwrap();
+    /// spec.params_check(|params: liverpc::Params| async move {
+    ///     Ok(params.get("id").is_some_and(|id| id.bytes().all(|b| b.is_ascii_digit())))
+    /// });
+    /// assert!(liverpc::App::builder().spec(spec).build().is_ok());
+    /// // Without a check, a matcher would be ignored: the app does not build.
+    /// let unchecked = ContractSpec::new("/items/[id=integer]", "item").unwrap();
+    /// assert!(liverpc::App::builder().spec(unchecked).build().is_err());
+    /// ```
+    pub fn params_check<F, Fut>(&mut self, check: F) -> &mut ContractSpec
+    where
+        F: Fn(Params) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<bool, Refuse>> + Send + 'static,
+    {
+        let check: CheckFn = Arc::new(move |params| Box::pin(check(params)));
+        self.plan.check = Some(check);
+        self
     }
 
     /// Declares a server -> page event.
@@ -78,7 +125,28 @@ impl ContractSpec {
         Fut: Future<Output = Result<RoomKey, Rejection>> + Send + 'static,
     {
         let decide: DecideFn = Arc::new(move |socket, _| Box::pin(decide(Call(socket))));
-        self.plan.room(name, RoomPlan { exposed: false, auto_join, decide, presence: None })?;
+        self.plan.room(name, RoomPlan { exposed: false, auto_join, decide, presence: None, history: None })?;
+        Ok(self)
+    }
+
+    /// Makes room `name` keep history: every key whose first part is `name` gets a stream, so
+    /// its messages carry positions, a page that reconnects gets what it missed (within the
+    /// last `history.size` messages and `history.ttl`), and [`RawEmitter::history`] reads it.
+    ///
+    /// ```
+    /// use liverpc::{History, RoomKey};
+    /// use liverpc::spec::{Call, ContractSpec};
+    ///
+    /// let mut chat = ContractSpec::new("/rooms/[roomId]", "chat").unwrap();
+    /// chat.private("chat", true, |call: Call| async move {
+    ///     Ok(RoomKey::new(["chat", call.param("roomId").unwrap_or_default()]))
+    /// })
+    /// .unwrap()
+    /// .history("chat", History::last(100))
+    /// .unwrap();
+    /// ```
+    pub fn history(&mut self, name: &str, history: History) -> Result<&mut ContractSpec, BuildError> {
+        self.plan.history(name, history)?;
         Ok(self)
     }
 
@@ -91,7 +159,33 @@ impl ContractSpec {
         let decide: DecideFn = Arc::new(move |socket, raw: Option<Box<RawValue>>| {
             Box::pin(decide(Call(socket), raw.unwrap_or_else(|| RawValue::NULL.to_owned())))
         });
-        self.plan.room(name, RoomPlan { exposed: true, auto_join: false, decide, presence: None })?;
+        self.plan.room(name, RoomPlan { exposed: true, auto_join: false, decide, presence: None, history: None })?;
+        Ok(self)
+    }
+    /// Makes room `name` (declared before) list its members to each other, as
+    /// [`Declarations::presence`](crate::Declarations::presence) does: each member shows what
+    /// `show` derives from its locals (raw JSON; `None`: not listed). `show` runs when the
+    /// member joins, synchronously: a front-end whose locals live elsewhere computes the
+    /// value in its hook and keeps it in the locals.
+    ///
+    /// ```
+    /// use liverpc::spec::ContractSpec;
+    /// use liverpc::RoomKey;
+    /// use serde_json::value::RawValue;
+    ///
+    /// struct Shown(Box<RawValue>);
+    /// let mut chat = ContractSpec::new("/", "lobby").unwrap();
+    /// chat.private("lobby", true, |_| async { Ok(RoomKey::new(["lobby".to_owned()])) }).unwrap();
+    /// chat.presence("lobby", |locals| locals.downcast_ref::<Shown>().map(|shown| shown.0.clone())).unwrap();
+    /// // A room that is not declared has no members to list.
+    /// assert!(chat.presence("side", |_| None).is_err());
+    /// ```
+    pub fn presence<F>(&mut self, name: &str, show: F) -> Result<&mut ContractSpec, BuildError>
+    where
+        F: Fn(&(dyn Any + Send + Sync)) -> Option<Box<RawValue>> + Send + Sync + 'static,
+    {
+        let show: PresenceFn = Arc::new(move |locals| show(locals.as_ref()));
+        self.plan.presence(name, show)?;
         Ok(self)
     }
 }
@@ -114,6 +208,25 @@ impl Call {
     /// One param of the page's URL.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.0.params().get(name)
+    }
+
+    /// Resolves when the engine gives up on the running handler or room function: it timed
+    /// out, or its socket closed. For a spec made with
+    /// [`cancel_by_signal`](ContractSpec::cancel_by_signal), pass it on to the code that can
+    /// stop (an `AbortSignal`).
+    ///
+    /// ```
+    /// # use liverpc::spec::{Call, Cancelled, ContractSpec};
+    /// # use serde_json::value::RawValue;
+    /// let mut spec = ContractSpec::new("/", "lobby").unwrap();
+    /// spec.cancel_by_signal().handler("slow", |call: Call, _payload: Box<RawValue>| async move {
+    ///     let _why: Cancelled = call.cancelled().await; // the work would race this
+    ///     Err(liverpc::Rejection::internal())
+    /// }).unwrap();
+    /// ```
+    pub fn cancelled(&self) -> impl Future<Output = Cancelled> + Send + 'static {
+        let cancel = self.0.cancel();
+        async move { cancel.fired_with().await }
     }
 
     /// The locals the app's hook returned, if they are a `T`.
@@ -186,5 +299,13 @@ impl RawEmitter {
     /// Disconnects every member of `room`; returns how many of this node's.
     pub fn disconnect(&self, room: &RoomKey) -> usize {
         self.0.disconnect(room, None)
+    }
+
+    /// The last `limit` messages of `room` (at most its history's size), oldest first, with
+    /// their positions, and the position after them: what a server-rendered page shows, and
+    /// hands to its client so that its live messages start exactly after. An error when the
+    /// key has no stream.
+    pub async fn history(&self, room: &RoomKey, limit: usize) -> Result<Recent, HistoryError> {
+        self.0.history(room, limit)
     }
 }

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ChatServer, FRONTEND, RedisServer, launchBrowser, messages, openTab, say, seeMessage, withScreenshots } from './harness.mjs';
+import { ChatServer, RedisServer, launchBrowser, messages, openTab, say, seeMessage, withScreenshots } from './harness.mjs';
 
 let browser;
 let server;
@@ -176,11 +176,21 @@ test('after a server restart the tab reconnects, rejoins its rooms and receives 
   }
 });
 
-// Several nodes on Redis, and presence, are the Rust example's: the TypeScript example is one
-// node without a presence list, so this test is not registered for it.
-const multinode = FRONTEND === 'rust' ? test : () => {};
+test('two tabs of one server see each other in the room, and a tab that leaves goes from the list', async (t) => {
+  await withScreenshots(t, browser, async () => {
+    const alice = await openTab(browser, server, { user: 'alice', path: '/rooms/general' });
+    const bob = await openTab(browser, server, { user: 'bob', path: '/rooms/general' });
+    for (const tab of [alice, bob]) {
+      await tab.getByTestId('member').filter({ hasText: 'alice' }).waitFor();
+      await tab.getByTestId('member').filter({ hasText: 'bob' }).waitFor();
+    }
+    await bob.context().close();
+    await alice.getByTestId('member').filter({ hasText: 'bob' }).waitFor({ state: 'detached' });
+    assert.deepEqual(await alice.getByTestId('member').allTextContents(), ['alice']);
+  });
+});
 
-multinode('two tabs on two nodes of one Redis see each other\'s messages and each other in the room', async (t) => {
+test('two tabs on two nodes of one Redis see each other\'s messages and each other in the room', async (t) => {
   const redis = await new RedisServer().start();
   const nodeA = await new ChatServer(undefined, { redis: redis.url }).start();
   const nodeB = await new ChatServer(undefined, { redis: redis.url }).start();

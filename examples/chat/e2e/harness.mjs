@@ -54,7 +54,7 @@ export class RedisServer {
 }
 
 /** A port nobody listens on now. */
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);
@@ -70,30 +70,48 @@ function freePort() {
  * node of several sharing their rooms through it.
  */
 export class ChatServer {
-  constructor(dataDir, { redis } = {}) {
+  /**
+   * `env`: variables on top (the TypeScript example's deployment: `ORIGIN`, `ADDRESS_HEADER`,
+   * ...); `args`: more arguments of the Rust server; `script`: another file than server.js
+   * serving the TypeScript example's build.
+   */
+  constructor(dataDir, { redis, env = {}, args = [], script = 'server.js' } = {}) {
     this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), 'chat-e2e-'));
     this.redis = redis;
+    this.env = env;
+    this.args = args;
+    this.script = script;
   }
 
   /** Starts the server; resolves once it printed its URL. */
   async start(port = 0) {
     if (FRONTEND === 'ts') {
-      if (this.redis) throw new Error('the TypeScript example runs on one node: no redis option');
       if (!existsSync(join(tsApp, 'build', 'handler.js'))) throw new Error(`${tsApp}/build is missing: run npm run build in examples/chat-ts`);
-      this.process = spawn(process.execPath, ['server.js'], {
+      this.process = spawn(process.execPath, [this.script], {
         cwd: tsApp,
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), CHAT_DATA: this.dataDir },
+        env: {
+          ...process.env,
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          CHAT_DATA: this.dataDir,
+          ...(this.redis ? { REDIS_URL: this.redis } : {}),
+          ...this.env,
+        },
       });
     } else {
       if (!existsSync(serverBin)) throw new Error(`${serverBin} is missing: run cargo build -p chat-server`);
       if (!existsSync(join(webBuild, 'index.html'))) throw new Error(`${webBuild} is missing: run npm run build in examples/chat/web`);
       const args = ['--addr', `127.0.0.1:${port}`, '--web', webBuild, '--data', this.dataDir, '--notice-every', '3600'];
       if (this.redis) args.push('--redis', this.redis);
+      args.push(...this.args);
       this.process = spawn(serverBin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
     }
     this.stderr = '';
+    this.stdout = '';
+    this.exited = new Promise((resolve) => this.process.once('exit', (code, signal) => resolve({ code, signal })));
     this.process.stderr.on('data', (chunk) => (this.stderr += chunk));
+    this.process.stdout.on('data', (chunk) => (this.stdout += chunk));
     this.url = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the ${FRONTEND} chat server did not start: ${this.stderr}`)), 15000);
       let out = '';
@@ -111,12 +129,11 @@ export class ChatServer {
     return this;
   }
 
-  /** Stops the server and waits for it to exit. */
-  async stop() {
-    if (!this.process || this.process.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.process.once('exit', resolve));
-    this.process.kill('SIGKILL');
-    await exited;
+  /** Stops the server (SIGKILL, or `signal`: SIGTERM for a graceful shutdown) and waits for it to exit. */
+  async stop(signal = 'SIGKILL') {
+    if (!this.process || this.process.exitCode !== null || this.process.signalCode !== null) return this.process?.exitCode ?? null;
+    this.process.kill(signal);
+    return (await this.exited).code;
   }
 
   /** Stops the server and forgets its sessions. */
@@ -150,7 +167,8 @@ export async function launchBrowser() {
  * @returns {Promise<import('playwright-core').Page>}
  */
 export async function openTab(browser, server, { user, path }) {
-  const context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 } });
+  // `server.contextOptions`: e.g. `ignoreHTTPSErrors` behind a proxy with a test certificate.
+  const context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 }, ...server.contextOptions });
   if (user) {
     // The page's own origin, as the browser's form post sends it (SvelteKit checks it).
     const response = await context.request.post('/auth/login', { form: { user }, maxRedirects: 0, headers: { origin: server.url } });

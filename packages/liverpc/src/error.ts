@@ -36,7 +36,14 @@ export interface Issue {
 export const TRANSIENT: readonly ErrorCode[] = ['rate_limited', 'unavailable', 'internal', 'timeout'];
 
 /**
- * The error every liverpc promise rejects with.
+ * The brand every `LiverpcError` carries, whichever copy of this module made it: a bundle may
+ * hold two (the app's `liverpc` and the server's), and `instanceof` alone would tell them apart.
+ */
+const BRAND: unique symbol = Symbol.for('liverpc.error') as never;
+
+/**
+ * The error every liverpc promise rejects with. `instanceof LiverpcError` holds for one made by
+ * any copy of liverpc (the check reads a brand, not the prototype).
  *
  * @example
  * try {
@@ -61,8 +68,25 @@ export class LiverpcError extends Error {
     super(message);
     this.name = 'LiverpcError';
     this.code = code;
+    Object.defineProperty(this, BRAND, { value: true });
     if (issues !== undefined) Object.defineProperty(this, 'issues', { value: issues, enumerable: true });
   }
+
+  /** `instanceof LiverpcError` by the brand; a subclass keeps the prototype check. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== LiverpcError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return isLiverpcError(value);
+  }
+}
+
+/**
+ * Whether `value` is a `LiverpcError` made by any copy of liverpc (what `instanceof` checks).
+ *
+ * @example
+ * try { await chat().send({ text }); } catch (e) { if (isLiverpcError(e)) console.log(e.code); }
+ */
+export function isLiverpcError(value: unknown): value is LiverpcError {
+  return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

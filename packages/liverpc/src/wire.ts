@@ -52,6 +52,8 @@ export const RESERVED_NAMES = [
   "navigate",
   "state",
   "presence",
+  "missed",
+  "since",
   "subscribe",
   "then",
   "constructor",

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { register } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 
+import { managersOf } from '#internal/client/manager.js';
+
 import { type Fixture, startFixture } from './support/fixture.js';
 import { lifecycle, setBase } from './support/sveltekit-mocks.js';
 import { Inbox, rejection, until } from './support/wait.js';
@@ -72,11 +74,27 @@ describe('liverpc/sveltekit', { timeout: 30_000 }, () => {
     lifecycle.afterNavigate.length = 0;
   });
 
+  test('the endpoint follows paths.base', { timeout: 10_000 }, () => {
+    setBase('/app');
+    try {
+      global.window = { location: { origin: fixture.url, pathname: '/app/rooms/general' } };
+      const room = chat({ extraHeaders: { cookie: 'session=dave' } });
+      const [manager] = managersOf(fixture.url, { cookie: 'session=dave' }, '/app/socket.io/');
+      assert.equal(manager?.opts.path, '/app/socket.io/');
+      room.close();
+      lifecycle.onDestroy.length = 0;
+      lifecycle.afterNavigate.length = 0;
+    } finally {
+      setBase('');
+    }
+  });
+
   test("the app's paths.base is not part of the path the server matches", { timeout: 10_000 }, async () => {
     setBase('/app');
     try {
       global.window = { location: { origin: fixture.url, pathname: '/app/rooms/general' } };
-      const room = chat({ extraHeaders: { cookie: 'session=alice' } });
+      // The fixture (a Rust app) serves Socket.IO's own endpoint: say so.
+      const room = chat({ extraHeaders: { cookie: 'session=alice' }, endpoint: '/socket.io/' });
       const inbox = new Inbox<Message>(room.on.message);
       await until(room.state, (s) => s.status === 'connected' && s.rooms.chat?.status === 'joined');
       await room.send({ text: 'under a base' });

@@ -56,7 +56,7 @@ export async function positive(): Promise<void> {
   });
   // The value now, without subscribing (reactive in Svelte 5 with `liverpc/sveltekit`).
   const now = room.state.current;
-  assert<Equal<typeof now, ConnectionState<{ chat: null; tenant: null; team: null; project: { projectId: string } }>>>();
+  assert<Equal<typeof now, ConnectionState<{ chat: null; tenant: null; team: null; feed: null; project: { projectId: string } }>>>();
   // Presence: the members of a room that lists them, typed by what the server shows.
   const team = room.presence.team.current;
   assert<Equal<typeof team, readonly Member<{ name: string }>[]>>();
@@ -65,6 +65,18 @@ export async function positive(): Promise<void> {
   void room.presence.chat;
   expectType<'joining' | 'joined' | 'retrying' | 'denied' | undefined>(now.rooms.chat?.status);
   expectType<number | undefined>(now.rooms.project?.length);
+  // Room streams: whether a rejoin recovered what was missed, and the event when it could not.
+  expectType<boolean | undefined>(now.rooms.feed?.recovered);
+  const stopMissed = room.missed((gap) => {
+    expectType<'chat' | 'tenant' | 'team' | 'feed' | 'project'>(gap.room);
+    if (gap.room === 'project') expectType<{ projectId: string }>(gap.data);
+    if (gap.room === 'feed') expectType<undefined>(gap.data);
+    expectType<number>(gap.position.offset);
+  });
+  stopMissed();
+  room.since({ stream: 's', epoch: 'e', offset: 3 });
+  // @ts-expect-error a position has a stream, an epoch and an offset
+  room.since({ offset: 3 });
   await room.navigate('/rooms/random');
   room.close();
 }

@@ -6,11 +6,15 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::Notify;
+
 /// How many connections are open, in total and per address.
 pub(crate) struct Caps {
     total: usize,
     per_address: usize,
     open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+    /// Told when the last connection closes (a shutdown waits for it).
+    idle: Notify,
 }
 
 impl Caps {
@@ -20,7 +24,7 @@ impl Caps {
             Some(limit) => total.min(limit.saturating_sub(64)),
             None => total,
         };
-        Caps { total, per_address, open: Mutex::new((0, HashMap::new())) }
+        Caps { total, per_address, open: Mutex::new((0, HashMap::new())), idle: Notify::new() }
     }
 
     /// A slot for a connection from `ip` (counted in the total only when it is unknown), or
@@ -36,7 +40,36 @@ impl Caps {
         if let Some(ip) = ip {
             by_address.insert(ip, here + 1);
         }
-        Some(Slot { caps: self.clone(), ip })
+        Some(Slot { caps: self.clone(), ip, counted: true })
+    }
+
+    /// A slot for one more connection from `ip` that is already counted in the total (a
+    /// connection from a trusted proxy, once the client it carries is known), or `None` over
+    /// the per-address cap.
+    pub(crate) fn admit_address(self: &Arc<Caps>, ip: IpAddr) -> Option<Slot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let here = open.1.entry(ip).or_insert(0);
+        if *here >= self.per_address {
+            if *here == 0 {
+                open.1.remove(&ip);
+            }
+            return None;
+        }
+        *here += 1;
+        Some(Slot { caps: self.clone(), ip: Some(ip), counted: false })
+    }
+
+    /// Resolves once no connection is open.
+    pub(crate) async fn idle(&self) {
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.open.lock().unwrap_or_else(|p| p.into_inner()).0 == 0 {
+                return;
+            }
+            idle.await;
+        }
     }
 }
 
@@ -45,13 +78,20 @@ impl Caps {
 pub(crate) struct Slot {
     caps: Arc<Caps>,
     ip: Option<IpAddr>,
+    /// It counts in the total (every slot but a per-address one of a proxied connection).
+    counted: bool,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut open = self.caps.open.lock().unwrap_or_else(|p| p.into_inner());
         let (total, by_address) = &mut *open;
-        *total = total.saturating_sub(1);
+        if self.counted {
+            *total = total.saturating_sub(1);
+            if *total == 0 {
+                self.caps.idle.notify_waiters();
+            }
+        }
         let Some(ip) = self.ip else { return };
         if let Some(here) = by_address.get_mut(&ip) {
             *here -= 1;

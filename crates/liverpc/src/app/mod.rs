@@ -3,7 +3,9 @@
 //! connections).
 
 pub(crate) mod caps;
+mod proxy;
 pub(crate) mod serve;
+pub(crate) mod shutdown;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +27,11 @@ use crate::wire::limits::Limits;
 use crate::wire::origin::OriginPolicy;
 use crate::wire::protocol;
 use caps::Caps;
+use proxy::{Cidr, TrustedProxies};
+use shutdown::Lifecycle;
+
+/// Where the endpoint is served unless [`AppBuilder::endpoint`] says otherwise.
+const DEFAULT_ENDPOINT: &str = "/socket.io/";
 
 type Compile<S> = fn(Arc<S>) -> Result<(Plan, ContractInfo), BuildError>;
 
@@ -52,6 +59,10 @@ struct Settings {
     limits: Limits,
     origins: OriginPolicy,
     polling: bool,
+    /// The endpoint's path.
+    endpoint: String,
+    /// Peers whose `X-Forwarded-For` is believed; none by default.
+    proxies: Vec<Cidr>,
     /// Redis URL of the bus across nodes; `None`: one node.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     redis: Option<String>,
@@ -100,6 +111,10 @@ pub struct App {
     contracts: Vec<ContractInfo>,
     /// Connections open, shared by every way the app is served.
     pub(crate) caps: Arc<Caps>,
+    /// Peers whose forwarded client address is believed.
+    pub(crate) proxies: Arc<TrustedProxies>,
+    /// Running, shutting down, or shut down.
+    pub(crate) lifecycle: Arc<Lifecycle>,
 }
 
 impl App {
@@ -110,13 +125,16 @@ impl App {
             limits: Limits::default(),
             origins: OriginPolicy::default(),
             polling: false,
+            endpoint: DEFAULT_ENDPOINT.to_owned(),
+            proxies: Vec::new(),
             redis: None,
             error: None,
         };
         AppBuilder { hook: no_hook(), state: Arc::new(()), contracts: Vec::new(), settings }
     }
 
-    /// Mounts the realtime endpoint (`/socket.io/`) on an axum router.
+    /// Mounts the realtime endpoint (`/socket.io/`, or the path given to
+    /// [`AppBuilder::endpoint`]) on an axum router.
     pub fn attach<S: Clone + Send + Sync + 'static>(&self, router: axum::Router<S>) -> axum::Router<S> {
         self.transport.attach(router)
     }
@@ -227,6 +245,50 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
         self
     }
 
+    /// Serves the endpoint on `path` instead of `/socket.io/` (e.g. under the site's base
+    /// path: `/app/socket.io/`); the page's client connects with the same `path`. It must start
+    /// and end with `/`.
+    ///
+    /// ```
+    /// let app = liverpc::App::builder().endpoint("/app/socket.io/").build();
+    /// assert!(app.is_ok());
+    /// assert!(liverpc::App::builder().endpoint("socket.io").build().is_err());
+    /// ```
+    pub fn endpoint(mut self, path: impl Into<String>) -> AppBuilder<L, S> {
+        let path = path.into();
+        let valid = path.starts_with('/') && path.ends_with('/') && !path.contains(['?', '#', '{', '}', '*']);
+        self.settings = self.settings.fail_if(!valid, BuildError::Endpoint(path.clone()));
+        self.settings.endpoint = path;
+        self
+    }
+
+    /// Believes `X-Forwarded-For` from these peers (addresses or CIDR ranges, IPv4 or IPv6):
+    /// for a connection from one of them, the client's address is the rightmost entry that is
+    /// not itself a trusted proxy. The per-address connection cap and the hook's
+    /// [`Handshake::remote_addr`] use it (port 0). Never trusted by default (Rule 10
+    /// (docs/security.md#rule-10)): a client can write any `X-Forwarded-For` it likes. A
+    /// proxy's own connection counts in the total cap; each websocket it carries counts for its
+    /// client's address.
+    ///
+    /// ```
+    /// let app = liverpc::App::builder().trusted_proxies(["127.0.0.1", "10.0.0.0/8", "fd00::/8"]).build();
+    /// assert!(app.is_ok());
+    /// assert!(liverpc::App::builder().trusted_proxies(["nginx"]).build().is_err());
+    /// ```
+    pub fn trusted_proxies<I>(mut self, proxies: I) -> AppBuilder<L, S>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        for proxy in proxies {
+            match proxy.as_ref().parse::<Cidr>() {
+                Ok(range) => self.settings.proxies.push(range),
+                Err(bad) => self.settings = self.settings.fail_if(true, BuildError::TrustedProxy(bad.0)),
+            }
+        }
+        self
+    }
+
     /// Also accepts HTTP long-polling (default: websocket only, which is what the generated
     /// client uses). Turn it on for clients behind proxies that break websockets.
     pub fn long_polling(mut self, on: bool) -> AppBuilder<L, S> {
@@ -281,7 +343,7 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
         }
         let bus = self.bus()?;
         let AppBuilder { hook, state, contracts: pending, settings } = self;
-        let transport = EngineIo::new(&settings.limits, settings.polling);
+        let transport = EngineIo::new(&settings.limits, settings.polling, &settings.endpoint);
         let hook_state = state.clone();
         let erased: HookFn = Arc::new(move |handshake| {
             let locals = hook(handshake, &hook_state);
@@ -301,6 +363,11 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
                 }
                 Pending::Values(plan) => *plan,
             };
+            if let Some((_, matcher)) = plan.route.matchers().next()
+                && plan.check.is_none()
+            {
+                return Err(BuildError::Matcher { contract: plan.namespace, matcher: matcher.to_owned() });
+            }
             if plans.iter().any(|p: &Plan| p.namespace == plan.namespace) {
                 return Err(BuildError::DuplicateContract(plan.namespace));
             }
@@ -311,6 +378,7 @@ impl<L: Send + Sync + 'static, S: Send + Sync + 'static> AppBuilder<L, S> {
             hubs.insert(hub.namespace().to_owned(), hub);
         }
         let caps = Arc::new(Caps::new(limits.max_connections, limits.max_connections_per_address));
-        Ok(App { transport, hubs, contracts, caps })
+        let proxies = Arc::new(TrustedProxies::new(settings.proxies));
+        Ok(App { transport, hubs, contracts, caps, proxies, lifecycle: Arc::default() })
     }
 }

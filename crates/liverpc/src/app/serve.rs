@@ -6,16 +6,20 @@ use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
+use futures_util::future::{Either, Ready, ready};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tower_service::Service;
 
 use crate::app::App;
-use crate::app::caps::Slot;
+use crate::app::caps::{Caps, Slot};
+use crate::app::proxy::TrustedProxies;
+use crate::app::shutdown::{Lifecycle, Phase, until};
 
 /// Binds a TCP listener with a backlog of 1024, so a burst of connects is not dropped
 /// (tokio's default backlog is 128).
@@ -54,11 +58,17 @@ impl App {
         listener: tokio::net::TcpListener,
         router: axum::Router,
     ) -> impl Future<Output = io::Result<()>> + Send + use<> {
-        let caps = self.caps.clone();
+        let served = self.served();
         async move {
+            let mut phase = served.lifecycle.watch();
             let mut out_of_descriptors = false;
             loop {
-                let (tcp, remote) = match listener.accept().await {
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    // A shutdown began: the listener goes (new connects are refused).
+                    _ = until(&mut phase, Phase::Draining) => return Ok(()),
+                };
+                let (tcp, remote) = match accepted {
                     Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of descriptors or memory: say so once per episode, wait a little.
@@ -71,14 +81,13 @@ impl App {
                     }
                 };
                 out_of_descriptors = false;
-                let Some(slot) = caps.admit(Some(remote.ip())) else {
+                let Some(stream) = served.admit(tcp, Vec::new(), Some(remote)) else {
                     continue; // dropping `tcp` closes it
                 };
-                if let Err(e) = tcp.set_nodelay(true) {
+                if let Err(e) = stream.io.set_nodelay(true) {
                     tracing::debug!(error = %e, "could not set TCP_NODELAY");
                 }
-                let io = Stream { io: tcp, prefix: Vec::new(), read: 0, _slot: Some(slot) };
-                tokio::spawn(connection(router.clone(), io, Some(remote)));
+                tokio::spawn(connection(router.clone(), stream, Some(remote), served.clone()));
             }
         }
     }
@@ -87,7 +96,9 @@ impl App {
     /// `already_read` is what that server read from it before (the start of the HTTP request).
     /// Resolves when the connection closes. It counts against the app's connection caps like
     /// one [`serve`](App::serve) accepted (against the total only when `remote` is unknown): one
-    /// over a cap is closed at once.
+    /// over a cap, or one handed over once [`shutdown`](App::shutdown) began, is closed at once.
+    /// `remote` is the client's address as the caller decided it (its TCP peer, or what its
+    /// own trusted proxy said).
     ///
     /// ```no_run
     /// # async fn run(app: liverpc::App, tcp: tokio::net::TcpStream, head: Vec<u8>) {
@@ -106,15 +117,21 @@ impl App {
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let served = self.served();
         // Admitted now, not when first polled: the caller learns at once.
-        let slot = self.caps.admit(remote.map(|r| r.ip()));
+        let stream =
+            if served.lifecycle.phase() == Phase::Running { served.admit(io, already_read, remote) } else { None };
         async move {
-            let Some(slot) = slot else {
-                tracing::debug!("a handed-over connection over the connection caps is closed");
+            let Some(stream) = stream else {
+                tracing::debug!("a handed-over connection over the connection caps, or during a shutdown, is closed");
                 return;
             };
-            connection(router, Stream { io, prefix: already_read, read: 0, _slot: Some(slot) }, remote).await;
+            connection(router, stream, remote, served).await;
         }
+    }
+
+    fn served(&self) -> Served {
+        Served { caps: self.caps.clone(), proxies: self.proxies.clone(), lifecycle: self.lifecycle.clone() }
     }
 }
 
@@ -122,13 +139,34 @@ impl App {
 /// its head's headers for its lifetime: each namespace connect is decided with them.
 pub(crate) const MAX_HEAD: usize = 16 * 1024;
 
-/// One HTTP/1.1 connection, websocket upgrades included.
-async fn connection<I>(router: axum::Router, io: Stream<I>, remote: Option<SocketAddr>)
+/// What serving a connection needs of its app.
+#[derive(Clone)]
+struct Served {
+    caps: Arc<Caps>,
+    proxies: Arc<TrustedProxies>,
+    lifecycle: Arc<Lifecycle>,
+}
+
+impl Served {
+    /// The connection under the caps, or `None` over one. A trusted proxy's connection counts
+    /// in the total only: the clients it carries are counted per address as they upgrade.
+    fn admit<I>(&self, io: I, prefix: Vec<u8>, remote: Option<SocketAddr>) -> Option<Stream<I>> {
+        let ip = remote.map(|r| r.ip());
+        let proxied = ip.is_some_and(|ip| self.proxies.trusts(ip));
+        let slot = self.caps.admit(if proxied { None } else { ip })?;
+        let client = proxied.then(Arc::default);
+        Some(Stream { io, prefix, read: 0, _slot: slot, client })
+    }
+}
+
+/// One HTTP/1.1 connection, websocket upgrades included. A shutdown ends it gracefully (a
+/// request under way is answered, keep-alive ends); past the shutdown's deadline it is dropped.
+async fn connection<I>(router: axum::Router, io: Stream<I>, remote: Option<SocketAddr>, served: Served)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = WithPeer { router, remote };
-    let served = hyper::server::conn::http1::Builder::new()
+    let service = WithPeer { router, remote, client: io.client.clone(), served: served.clone() };
+    let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         // A client that never finishes its request head holds a descriptor: not for long.
         .header_read_timeout(Duration::from_secs(10))
@@ -136,41 +174,81 @@ where
         // connection's read buffer could grow to, and keep while the connection lives.
         .max_buf_size(MAX_HEAD)
         .serve_connection(TokioIo::new(io), service)
-        .with_upgrades()
-        .await;
+        .with_upgrades();
+    tokio::pin!(connection);
+    let mut phase = served.lifecycle.watch();
+    let mut closing = served.lifecycle.watch();
+    let served = tokio::select! {
+        served = connection.as_mut() => served,
+        _ = until(&mut phase, Phase::Draining) => {
+            connection.as_mut().graceful_shutdown();
+            tokio::select! {
+                served = connection.as_mut() => served,
+                _ = until(&mut closing, Phase::Closing) => return,
+            }
+        }
+    };
     if let Err(e) = served {
         tracing::debug!(error = %e, "connection ended with an error");
     }
 }
 
-/// The router, with the peer's address in every request's extensions (as axum's
-/// `into_make_service_with_connect_info` gives it).
+/// The router, with the client's address in every request's extensions (as axum's
+/// `into_make_service_with_connect_info` gives it): the peer's, or behind a trusted proxy the
+/// one it forwarded.
 #[derive(Clone)]
 struct WithPeer {
     router: axum::Router,
     remote: Option<SocketAddr>,
+    /// The per-address slot of the client a trusted proxy's connection carries (a websocket).
+    client: Option<Arc<Mutex<Option<Slot>>>>,
+    served: Served,
 }
 
 impl hyper::service::Service<http::Request<hyper::body::Incoming>> for WithPeer {
     type Response = axum::response::Response;
     type Error = Infallible;
-    type Future = axum::routing::future::RouteFuture<Infallible>;
+    type Future =
+        Either<Ready<Result<axum::response::Response, Infallible>>, axum::routing::future::RouteFuture<Infallible>>;
 
     fn call(&self, mut request: http::Request<hyper::body::Incoming>) -> Self::Future {
-        if let Some(remote) = self.remote {
+        let mut remote = self.remote;
+        if let (Some(peer), Some(cell)) = (self.remote, &self.client)
+            && let Some(client) = self.served.proxies.client(peer.ip(), request.headers())
+        {
+            remote = Some(SocketAddr::new(client, 0));
+            // A websocket is this client's connection from now on: counted per address.
+            if request.headers().contains_key(http::header::UPGRADE) {
+                let Some(slot) = self.served.caps.admit_address(client) else {
+                    return Either::Left(ready(Ok(over_the_cap())));
+                };
+                *cell.lock().unwrap_or_else(|p| p.into_inner()) = Some(slot);
+            }
+        }
+        if let Some(remote) = remote {
             request.extensions_mut().insert(ConnectInfo(remote));
         }
-        self.router.clone().call(request.map(axum::body::Body::new))
+        Either::Right(self.router.clone().call(request.map(axum::body::Body::new)))
     }
 }
 
+/// The answer to an upgrade over the per-address cap, behind a trusted proxy.
+fn over_the_cap() -> axum::response::Response {
+    let mut response = axum::response::Response::new(axum::body::Body::from("too many connections from this address"));
+    *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+    response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    response
+}
+
 /// A connection's byte stream: replays what was already read, then reads the socket; holds
-/// its cap slot for as long as the stream lives (an upgraded websocket keeps it).
+/// its cap slots for as long as the stream lives (an upgraded websocket keeps them).
 struct Stream<I> {
     io: I,
     prefix: Vec<u8>,
     read: usize,
-    _slot: Option<Slot>,
+    _slot: Slot,
+    /// Behind a trusted proxy: the slot of the client it carries, once known.
+    client: Option<Arc<Mutex<Option<Slot>>>>,
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for Stream<I> {

@@ -2,15 +2,16 @@
 //! tests run several engines in one process through it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use serde_json::value::RawValue;
 
 use super::{Bus, Interest, Member, Place, RoomMessage, Sink};
 use crate::future::BoxFuture;
 
-/// Every node of one bus, by number, with where it receives.
-type Nodes = Arc<Mutex<Vec<(usize, Arc<dyn Sink>)>>>;
+/// Every node of one bus, by number, with where it receives. Weak: the sink (an engine) holds
+/// this bus, and an engine no one holds any more must be freed.
+type Nodes = Arc<Mutex<Vec<(usize, Weak<dyn Sink>)>>>;
 /// The members listed in each (namespace, room), in the order they came.
 type Presence = Arc<Mutex<HashMap<(String, String), Vec<Member>>>>;
 
@@ -43,12 +44,16 @@ impl Bus for LocalBus {
         // Delivery runs under the lock: the messages of one node reach the others in order.
         let nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
         for (_, sink) in nodes.iter().filter(|(n, _)| *n != self.me) {
-            sink.deliver(message);
+            if let Some(sink) = sink.upgrade() {
+                sink.deliver(message);
+            }
         }
     }
 
     fn start(&self, sink: Arc<dyn Sink>) {
-        self.nodes.lock().unwrap_or_else(|p| p.into_inner()).push((self.me, sink));
+        let mut nodes = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        nodes.retain(|(_, sink)| sink.strong_count() > 0);
+        nodes.push((self.me, Arc::downgrade(&sink)));
     }
 
     fn interest(&self, _namespace: &str, _room: &str) -> Interest {

@@ -6,6 +6,8 @@
 //! node tells the bus which rooms it has members in ([`Bus::interest`]), so that a bus that routes
 //! by room (Redis: one channel per room) only carries a room to the nodes that need it.
 //! [`LocalBus`] is the bus of an app on one node; `RedisBus` (feature `redis`) spans processes.
+//! [`MemoryStreams`] keeps the streams of rooms with history (positions, the last messages) on
+//! this node.
 //! Nothing here imports the engine: this is a leaf module.
 
 use std::any::Any;
@@ -18,10 +20,12 @@ use crate::future::BoxFuture;
 mod local;
 #[cfg(feature = "redis")]
 mod redis;
+mod stream;
 
 pub(crate) use local::LocalBus;
 #[cfg(feature = "redis")]
 pub(crate) use redis::RedisBus;
+pub(crate) use stream::MemoryStreams;
 
 /// What happens to a room's members.
 #[derive(Debug, Clone, Copy)]

@@ -18,6 +18,7 @@ use crate::engine::{DecideFn, HandlerFn, Plan, PresenceFn, RoomPlan, Socket};
 use crate::future::BoxFuture;
 use crate::wire::error::{BuildError, Rejection};
 use crate::wire::key::RoomKey;
+use crate::wire::stream::History;
 
 /// A handler as declared: the socket, the app's state and the raw payload in.
 type DeclaredHandler<S> =
@@ -35,11 +36,13 @@ pub struct Declarations<C: Contract> {
     rooms: Vec<(Arc<DeclaredRoom<C::State>>, RoomInfo)>,
     /// Rooms that list their members: the room's name and what a member shows.
     presence: Vec<(String, PresenceFn, TsType)>,
+    /// Rooms that keep history.
+    history: Vec<(String, History)>,
 }
 
 impl<C: Contract> Declarations<C> {
     pub(crate) fn new() -> Declarations<C> {
-        Declarations { handlers: Vec::new(), rooms: Vec::new(), presence: Vec::new() }
+        Declarations { handlers: Vec::new(), rooms: Vec::new(), presence: Vec::new(), history: Vec::new() }
     }
 
     /// Adds a page -> server handler (the tutorial's `fromClient`). The page calls
@@ -268,6 +271,37 @@ impl<C: Contract> Declarations<C> {
     }
 }
 
+impl<C: Contract> Declarations<C> {
+    /// Makes room `name` keep history: each message emitted to one of its keys (a key whose
+    /// first part is `name`, as `key!["chat", id]` for room `chat`) gets a position, the last
+    /// `history.size` are kept for `history.ttl`, and a page that reconnects gets what it
+    /// missed, in order, before anything live; past the window it is told (`recovered: false`
+    /// in its room state, and the `missed` event). [`Emitter::history`](crate::Emitter::history)
+    /// reads it for a server-rendered page.
+    ///
+    /// ```
+    /// use liverpc::{key, Contract, Declarations, History};
+    ///
+    /// struct Chat;
+    /// impl Contract for Chat {
+    ///     const ROUTE: &'static str = "/rooms/[roomId]";
+    ///     const NAME: &'static str = "chat";
+    ///     type Locals = ();
+    ///     type State = ();
+    ///     type ToClient = ();
+    ///     fn socket(socket: Declarations<Self>) -> Declarations<Self> {
+    ///         socket
+    ///             .auto_join("chat", |cx| async move { Ok(key!["chat", cx.param("roomId")?]) })
+    ///             .history("chat", History::last(100))
+    ///     }
+    /// }
+    /// ```
+    pub fn history(mut self, room: &str, history: History) -> Declarations<C> {
+        self.history.push((room.to_owned(), history));
+        self
+    }
+}
+
 /// Compiles contract `C` to the engine's plan (checking every name) and to its description
 /// for code generation; `state` is what `cx.state()` returns.
 pub(crate) fn compile<C: Contract>(state: Arc<C::State>) -> Result<(Plan, ContractInfo), BuildError> {
@@ -297,13 +331,16 @@ pub(crate) fn compile<C: Contract>(state: Arc<C::State>) -> Result<(Plan, Contra
         let state = state.clone();
         let run: DecideFn = Arc::new(move |socket: Socket, raw| decide(socket, &state, raw));
         let exposed = room_info.payload.is_some();
-        let room = RoomPlan { exposed, auto_join: room_info.auto_join, decide: run, presence: None };
+        let room = RoomPlan { exposed, auto_join: room_info.auto_join, decide: run, presence: None, history: None };
         plan.room(&room_info.name, room)?;
         info.rooms.push(room_info);
     }
     for (room, show, shown) in declared.presence {
         plan.presence(&room, show)?;
         info.presence.push((room, shown));
+    }
+    for (room, history) in declared.history {
+        plan.history(&room, history)?;
     }
     Ok((plan, info))
 }

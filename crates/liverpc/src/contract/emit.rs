@@ -5,8 +5,9 @@ use std::marker::PhantomData;
 use crate::contract::Contract;
 use crate::contract::event::{Declares, Event};
 use crate::engine::{Hub, Socket};
-use crate::wire::error::{EmitError, Rejection};
+use crate::wire::error::{EmitError, HistoryError, Rejection};
 use crate::wire::key::RoomKey;
+use crate::wire::stream::Recent;
 
 /// Sends a contract's events to its rooms from anywhere: an axum handler, a background task.
 /// Cheap to clone. Get one with [`App::emitter`](crate::App::emitter).
@@ -55,6 +56,48 @@ impl<C: Contract> Emitter<C> {
     /// Targets every socket in `room`.
     pub fn to(&self, room: &RoomKey) -> Broadcast<C> {
         Broadcast::new(self.hub.clone(), room.clone(), None)
+    }
+
+    /// The last `limit` messages of `room` (at most its history's size), oldest first, each
+    /// with its event name, JSON payload and position, and the position after them. A page
+    /// rendered from them hands that position to its client (`chat({ since })`), whose live
+    /// messages then start exactly after: no gap, no duplicate. An error when the key has no
+    /// stream (its room declares no [`history`](crate::Declarations::history)).
+    ///
+    /// ```
+    /// use liverpc::{key, App, Contract, Declarations, Emitter, Event, History};
+    ///
+    /// #[derive(serde::Serialize, ts_rs::TS)]
+    /// struct Message { text: String }
+    /// impl Event for Message { const NAME: &'static str = "message"; }
+    ///
+    /// struct Chat;
+    /// impl Contract for Chat {
+    ///     type Locals = ();
+    ///     type State = ();
+    ///     type ToClient = (Message,);
+    ///     const ROUTE: &'static str = "/rooms/[roomId]";
+    ///     const NAME: &'static str = "chat";
+    ///     fn socket(socket: Declarations<Self>) -> Declarations<Self> {
+    ///         socket
+    ///             .auto_join("chat", |cx| async move { Ok(key!["chat", cx.param("roomId")?]) })
+    ///             .history("chat", History::last(100))
+    ///     }
+    /// }
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let app = App::builder().contract::<Chat>().build()?;
+    /// let chat: Emitter<Chat> = app.emitter()?;
+    /// let general = key!["chat", "general"];
+    /// chat.to(&general).emit(&Message { text: "hi".into() }).await?;
+    /// let recent = chat.history(&general, 50).await?;
+    /// assert_eq!(recent.messages[0].payload.get(), r#"{"text":"hi"}"#);
+    /// assert_eq!((recent.messages[0].position.offset, recent.position.offset), (1, 1));
+    /// # Ok(()) }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(run()).unwrap();
+    /// ```
+    pub async fn history(&self, room: &RoomKey, limit: usize) -> Result<Recent, HistoryError> {
+        self.hub.history(room, limit)
     }
 }
 

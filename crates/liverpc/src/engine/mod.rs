@@ -6,28 +6,33 @@
 //! (Rule 8 (docs/security.md#rule-8)). It reaches connections through the [`transport`](crate::transport) seam and the
 //! other nodes through the [`bus`](crate::bus) seam, and knows neither's implementation.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures_util::FutureExt;
 use serde_json::value::RawValue;
 
-use crate::bus::{Action, Bus, RoomMessage, Sink};
+use crate::bus::{Action, Bus, MemoryStreams, RoomMessage, Sink};
 use crate::future::BoxFuture;
 use crate::transport::{Acceptor, Inbound, Link, Transport};
-use crate::wire::error::{EmitError, Rejection};
+use crate::wire::error::{EmitError, HistoryError, Rejection};
 use crate::wire::handshake::Handshake;
 use crate::wire::key::RoomKey;
 use crate::wire::limits::Limits;
 use crate::wire::origin::OriginPolicy;
-use crate::wire::protocol::{ConnectAuth, Refusal};
+use crate::wire::protocol::{self, ConnectAuth, Refusal};
+use crate::wire::stream::Recent;
 
+mod cancel;
 mod id;
 mod plan;
 mod socket;
 
-pub(crate) use plan::{DecideFn, HandlerFn, HookFn, Plan, PresenceFn, RoomPlan};
+pub(crate) use cancel::Cancel;
+pub use cancel::Cancelled;
+pub(crate) use plan::{CheckFn, DecideFn, HandlerFn, HookFn, Plan, PresenceFn, RoomPlan};
 pub(crate) use socket::{Locals, Socket};
 
 /// What every contract of an app shares.
@@ -37,6 +42,10 @@ pub(crate) struct Shared {
     origins: OriginPolicy,
     transport: Arc<dyn Transport>,
     bus: Arc<dyn Bus>,
+    /// The streams of rooms with history, on this node.
+    streams: MemoryStreams,
+    /// The served plans by namespace: which rooms of another node's messages have a stream.
+    plans: RwLock<HashMap<String, Arc<Plan>>>,
     /// Handshakes being decided now (Rule 5 (docs/security.md#rule-5): a flood of connects cannot pile up hook calls).
     handshakes: AtomicUsize,
 }
@@ -54,7 +63,16 @@ impl Engine {
         transport: Arc<dyn Transport>,
         bus: Arc<dyn Bus>,
     ) -> Engine {
-        let shared = Arc::new(Shared { hook, limits, origins, transport, bus, handshakes: AtomicUsize::new(0) });
+        let shared = Arc::new(Shared {
+            hook,
+            limits,
+            origins,
+            transport,
+            bus,
+            streams: MemoryStreams::default(),
+            plans: RwLock::default(),
+            handshakes: AtomicUsize::new(0),
+        });
         shared.bus.start(shared.clone());
         Engine { shared }
     }
@@ -62,6 +80,10 @@ impl Engine {
     /// Serves a contract: connects to its namespace are decided by the engine from now on.
     pub(crate) fn serve(&self, plan: Plan) -> Hub {
         let hub = Hub { shared: self.shared.clone(), plan: Arc::new(plan) };
+        if !hub.plan.streams.is_empty() {
+            let mut plans = self.shared.plans.write().unwrap_or_else(|p| p.into_inner());
+            plans.insert(hub.plan.namespace.clone(), hub.plan.clone());
+        }
         self.shared.transport.mount(&hub.plan.namespace, Arc::new(Endpoint { hub: hub.clone() }));
         hub
     }
@@ -71,7 +93,22 @@ impl Sink for Shared {
     fn deliver(&self, message: &RoomMessage<'_>) {
         match message.action {
             Action::Emit { event, payload } => {
-                self.transport.broadcast(message.namespace, message.room, event, payload, None);
+                let (namespace, room) = (message.namespace, message.room);
+                let history = if event.starts_with(protocol::RESERVED_PREFIX) {
+                    None
+                } else {
+                    let plans = self.plans.read().unwrap_or_else(|p| p.into_inner());
+                    plans.get(namespace).and_then(|plan| plan.stream_of_encoded(room))
+                };
+                match history {
+                    // Another node's message to a room with history: a position in this
+                    // node's stream, so this node's members can recover it too.
+                    Some(history) => self.streams.append(namespace, room, history, event, payload, |position| {
+                        let meta = serde_json::value::to_raw_value(position).ok();
+                        self.transport.broadcast(namespace, room, event, payload, meta.as_deref(), None)
+                    }),
+                    None => self.transport.broadcast(namespace, room, event, payload, None, None),
+                };
             }
             Action::Disconnect => {
                 self.transport.disconnect_room(message.namespace, message.room, None);
@@ -105,19 +142,48 @@ impl Hub {
         if !self.plan.events.iter().any(|e| e == event) {
             return Err(EmitError::UnknownEvent { contract: self.plan.namespace.clone(), event: event.to_owned() });
         }
+        let history = self.plan.stream_of(room);
         let room = room.encode();
         let namespace = self.namespace();
         let except = except.map(Socket::link_id);
-        let delivered = self.shared.transport.broadcast(namespace, &room, event, payload, except.as_ref());
-        self.shared.bus.publish(&RoomMessage { namespace, room: &room, action: Action::Emit { event, payload } });
+        let (transport, bus) = (&self.shared.transport, &self.shared.bus);
+        let message = RoomMessage { namespace, room: &room, action: Action::Emit { event, payload } };
+        let Some(history) = history else {
+            let delivered = transport.broadcast(namespace, &room, event, payload, None, except.as_ref());
+            bus.publish(&message);
+            return Ok(delivered);
+        };
+        // Under the stream's lock: members get the room's messages in offset order, and a
+        // socket recovering the room gets this one either in its replay or live, once.
+        let delivered = self.shared.streams.append(namespace, &room, history, event, payload, |position| {
+            let meta = serde_json::value::to_raw_value(position).ok();
+            transport.broadcast(namespace, &room, event, payload, meta.as_deref(), except.as_ref())
+        });
+        // Outside it: another node's delivery takes its own stream's lock. The emits of one
+        // call are published in the order made (Rule 7 (docs/security.md#rule-7)); each node
+        // numbers the room's messages in its own stream.
+        bus.publish(&message);
         Ok(delivered)
+    }
+
+    /// The last `limit` messages of `room` (at most its history's size), with their positions,
+    /// and the position after them.
+    pub(crate) fn history(&self, room: &RoomKey, limit: usize) -> Result<Recent, HistoryError> {
+        let Some(history) = self.plan.stream_of(room) else {
+            return Err(HistoryError::NoHistory {
+                contract: self.plan.namespace.clone(),
+                key: room.encode(),
+                room: room.parts().first().cloned().unwrap_or_default(),
+            });
+        };
+        Ok(self.shared.streams.recent(self.namespace(), &room.encode(), history, limit.min(history.size)))
     }
 
     /// Sends a reserved event (`liverpc:*`) to `room` (encoded) on every node but `except`.
     fn reserved(&self, room: &str, event: &str, payload: &RawValue, except: Option<&Socket>) {
         let namespace = self.namespace();
         let except = except.map(Socket::link_id);
-        self.shared.transport.broadcast(namespace, room, event, payload, except.as_ref());
+        self.shared.transport.broadcast(namespace, room, event, payload, None, except.as_ref());
         self.shared.bus.publish(&RoomMessage { namespace, room, action: Action::Emit { event, payload } });
     }
 
@@ -166,8 +232,27 @@ impl Acceptor for Endpoint {
                 return Err(Refusal::Unavailable);
             }
             let _slot = HandshakeSlot(&shared.handshakes);
-            let path = auth.and_then(|raw| serde_json::from_str::<ConnectAuth>(raw.get()).ok()).map(|a| a.path);
-            let params = path.as_deref().and_then(|p| plan.route.matches(p)).ok_or(Refusal::NotFound)?;
+            let auth = auth.and_then(|raw| serde_json::from_str::<ConnectAuth>(raw.get()).ok());
+            let params = auth.as_ref().and_then(|a| plan.route.matches(&a.path)).ok_or(Refusal::NotFound)?;
+            // `[id=integer]`: the URL is this route's only if the matchers accept its params.
+            if let Some(check) = &plan.check {
+                match guarded(shared.limits.handler_timeout, async { check(params.clone()).await }).await {
+                    Ok(Ok(true)) => {}
+                    Ok(Ok(false)) => return Err(Refusal::NotFound),
+                    Ok(Err(refuse)) => return Err(refuse.into()),
+                    Err(_) => {
+                        tracing::warn!(namespace = %plan.namespace, "the route's param matchers did not answer; refused `unavailable`");
+                        return Err(Refusal::Unavailable);
+                    }
+                }
+            }
+            // Only auto-joined rooms with history read it: no allocation for any other page.
+            let since = match &auth {
+                Some(auth) if !plan.streams.is_empty() => {
+                    protocol::positions(auth.since.as_deref(), shared.limits.max_rooms)
+                }
+                _ => Vec::new(),
+            };
             // The hook is called inside the guard: a panic while making its future is caught too.
             let locals = match guarded(shared.limits.handler_timeout, async { (shared.hook)(handshake).await }).await {
                 Ok(Ok(locals)) => locals,
@@ -181,7 +266,7 @@ impl Acceptor for Endpoint {
                     return Err(Refusal::Internal);
                 }
             };
-            let socket = Socket::open(hub.clone(), link, params, locals).await;
+            let socket = Socket::open(hub.clone(), link, params, locals, since).await;
             let inbound: Arc<dyn Inbound> = Arc::new(socket);
             Ok(inbound)
         })
@@ -202,6 +287,33 @@ async fn guarded<T>(limit: Duration, future: impl Future<Output = T>) -> Result<
         Ok(Err(_)) => Err(Guarded::Panicked),
         Err(_) => Err(Guarded::TimedOut),
     }
+}
+
+/// Runs user code Rust cannot stop (a plan made with `cancel_by_signal`) under the deadline:
+/// past it, `timed_out` answers the page, `cancel` asks the code to stop, and the future is
+/// awaited for one more deadline to settle (the socket's next job waits for it: Rule 7
+/// (docs/security.md#rule-7)); then it is dropped, with a warning.
+async fn patient<T>(
+    limit: Duration,
+    cancel: &Cancel,
+    future: impl Future<Output = T>,
+    timed_out: impl FnOnce(),
+) -> Result<T, Guarded> {
+    let future = std::panic::AssertUnwindSafe(future).catch_unwind();
+    tokio::pin!(future);
+    match tokio::time::timeout(limit, &mut future).await {
+        Ok(Ok(value)) => return Ok(value),
+        Ok(Err(_)) => return Err(Guarded::Panicked),
+        Err(_) => {}
+    }
+    timed_out();
+    cancel.cancel(Cancelled::TimedOut);
+    if tokio::time::timeout(limit, future).await.is_err() {
+        tracing::warn!(
+            "user code ignored its cancellation for {limit:?} after timing out; the socket's next job runs without waiting for it"
+        );
+    }
+    Err(Guarded::TimedOut)
 }
 
 /// User code that may not return: what its log line names.
@@ -229,11 +341,14 @@ fn rejection(why: Guarded, namespace: &str, work: Work<'_>) -> Rejection {
         }
     }
     match why {
-        Guarded::TimedOut => {
-            Rejection::new(crate::wire::error::ErrorCode::Timeout, "the server took too long to answer")
-        }
+        Guarded::TimedOut => timed_out(),
         Guarded::Panicked => Rejection::internal(),
     }
+}
+
+/// The answer to user code past its deadline.
+fn timed_out() -> Rejection {
+    Rejection::new(crate::wire::error::ErrorCode::Timeout, "the server took too long to answer")
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ use crate::wire::error::{BuildError, Rejection};
 use crate::wire::handshake::{Handshake, Refuse};
 use crate::wire::key::RoomKey;
 use crate::wire::protocol::{self, RESERVED_NAMES, RESERVED_PREFIX};
-use crate::wire::route::{Route, is_identifier};
+use crate::wire::route::{Params, Route, is_identifier};
+use crate::wire::stream::History;
 
 /// The connection hook: handshake in, locals out.
 pub(crate) type HookFn = Arc<dyn Fn(Handshake) -> BoxFuture<'static, Result<Locals, Refuse>> + Send + Sync>;
@@ -27,6 +28,10 @@ pub(crate) type HandlerFn =
 /// out, or the refusal.
 pub(crate) type DecideFn =
     Arc<dyn Fn(Socket, Option<Box<RawValue>>) -> BoxFuture<'static, Result<RoomKey, Rejection>> + Send + Sync>;
+
+/// Whether a matched URL's params pass the route's matchers (`[id=integer]`); `Err` when it
+/// cannot be decided now.
+pub(crate) type CheckFn = Arc<dyn Fn(Params) -> BoxFuture<'static, Result<bool, Refuse>> + Send + Sync>;
 
 /// What a member of a room shows the others, from its connection's locals (`None`: nothing
 /// can be shown, the member is not listed).
@@ -42,6 +47,8 @@ pub(crate) struct RoomPlan {
     pub(crate) decide: DecideFn,
     /// The room lists its members to each other (presence).
     pub(crate) presence: Option<PresenceFn>,
+    /// The room keeps history: its keys (whose first part is the room's name) have a stream.
+    pub(crate) history: Option<History>,
 }
 
 /// One contract: its namespace, route, events, handlers and rooms.
@@ -53,6 +60,12 @@ pub(crate) struct Plan {
     pub(crate) rooms: HashMap<String, RoomPlan>,
     /// Auto-joined rooms, in declaration order.
     pub(crate) auto_join: Vec<String>,
+    /// Rooms with history, by name: a key whose first part is one of them has a stream.
+    pub(crate) streams: HashMap<String, History>,
+    /// Its user code is stopped by asking, not by dropping it (see `engine::patient`).
+    pub(crate) cancel_by_signal: bool,
+    /// Runs the route's param matchers; a route with matchers has one.
+    pub(crate) check: Option<CheckFn>,
 }
 
 impl Plan {
@@ -68,6 +81,9 @@ impl Plan {
             handlers: HashMap::new(),
             rooms: HashMap::new(),
             auto_join: Vec::new(),
+            streams: HashMap::new(),
+            cancel_by_signal: false,
+            check: None,
         })
     }
 
@@ -119,6 +135,38 @@ impl Plan {
         Ok(())
     }
 
+    /// Makes room `name` keep history: every key whose first part is `name` gets a stream.
+    pub(crate) fn history(&mut self, name: &str, history: History) -> Result<(), BuildError> {
+        let contract = self.namespace.clone();
+        if history.size == 0 || history.size > History::MAX_SIZE {
+            let (name, size, max) = (name.to_owned(), history.size, History::MAX_SIZE);
+            return Err(BuildError::HistorySize { contract, name, size, max });
+        }
+        let room = self
+            .rooms
+            .get_mut(name)
+            .ok_or_else(|| BuildError::HistoryWithoutRoom { contract: contract.clone(), name: name.to_owned() })?;
+        if room.history.replace(history).is_some() {
+            return Err(BuildError::Duplicate { contract, what: "history", name: name.to_owned() });
+        }
+        self.streams.insert(name.to_owned(), history);
+        Ok(())
+    }
+
+    /// The history of `key`'s stream, if it has one (its first part names a room with history).
+    pub(crate) fn stream_of(&self, key: &RoomKey) -> Option<History> {
+        self.streams.get(key.parts().first()?).copied()
+    }
+
+    /// The same, for a room as the transport names it (a key encoded as a JSON array).
+    pub(crate) fn stream_of_encoded(&self, room: &str) -> Option<History> {
+        if self.streams.is_empty() {
+            return None;
+        }
+        let parts: Vec<String> = serde_json::from_str(room).ok()?;
+        self.streams.get(parts.first()?).copied()
+    }
+
     fn duplicate(&self, what: &'static str, name: &str) -> BuildError {
         BuildError::Duplicate { contract: self.namespace.clone(), what, name: name.to_owned() }
     }
@@ -140,7 +188,7 @@ mod tests {
 
     fn room(exposed: bool, auto_join: bool) -> RoomPlan {
         let decide: DecideFn = Arc::new(|_, _| Box::pin(async { Ok(RoomKey::new(["x"])) }));
-        RoomPlan { exposed, auto_join, decide, presence: None }
+        RoomPlan { exposed, auto_join, decide, presence: None, history: None }
     }
 
     #[test]
@@ -150,5 +198,20 @@ mod tests {
         plan.room("chat", room(false, true)).unwrap();
         assert_eq!(plan.auto_join, ["chat"]);
         assert!(matches!(plan.room("chat", room(false, false)), Err(BuildError::Duplicate { what: "room", .. })));
+    }
+
+    #[test]
+    fn a_key_has_a_stream_when_its_first_part_names_a_room_with_history() {
+        let mut plan = Plan::new("/", "chat").unwrap();
+        plan.room("chat", room(false, true)).unwrap();
+        plan.room("tenant", room(false, false)).unwrap();
+        assert!(matches!(plan.history("nope", History::last(5)), Err(BuildError::HistoryWithoutRoom { .. })));
+        assert!(matches!(plan.history("chat", History::last(0)), Err(BuildError::HistorySize { .. })));
+        plan.history("chat", History::last(5)).unwrap();
+        assert!(matches!(plan.history("chat", History::last(5)), Err(BuildError::Duplicate { what: "history", .. })));
+        assert_eq!(plan.stream_of(&RoomKey::new(["chat", "general"])), Some(History::last(5)));
+        assert_eq!(plan.stream_of_encoded(r#"["chat","general"]"#), Some(History::last(5)));
+        assert_eq!(plan.stream_of(&RoomKey::new(["tenant", "acme"])), None);
+        assert_eq!(plan.stream_of_encoded(r#"["general","chat"]"#), None);
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::value::RawValue;
 use tokio::task::AbortHandle;
 
-use super::{Guarded, Hub, Work, guarded, id, rejection};
+use super::{Cancel, Cancelled, Guarded, Hub, Work, guarded, id, patient, rejection, timed_out};
 use crate::bus::{Interest, Place};
 use crate::future::BoxFuture;
 use crate::transport::{Ack, Inbound, Link, LinkId};
@@ -17,6 +17,7 @@ use crate::wire::key::RoomKey;
 use crate::wire::limits::RateLimiter;
 use crate::wire::protocol::{self, Answer, PresenceEvent, PresenceMember, RoomStatus};
 use crate::wire::route::Params;
+use crate::wire::stream::{History, Position, stream_id};
 
 /// A connection's locals, whatever the front-end's type for them.
 pub(crate) type Locals = Arc<dyn Any + Send + Sync>;
@@ -36,10 +37,19 @@ struct SocketInner {
     limiter: Arc<RateLimiter>,
     held: Mutex<Held>,
     queue: Mutex<Jobs>,
+    /// The running job's cancellation (a new one per job).
+    cancel: Mutex<Cancel>,
     /// How the auto-joins went (the key, to list in presence), reported once the page is
     /// connected.
     auto: Mutex<Vec<(String, Result<RoomKey, Rejection>)>>,
+    /// The positions the page's handshake carried, for its auto-joined rooms with history
+    /// (taken once they are joined).
+    since: Mutex<Vec<Position>>,
 }
+
+/// Where a socket that joined a room with history is in its stream, and whether what it
+/// missed was replayed (`None`: it sent no position of that stream).
+type InStream = Option<(Position, Option<bool>)>;
 
 /// The rooms a socket holds: one entry per join request (room name and payload digest).
 /// A `Vec`: at most `max_rooms` entries, where a scan is as fast as a map and costs less.
@@ -91,7 +101,13 @@ struct Job {
 impl Socket {
     /// A socket whose handshake was accepted; decides and joins its auto-joined rooms, so they
     /// are held before the page can send its first call.
-    pub(super) async fn open(hub: Hub, link: Arc<dyn Link>, params: Params, locals: Locals) -> Socket {
+    pub(super) async fn open(
+        hub: Hub,
+        link: Arc<dyn Link>,
+        params: Params,
+        locals: Locals,
+        since: Vec<Position>,
+    ) -> Socket {
         let limits = &hub.shared.limits;
         let limiter =
             link.limiter().unwrap_or_else(|| Arc::new(RateLimiter::new(limits.calls_per_second, limits.burst)));
@@ -106,14 +122,16 @@ impl Socket {
             limiter,
             held: Mutex::default(),
             queue: Mutex::default(),
+            cancel: Mutex::default(),
             auto: Mutex::default(),
+            since: Mutex::new(since),
         }));
         let mut auto = Vec::with_capacity(plan.auto_join.len());
         for name in &plan.auto_join {
-            let held = socket
-                .decide(name, None)
-                .await
-                .and_then(|key| Ok((key.clone(), socket.hold(name, protocol::digest(None), key)?)));
+            let held = socket.decide(name, None, &mut None).await.and_then(|key| {
+                socket.check_stream(name, &key)?;
+                Ok((key.clone(), socket.hold(name, protocol::digest(None), key)?))
+            });
             // Subscribed before the page is told it is connected, so that `joined` holds.
             let joined = match held {
                 Ok((key, ready)) => {
@@ -159,15 +177,72 @@ impl Socket {
 
     /// Decides and joins room `name`; `data` is the page's payload for an exposed room.
     pub(crate) async fn join(&self, name: &str, data: Option<Box<RawValue>>) -> Result<RoomKey, Rejection> {
+        self.join_answering(name, data, &[], &mut None).await.map(|(key, _)| key)
+    }
+
+    /// A join the page asked for: `ack` is answered `timeout` at the deadline when the decision
+    /// is waited for past it.
+    /// `since` holds the page's last positions: a room with history replays what the page
+    /// missed after its position, before anything live.
+    async fn join_answering(
+        &self,
+        name: &str,
+        data: Option<Box<RawValue>>,
+        since: &[Position],
+        ack: &mut Option<Ack>,
+    ) -> Result<(RoomKey, InStream), Rejection> {
         let data = data.filter(|raw| raw.get().trim() != "null");
         let digest = protocol::digest(data.as_deref().map(RawValue::get));
-        let key = self.decide(name, data).await?;
+        let key = self.decide(name, data, ack).await?;
+        self.check_stream(name, &key)?;
         // Answered once the room's messages from other nodes reach this one too (Rule 6 (docs/security.md#rule-6)).
         if let Some(ready) = self.hold(name, digest, key.clone())? {
             ready.await;
         }
+        let joined = self.0.hub.plan.stream_of(&key).and_then(|history| self.recover(&key, history, since));
         self.list(name, &key);
-        Ok(key)
+        Ok((key, joined))
+    }
+
+    /// A room declared with history must decide keys that start with its name (the stream of
+    /// a key is its first part's room's): otherwise the join is refused, so a room can never
+    /// run without the stream it declared.
+    fn check_stream(&self, name: &str, key: &RoomKey) -> Result<(), Rejection> {
+        let declared = self.0.hub.plan.rooms.get(name).is_some_and(|r| r.history.is_some());
+        if declared && key.parts().first().map(String::as_str) != Some(name) {
+            tracing::error!(
+                namespace = %self.0.hub.plan.namespace,
+                room = name,
+                "room `{name}` keeps history, but its key does not start with `{name}`; the join is refused `internal` (start the key with the room's name)"
+            );
+            return Err(Rejection::internal());
+        }
+        Ok(())
+    }
+
+    /// Joins the stream of `key` (held already, not yet in the transport's room): under the
+    /// stream's lock, queues what the page missed after its position in `since`, then adds the
+    /// socket to the room, so every later message reaches it live and none twice or out of
+    /// order. `None` when the socket left the room (or closed) meanwhile.
+    fn recover(&self, key: &RoomKey, history: History, since: &[Position]) -> InStream {
+        let room = key.encode();
+        let namespace = &self.0.hub.plan.namespace;
+        let stream = stream_id(namespace, &room);
+        let since = since.iter().find(|p| p.stream == stream);
+        self.0.hub.shared.streams.join(namespace, &room, history, since, |replay| {
+            let held = lock(&self.0.held);
+            if held.closed || !held.holds(&room) {
+                return None;
+            }
+            for message in &replay.messages {
+                let at = Position { offset: message.offset, ..replay.position.clone() };
+                if let Ok(meta) = serde_json::value::to_raw_value(&at) {
+                    self.0.link.send_with(&message.event, &message.payload, &meta);
+                }
+            }
+            self.0.link.join(&room);
+            Some((replay.position, replay.recovered))
+        })
     }
 
     /// Leaves what the page joined with this name and payload; leaving twice is not an error.
@@ -204,15 +279,41 @@ impl Socket {
     }
 
     /// Runs room `name`'s decision under the handler deadline.
-    async fn decide(&self, name: &str, data: Option<Box<RawValue>>) -> Result<RoomKey, Rejection> {
+    async fn decide(
+        &self,
+        name: &str,
+        data: Option<Box<RawValue>>,
+        ack: &mut Option<Ack>,
+    ) -> Result<RoomKey, Rejection> {
         let room = self.0.hub.plan.rooms.get(name).ok_or_else(|| unknown_room(name))?;
         if !room.exposed && data.is_some() {
             return Err(Rejection::invalid("", "a private room is joined by name only, without a payload"));
         }
         let decide = async { (room.decide)(self.clone(), data).await };
-        guarded(self.0.hub.shared.limits.handler_timeout, decide)
+        self.supervise(decide, ack)
             .await
             .unwrap_or_else(|why| Err(rejection(why, &self.0.hub.plan.namespace, Work::Room(name))))
+    }
+
+    /// User code under the handler deadline: dropped at it, or, for a plan whose code is
+    /// cancelled by asking, asked to stop and waited for (its page answered at the deadline).
+    async fn supervise<T>(&self, work: impl Future<Output = T>, ack: &mut Option<Ack>) -> Result<T, Guarded> {
+        let limit = self.0.hub.shared.limits.handler_timeout;
+        if !self.0.hub.plan.cancel_by_signal {
+            return guarded(limit, work).await;
+        }
+        let cancel = self.cancel();
+        patient(limit, &cancel, work, || {
+            if let Some(ack) = ack.take() {
+                answer(ack, &Err(timed_out()));
+            }
+        })
+        .await
+    }
+
+    /// The running job's cancellation.
+    pub(crate) fn cancel(&self) -> Cancel {
+        lock(&self.0.cancel).clone()
     }
 
     /// Records a decided join and adds the socket to the room, unless the socket is gone.
@@ -226,6 +327,7 @@ impl Socket {
             return Err(Rejection::new(ErrorCode::Unavailable, "the connection is closing"));
         }
         let room = key.encode();
+        let streamed = self.0.hub.plan.stream_of(&key).is_some();
         let position = held.position(name, digest);
         if position.is_some_and(|i| held.entries[i].key == key) {
             return Ok(None);
@@ -257,8 +359,11 @@ impl Socket {
                 held.entries.push(entry);
             }
         }
-        // Under the lock: `closed` cannot slip in between the check and the join.
-        self.0.link.join(&room);
+        // Under the lock: `closed` cannot slip in between the check and the join. A room with
+        // history is joined by its recovery (`recover`), after its replay.
+        if !streamed {
+            self.0.link.join(&room);
+        }
         Ok(ready)
     }
 
@@ -326,19 +431,37 @@ impl Socket {
                     }
                 }
             };
-            let result = self.run(&job.event, job.data).await;
+            *lock(&self.0.cancel) = Cancel::default();
+            let mut ack = Some(job.ack);
+            let result = self.run(&job.event, job.data, &mut ack).await;
+            // Only now is the slot free: user code that ran past its deadline has settled.
             lock(&self.0.queue).in_flight -= 1;
-            answer(job.ack, &result);
+            if let Some(ack) = ack {
+                answer(ack, &result);
+            }
         }
     }
 
     /// One call, join or leave, under the handler deadline.
-    async fn run(&self, event: &str, data: Option<Box<RawValue>>) -> Result<Box<RawValue>, Rejection> {
+    async fn run(
+        &self,
+        event: &str,
+        data: Option<Box<RawValue>>,
+        ack: &mut Option<Ack>,
+    ) -> Result<Box<RawValue>, Rejection> {
         let namespace = &self.0.hub.plan.namespace;
         match event {
             protocol::JOIN => {
                 let request = protocol::room_request(data.as_deref().map(RawValue::get))?;
-                self.join(&request.room, request.data).await.map(|_| protocol::null())
+                let since = protocol::positions(request.since.as_deref(), self.0.hub.shared.limits.max_rooms);
+                let (_, joined) = self.join_answering(&request.room, request.data, &since, ack).await?;
+                Ok(match joined {
+                    Some((position, recovered)) => {
+                        serde_json::value::to_raw_value(&protocol::Joined { position: &position, recovered })
+                            .unwrap_or_else(|_| protocol::null())
+                    }
+                    None => protocol::null(),
+                })
             }
             protocol::LEAVE => {
                 let request = protocol::room_request(data.as_deref().map(RawValue::get))?;
@@ -350,7 +473,7 @@ impl Socket {
                     _ => return Err(Rejection::not_found(format!("unknown event `{}`", protocol::printable(event)))),
                 };
                 let call = async { handler(self.clone(), data.unwrap_or_else(protocol::null)).await };
-                guarded(self.0.hub.shared.limits.handler_timeout, call)
+                self.supervise(call, ack)
                     .await
                     .unwrap_or_else(|why: Guarded| Err(rejection(why, namespace, Work::Handler(event))))
             }
@@ -361,10 +484,23 @@ impl Socket {
 impl Inbound for Socket {
     fn connected(&self) {
         let auto = std::mem::take(&mut *lock(&self.0.auto));
+        let since = std::mem::take(&mut *lock(&self.0.since));
         for (room, outcome) in auto {
+            // Now that the page is told it is connected: a replay before the CONNECT would be
+            // dropped by its client.
+            let joined = match &outcome {
+                Ok(key) => self.0.hub.plan.stream_of(key).and_then(|history| self.recover(key, history, &since)),
+                Err(_) => None,
+            };
+            let (position, recovered) = match &joined {
+                Some((position, recovered)) => (Some(position), *recovered),
+                None => (None, None),
+            };
             let status = match &outcome {
-                Ok(_) => RoomStatus { room: &room, status: "joined", error: None },
-                Err(error) => RoomStatus { room: &room, status: "denied", error: Some(error) },
+                Ok(_) => RoomStatus { room: &room, status: "joined", error: None, position, recovered },
+                Err(error) => {
+                    RoomStatus { room: &room, status: "denied", error: Some(error), position: None, recovered: None }
+                }
             };
             if let Ok(payload) = serde_json::value::to_raw_value(&status) {
                 self.0.link.send(protocol::ROOM_STATUS, &payload);
@@ -408,8 +544,12 @@ impl Inbound for Socket {
             queue.jobs.clear();
             queue.worker.take()
         };
-        // Cancels the running call, join or leave at its next await (Rule 8 (docs/security.md#rule-8)).
-        if let Some(worker) = worker {
+        // Cancels the running call, join or leave (Rule 8 (docs/security.md#rule-8)): at its next
+        // await, or, for code cancelled by asking, by asking (the worker ends once it settles).
+        self.cancel().cancel(Cancelled::Disconnected);
+        if let Some(worker) = worker
+            && !self.0.hub.plan.cancel_by_signal
+        {
             worker.abort();
         }
         let mut held = lock(&self.0.held);

@@ -50,6 +50,10 @@ impl Link for Page {
     fn send(&self, event: &str, payload: &RawValue) {
         self.sent.lock().unwrap().push((event.to_owned(), payload.get().to_owned()));
     }
+
+    fn send_with(&self, event: &str, payload: &RawValue, meta: &RawValue) {
+        self.sent.lock().unwrap().push((event.to_owned(), format!("{},{}", payload.get(), meta.get())));
+    }
 }
 
 impl Transport for Memory {
@@ -63,6 +67,7 @@ impl Transport for Memory {
         room: &str,
         event: &str,
         payload: &RawValue,
+        meta: Option<&RawValue>,
         except: Option<&LinkId>,
     ) -> usize {
         let rooms = self.rooms.lock().unwrap();
@@ -72,7 +77,10 @@ impl Transport for Memory {
         let mut sent = 0;
         for member in members.iter().filter(|m| except.is_none_or(|id| *id.0 != ***m)) {
             if let Some(page) = pages.get(member) {
-                page.send(event, payload);
+                match meta {
+                    Some(meta) => page.send_with(event, payload, meta),
+                    None => page.send(event, payload),
+                }
                 sent += 1;
             }
         }
@@ -117,7 +125,7 @@ fn chat() -> Plan {
             Ok(RoomKey::new(["chat".to_owned(), room]))
         })
     });
-    plan.room("chat", RoomPlan { exposed: false, auto_join: true, decide, presence: None }).unwrap();
+    plan.room("chat", RoomPlan { exposed: false, auto_join: true, decide, presence: None, history: None }).unwrap();
     let say: HandlerFn = Arc::new(|socket: Socket, raw: Box<RawValue>| {
         Box::pin(async move {
             let room = socket.room_key("chat").ok_or_else(Rejection::internal)?;

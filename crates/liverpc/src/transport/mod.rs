@@ -32,6 +32,8 @@ pub(crate) trait Link: Send + Sync + 'static {
     fn leave(&self, room: &str);
     /// Sends an event to this socket alone; a slow reader is disconnected.
     fn send(&self, event: &str, payload: &RawValue);
+    /// Sends an event with a second argument after its payload (a room stream's position).
+    fn send_with(&self, event: &str, payload: &RawValue, meta: &RawValue);
     /// The socket's call rate, when the transport keeps it beyond the socket (so that a page
     /// leaving and connecting its namespace again on the same connection does not refill it);
     /// `None`: the engine gives the socket a fresh one.
@@ -45,10 +47,18 @@ pub(crate) trait Transport: Send + Sync + 'static {
     /// Serves `namespace`: every connect to it is decided by `acceptor`.
     fn mount(&self, namespace: &str, acceptor: Arc<dyn Acceptor>);
     /// Sends `event` to every socket of `namespace` in `room` on this node, except `except`;
-    /// returns how many sockets it was handed to. Members whose send buffer is full are
+    /// returns how many sockets it was handed to. `meta`, if any, is a second argument after
+    /// the payload (a room stream's position). Members whose send buffer is full are
     /// disconnected (a slow reader never grows memory or stalls the others).
-    fn broadcast(&self, namespace: &str, room: &str, event: &str, payload: &RawValue, except: Option<&LinkId>)
-    -> usize;
+    fn broadcast(
+        &self,
+        namespace: &str,
+        room: &str,
+        event: &str,
+        payload: &RawValue,
+        meta: Option<&RawValue>,
+        except: Option<&LinkId>,
+    ) -> usize;
     /// Disconnects every socket of `namespace` in `room` on this node but `except`.
     fn disconnect_room(&self, namespace: &str, room: &str, except: Option<&LinkId>) -> usize;
 }

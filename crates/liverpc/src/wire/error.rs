@@ -199,6 +199,27 @@ pub enum BuildError {
         /// The room name.
         name: String,
     },
+    /// `history()` names a room the contract does not declare.
+    #[error("contract `{contract}`: history for room `{name}`, which the contract does not declare")]
+    HistoryWithoutRoom {
+        /// The contract's namespace.
+        contract: String,
+        /// The room name.
+        name: String,
+    },
+    /// A history that keeps nothing, or more than [`History::MAX_SIZE`](crate::History::MAX_SIZE)
+    /// messages.
+    #[error("contract `{contract}`: room `{name}` keeps {size} messages; keep 1 to {max}")]
+    HistorySize {
+        /// The contract's namespace.
+        contract: String,
+        /// The room name.
+        name: String,
+        /// The size asked for.
+        size: usize,
+        /// The largest size allowed.
+        max: usize,
+    },
     /// Two contracts for the same route id and name.
     #[error("contract `{0}` is registered twice")]
     DuplicateContract(String),
@@ -211,6 +232,23 @@ pub enum BuildError {
     /// `state()` was called after `hook()`.
     #[error("call `state()` before `hook()`: the hook may take the app's state")]
     StateAfterHook,
+    /// A route with param matchers (`[id=integer]`) and nothing to run them: SvelteKit's
+    /// matchers are JavaScript, which only the TypeScript front-end runs.
+    #[error(
+        "contract `{contract}`: its route has the param matcher `{matcher}`, which only the TypeScript front-end can run; match the param in the room or handler instead"
+    )]
+    Matcher {
+        /// The contract's namespace.
+        contract: String,
+        /// The matcher's name.
+        matcher: String,
+    },
+    /// A `trusted_proxies()` entry that is neither an IP address nor a CIDR range.
+    #[error("trusted proxy `{0}` is not an IP address or a CIDR range (e.g. `10.0.0.0/8`, `::1`)")]
+    TrustedProxy(String),
+    /// An `endpoint()` path that does not start and end with `/`.
+    #[error("endpoint `{0}` must be a path that starts and ends with `/` (e.g. `/socket.io/`)")]
+    Endpoint(String),
     /// The URL given to `redis()` is not a Redis URL (the reason says why; the URL is not
     /// repeated, it may hold a password).
     #[cfg(feature = "redis")]
@@ -220,6 +258,23 @@ pub enum BuildError {
     #[cfg(feature = "redis")]
     #[error("an app with `redis()` starts its connection at `build()`: call it inside a Tokio runtime")]
     RedisWithoutRuntime,
+}
+
+/// Why a room's history could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HistoryError {
+    /// The key has no stream: its first part names no room the contract declares with
+    /// history (`["chat", id]` has one when room `chat` declares it).
+    #[error("contract `{contract}` keeps no history for {key}: declare history on room `{room}`")]
+    NoHistory {
+        /// The contract's namespace.
+        contract: String,
+        /// The key, as JSON.
+        key: String,
+        /// The room whose history the key would take (its first part).
+        room: String,
+    },
 }
 
 /// Why an emit did not reach its room.

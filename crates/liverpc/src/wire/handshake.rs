@@ -50,7 +50,10 @@ impl Handshake {
             .map(|(_, v)| v.trim_matches('"'))
     }
 
-    /// The peer's address, when the server was started with [`App::serve`](crate::App::serve).
+    /// The client's address, when the server was started with [`App::serve`](crate::App::serve)
+    /// (or handed the connection with its address): the TCP peer's, or, behind a proxy named in
+    /// [`AppBuilder::trusted_proxies`](crate::AppBuilder::trusted_proxies), the one it forwarded
+    /// (with port 0).
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
     }

@@ -94,7 +94,10 @@ pub struct Limits {
     /// open-file limit less 64, so a flood cannot take the descriptors accepting needs.
     pub max_connections: usize,
     /// TCP connections served at once from one remote IP address. Behind a reverse proxy every
-    /// connection comes from the proxy's address: raise this there.
+    /// connection comes from the proxy's address: name the proxy in
+    /// [`AppBuilder::trusted_proxies`](crate::AppBuilder::trusted_proxies) (each websocket then
+    /// counts for the client's forwarded address), or hand sockets over with the client's
+    /// address ([`App::serve_connection`](crate::App::serve_connection)).
     pub max_connections_per_address: usize,
 }
 

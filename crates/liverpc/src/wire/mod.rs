@@ -10,3 +10,4 @@ pub(crate) mod limits;
 pub(crate) mod origin;
 pub(crate) mod protocol;
 pub(crate) mod route;
+pub(crate) mod stream;

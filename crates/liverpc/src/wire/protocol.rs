@@ -7,6 +7,9 @@
 //! - Page -> server: handler events, `liverpc:join` and `liverpc:leave`, each with an ack
 //!   answered `{ ok: true, data }` or `{ ok: false, error: { code, message, issues? } }`.
 //! - Server -> page: the contract's events, and `liverpc:room` reporting auto-join outcomes.
+//!   An event to a room with history carries its [`Position`] as a second argument
+//!   (`["message", payload, { stream, epoch, offset }]`); the handshake auth and a join carry
+//!   the page's last positions (`since: [..]`), and the server replays what was missed first.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -16,6 +19,7 @@ use serde_json::value::RawValue;
 
 use crate::wire::error::Rejection;
 use crate::wire::handshake::Refuse;
+use crate::wire::stream::Position;
 
 /// The page asks to join a room.
 pub(crate) const JOIN: &str = "liverpc:join";
@@ -50,6 +54,8 @@ pub(crate) const RESERVED_NAMES: &[&str] = &[
     "navigate",
     "state",
     "presence",
+    "missed",
+    "since",
     "subscribe",
     "then",
     "constructor",
@@ -62,10 +68,23 @@ pub(crate) fn namespace(route: &str, name: &str) -> String {
     format!("{}/{}", route.trim_end_matches('/'), name)
 }
 
-/// The handshake auth sent by the page.
+/// The handshake auth sent by the page: its URL path, and the last position it saw of each
+/// room stream it knows (read by [`positions`]: a malformed list is no list, never a refusal).
 #[derive(Debug, Deserialize)]
 pub(crate) struct ConnectAuth {
     pub(crate) path: String,
+    #[serde(default)]
+    pub(crate) since: Option<Box<RawValue>>,
+}
+
+/// The positions a page sent (`since`, most recent last), the last `max` of them; anything
+/// that is not a list of positions is none.
+pub(crate) fn positions(since: Option<&RawValue>, max: usize) -> Vec<Position> {
+    let Some(raw) = since else { return Vec::new() };
+    let mut positions: Vec<Position> = serde_json::from_str(raw.get()).unwrap_or_default();
+    let over = positions.len().saturating_sub(max);
+    positions.drain(..over);
+    positions
 }
 
 /// Why a handshake was refused; its `Display` is the code the page's `connect_error` carries
@@ -112,6 +131,9 @@ pub(crate) struct RoomRequest {
     pub(crate) room: String,
     #[serde(default)]
     pub(crate) data: Option<Box<RawValue>>,
+    /// A join's last positions of room streams (see [`positions`]); ignored by a leave.
+    #[serde(default)]
+    pub(crate) since: Option<Box<RawValue>>,
 }
 
 /// Parses a `liverpc:join` / `liverpc:leave` payload.
@@ -158,6 +180,20 @@ pub(crate) struct RoomStatus<'a> {
     pub(crate) status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<&'a Rejection>,
+    /// A room with history: where the page is in its stream once joined.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) position: Option<&'a Position>,
+    /// A room with history rejoined with a position: whether what was missed was replayed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) recovered: Option<bool>,
+}
+
+/// The answer to a join of a room with history (`data` of its ack).
+#[derive(Debug, Serialize)]
+pub(crate) struct Joined<'a> {
+    pub(crate) position: &'a Position,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) recovered: Option<bool>,
 }
 
 /// One member of a room with presence: its socket id and what it shows others.
@@ -245,6 +281,18 @@ mod tests {
         assert_eq!(digest(Some(r#"{"a":1,"b":2}"#)), digest(Some(r#"{ "b": 2, "a": 1 }"#)));
         assert_ne!(digest(Some(r#"{"a":1}"#)), digest(Some(r#"{"a":2}"#)));
         assert_eq!(digest(None), digest(Some("null")));
+    }
+
+    #[test]
+    fn positions_are_read_leniently_and_bounded() {
+        let raw = |text: &str| RawValue::from_string(text.to_owned()).unwrap();
+        let list = raw(r#"[{"stream":"a","epoch":"e","offset":1},{"stream":"b","epoch":"e","offset":2}]"#);
+        let read = positions(Some(&list), 1);
+        assert_eq!(read.iter().map(|p| p.stream.as_str()).collect::<Vec<_>>(), ["b"]);
+        assert_eq!(positions(Some(&list), 8).len(), 2);
+        assert!(positions(Some(&raw(r#"{"stream":"a"}"#)), 8).is_empty());
+        assert!(positions(Some(&raw(r#"[{"stream":"a","epoch":"e","offset":-1}]"#)), 8).is_empty());
+        assert!(positions(None, 8).is_empty());
     }
 
     #[test]

@@ -9,6 +9,10 @@
 //! | `[[lang]]`       | optional param (a whole segment)                | `fr` or nothing  |
 //! | `[...rest]`      | rest param (zero or more segments)              | `a/b/c`          |
 //! | `(group)`        | layout group, not part of the URL               |                  |
+//! | `[id=integer]`   | a param whose value SvelteKit's matcher `src/params/integer` must accept (any kind above) | `42` |
+//!
+//! A matcher runs in JavaScript: the route keeps the (param, matcher) pairs
+//! ([`Route::matchers`]) for the front-end that can run them (the TypeScript one).
 //!
 //! The page sends only its URL path; the server matches it here and derives the params, so
 //! the page never supplies a param itself (Rule 1 (docs/security.md#rule-1)).
@@ -36,6 +40,8 @@ pub struct Route {
     id: String,
     regex: Regex,
     names: Vec<String>,
+    /// `(param, matcher)` for every `[param=matcher]`.
+    matchers: Vec<(String, String)>,
 }
 
 /// Why a route id could not be parsed.
@@ -76,14 +82,12 @@ pub enum RouteError {
         /// The offending segment.
         segment: String,
     },
-    /// `[param=matcher]` needs SvelteKit's matchers, which run in JavaScript.
-    #[error(
-        "route id `{id}`: param matchers (`[{name}=...]`) are not supported; validate the param in the room or handler instead"
-    )]
+    /// `[param=matcher]` whose matcher name is not an identifier (`src/params/<name>.ts`).
+    #[error("route id `{id}`: matcher name `{name}` is not an identifier (letters, digits, _)")]
     Matcher {
         /// The route id.
         id: String,
-        /// The param carrying a matcher.
+        /// The matcher name as written.
         name: String,
     },
     /// An empty segment (`//`).
@@ -106,11 +110,18 @@ impl Route {
         }
         let mut pattern = String::from("^");
         let mut names: Vec<String> = Vec::new();
-        let add_name = |name: &str, names: &mut Vec<String>| -> Result<(), RouteError> {
-            if name.contains('=') {
-                let name = name.split('=').next().unwrap_or_default().to_owned();
-                return Err(RouteError::Matcher { id: id.to_owned(), name });
-            }
+        let mut matchers: Vec<(String, String)> = Vec::new();
+        let mut add_name = |name: &str, names: &mut Vec<String>| -> Result<(), RouteError> {
+            let name = match name.split_once('=') {
+                Some((name, matcher)) => {
+                    if !is_identifier(matcher) {
+                        return Err(RouteError::Matcher { id: id.to_owned(), name: matcher.to_owned() });
+                    }
+                    matchers.push((name.to_owned(), matcher.to_owned()));
+                    name
+                }
+                None => name,
+            };
             if !is_identifier(name) {
                 return Err(RouteError::ParamName { id: id.to_owned(), name: name.to_owned() });
             }
@@ -167,12 +178,24 @@ impl Route {
         // SvelteKit accepts a trailing slash on any page URL.
         pattern.push_str("/?$");
         let regex = Regex::new(&pattern).map_err(|_| brackets(id, id))?;
-        Ok(Route { id: id.to_owned(), regex, names })
+        Ok(Route { id: id.to_owned(), regex, names, matchers })
     }
 
     /// The route id as written.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Every `[param=matcher]` of the route, as `(param, matcher)`, in order: a URL belongs to
+    /// the route only when each matcher accepts its param's value (the front-end checks them).
+    ///
+    /// ```
+    /// let route = liverpc::Route::parse("/items/[id=integer]/[[lang=lang]]").unwrap();
+    /// assert_eq!(route.matchers().collect::<Vec<_>>(), [("id", "integer"), ("lang", "lang")]);
+    /// assert_eq!(route.matches("/items/42").unwrap().get("id"), Some("42"));
+    /// ```
+    pub fn matchers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.matchers.iter().map(|(p, m)| (p.as_str(), m.as_str()))
     }
 
     /// The names of the route's params, in order.
@@ -299,7 +322,12 @@ mod tests {
         assert!(matches!(Route::parse("/[a-b]"), Err(RouteError::ParamName { .. })));
         assert!(matches!(Route::parse("/[a]/[a]"), Err(RouteError::DuplicateParam { .. })));
         assert!(matches!(Route::parse("/x[[a]]"), Err(RouteError::PartialSegment { .. })));
-        assert!(matches!(Route::parse("/[id=int]"), Err(RouteError::Matcher { .. })));
+        assert!(matches!(Route::parse("/[id=1int]"), Err(RouteError::Matcher { .. })));
+        assert!(matches!(Route::parse("/[id=]"), Err(RouteError::Matcher { .. })));
+        assert!(matches!(Route::parse("/[=int]"), Err(RouteError::ParamName { .. })));
+        let route = Route::parse("/a/[id=int]/[...rest=path]").unwrap();
+        assert_eq!(route.param_names(), ["id", "rest"]);
+        assert_eq!(route.matches("/a/7/x/y").unwrap().get("rest"), Some("x/y"));
         assert!(matches!(Route::parse("/a//b"), Err(RouteError::EmptySegment(_))));
     }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use liverpc::{
-    App, Context, Contract, Declarations, Deny, Event, Handshake, Limits, OriginPolicy, Refuse, Rejection, key,
+    App, Context, Contract, Declarations, Deny, Event, Handshake, History, Limits, OriginPolicy, Refuse, Rejection, key,
 };
 use serde::{Deserialize, Serialize};
 
@@ -154,6 +154,10 @@ impl Contract for Chat {
                 Ok(key!["team", &user.tenant_id])
             })
             .presence("team", |locals| locals.user.as_ref().map(|u| Teammate { name: u.name.clone() }))
+            // The room's feed, which keeps its last 256 messages: a page that reconnects gets
+            // what it missed (`POST /admin/feed/{room}/{label}/{n}` fills it).
+            .private("feed", |cx| async move { Ok(key!["feed", cx.param("roomId")?]) })
+            .history("feed", History::last(256))
             .expose("project", |cx, ProjectJoin { project_id }| async move {
                 let user = cx.locals().user.as_ref().ok_or(Deny)?;
                 if project_id == "panic" {
@@ -232,7 +236,9 @@ pub async fn start(limits: Limits) -> Server {
 
 /// Starts the fixture server on `addr`, with `POST /admin/revoke/{user}/{project}`,
 /// `POST /admin/disconnect/{kind}/{id}` (disconnects the sockets of room `[kind, id]`) and
-/// `POST /admin/unavailable/{n}` (the next `n` handshakes are refused `unavailable`).
+/// `POST /admin/unavailable/{n}` (the next `n` handshakes are refused `unavailable`) and
+/// `POST /admin/feed/{room}/{label}/{n}` (emits `<label>-1` to `<label>-n` to room
+/// `["feed", room]`, answers how many sockets of this node the last one reached).
 pub async fn start_at(addr: SocketAddr, limits: Limits) -> Server {
     use axum::extract::Path;
     use axum::routing::post;
@@ -242,6 +248,7 @@ pub async fn start_at(addr: SocketAddr, limits: Limits) -> Server {
     let app = app_with(limits, users.clone(), unavailable.clone());
     let admin = users.clone();
     let chat = app.emitter::<Chat>().expect("the fixture registers Chat");
+    let feed = chat.clone();
     let router = axum::Router::new()
         .route(
             "/admin/revoke/{user}/{project}",
@@ -255,6 +262,21 @@ pub async fn start_at(addr: SocketAddr, limits: Limits) -> Server {
             post(move |Path((kind, id)): Path<(String, String)>| {
                 let chat = chat.clone();
                 async move { chat.to(&key![kind, id]).disconnect().to_string() }
+            }),
+        )
+        .route(
+            "/admin/feed/{room}/{label}/{n}",
+            post(move |Path((room, label, n)): Path<(String, String, usize)>| {
+                let feed = feed.clone();
+                async move {
+                    let mut delivered = 0;
+                    for i in 1..=n {
+                        let text = format!("{label}-{i}");
+                        let message = Message { room: format!("feed/{room}"), from: "server".to_owned(), text };
+                        delivered = feed.to(&key!["feed", room]).emit(&message).await.unwrap_or(0);
+                    }
+                    delivered.to_string()
+                }
             }),
         )
         .route(

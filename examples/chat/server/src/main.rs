@@ -3,8 +3,14 @@
 //!
 //! ```text
 //! chat-server [--addr 127.0.0.1:3000] [--web <built web app>] [--data <dir>] [--redis <url>]
+//!             [--trusted-proxy 127.0.0.1]... [--origin https://chat.example]...
+//!             [--max-connections-per-address N]
 //! chat-server gen|check <web app root>   # write / check src/routes/**/*.socket.ts
 //! ```
+//!
+//! On SIGTERM or SIGINT it shuts down gracefully: nothing new is accepted, calls in flight are
+//! answered, then every page's connection is closed (their clients reconnect), within
+//! `SHUTDOWN_TIMEOUT` seconds (30 unless set, as adapter-node's).
 //!
 //! With `--redis redis://host:port` (or `LIVERPC_REDIS_URL`), several servers behind one load
 //! balancer share their rooms: run one per port with the same URL.
@@ -19,7 +25,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use liverpc::codegen::{self, Options};
-use liverpc::{App, Emitter, key};
+use liverpc::{App, Emitter, Limits, OriginPolicy, key};
 
 use crate::accounts::{Sessions, USERS};
 use crate::chat::{Chat, TenantNotice};
@@ -36,6 +42,14 @@ struct Args {
     notice_every: Duration,
     /// The Redis that the app's nodes share; `None`: one node.
     redis: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`, comma-separated,
+    /// or each `--trusted-proxy`); none by default.
+    trusted_proxies: Vec<String>,
+    /// Origins allowed besides the page's own (the public origin when a proxy rewrites `Host`).
+    origins: Vec<String>,
+    max_connections_per_address: Option<usize>,
+    /// How long a shutdown lets calls in flight finish.
+    shutdown_timeout: Duration,
 }
 
 #[tokio::main]
@@ -64,7 +78,7 @@ async fn main() -> ExitCode {
         },
         Err(e) => {
             eprintln!(
-                "chat-server: {e}\nusage: chat-server [--addr HOST:PORT] [--web DIR] [--data DIR] [--redis URL] | gen|check WEB_ROOT"
+                "chat-server: {e}\nusage: chat-server [--addr HOST:PORT] [--web DIR] [--data DIR] [--redis URL] [--trusted-proxy CIDR]... [--origin URL]... [--max-connections-per-address N] | gen|check WEB_ROOT"
             );
             ExitCode::from(2)
         }
@@ -78,7 +92,15 @@ fn parse(argv: &[String]) -> Result<Args, String> {
         data: default_path("../../../target/chat-demo"),
         notice_every: Duration::from_secs(30),
         redis: std::env::var("LIVERPC_REDIS_URL").ok().filter(|url| !url.is_empty()),
+        trusted_proxies: std::env::var("TRUSTED_PROXIES").map(|list| split(&list)).unwrap_or_default(),
+        shutdown_timeout: Duration::from_secs(30),
+        origins: Vec::new(),
+        max_connections_per_address: None,
     };
+    if let Ok(secs) = std::env::var("SHUTDOWN_TIMEOUT") {
+        let secs: u64 = secs.parse().map_err(|e| format!("SHUTDOWN_TIMEOUT={secs}: {e}"))?;
+        args.shutdown_timeout = Duration::from_secs(secs);
+    }
     let mut rest = argv.iter();
     while let Some(flag) = rest.next() {
         let value = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -87,6 +109,12 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             "--web" => args.web = PathBuf::from(value),
             "--data" => args.data = PathBuf::from(value),
             "--redis" => args.redis = Some(value.clone()),
+            "--trusted-proxy" => args.trusted_proxies.push(value.clone()),
+            "--origin" => args.origins.push(value.clone()),
+            "--max-connections-per-address" => {
+                let n = value.parse().map_err(|e| format!("--max-connections-per-address {value}: {e}"))?;
+                args.max_connections_per_address = Some(n);
+            }
             "--notice-every" => {
                 let secs: u64 = value.parse().map_err(|e| format!("--notice-every {value}: {e}"))?;
                 args.notice_every = Duration::from_secs(secs.max(1));
@@ -97,8 +125,24 @@ fn parse(argv: &[String]) -> Result<Args, String> {
     Ok(args)
 }
 
-fn app(sessions: Sessions, redis: Option<&str>) -> Result<App, liverpc::BuildError> {
-    let builder = App::builder().state(sessions).hook(chat::hook).contract::<Chat>();
+/// A comma-separated list, without empty entries.
+fn split(list: &str) -> Vec<String> {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+fn app(sessions: Sessions, redis: Option<&str>, args: Option<&Args>) -> Result<App, liverpc::BuildError> {
+    let mut builder = App::builder().state(sessions).hook(chat::hook).contract::<Chat>();
+    if let Some(args) = args {
+        let mut origins = OriginPolicy::same_origin();
+        for origin in &args.origins {
+            origins = origins.allow(origin.clone());
+        }
+        let mut limits = Limits::default();
+        if let Some(n) = args.max_connections_per_address {
+            limits.max_connections_per_address = n;
+        }
+        builder = builder.trusted_proxies(&args.trusted_proxies).origins(origins).limits(limits);
+    }
     match redis {
         Some(url) => builder.redis(url).build(),
         None => builder.build(),
@@ -107,7 +151,7 @@ fn app(sessions: Sessions, redis: Option<&str>) -> Result<App, liverpc::BuildErr
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let sessions = Sessions::open(args.data.join("sessions.json"));
-    let app = app(sessions.clone(), args.redis.as_deref())?;
+    let app = app(sessions.clone(), args.redis.as_deref(), Some(&args))?;
     let chat: Emitter<Chat> = app.emitter()?;
     tokio::spawn(tenant_reminders(chat.clone(), args.notice_every));
     if !args.web.join("index.html").exists() {
@@ -124,11 +168,29 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for user in USERS {
         println!("  {:<6} tenant {:<7} projects {}", user.name, user.tenant_id, user.project_ids.join(", "));
     }
+    let serving = tokio::spawn(app.serve(listener, router));
     tokio::select! {
-        served = app.serve(listener, router) => served?,
-        _ = tokio::signal::ctrl_c() => println!("bye"),
+        served = serving => return Ok(served??),
+        signal = shutdown_signal() => signal?,
     }
+    println!("shutting down: answering calls in flight, then closing connections");
+    app.shutdown(args.shutdown_timeout).await;
+    println!("bye");
     Ok(())
+}
+
+/// SIGINT (Ctrl-C), or SIGTERM (what a process manager sends).
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            interrupted = tokio::signal::ctrl_c() => interrupted,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
 }
 
 /// A server-side emit from a timer: every tenant's feed gets a reminder.
@@ -152,7 +214,7 @@ async fn tenant_reminders(chat: Emitter<Chat>, every: Duration) {
 }
 
 fn generate(command: &str, root: &str) -> ExitCode {
-    let result = app(Sessions::open(std::env::temp_dir().join("chat-codegen-unused.json")), None)
+    let result = app(Sessions::open(std::env::temp_dir().join("chat-codegen-unused.json")), None, None)
         .map_err(|e| e.to_string())
         .and_then(|app| codegen::generate(app.contracts(), &Options::default()).map_err(|e| e.to_string()))
         .and_then(|files| {

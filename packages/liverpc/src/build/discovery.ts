@@ -1,7 +1,7 @@
 /**
  * Discovery of an app's TypeScript contracts, without Vite: where they are
  * (`src/hooks.socket.ts`, `src/routes/**\/*.socket.ts`), which route id a file belongs to, and
- * the names of the contracts a module exports.
+ * SvelteKit's param matchers (`src/params/*`).
  */
 
 import { readdirSync } from 'node:fs';
@@ -55,23 +55,25 @@ export interface ContractNames {
   fromClient: string[];
   rooms: string[];
   autoJoin: string[];
+  /** Rooms that list their members (`presence`). */
+  presence: string[];
 }
 
-/** The names of every contract a module exports (the exports made by `socket()`). */
-export function contractsOf(exports: Readonly<Record<string, unknown>>): Map<string, ContractNames> {
-  const found = new Map<string, ContractNames>();
-  for (const [name, value] of Object.entries(exports)) {
-    if (typeof value !== 'function' || !('~liverpc' in value)) continue;
-    const def = (value as { '~liverpc': { toClient?: object; fromClient?: object; rooms?: Record<string, { kind: string; autoJoin?: boolean }> } })['~liverpc'];
-    const rooms = def.rooms ?? {};
-    found.set(name, {
-      toClient: Object.keys(def.toClient ?? {}),
-      fromClient: Object.keys(def.fromClient ?? {}),
-      rooms: Object.keys(rooms),
-      autoJoin: Object.entries(rooms)
-        .filter(([, r]) => r.kind === 'private' && r.autoJoin === true)
-        .map(([n]) => n),
-    });
+/**
+ * SvelteKit's param matchers in `dir` (`kit.files.params`): name -> file, for `[id=name]`
+ * segments. Test files (`lang.test.ts`) are not matchers.
+ */
+export function matcherFiles(dir: string): Map<string, string> {
+  const found = new Map<string, string>();
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return found;
+  }
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const name = /^([A-Za-z_$][\w$]*)\.(js|ts)$/.exec(entry.name)?.[1];
+    if (entry.isFile() && name !== undefined && !found.has(name)) found.set(name, join(dir, entry.name));
   }
   return found;
 }

@@ -13,7 +13,7 @@ import { type ContractNames, routeIdOf } from './discovery.js';
  * names only.
  *
  * @example
- * clientModule('/rooms/[roomId]', contractsOf(await server.ssrLoadModule(file)));
+ * clientModule('/rooms/[roomId]', namesOf(this.parse(code)));
  */
 export function clientModule(route: string, contracts: ReadonlyMap<string, ContractNames>, entry = 'liverpc/sveltekit'): string {
   let code = `// Built by liverpc/vite from the contract's names: no server code reaches the browser.\nimport { defineClient } from ${JSON.stringify(entry)};\n`;
@@ -24,18 +24,44 @@ export function clientModule(route: string, contracts: ReadonlyMap<string, Contr
   return code;
 }
 
+/** What the registry module imports, as absolute files. */
+export interface RegistryFiles {
+  /** `src/hooks.socket.ts`, when the app has one. */
+  readonly hooks: string | undefined;
+  /** Every contract module. */
+  readonly contracts: readonly string[];
+  /** SvelteKit's param matchers: name (the file's) -> file. */
+  readonly matchers: ReadonlyMap<string, string>;
+}
+
 /**
- * The module that registers an app's hook and contracts for production (`globalThis`, under
- * `Symbol.for(REGISTRY)`), bundled with the server so that each is one instance.
+ * The module that registers an app's sockets for production (`globalThis`, under
+ * `Symbol.for(REGISTRY)`), bundled with the server so that each module is one instance. It
+ * imports nothing at its top: `load()` imports the hook, the contracts and the matchers when
+ * `liverpc/node` asks, after adapter-node's handler ran SvelteKit's `init` — as SvelteKit
+ * itself loads a `+page.server.ts` — so `$env/dynamic/private` is set for their module tops.
  *
  * @example
- * registryModule('/app', '/app/src/hooks.socket.ts', contractFiles('/app'));
+ * registryModule('/app', { hooks: undefined, contracts: contractFiles('/app'), matchers: new Map() }, '/socket.io/');
  */
-export function registryModule(root: string, hooks: string | undefined, contracts: readonly string[]): string {
-  let code = '// Built by liverpc/vite: the app\'s sockets, for liverpc/node.\n';
-  if (hooks !== undefined) code += `import * as hooks from ${JSON.stringify(hooks)};\n`;
-  contracts.forEach((file, i) => (code += `import * as contract${i} from ${JSON.stringify(file)};\n`));
-  const list = contracts.map((file, i) => `{ route: ${JSON.stringify(routeIdOf(root, file))}, exports: contract${i} }`);
-  code += `globalThis[Symbol.for(${JSON.stringify(REGISTRY)})] = { hooks: ${hooks === undefined ? 'undefined' : 'hooks'}, contracts: [${list.join(', ')}] };\n`;
-  return code;
+export function registryModule(root: string, files: RegistryFiles, endpoint: string): string {
+  const imports: string[] = [];
+  const load = (file: string): string => `m${imports.push(`import(${JSON.stringify(file)})`) - 1}`;
+  const hooks = files.hooks === undefined ? 'undefined' : load(files.hooks);
+  const contracts = files.contracts.map((file) => `{ route: ${JSON.stringify(routeIdOf(root, file))}, exports: ${load(file)} }`);
+  const matchers = [...files.matchers].map(([name, file]) => `${JSON.stringify(name)}: ${load(file)}.match`);
+  const names = imports.map((_, i) => `m${i}`);
+  return `// Built by liverpc/vite: the app's sockets, for liverpc/node.
+globalThis[Symbol.for(${JSON.stringify(REGISTRY)})] = {
+  endpoint: ${JSON.stringify(endpoint)},
+  async load() {
+    const [${names.join(', ')}] = await Promise.all([${imports.join(', ')}]);
+    return {
+      hooks: ${hooks},
+      contracts: [${contracts.join(', ')}],
+      matchers: { ${matchers.join(', ')} },
+    };
+  },
+};
+`;
 }

@@ -5,6 +5,14 @@
 
 import type { AnyState } from './state.js';
 import type { Readable, Unsubscribe } from './store.js';
+import type { Position } from './types.js';
+
+/** A room with history that could not be recovered, untyped. */
+export interface AnyMissed {
+  readonly room: string;
+  readonly data: unknown;
+  readonly position: Position;
+}
 
 /** Where a navigation left the client: the channel it now uses, and when it is ready. */
 export interface Navigation {
@@ -26,6 +34,10 @@ export interface Channel {
   leave(room: string, data: unknown, timeout: number): Promise<void>;
   /** Listens to a server event. */
   listen(event: string, listener: (payload: unknown) => void): Unsubscribe;
+  /** Listens for rooms with history that could not be recovered. */
+  missed(listener: (gap: AnyMissed) => void): Unsubscribe;
+  /** Positions the page already shows: the next join of their rooms starts after them. */
+  since(positions: readonly Position[]): void;
   /** Re-handshakes on a new URL path. */
   navigate(path: string): Navigation;
   /** One client fewer; the last one closes the connection. */

@@ -5,8 +5,8 @@
  * listeners and its state follow.
  */
 
-import type { Channel } from './channel.js';
-import type { Client, Contract, Descriptor } from './types.js';
+import type { AnyMissed, Channel } from './channel.js';
+import type { Client, Contract, Descriptor, Position } from './types.js';
 import { LiverpcError } from '../error.js';
 import { Presence } from './presence.js';
 import type { AnyState } from './state.js';
@@ -42,6 +42,8 @@ export function createClient<C extends Contract>(
   let follow = channel.state.subscribe(followed);
   /** Every listener of the page, and its registration on the current channel. */
   const listeners = new Map<(payload: unknown) => void, { event: string; off: Unsubscribe }>();
+  /** The page's `missed` listeners, and their registration on the current channel. */
+  const gaps = new Map<(gap: AnyMissed) => void, Unsubscribe>();
   const open = <T>(run: () => Promise<T>): Promise<T> =>
     closed ? Promise.reject(new LiverpcError('closed', 'liverpc: the client was closed')) : run();
 
@@ -80,6 +82,18 @@ export function createClient<C extends Contract>(
         return state.get();
       },
     }),
+    missed: (listener: (gap: AnyMissed) => void) => {
+      if (closed) return () => {};
+      const own = (gap: AnyMissed): void => listener(gap);
+      gaps.set(own, channel.missed(own));
+      return () => {
+        gaps.get(own)?.();
+        gaps.delete(own);
+      };
+    },
+    since: (position: Position | readonly Position[]) => {
+      if (!closed) channel.since(positionsOf(position));
+    },
     presence: Object.freeze(
       Object.fromEntries(rooms.map(([room, presence]) => [room, presence.readable(track?.(presence.store))])),
     ),
@@ -96,6 +110,10 @@ export function createClient<C extends Contract>(
             entry.off();
             listeners.set(own, { event: entry.event, off: channel.listen(entry.event, own) });
           }
+          for (const [own, off] of gaps) {
+            off();
+            gaps.set(own, channel.missed(own));
+          }
         }
         return done;
       }),
@@ -104,6 +122,8 @@ export function createClient<C extends Contract>(
       closed = true;
       for (const { off } of listeners.values()) off();
       listeners.clear();
+      for (const off of gaps.values()) off();
+      gaps.clear();
       for (const [, presence] of rooms) presence.detach();
       follow();
       channel.release();
@@ -111,4 +131,19 @@ export function createClient<C extends Contract>(
     },
   });
   return Object.freeze(client) as unknown as Client<C>;
+}
+
+/**
+ * One position or several, as a list.
+ *
+ * @example
+ * positionsOf(data.history.position); // [position]
+ */
+export function positionsOf(since: Position | readonly Position[] | undefined): readonly Position[] {
+  if (since === undefined) return [];
+  return isPositionList(since) ? since : [since];
+}
+
+function isPositionList(since: Position | readonly Position[]): since is readonly Position[] {
+  return Array.isArray(since);
 }

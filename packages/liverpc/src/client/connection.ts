@@ -8,13 +8,14 @@
 
 import type { Socket as IoSocket } from 'socket.io-client';
 
-import type { Channel, Navigation } from './channel.js';
+import type { AnyMissed, Channel, Navigation } from './channel.js';
 import { type Answer, Outbox } from './outbox.js';
 import { LiverpcError, TRANSIENT, fromWire, refusalCode } from '../error.js';
 import { type Intent, Joined, type Waiter } from './joined.js';
 import { type Lease, leaseManager } from './manager.js';
 import { type AnyState, type ExposedRoomState, type RoomState, joining, roomOf, withRoom } from './state.js';
 import { Store, type Unsubscribe } from './store.js';
+import type { Position } from './types.js';
 import { EVENTS } from '../wire.js';
 
 /** A contract's namespace as a connection uses it: its name, route (for messages) and auto-joins. */
@@ -24,9 +25,10 @@ export interface ContractNamespace {
   autoJoin: readonly string[];
 }
 
-/** The server a connection dials, and the handshake's headers (Node only). */
+/** The server a connection dials, its Socket.IO endpoint path, and the handshake's headers (Node only). */
 export interface ServerTarget {
   url: string;
+  endpoint: string;
   extraHeaders?: Record<string, string> | undefined;
 }
 
@@ -34,6 +36,12 @@ export interface ServerTarget {
 const MAX_BACKOFF = 30_000;
 /** A connection that lasted this long (ms) resets the backoff of server-side disconnects. */
 const KICKS_FORGOTTEN_AFTER = 60_000;
+
+/**
+ * Room streams whose last position a connection remembers (the server reads as many, the
+ * most recent, as its `maxRooms`, 32 by default): rooms visited long ago are forgotten.
+ */
+const MAX_POSITIONS = 32;
 
 /** The open connections of the page. */
 const open = new Set<Connection>();
@@ -87,6 +95,11 @@ export class Connection implements Channel {
   #connectedAt = 0;
   /** Handshakes refused `unavailable` in a row (backoff). */
   #unavailable = 0;
+  /** The last position seen of each room stream (rooms with history), by stream. */
+  readonly #positions = new Map<string, Position>();
+  /** Positions of messages already delivered (a replay overlapping what came live): skipped. */
+  readonly #stale = new WeakSet<object>();
+  readonly #missed = new Set<(gap: AnyMissed) => void>();
 
   /**
    * Opens the namespace at once; use {@link connectionFor} to share it.
@@ -100,13 +113,17 @@ export class Connection implements Channel {
     this.#path = path;
     this.#state = new Store(joining('connecting', contract.autoJoin));
     this.#timeout = timeout;
-    this.#lease = leaseManager(server.url, server.extraHeaders, contract.namespace);
+    this.#lease = leaseManager(server.url, server.extraHeaders, contract.namespace, server.endpoint);
     this.#socket = this.#lease.manager.socket(contract.namespace);
     this.#outbox = new Outbox(this.#socket);
     this.#socket.auth = (send) => {
       this.#sentPath = this.#path;
-      send({ path: this.#path });
+      // The last positions: the server replays what the auto-joined rooms missed since.
+      const since = [...this.#positions.values()];
+      send(since.length === 0 ? { path: this.#path } : { path: this.#path, since });
     };
+    // Any-listeners run before an event's listeners: the position is checked once per message.
+    this.#socket.onAny((_event: string, _payload: unknown, at: unknown) => this.#track(at));
     this.#socket.on('connect', () => this.#onConnect());
     this.#socket.on('disconnect', (reason) => this.#onDisconnect(reason));
     this.#socket.on('connect_error', (error) => this.#onConnectError(error));
@@ -136,6 +153,7 @@ export class Connection implements Channel {
       this.#contract.namespace === namespace &&
       this.#path === path &&
       this.#server.url === server.url &&
+      this.#server.endpoint === server.endpoint &&
       sameHeaders(this.#server.extraHeaders, server.extraHeaders)
     );
   }
@@ -244,13 +262,76 @@ export class Connection implements Channel {
    * const off = connection.listen('message', (m) => console.log(m));
    */
   listen(event: string, listener: (payload: unknown) => void): Unsubscribe {
-    const own = (payload: unknown): void => {
-      if (this.#live()) listener(payload);
+    const own = (payload: unknown, at: unknown): void => {
+      if (this.#live() && !(typeof at === 'object' && at !== null && this.#stale.has(at))) listener(payload);
     };
     this.#socket.on(event, own);
     return () => {
       this.#socket.off(event, own);
     };
+  }
+
+  /**
+   * Listens for rooms with history that could not be recovered on a rejoin.
+   *
+   * @example
+   * const off = connection.missed(({ room }) => refetch(room));
+   */
+  missed(listener: (gap: AnyMissed) => void): Unsubscribe {
+    this.#missed.add(listener);
+    return () => {
+      this.#missed.delete(listener);
+    };
+  }
+
+  /**
+   * Positions the page already shows (server-rendered history): the next join of each room
+   * starts right after (a position the client already passed is kept).
+   *
+   * @example
+   * connection.since([{ stream: '9f1c…', epoch: 'a1…', offset: 42 }]);
+   */
+  since(positions: readonly Position[]): void {
+    for (const position of positions) {
+      if (isPosition(position)) this.#advance(position);
+    }
+  }
+
+  /** A message's position: a new one advances its stream; one already seen marks it stale. */
+  #track(at: unknown): void {
+    if (!this.#live() || !isPosition(at)) return;
+    if (!this.#advance(at)) this.#stale.add(at);
+  }
+
+  /** Records `at` unless the stream is known past it in the same epoch; whether it was new. */
+  #advance(at: Position): boolean {
+    const known = this.#positions.get(at.stream);
+    if (known !== undefined && known.epoch === at.epoch && at.offset <= known.offset) return false;
+    // Most recent last (a Map keeps insertion order); the oldest goes past MAX_POSITIONS.
+    this.#positions.delete(at.stream);
+    this.#positions.set(at.stream, { stream: at.stream, epoch: at.epoch, offset: at.offset });
+    if (this.#positions.size > MAX_POSITIONS) {
+      const oldest = this.#positions.keys().next();
+      if (oldest.done !== true) this.#positions.delete(oldest.value);
+    }
+    return true;
+  }
+
+  /**
+   * A join of a room with history was answered with its stream's `position` (and, when the
+   * page sent one of that stream, whether what it missed was replayed): the room's state
+   * says so, and an unrecovered room is reported to `missed`.
+   */
+  #joinedStream(intent: { room: string; data: unknown }, answer: unknown): RoomState {
+    if (typeof answer !== 'object' || answer === null) return { status: 'joined' };
+    const { position, recovered } = answer as { position?: unknown; recovered?: unknown };
+    if (!isPosition(position)) return { status: 'joined' };
+    this.#advance(position);
+    if (recovered === false) {
+      // Live messages start after `position`: what came before is the page's to refetch.
+      for (const listener of [...this.#missed]) listener({ room: intent.room, data: intent.data, position });
+    }
+    return typeof recovered === 'boolean' ? { status: 'joined', recovered } : { status: 'joined' };
   }
 
   /**
@@ -329,7 +410,9 @@ export class Connection implements Channel {
 
   /** Asks the server for a room the page wants; resolves once answered (or not at all). */
   #ask(intent: Intent, epoch: number): Promise<void> {
-    return this.#outbox.request(EVENTS.join, roomRequest(intent.room, intent.data), this.#timeout).then(
+    const since = [...this.#positions.values()];
+    const request = since.length === 0 ? roomRequest(intent.room, intent.data) : { ...roomRequest(intent.room, intent.data), since };
+    return this.#outbox.request(EVENTS.join, request, this.#timeout).then(
       (answer) => this.#answered(intent, epoch, answer),
       (error: unknown) => this.#answered(intent, epoch, { ok: false, error: asError(error) }),
     );
@@ -343,7 +426,7 @@ export class Connection implements Channel {
     if (answer.ok) {
       intent.attempt = 0;
       delete intent.error;
-      this.#setRoom(room, data, { status: 'joined' });
+      this.#setRoom(room, data, this.#joinedStream(intent, answer.data));
       settle(intent);
       return;
     }
@@ -426,7 +509,7 @@ export class Connection implements Channel {
     if (!this.#live() || typeof status !== 'object' || status === null) return;
     const { room, status: outcome, error } = status as { room?: unknown; status?: unknown; error?: unknown };
     if (typeof room !== 'string') return;
-    if (outcome === 'joined') this.#setRoom(room, undefined, { status: 'joined' });
+    if (outcome === 'joined') this.#setRoom(room, undefined, this.#joinedStream({ room, data: undefined }, status));
     else if (outcome === 'denied') this.#setRoom(room, undefined, { status: 'denied', error: fromWire(error) });
   }
 
@@ -525,4 +608,11 @@ function sameHeaders(a: Record<string, string> | undefined, b: Record<string, st
 /** `{ room }` for a private room, `{ room, data }` for an exposed one. */
 function roomRequest(room: string, data: unknown): { room: string; data?: unknown } {
   return data === undefined ? { room } : { room, data };
+}
+
+/** Whether `value` is a stream position as the server sends it. */
+function isPosition(value: unknown): value is Position {
+  if (typeof value !== 'object' || value === null) return false;
+  const { stream, epoch, offset } = value as { stream?: unknown; epoch?: unknown; offset?: unknown };
+  return typeof stream === 'string' && typeof epoch === 'string' && typeof offset === 'number';
 }

@@ -5,9 +5,10 @@
 
 import { isOneOf } from '../error.js';
 import { RESERVED_NAMES, RESERVED_PREFIX } from '../wire.js';
-import { type Track, createClient } from './client.js';
+import { type Track, createClient, positionsOf } from './client.js';
 import { connectionFor } from './connection.js';
 import { inert } from './inert.js';
+import { DEFAULT_ENDPOINT } from './manager.js';
 import type { ClientFactory, ClientOptions, Contract, Descriptor } from './types.js';
 
 /** Default milliseconds a call, join or leave waits for its answer. */
@@ -53,8 +54,10 @@ export function clientFactory<C extends Contract>(descriptor: Descriptor<C>, tra
     const timeout = options.timeout ?? DEFAULT_TIMEOUT;
     const where = locate(options);
     if (where === undefined) return createClient(descriptor, inert(), timeout, track);
-    const server = { url: where.url, extraHeaders: options.extraHeaders };
-    return createClient(descriptor, connectionFor(server, descriptor, where.path, timeout), timeout, track);
+    const server = { url: where.url, endpoint: options.endpoint ?? DEFAULT_ENDPOINT, extraHeaders: options.extraHeaders };
+    const connection = connectionFor(server, descriptor, where.path, timeout);
+    connection.since(positionsOf(options.since));
+    return createClient(descriptor, connection, timeout, track);
   };
 }
 

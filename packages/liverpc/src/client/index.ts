@@ -16,7 +16,7 @@
  */
 
 export { defineClient, DEFAULT_TIMEOUT } from './define.js';
-export { LiverpcError } from '../error.js';
+export { LiverpcError, isLiverpcError } from '../error.js';
 export type { ClientErrorCode, ErrorCode, Issue, RefusalCode, ServerErrorCode } from '../error.js';
 export type {
   Call,
@@ -28,6 +28,8 @@ export type {
   Contract,
   Descriptor,
   Listeners,
+  Missed,
+  Position,
   PresenceStores,
   RoomCall,
   RoomCalls,

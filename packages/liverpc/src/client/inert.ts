@@ -24,6 +24,8 @@ export function inert(): Channel {
     leave: refuse,
     navigate: () => ({ channel, done: refuse() }),
     listen: () => () => {},
+    missed: () => () => {},
+    since: () => {},
     release: () => {},
   };
   return channel;

@@ -18,13 +18,17 @@ export interface Lease {
 /** Per server key: its Managers, in creation order, each with the namespaces it carries. */
 const pools = new Map<string, Map<Manager, Set<string>>>();
 
-function serverKey(url: string, extraHeaders: Record<string, string> | undefined): string {
+/** Socket.IO's own endpoint path, where the engine listens unless the app has a base path. */
+export const DEFAULT_ENDPOINT = '/socket.io/';
+
+function serverKey(url: string, extraHeaders: Record<string, string> | undefined, endpoint: string): string {
   const headers = extraHeaders === undefined ? [] : Object.entries(extraHeaders).sort(([a], [b]) => (a < b ? -1 : 1));
-  return JSON.stringify([url, headers]);
+  return JSON.stringify([url, endpoint, headers]);
 }
 
-function create(url: string, extraHeaders: Record<string, string> | undefined): Manager {
+function create(url: string, extraHeaders: Record<string, string> | undefined, endpoint: string): Manager {
   return new Manager(url, {
+    path: endpoint,
     transports: ['websocket'],
     autoConnect: false,
     ...(extraHeaders === undefined ? {} : { extraHeaders }),
@@ -37,12 +41,12 @@ function create(url: string, extraHeaders: Record<string, string> | undefined): 
  * after a transport drop.
  *
  * @example
- * const lease = leaseManager('http://localhost:3000', undefined, '/rooms/[roomId]/chat');
+ * const lease = leaseManager('http://localhost:3000', undefined, '/rooms/[roomId]/chat', '/socket.io/');
  * lease.manager.socket('/rooms/[roomId]/chat');
  * lease.release();
  */
-export function leaseManager(url: string, extraHeaders: Record<string, string> | undefined, namespace: string): Lease {
-  const key = serverKey(url, extraHeaders);
+export function leaseManager(url: string, extraHeaders: Record<string, string> | undefined, namespace: string, endpoint: string): Lease {
+  const key = serverKey(url, extraHeaders, endpoint);
   let pool = pools.get(key);
   if (pool === undefined) {
     pool = new Map();
@@ -56,7 +60,7 @@ export function leaseManager(url: string, extraHeaders: Record<string, string> |
     }
   }
   if (manager === undefined) {
-    manager = create(url, extraHeaders);
+    manager = create(url, extraHeaders, endpoint);
     pool.set(manager, new Set());
   }
   const held = manager;
@@ -83,6 +87,6 @@ export function leaseManager(url: string, extraHeaders: Record<string, string> |
  * @example
  * for (const manager of managersOf('http://localhost:3000')) manager.engine.close();
  */
-export function managersOf(url: string, extraHeaders?: Record<string, string>): Manager[] {
-  return [...(pools.get(serverKey(url, extraHeaders))?.keys() ?? [])];
+export function managersOf(url: string, extraHeaders?: Record<string, string>, endpoint = DEFAULT_ENDPOINT): Manager[] {
+  return [...(pools.get(serverKey(url, extraHeaders, endpoint))?.keys() ?? [])];
 }

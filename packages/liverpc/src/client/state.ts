@@ -31,6 +31,12 @@ export interface RoomState {
   status: RoomStatus;
   /** Why the room is `retrying` or `denied` (`forbidden` for a refused authorization). */
   error?: LiverpcError;
+  /**
+   * A room with history, joined with a position (a reconnect, or server-rendered history):
+   * `true` when everything missed since was replayed, `false` when it could not be (the
+   * page also gets `missed`).
+   */
+  recovered?: boolean;
 }
 
 /** One payload of an exposed room: `project` joined with `{ projectId: 'apollo' }`. */

@@ -16,6 +16,7 @@ import { createSubscriber } from 'svelte/reactivity';
 import { type Track, createClient } from './client.js';
 import type { ClientFactory, ClientOptions, Contract, Descriptor } from './types.js';
 import { inert } from './inert.js';
+import { DEFAULT_ENDPOINT } from './manager.js';
 import { DEFAULT_TIMEOUT, clientFactory } from './define.js';
 
 export * from './index.js';
@@ -64,7 +65,9 @@ export function defineClient<C extends Contract>(descriptor: Descriptor<C>): Cli
       return createClient(descriptor, inert(), options.timeout ?? DEFAULT_TIMEOUT, track);
     }
     const follows = options.path === undefined;
-    const client = make(follows ? { ...options, path: routePath(window.location.pathname) } : options);
+    // The engine serves the app's base path too (`sockets()` gives it that endpoint).
+    const located = { endpoint: `${base}${DEFAULT_ENDPOINT}`, ...options };
+    const client = make(follows ? { ...located, path: routePath(window.location.pathname) } : located);
     try {
       onDestroy(() => client.close());
       if (follows) {

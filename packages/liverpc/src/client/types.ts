@@ -39,6 +39,33 @@ export interface Descriptor<C extends Contract> {
   presence?: readonly (keyof NonNullable<C['presence']> & string)[];
 }
 
+/**
+ * Where a message sits in its room's stream (a room with history): the client remembers the
+ * last one per room and sends it when it rejoins, so the server replays what it missed. A
+ * server-rendered page hands the one of its history to the client (`chat({ since })`).
+ */
+export interface Position {
+  /** The room's stream. */
+  readonly stream: string;
+  /** The stream's life: it changes when the stream was lost. */
+  readonly epoch: string;
+  /** 1, 2, 3 … per stream (0 before the first message). */
+  readonly offset: number;
+}
+
+/**
+ * A room with history the page rejoined but could not be given what it missed (trimmed,
+ * expired, or the stream was lost): what it shows of that room may have a gap; refetch it.
+ * `position` is where the room's live messages start.
+ */
+export type Missed<R extends Contract['rooms']> = {
+  [K in keyof R & string]: {
+    readonly room: K;
+    readonly data: [R[K]] extends [null] ? undefined : R[K];
+    readonly position: Position;
+  };
+}[keyof R & string];
+
 /** A call: no argument when the payload type is `null`. */
 export type Call<P, R> = [P] extends [null] ? () => Promise<R> : (payload: P) => Promise<R>;
 
@@ -116,6 +143,26 @@ export interface ClientBase<C extends Contract> {
    */
   readonly presence: PresenceStores<NonNullable<C['presence']>>;
   /**
+   * Listens for rooms with history that could not be recovered after a reconnect: past the
+   * window (trimmed or expired) or with the stream lost. The room's state says
+   * `recovered: false` too. Refetch what the page shows of that room (a SvelteKit
+   * `invalidateAll()`). Returns an unsubscribe.
+   *
+   * @example
+   * room.missed(({ room }) => { if (room === 'chat') void invalidateAll(); });
+   */
+  missed(listener: (gap: Missed<C['rooms']>) => void): Unsubscribe;
+  /**
+   * Tells the client the page already shows a room's messages up to `position` (from
+   * server-rendered history, `chat.history(...)` in a load function): its next join of that
+   * room starts exactly after it, with no gap and no duplicate. `chat({ since })` does the
+   * same when the client is made; call this when new history is loaded for a page that stays.
+   *
+   * @example
+   * $effect(() => room.since(data.history.position));
+   */
+  since(position: Position | readonly Position[]): void;
+  /**
    * Follows the page to a new URL path: re-handshakes with it (new params, new auto-joined
    * rooms), then asks again for the rooms joined explicitly. Listeners stay. Resolves once
    * connected and rejoined; rejects with the refusal when the server refuses the new path.
@@ -146,12 +193,22 @@ export interface ClientOptions {
   /** The server's origin (`http://localhost:3000`). Default: `location.origin`. */
   url?: string;
   /**
+   * The server's Socket.IO endpoint path (the engine's `endpoint`). Default: `/socket.io/`;
+   * from `liverpc/sveltekit`, `${paths.base}/socket.io/`.
+   */
+  endpoint?: string;
+  /**
    * Headers of the handshake request, e.g. `{ cookie: 'session=alice' }`. Node only: browsers
    * cannot set headers on a websocket (they send the page's cookies themselves).
    */
   extraHeaders?: Record<string, string>;
   /** Milliseconds a call, join or leave may wait for its answer (default 10000). */
   timeout?: number;
+  /**
+   * Where the page's server-rendered history of its rooms ends (`history.position` of
+   * `chat.history(...)` in a load function): the rooms' live messages start exactly after.
+   */
+  since?: Position | readonly Position[];
 }
 
 /** What a generated module exports: call it to get a client bound to the page. */

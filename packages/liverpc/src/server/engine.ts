@@ -4,15 +4,17 @@
  * per-connection token the engine holds; the engine frees the token when the connection goes.
  */
 
-import { LiverpcError, isOneOf, type Issue, type RefusalCode, type ServerErrorCode } from '../error.js';
+import { LiverpcError, isLiverpcError, isOneOf, type Issue, type RefusalCode, type ServerErrorCode } from '../error.js';
 import { invalidPayloadMessage, namespaceOf } from '../protocol.js';
 import { type Limits, SERVER_ERROR_CODES } from '../wire.js';
-import type { Binding, Handler, HandlerArgs, Locals, RoomDef, RoomKey, ServerSocket } from './contract.js';
+import type { Binding, Handler, HandlerArgs, Locals, RoomDef, RoomHistory, RoomKey, RoomsDef, ServerSocket, ToClientDef } from './contract.js';
 import { handshakeEvent, type Handle } from './hooks.js';
+import { Incidents } from './incidents.js';
 import { loadNative, type NativeApp } from './native.js';
 import { validate } from './schema.js';
-import { attach } from './upgrade.js';
-import type { Server } from 'node:http';
+import { SOCKET_IO_PATH, attach, handOver, isEndpoint } from './upgrade.js';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 /** A route's `*.socket.ts` module: every export made by `socket()` is a contract. */
 export interface ContractModule {
@@ -39,6 +41,33 @@ export interface EngineOptions {
    * (at most once across nodes while Redis is down; local delivery never stops).
    */
   readonly redis?: string;
+  /**
+   * The Socket.IO endpoint's path (default `/socket.io/`); under SvelteKit's `paths.base`,
+   * `${base}/socket.io/`. The page's client connects with the same `path`.
+   */
+  readonly endpoint?: string;
+  /**
+   * Hook, room function and handler runs queued for or running in JavaScript at once, for the
+   * whole engine (default 1024; Rule 5 (docs/security.md#rule-5)). Past it a call or a join is
+   * answered `rate_limited` and a connection refused `unavailable` (the page retries with
+   * backoff). A run counts until its promise settles, also after it timed out.
+   */
+  readonly maxPendingJs?: number;
+  /**
+   * SvelteKit's param matchers by name (`src/params/<name>.ts`'s `match`), for routes with
+   * `[param=name]`: a page whose URL a matcher refuses is refused `not_found` (the contract
+   * belongs to one route: there is no fallback to another route, as SvelteKit's router has).
+   */
+  readonly matchers?: Readonly<Record<string, (param: string) => boolean>>;
+}
+
+/** How `engine.close()` shuts down. */
+export interface CloseOptions {
+  /**
+   * How long calls, joins and leaves in flight may take to finish and be answered before what
+   * is left is cancelled (default 30000 ms, adapter-node's `SHUTDOWN_TIMEOUT`).
+   */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -46,7 +75,8 @@ export interface EngineOptions {
  * `Limits` (Rule 5 (docs/security.md#rule-5)), under their serde names, durations in
  * milliseconds. The others keep their defaults, `DEFAULT_LIMITS` in `wire.ts` (`maxPayload`
  * 65536 bytes, `maxRooms` 32, `handlerTimeoutMs` 10000, ...). Behind a reverse proxy every
- * page has the proxy's address: raise `maxConnectionsPerAddress` there.
+ * socket has the proxy's address unless the server hands it over with the client's
+ * (`handOver(..., { remote })`, which `liverpc/node` does from `ADDRESS_HEADER`/`XFF_DEPTH`).
  *
  * @example
  * createEngine({ hooks, contracts, limits: { maxRooms: 8, handlerTimeoutMs: 5000 } });
@@ -70,14 +100,24 @@ interface SocketRequest {
   params: Record<string, string>;
   data: unknown;
 }
+/** Why the engine gave up on a run: its timeout, its socket closed, or it stopped waiting. */
+type AbortWhy = 'timeout' | 'disconnected' | 'gone';
 type Request =
-  | { t: 'hook'; token: number; headers: [string, string][]; remote: string | null }
+  | { t: 'hook'; id: number; token: number; headers: [string, string][]; remote: string | null }
   | { t: 'free'; token: number }
-  | ({ t: 'room' } & SocketRequest)
-  | ({ t: 'call' } & SocketRequest);
+  | { t: 'abort'; id: number; why: AbortWhy }
+  | ({ t: 'room'; id: number } & SocketRequest)
+  | ({ t: 'call'; id: number } & SocketRequest)
+  | { t: 'match'; id: number; contract: string; params: Record<string, string> };
+type RunRequest = Exclude<Request, { t: 'free' } | { t: 'abort' }>;
 
 type Refused = { ok: false; error: { code: ServerErrorCode; message: string; issues?: Issue[] } };
 const FORBIDDEN: Refused = { ok: false, error: { code: 'forbidden', message: 'forbidden' } };
+/** What the page is told of a failure inside the server: nothing more (the log has the rest). */
+const INTERNAL: Refused = { ok: false, error: { code: 'internal', message: 'internal server error' } };
+const ROOM_HINT =
+  'If it reads what the hook leaves out for some connections (a guest has no `locals.user`), ' +
+  'declare that optional in Liverpc.Locals and return false when it is missing.';
 /** The refusals a hook may throw; any other throw refuses the connection `internal`. */
 const HOOK_REFUSALS: readonly RefusalCode[] = ['unauthenticated', 'forbidden', 'unavailable'];
 /** Marks a token whose hook is still running. */
@@ -96,6 +136,18 @@ export class Engine {
   #hooks: EngineOptions['hooks'];
   #contracts = new Map<string, BoundContract>();
   #locals = new Map<number, Partial<Locals> | typeof HOOK_RUNNING>();
+  /** The signal of each run in JavaScript, by the engine's request id. */
+  #signals = new Map<number, AbortController>();
+  /** Runs whose promise has not settled (what `close()` waits for). */
+  #running = new Set<Promise<string>>();
+  #incidents = new Incidents(console);
+  #endpoint: string;
+  #closing: Promise<void> | undefined;
+  /** Set once `close()` has finished: nothing is served or emitted any more. */
+  #closed = false;
+  #matchers: Readonly<Record<string, (param: string) => boolean>>;
+  /** `(param, matcher)` of every `[param=matcher]`, by contract namespace. */
+  #matched = new Map<string, [string, string][]>();
 
   /**
    * @example
@@ -103,12 +155,16 @@ export class Engine {
    */
   constructor(options: EngineOptions) {
     this.#hooks = options.hooks;
+    this.#endpoint = options.endpoint ?? SOCKET_IO_PATH;
+    this.#matchers = options.matchers ?? {};
     const description = {
       contracts: [] as object[],
       longPolling: options.longPolling ?? false,
       origins: options.origins ?? [],
       limits: options.limits ?? {},
       redis: options.redis ?? null,
+      endpoint: this.#endpoint,
+      maxPendingJs: options.maxPendingJs ?? null,
     };
     for (const { route, exports } of options.contracts) {
       for (const [name, value] of Object.entries(exports)) {
@@ -117,10 +173,22 @@ export class Engine {
         const namespace = namespaceOf(route, name);
         if (this.#contracts.has(namespace)) throw new LiverpcError('internal', `liverpc: contract ${namespace} registered twice`);
         this.#contracts.set(namespace, { route, name, namespace, socket: def });
+        const pairs = matcherPairs(route);
+        for (const [, matcher] of pairs) {
+          if (typeof this.#matchers[matcher] !== 'function') {
+            throw new LiverpcError(
+              'internal',
+              `liverpc: route ${route} (contract ${namespace}) uses the param matcher \`${matcher}\`, but no matcher of that name was given: export \`match\` from src/params/${matcher}.ts`,
+            );
+          }
+        }
+        if (pairs.length > 0) this.#matched.set(namespace, pairs);
         const rooms = Object.entries((def.rooms ?? {}) as Record<string, RoomDef>).map(([room, r]) => ({
           name: room,
           exposed: r.kind === 'expose',
           autoJoin: r.kind === 'private' && r.autoJoin,
+          presence: r.presence !== undefined,
+          history: r.history === undefined ? null : { ...r.history },
         }));
         description.contracts.push({
           route,
@@ -143,6 +211,7 @@ export class Engine {
         name,
         namespace,
         emit: (key, event, payload) => this.emit(namespace, key, event, payload),
+        history: (key, limit) => this.history(namespace, key, limit),
       };
       (socket as { binding?: Binding }).binding = binding;
     }
@@ -163,7 +232,65 @@ export class Engine {
    * server.listen(3000);
    */
   attach(server: Server, options: { proxy?: boolean } = {}): () => void {
-    return attach(server, () => this.#native, options);
+    return attach(server, () => this.#native, { ...options, endpoint: this.#endpoint });
+  }
+
+  /**
+   * @internal Whether this upgrade request is for the engine's endpoint (`liverpc/node` and
+   * `liverpc/vite` pass the others on).
+   */
+  ownsUpgrade(req: IncomingMessage): boolean {
+    return isEndpoint(req, this.#endpoint);
+  }
+
+  /**
+   * @internal Hands an upgrade's socket to the engine; `remote` is the client's address as the
+   * caller decided it (adapter-node's `ADDRESS_HEADER` / `XFF_DEPTH`), else the socket's peer
+   * counts. A socket the engine cannot take (it is closed) is destroyed: the page's client
+   * retries with backoff.
+   */
+  handOver(req: IncomingMessage, socket: Duplex, head: Buffer, options: { remote?: string } = {}): void {
+    try {
+      handOver(this.#native, req, socket, head, options.remote);
+    } catch (e) {
+      if (this.#closing === undefined) console.error('liverpc: a websocket upgrade could not be served:', e);
+      socket.destroy();
+    }
+  }
+
+  /**
+   * Shuts the engine down gracefully: no new connection or handshake is taken; the calls,
+   * joins and leaves in flight finish and are answered, up to `timeoutMs` (then they are
+   * cancelled: their `signal` aborts); every connection is then closed at the transport, so
+   * the pages' clients reconnect with backoff (never shown `refused`). Resolves once every
+   * connection is closed and the engine holds nothing (the addon's dispatch function is
+   * released, the native app freed). Calling it again returns the same promise.
+   *
+   * @example
+   * process.on('SIGTERM', () => void engine.close({ timeoutMs: 30_000 }).then(() => server.close()));
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    this.#closing ??= this.#shutdown(options.timeoutMs ?? 30_000);
+    return this.#closing;
+  }
+
+  async #shutdown(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    await this.#native.close(Math.max(0, Math.round(timeoutMs)));
+    this.#closed = true;
+    // JavaScript still running past the deadline was asked to stop (its signal): give it what
+    // is left of the time, not more.
+    const left = deadline - Date.now();
+    if (this.#running.size > 0 && left > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const expired = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, left);
+        timer.unref();
+      });
+      await Promise.race([Promise.allSettled([...this.#running]), expired]);
+      clearTimeout(timer);
+    }
+    this.#locals.clear();
   }
 
   /** How many connections' locals are held now (for tests of the token's lifetime). */
@@ -178,45 +305,133 @@ export class Engine {
    * engine.emit('/rooms/[roomId]/chat', ['chat', 'general'], 'message', { from: 'bot', text: 'hi' });
    */
   emit(namespace: string, key: RoomKey, event: string, payload: unknown): number {
+    if (this.#closed) throw new LiverpcError('unavailable', 'liverpc: the engine is closed');
     return this.#native.emit(namespace, [...key], event, JSON.stringify(payload ?? null));
   }
 
-  async #dispatch(text: string): Promise<string> {
+  /**
+   * The last `limit` messages of room `key` of the contract on `namespace`, with positions.
+   *
+   * @example
+   * const { messages, position } = await engine.history('/rooms/[roomId]/chat', ['chat', 'general'], 50);
+   */
+  async history(namespace: string, key: RoomKey, limit: number): Promise<RoomHistory<Record<string, unknown>>> {
+    if (this.#closing !== undefined) throw new LiverpcError('unavailable', 'liverpc: the engine is closed');
+    const bounded = Math.max(0, Math.min(Math.floor(limit), 0xffff_ffff));
     try {
-      return JSON.stringify(await this.#answer(JSON.parse(text) as Request));
+      return JSON.parse(await this.#native.history(namespace, [...key], bounded)) as RoomHistory<Record<string, unknown>>;
     } catch (e) {
-      console.error('liverpc: internal error answering the engine:', e);
-      return JSON.stringify({ ok: false, refuse: 'internal', error: { code: 'internal', message: 'internal server error' } });
+      throw new LiverpcError('not_found', `liverpc: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 
-  async #answer(request: Request): Promise<object> {
+  #dispatch(text: string): Promise<string> {
+    let request: Request;
+    try {
+      request = JSON.parse(text) as Request;
+    } catch (e) {
+      console.error('liverpc: the engine sent a request that is not JSON:', e);
+      return Promise.resolve('{}');
+    }
     switch (request.t) {
-      case 'hook':
-        return this.#hook(request.token, request.headers, request.remote);
       case 'free':
         this.#locals.delete(request.token);
-        return {};
-      case 'room':
-        return this.#room(request);
-      case 'call':
-        return this.#call(request);
+        return Promise.resolve('{}');
+      case 'abort':
+        this.#signals.get(request.id)?.abort(abortReason(request.why));
+        return Promise.resolve('{}');
+      default: {
+        const run = this.#run(request);
+        this.#running.add(run);
+        void run.finally(() => this.#running.delete(run));
+        return run;
+      }
     }
   }
 
-  async #hook(token: number, headers: [string, string][], remote: string | null): Promise<object> {
+  /** One hook, room function or handler run, with its signal; never rejects. */
+  async #run(request: RunRequest): Promise<string> {
+    const controller = new AbortController();
+    this.#signals.set(request.id, controller);
+    try {
+      return JSON.stringify(await this.#answer(request, controller.signal));
+    } catch (e) {
+      console.error('liverpc: internal error answering the engine:', e);
+      return JSON.stringify({ ok: false, refuse: 'internal', error: INTERNAL.error });
+    } finally {
+      this.#signals.delete(request.id);
+    }
+  }
+
+  async #answer(request: RunRequest, signal: AbortSignal): Promise<object> {
+    switch (request.t) {
+      case 'hook':
+        return this.#hook(request.token, request.headers, request.remote, signal);
+      case 'room':
+        return this.#room(request, signal);
+      case 'call':
+        return this.#call(request, signal);
+      case 'match':
+        return { ok: this.#match(request.contract, request.params) };
+    }
+  }
+
+  /** Whether every matcher of the contract's route accepts its param (an absent one is not checked). */
+  #match(contract: string, params: Record<string, string>): boolean {
+    for (const [param, name] of this.#matched.get(contract) ?? []) {
+      const value = params[param];
+      if (value === undefined) continue;
+      try {
+        if (this.#matchers[name]?.(value) !== true) return false;
+      } catch (e) {
+        this.#incidents.failed(`param matcher src/params/${name}`, e, 'the page is refused `not_found`', 'A matcher returns a boolean.');
+        return false;
+      }
+    }
+    return true;
+  }
+
+  async #hook(token: number, headers: [string, string][], remote: string | null, signal: AbortSignal): Promise<object> {
     this.#locals.set(token, HOOK_RUNNING);
     try {
-      const locals = (await this.#hooks?.handle?.(handshakeEvent(headers, remote))) ?? {};
+      const locals = (await this.#hooks?.handle?.(handshakeEvent(headers, remote, signal))) ?? {};
       // Freed meanwhile (the engine gave up on the hook): keep nothing.
       if (this.#locals.has(token)) this.#locals.set(token, locals);
-      return { ok: true };
+      return { ok: true, presence: this.#shown(locals as Locals) };
     } catch (e) {
       this.#locals.delete(token);
-      if (e instanceof LiverpcError && isOneOf(HOOK_REFUSALS, e.code)) return { ok: false, refuse: e.code };
-      console.error('liverpc: src/hooks.socket.ts threw; the connection is refused `internal`:', e);
+      if (isLiverpcError(e) && isOneOf(HOOK_REFUSALS, e.code)) return { ok: false, refuse: e.code };
+      this.#incidents.failed(
+        'the connection hook (src/hooks.socket.ts)',
+        e,
+        'the connection is refused `internal`',
+        'Return the locals a guest has (leave `user` out), or throw new LiverpcError("unauthenticated", ...) to refuse it.',
+      );
       return { ok: false, refuse: 'internal' };
     }
+  }
+
+  /**
+   * What a connection shows in every room with presence, by namespace and room: derived now,
+   * from the locals the hook returned (they never change), because the engine reads it when the
+   * socket joins, synchronously. A room where it shows nothing is left out (not listed).
+   */
+  #shown(locals: Locals): Record<string, Record<string, unknown>> {
+    const shown: Record<string, Record<string, unknown>> = {};
+    for (const { namespace, socket } of this.#contracts.values()) {
+      for (const [room, def] of Object.entries((socket.rooms ?? {}) as Record<string, RoomDef>)) {
+        if (def.presence === undefined) continue;
+        let data: unknown;
+        try {
+          data = def.presence({ locals });
+        } catch (e) {
+          this.#incidents.failed(`presence of room ${namespace}#${room}`, e, 'the member is not listed', 'Return null for a member who shows nothing (a guest).');
+          continue;
+        }
+        if (data !== null && data !== undefined) (shown[namespace] ??= {})[room] = data;
+      }
+    }
+    return shown;
   }
 
   #localsOf(token: number): Locals {
@@ -224,10 +439,10 @@ export class Engine {
     return (locals === undefined || locals === HOOK_RUNNING ? {} : locals) as Locals;
   }
 
-  async #room(request: SocketRequest): Promise<object> {
+  async #room(request: SocketRequest, signal: AbortSignal): Promise<object> {
     const def = (this.#contracts.get(request.contract)?.socket.rooms as Record<string, RoomDef> | undefined)?.[request.name];
     if (def === undefined) return FORBIDDEN;
-    const base = { params: request.params, locals: this.#localsOf(request.token) };
+    const base = { params: request.params, locals: this.#localsOf(request.token), signal };
     try {
       let key: RoomKey | false;
       if (def.kind === 'expose') {
@@ -244,12 +459,14 @@ export class Engine {
       }
       return { ok: true, key };
     } catch (e) {
-      console.error(`liverpc: room ${request.contract}#${request.name} threw; the join is refused \`forbidden\`:`, e);
+      // A deliberate refusal; anything else refuses too (Rule 2 (docs/security.md#rule-2)).
+      if (isLiverpcError(e) && e.code === 'forbidden') return FORBIDDEN;
+      this.#incidents.failed(`room ${request.contract}#${request.name}`, e, 'the join is refused `forbidden`', ROOM_HINT);
       return FORBIDDEN;
     }
   }
 
-  async #call(request: SocketRequest): Promise<object> {
+  async #call(request: SocketRequest, signal: AbortSignal): Promise<object> {
     const def = (this.#contracts.get(request.contract)?.socket.fromClient as Record<string, Handler> | undefined)?.[request.name];
     if (def === undefined) return { ok: false, error: { code: 'not_found', message: `no handler ${request.name}` } };
     let data: unknown = null;
@@ -266,26 +483,55 @@ export class Engine {
         emits.push({ ...(typeof room === 'string' ? { room } : { key: [...room] }), others, event, payload: payload ?? null });
       },
     });
-    const args: HandlerArgs<unknown> = {
+    const args: HandlerArgs<unknown, ToClientDef, RoomsDef> = {
       data,
       params: request.params,
       locals: this.#localsOf(request.token),
+      signal,
       id: request.socket,
       within: (room) => target(room, false),
       to: (room) => target(room, true),
       self: { emit: (event, payload) => void emits.push({ event, payload: payload ?? null }) },
     };
     try {
-      const reply = await def.run(args as HandlerArgs<never>);
+      const reply = await def.run(args as never);
       return { ok: true, data: reply ?? null, emits };
     } catch (e) {
-      if (e instanceof LiverpcError && isOneOf(SERVER_ERROR_CODES, e.code)) {
+      // By a brand, not `instanceof`: the class may come from another copy of liverpc.
+      if (isLiverpcError(e) && isOneOf(SERVER_ERROR_CODES, e.code) && e.code !== 'internal') {
         return { ok: false, error: { code: e.code, message: e.message, ...(e.issues ? { issues: e.issues } : {}) } };
       }
-      // Logged without the payload (Rule 3 (docs/security.md#rule-3)).
-      console.error(`liverpc: handler ${request.contract}#${request.name} threw; answered \`internal\`:`, e);
-      return { ok: false, error: { code: 'internal', message: 'internal server error' } };
+      // Logged without the payload (Rule 3 (docs/security.md#rule-3)); the page learns nothing
+      // of it, not even an `internal` error's own message.
+      this.#incidents.failed(
+        `handler ${request.contract}#${request.name}`,
+        e,
+        'answered `internal` (the page gets no message)',
+        'Throw a LiverpcError with a code to answer the page with it.',
+      );
+      return INTERNAL;
     }
+  }
+}
+
+/** The `(param, matcher)` pairs of a route id's `[param=matcher]`, `[[param=matcher]]`, `[...param=matcher]`. */
+function matcherPairs(route: string): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (const m of route.matchAll(/\[\[?(?:\.\.\.)?([A-Za-z_]\w*)=([A-Za-z_]\w*)\]\]?/g)) {
+    if (m[1] !== undefined && m[2] !== undefined) pairs.push([m[1], m[2]]);
+  }
+  return pairs;
+}
+
+/** What a run's signal is aborted with: why the engine gave up on it. */
+function abortReason(why: AbortWhy): LiverpcError {
+  switch (why) {
+    case 'timeout':
+      return new LiverpcError('timeout', 'liverpc: past the handler timeout; the page was answered `timeout`');
+    case 'disconnected':
+      return new LiverpcError('disconnected', 'liverpc: the socket closed');
+    case 'gone':
+      return new LiverpcError('unavailable', 'liverpc: the engine no longer waits for this');
   }
 }
 

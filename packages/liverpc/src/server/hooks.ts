@@ -10,8 +10,14 @@ export interface HandshakeEvent {
   readonly headers: Headers;
   /** Its cookies (`cookies.get('session')`). */
   readonly cookies: { get(name: string): string | undefined };
-  /** The peer's address (`ip:port`), when the engine knows it. */
+  /**
+   * The client's IP address (as SvelteKit's `getClientAddress()`: no port), when the engine
+   * knows it: the socket's peer, or what the server handing the socket over decided
+   * (`ADDRESS_HEADER` behind a proxy).
+   */
   readonly remote: string | undefined;
+  /** Aborted when the engine stops waiting for the hook (its timeout, or the page left). */
+  readonly signal: AbortSignal;
 }
 
 /**
@@ -34,7 +40,11 @@ export function hook(handle: Handle): Handle {
 }
 
 /** A handshake event from the engine's request. */
-export function handshakeEvent(headers: readonly (readonly [string, string])[], remote: string | null): HandshakeEvent {
+export function handshakeEvent(
+  headers: readonly (readonly [string, string])[],
+  remote: string | null,
+  signal: AbortSignal = new AbortController().signal,
+): HandshakeEvent {
   const h = new Headers();
   for (const [name, value] of headers) h.append(name, value);
   const cookie = h.get('cookie') ?? '';
@@ -57,5 +67,6 @@ export function handshakeEvent(headers: readonly (readonly [string, string])[], 
       },
     },
     remote: remote ?? undefined,
+    signal,
   };
 }

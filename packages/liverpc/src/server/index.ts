@@ -17,19 +17,32 @@
 export { event, handler, room, socket } from './contract.js';
 export type {
   ClientContract,
+  ContractDef,
+  EmitTarget,
   Emitter,
+  EmitterOf,
+  EmitsNeedTheContract,
   EventType,
   Events,
   ExposedRoom,
   FromClientDef,
   Handler,
   HandlerArgs,
+  HandlerFunction,
+  History,
   Locals,
+  MatcherParam,
   MaybePromise,
   Params,
+  Presence,
+  PresenceArgs,
+  PresenceOf,
   PrivateRoom,
+  Recorded,
   RoomArgs,
+  RoomOptions,
   RoomDef,
+  RoomHistory,
   RoomKey,
   RoomPayloads,
   RoomsDef,
@@ -41,7 +54,7 @@ export type {
 export { hook } from './hooks.js';
 export type { Handle, HandshakeEvent } from './hooks.js';
 export { Engine, createEngine } from './engine.js';
-export type { ContractModule, EngineLimits, EngineOptions } from './engine.js';
+export type { CloseOptions, ContractModule, EngineLimits, EngineOptions } from './engine.js';
 export type { Input, Output, StandardSchemaV1 } from './schema.js';
-export { LiverpcError } from '../error.js';
+export { LiverpcError, isLiverpcError } from '../error.js';
 export type { ErrorCode, Issue, ServerErrorCode } from '../error.js';

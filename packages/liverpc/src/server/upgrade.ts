@@ -10,8 +10,20 @@ import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { NativeApp } from './native.js';
 
-/** The Socket.IO endpoint the page's client connects to. */
+/** The Socket.IO endpoint the page's client connects to, unless the engine is given another. */
 export const SOCKET_IO_PATH = '/socket.io/';
+
+/**
+ * Whether `req` is a request for the endpoint at `endpoint` (its path exactly, any query).
+ *
+ * @example
+ * if (isEndpoint(req, '/socket.io/')) handOver(native, req, socket, head);
+ */
+export function isEndpoint(req: IncomingMessage, endpoint: string): boolean {
+  const url = req.url ?? '';
+  const path = url.slice(0, (url.indexOf('?') + 1 || url.length + 1) - 1);
+  return path === endpoint;
+}
 
 let warned = false;
 
@@ -30,17 +42,19 @@ function fileDescriptor(socket: Duplex): number | undefined {
 }
 
 /**
- * Hands an upgrade request's socket to the engine.
+ * Hands an upgrade request's socket to the engine. `remote` is the client's address as the
+ * caller decided it (from a trusted proxy's header); without it the socket's peer is used.
+ * Proxied sockets (no descriptor) carry no address.
  *
  * @example
  * server.on('upgrade', (req, socket, head) => handOver(native, req, socket, head));
  */
-export function handOver(native: NativeApp, req: IncomingMessage, socket: Duplex, rest: Buffer): void {
+export function handOver(native: NativeApp, req: IncomingMessage, socket: Duplex, rest: Buffer, remote?: string): void {
   const bytes = head(req, rest);
   const fd = fileDescriptor(socket);
   if (fd !== undefined) {
     try {
-      native.adopt(fd, bytes);
+      native.adopt(fd, bytes, remote ?? null);
       // The engine has its own duplicate: closing Node's descriptor leaves the connection open.
       socket.destroy();
       return;
@@ -62,9 +76,14 @@ export function handOver(native: NativeApp, req: IncomingMessage, socket: Duplex
  * @example
  * const detach = attach(server, () => engine.native);
  */
-export function attach(server: Server, native: () => NativeApp, options: { proxy?: boolean } = {}): () => void {
+export function attach(
+  server: Server,
+  native: () => NativeApp,
+  options: { proxy?: boolean; endpoint?: string } = {},
+): () => void {
+  const endpoint = options.endpoint ?? SOCKET_IO_PATH;
   const listener = (req: IncomingMessage, socket: Duplex, rest: Buffer): void => {
-    if (!(req.url ?? '').startsWith(SOCKET_IO_PATH)) return;
+    if (!isEndpoint(req, endpoint)) return;
     try {
       if (options.proxy === true) {
         // Forced proxy (tests of the fallback): a socket without a descriptor takes that path.

@@ -1,8 +1,9 @@
 // A Node http server with the engine attached, and official socket.io-client sockets on it.
 
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 
 import { createEngine, type Engine, type EngineOptions } from 'liverpc/server';
 import { Manager, type Socket } from 'socket.io-client';
@@ -47,6 +48,7 @@ export async function serve(options: EngineOptions, attach: { proxy?: boolean } 
     open: clients.open,
     async close() {
       clients.close();
+      await engine.close({ timeoutMs: 1000 });
       server.closeAllConnections();
       server.close();
     },
@@ -112,4 +114,32 @@ export function connectTo(url: string): Pick<Served, 'open'> & { close(): void }
       for (const m of managers) m.engine.close();
     },
   };
+}
+
+/** A port nobody listens on now. */
+async function freePort(): Promise<number> {
+  const probe = createNetServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const address = probe.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  probe.close();
+  await once(probe, 'close');
+  return port;
+}
+
+/** `redis-server` on a free loopback port; resolves once it accepts connections. */
+export async function redisServer(): Promise<{ url: string; process: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+    child.once('error', (e) => reject(new Error(`redis-server: ${e.message} (apt-get install redis-server)`)));
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${String(code)}): ${out}`)));
+  });
+  return { url: `redis://127.0.0.1:${port}`, process: child };
 }

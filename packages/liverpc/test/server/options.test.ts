@@ -2,14 +2,12 @@
 // redis-server (Debian's), each an engine in this process behind its own http server.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 
 import * as hooks from './app/src/hooks.socket.js';
 import * as chatModule from './app/src/routes/rooms/[roomId]/chat.socket.js';
-import { serve, type Served } from './harness.js';
+import { redisServer, serve, type Served } from './harness.js';
 import { DEFAULT_LIMITS, type Limits } from '../../src/wire.js';
 
 const CHAT = '/rooms/[roomId]/chat';
@@ -76,34 +74,6 @@ describe('connection caps set from TypeScript', { timeout: 30_000 }, () => {
     await other.connected;
   });
 });
-
-/** A port nobody listens on now. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const address = probe.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  probe.close();
-  await once(probe, 'close');
-  return port;
-}
-
-/** `redis-server` on a free loopback port; resolves once it accepts connections. */
-async function redisServer(): Promise<{ url: string; process: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('Ready to accept connections')) resolve();
-    });
-    child.once('error', (e) => reject(new Error(`redis-server: ${e.message} (apt-get install redis-server)`)));
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${String(code)}): ${out}`)));
-  });
-  return { url: `redis://127.0.0.1:${port}`, process: child };
-}
 
 describe('two nodes on one Redis', { timeout: 60_000 }, () => {
   let redis: { url: string; process: ChildProcess };

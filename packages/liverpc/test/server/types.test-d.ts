@@ -46,6 +46,90 @@ chat.to(['chat', 'general']).emit('notice', {});
 // @ts-expect-error a room key is a tuple of strings
 chat.to([]).emit('message', { room: '', from: '', text: '' });
 
+// Handlers' emits: rooms from `rooms`, events and payloads from `toClient`, as in Rust.
+socket({
+  toClient: { message: v.object({ text: v.string() }), tick: event<number>() },
+  fromClient: (handler) => ({
+    send: handler(v.object({ text: v.string() }), ({ data, within, to, self }) => {
+      within('lobby').emit('message', { text: data.text });
+      to('lobby').emit('tick', 1);
+      within(['lobby']).emit('message', { text: data.text });
+      self.emit('tick', 2);
+      // @ts-expect-error an undeclared room
+      within('lobbby').emit('message', { text: data.text });
+      // @ts-expect-error an undeclared event
+      within('lobby').emit('notice', { text: data.text });
+      // @ts-expect-error a wrong payload
+      to('lobby').emit('message', { text: 1 });
+      // @ts-expect-error a wrong payload to this socket
+      self.emit('tick', '2');
+      // @ts-expect-error a room key is a tuple of strings
+      within([]).emit('tick', 1);
+      return null;
+    }),
+    ping: handler(({ within }) => {
+      // @ts-expect-error an undeclared room, in a handler without a payload
+      within('nowhere').emit('tick', 1);
+      return 'pong';
+    }),
+  }),
+  rooms: { lobby: room.private(() => ['lobby'], { autoJoin: true }) },
+});
+// A handler made in the object form does not know the contract: an emit there fails, and the
+// message says what to write.
+socket({
+  toClient: { tick: event<number>() },
+  fromClient: {
+    // @ts-expect-error emits need fromClient: (handler) => ({ ... })
+    tick: handler(({ within }) => within('lobby').emit('tick', 1)),
+  },
+  rooms: { lobby: room.private(() => ['lobby']) },
+});
+
+// Presence: the rooms that declare it, typed by what each member shows.
+const present = socket({
+  rooms: {
+    lobby: room.private(() => ['lobby'], { autoJoin: true, presence: ({ locals }) => ({ name: locals.user.name }) }),
+    project: room.expose(v.object({ id: v.string() }), ({ data }) => ['project', data.id], { presence: ({ locals }) => locals.user.tenantId }),
+    quiet: room.private(() => ['quiet']),
+  },
+})();
+present.presence.lobby.subscribe((members) => members.map((m) => m.data.name.toUpperCase()));
+const tenants: readonly string[] = present.presence.project.current.map((m) => m.data);
+void tenants;
+// @ts-expect-error a room without presence lists nobody
+void present.presence.quiet;
+room.private(() => ['x'], {
+  // @ts-expect-error presence reads locals, not params (the page chooses params)
+  presence: ({ params }) => params,
+});
+// History from server code: messages typed by toClient, with positions; a client starts after it.
+async function render() {
+  const history = await chat.history(['chat', 'general'], { limit: 50 });
+  for (const m of history.messages) {
+    if (m.event === 'message') {
+      const text: string = m.payload.text;
+      void text;
+    }
+    const offset: number = m.position.offset;
+    void offset;
+  }
+  chat({ since: history.position }).close();
+  // @ts-expect-error a history limit is a number
+  await chat.history(['chat', 'general'], { limit: '50' });
+}
+void render;
+const kept = socket({
+  toClient: { message: event<{ text: string }>() },
+  rooms: {
+    chat: room.private(({ params }) => ['chat', params.roomId], { autoJoin: true, history: { size: 100, ttlMs: 60_000 } }),
+    project: room.expose(v.object({ projectId: v.string() }), ({ data }) => ['project', data.projectId], { history: {} }),
+    // @ts-expect-error history is { size, ttlMs }
+    bad: room.private(() => ['bad'], { history: { length: 3 } }),
+  },
+});
+void kept;
+
 // Room functions: sync or async, a key or false; locals typed from Liverpc.Locals.
 const other = socket({
   toClient: { tick: event<{ n: number }>() },

@@ -20,6 +20,11 @@ export interface Fixture {
   disconnectTeam(tenant: string): Promise<number>;
   /** `POST /admin/unavailable/{n}`: the next `n` handshakes are refused `unavailable`. */
   refuseUnavailable(n: number): Promise<void>;
+  /**
+   * `POST /admin/feed/{room}/{label}/{n}`: emits `<label>-1` … `<label>-n` to room
+   * `['feed', room]` (history of 256); resolves with how many sockets the last one reached.
+   */
+  feed(room: string, label: string, n: number): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -89,6 +94,11 @@ export async function startFixture(limits: FixtureLimits = {}): Promise<Fixture>
     async refuseUnavailable(n) {
       const response = await fetch(`${url}/admin/unavailable/${n}`, { method: 'POST' });
       if (!response.ok) throw new Error(`/admin/unavailable answered ${response.status}`);
+    },
+    async feed(room, label, n) {
+      const response = await fetch(`${url}/admin/feed/${room}/${label}/${n}`, { method: 'POST' });
+      if (!response.ok) throw new Error(`/admin/feed answered ${response.status}`);
+      return Number(await response.text());
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

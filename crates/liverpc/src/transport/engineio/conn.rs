@@ -2,9 +2,10 @@
 //! queue, its sockets (one per connected namespace), and its reader: packets in, heartbeats,
 //! the connect deadline, namespace connects.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -15,6 +16,7 @@ use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::value::RawValue;
+use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep, sleep_until};
 
 use super::outbox::{Outbox, Pushed};
@@ -77,9 +79,85 @@ impl Config {
     }
 }
 
-/// Finds the served namespaces (the transport's table).
+/// Finds the served namespaces (the transport's table), and the open sessions.
 pub(super) trait Namespaces: Send + Sync + 'static {
     fn get(&self, name: &str) -> Option<Arc<Namespace>>;
+    fn live(&self) -> &Arc<Live>;
+}
+
+/// The transport's open sessions, so that a shutdown can drain them and then close the rest.
+#[derive(Default)]
+pub(super) struct Live {
+    draining: AtomicBool,
+    open: Mutex<HashMap<u64, Weak<Connection>>>,
+    /// Told when the last open session ends.
+    emptied: Notify,
+}
+
+impl Live {
+    /// Records a new session; one that opens during a drain is drained at once.
+    fn enter(self: &Arc<Live>, conn: &Arc<Connection>) -> Entered {
+        let id = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+        lock(&self.open).insert(id, Arc::downgrade(conn));
+        if self.draining() {
+            conn.drain();
+        }
+        Entered { live: self.clone(), id }
+    }
+
+    pub(super) fn draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// From now on no namespace connect is decided, and each session is closed once the events
+    /// it handed over are answered.
+    pub(super) fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        for conn in self.sessions() {
+            conn.drain();
+        }
+    }
+
+    /// Closes every open session now (what is queued is still written).
+    pub(super) fn close_all(&self) {
+        for conn in self.sessions() {
+            conn.outbox.close();
+        }
+    }
+
+    /// Resolves once no session is open.
+    pub(super) async fn closed(&self) {
+        loop {
+            let emptied = self.emptied.notified();
+            tokio::pin!(emptied);
+            emptied.as_mut().enable();
+            if lock(&self.open).is_empty() {
+                return;
+            }
+            emptied.await;
+        }
+    }
+
+    fn sessions(&self) -> Vec<Arc<Connection>> {
+        lock(&self.open).values().filter_map(Weak::upgrade).collect()
+    }
+}
+
+/// A session's place in [`Live`], given back when the session ends (however its task ends).
+struct Entered {
+    live: Arc<Live>,
+    id: u64,
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let mut open = lock(&self.live.open);
+        open.remove(&self.id);
+        if open.is_empty() {
+            drop(open);
+            self.live.emptied.notify_waiters();
+        }
+    }
 }
 
 /// The state a session's task and its sockets share.
@@ -87,11 +165,29 @@ pub(super) struct Connection {
     pub(super) outbox: Outbox,
     /// The connected sockets and those being decided; a page opens a few namespaces at most.
     sockets: Mutex<Vec<Arc<SocketLink>>>,
+    /// Events handed to the engine whose ack is not sent (or dropped) yet.
+    unanswered: AtomicUsize,
+    /// Set by a drain: the session closes once nothing is unanswered.
+    draining: AtomicBool,
 }
 
 impl Connection {
     pub(super) fn new(config: &Config) -> Arc<Connection> {
-        Arc::new(Connection { outbox: Outbox::new(config.max_packets, config.max_bytes), sockets: Mutex::default() })
+        Arc::new(Connection {
+            outbox: Outbox::new(config.max_packets, config.max_bytes),
+            sockets: Mutex::default(),
+            unanswered: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
+        })
+    }
+
+    /// Closes the session once every event it handed over is answered: at once when none is
+    /// pending. The close is the transport's (the page's client reconnects with backoff).
+    fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        if self.unanswered.load(Ordering::SeqCst) == 0 {
+            self.outbox.close();
+        }
     }
 
     /// Queues a frame; a connection that cannot keep up is dropped at once.
@@ -256,6 +352,10 @@ impl Link for SocketLink {
         self.push(sio::event_frame(&self.namespace.name, event, payload).into());
     }
 
+    fn send_with(&self, event: &str, payload: &RawValue, meta: &RawValue) {
+        self.push(sio::event_frame_with(&self.namespace.name, event, payload, Some(meta)).into());
+    }
+
     fn limiter(&self) -> Option<Arc<RateLimiter>> {
         Some(self.limiter.clone())
     }
@@ -290,6 +390,8 @@ pub(super) struct Reader {
     config: Arc<Config>,
     head: Head,
     sid: Box<str>,
+    /// Its place among the open sessions, for as long as it lives.
+    _entered: Entered,
     /// Connects being decided, concurrently (one page opens several contracts at once); `None`
     /// while there is none.
     opening: Option<FuturesUnordered<Opening>>,
@@ -316,7 +418,9 @@ impl Reader {
         let now = Instant::now();
         let connect_deadline = now + config.connect_timeout;
         let next_ping = now + config.ping_interval;
+        let _entered = namespaces.live().enter(&conn);
         Reader {
+            _entered,
             conn,
             namespaces,
             head,
@@ -350,6 +454,9 @@ impl Reader {
     pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<&'static str> {
         if self.conn.outbox.aborted() {
             return Poll::Ready("the connection was stopped (a slow reader, or a protocol error)");
+        }
+        if self.conn.outbox.closing() {
+            return Poll::Ready("the server closed the session (shutting down)");
         }
         if let Some(mut opening) = self.opening.take() {
             while let Poll::Ready(Some(decided)) = opening.poll_next_unpin(cx) {
@@ -452,6 +559,11 @@ impl Reader {
     }
 
     fn connect(&mut self, name: &str, auth: Option<Box<RawValue>>) {
+        // Shutting down: left undecided (no refusal reaches the page); the session closes soon
+        // and the page's client connects again, elsewhere or to the restarted server.
+        if self.namespaces.live().draining() {
+            return;
+        }
         let Some(namespace) = self.namespaces.get(name) else {
             self.conn.push(sio::connect_error_frame(name, "Invalid namespace").into());
             return;
@@ -540,16 +652,38 @@ impl Reader {
 
 static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
 
-/// Where an event's answer goes.
+/// Where an event's answer goes. Until it is sent (or dropped) the event counts as
+/// unanswered on its connection, which a drain waits for.
 fn ack(socket: Arc<SocketLink>, id: Option<u64>) -> Ack {
+    let unanswered = Unanswered::new(socket.conn.clone());
     match id {
-        None => Ack::new(|_| {}),
+        None => Ack::new(move |_| drop(unanswered)),
         Some(id) => Ack::new(move |answer| {
             // A socket the page or the server closed answers nothing more.
             if lock(&socket.state).rooms.is_some() {
                 socket.push(sio::ack_frame(&socket.namespace.name, id, answer).into());
             }
+            // After the push: a drain's close comes after this answer.
+            drop(unanswered);
         }),
+    }
+}
+
+/// One event of a connection not answered yet.
+struct Unanswered(Arc<Connection>);
+
+impl Unanswered {
+    fn new(conn: Arc<Connection>) -> Unanswered {
+        conn.unanswered.fetch_add(1, Ordering::SeqCst);
+        Unanswered(conn)
+    }
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if self.0.unanswered.fetch_sub(1, Ordering::SeqCst) == 1 && self.0.draining.load(Ordering::SeqCst) {
+            self.0.outbox.close();
+        }
     }
 }
 

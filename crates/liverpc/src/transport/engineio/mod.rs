@@ -41,29 +41,35 @@ mod rooms;
 mod sio;
 mod websocket;
 
-use conn::{Config, Head, Namespace, Namespaces, Reader};
+use conn::{Config, Head, Live, Namespace, Namespaces, Reader};
 use eio::error;
 
 /// The transport: its served namespaces and the configuration of every connection.
 #[derive(Clone)]
 pub(crate) struct EngineIo {
     table: Arc<Table>,
+    /// The path the endpoint is mounted on (`/socket.io/`).
+    endpoint: Arc<str>,
     config: Arc<Config>,
     /// HTTP long-polling sessions, when long-polling is on.
     polling: Option<Arc<polling::PollSessions>>,
 }
 
 #[derive(Default)]
-struct Table(RwLock<HashMap<Box<str>, Arc<Namespace>>>);
+struct Table(RwLock<HashMap<Box<str>, Arc<Namespace>>>, Arc<Live>);
 
 impl Namespaces for Table {
     fn get(&self, name: &str) -> Option<Arc<Namespace>> {
         self.0.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
     }
+
+    fn live(&self) -> &Arc<Live> {
+        &self.1
+    }
 }
 
 impl EngineIo {
-    pub(crate) fn new(limits: &Limits, polling: bool) -> EngineIo {
+    pub(crate) fn new(limits: &Limits, polling: bool, endpoint: &str) -> EngineIo {
         // Frames above twice the payload limit close the connection; payloads between the limit
         // and that are answered `too_large` by the engine, so the page learns why.
         let max_frame = limits.max_payload.saturating_mul(2).max(4096);
@@ -84,14 +90,41 @@ impl EngineIo {
         // A polling session counts like a connection: under the same caps, kept apart.
         let sessions =
             || Arc::new(polling::PollSessions::new(limits.max_connections, limits.max_connections_per_address));
-        EngineIo { table: Arc::default(), config: Arc::new(config), polling: polling.then(sessions) }
+        EngineIo {
+            table: Arc::default(),
+            endpoint: endpoint.into(),
+            config: Arc::new(config),
+            polling: polling.then(sessions),
+        }
     }
 
-    /// Mounts `/socket.io/` on a router.
+    /// Starts a shutdown: no new session or namespace connect is taken, and each session is
+    /// closed once the events it handed over are answered.
+    pub(crate) fn drain(&self) {
+        self.table.1.drain();
+    }
+
+    /// Closes every session still open (a shutdown's deadline).
+    pub(crate) fn close_all(&self) {
+        self.table.1.close_all();
+    }
+
+    /// Resolves once no session is open.
+    pub(crate) async fn closed(&self) {
+        self.table.1.closed().await;
+    }
+
+    /// Forgets every namespace (after a shutdown): their acceptors hold the engine, which
+    /// holds this transport, and an app shut down must be freed once no one holds it.
+    pub(crate) fn unmount_all(&self) {
+        self.table.0.write().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// Mounts the endpoint (`/socket.io/` unless the app chose another path) on a router.
     pub(crate) fn attach<S: Clone + Send + Sync + 'static>(&self, router: axum::Router<S>) -> axum::Router<S> {
         let own = self.clone();
         router.route(
-            "/socket.io/",
+            &self.endpoint,
             axum::routing::any(move |request: Request| {
                 let own = own.clone();
                 async move { own.handle(request).await }
@@ -104,6 +137,11 @@ impl EngineIo {
         let query = Query::parse(request.uri().query().unwrap_or(""));
         if query.eio != Some("4") {
             return error(StatusCode::BAD_REQUEST, 5, "Unsupported protocol version");
+        }
+        // Shutting down: no new session (a failed handshake, which the page's client retries
+        // with backoff; never a refusal code).
+        if query.sid.is_none() && self.table.1.draining() {
+            return error(StatusCode::SERVICE_UNAVAILABLE, 0, "Server shutting down");
         }
         match (query.transport, query.sid, &self.polling) {
             (Some("websocket"), None, _) => self.upgrade(request, None),
@@ -192,11 +230,12 @@ impl Transport for EngineIo {
         room: &str,
         event: &str,
         payload: &RawValue,
+        meta: Option<&RawValue>,
         except: Option<&LinkId>,
     ) -> usize {
         let Some(ns) = self.table.get(namespace) else { return 0 };
         // Encoded once; every member's queue holds the same bytes.
-        let frame = Bytes::from(sio::event_frame(namespace, event, payload));
+        let frame = Bytes::from(sio::event_frame_with(namespace, event, payload, meta));
         let mut sent = 0;
         ns.rooms.for_each(room, |socket| {
             if !socket.is(except) && socket.push(frame.clone()) {

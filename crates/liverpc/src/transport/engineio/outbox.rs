@@ -119,6 +119,11 @@ impl Outbox {
         self.wake();
     }
 
+    /// Closed for new frames (what was queued still goes out).
+    pub(super) fn closing(&self) -> bool {
+        self.lock().flow == Flow::Closing
+    }
+
     pub(super) fn aborted(&self) -> bool {
         self.lock().flow == Flow::Aborted
     }

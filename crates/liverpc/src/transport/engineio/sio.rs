@@ -142,12 +142,22 @@ fn prefix(out: &mut String, kind: &str, namespace: &str) {
 
 /// `42<ns>,["event",payload]`, as an Engine.IO message, ready to send.
 pub(super) fn event_frame(namespace: &str, event: &str, payload: &RawValue) -> String {
-    let mut out = String::with_capacity(8 + namespace.len() + event.len() + payload.get().len());
+    event_frame_with(namespace, event, payload, None)
+}
+
+/// `42<ns>,["<event>",<payload>,<meta>]`: an event with a second argument (or none).
+pub(super) fn event_frame_with(namespace: &str, event: &str, payload: &RawValue, meta: Option<&RawValue>) -> String {
+    let extra = meta.map_or(0, |m| m.get().len() + 1);
+    let mut out = String::with_capacity(8 + namespace.len() + event.len() + payload.get().len() + extra);
     prefix(&mut out, "42", namespace);
     out.push('[');
     push_json_string(&mut out, event);
     out.push(',');
     out.push_str(payload.get());
+    if let Some(meta) = meta {
+        out.push(',');
+        out.push_str(meta.get());
+    }
     out.push(']');
     out
 }
@@ -258,6 +268,8 @@ mod tests {
     fn frames() {
         assert_eq!(event_frame("/a", "m\"", &raw(r#"{"x":1}"#)), r#"42/a,["m\"",{"x":1}]"#);
         assert_eq!(event_frame("/", "m", &raw("1")), r#"42["m",1]"#);
+        let at = raw(r#"{"offset":3}"#);
+        assert_eq!(event_frame_with("/a", "m", &raw("1"), Some(&at)), r#"42/a,["m",1,{"offset":3}]"#);
         assert_eq!(ack_frame("/a", u64::MAX, &raw("true")), "43/a,18446744073709551615[true]");
         assert_eq!(connect_frame("/a", "s1"), r#"40/a,{"sid":"s1"}"#);
         assert_eq!(connect_error_frame("/a", "forbidden"), r#"44/a,{"message":"forbidden"}"#);

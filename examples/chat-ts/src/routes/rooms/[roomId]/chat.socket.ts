@@ -1,7 +1,9 @@
 // The route's realtime contract, as the tutorial writes it: the rooms block is the tutorial's,
-// verbatim; the team feed and the project posts are what today's page also shows.
+// with who is here (presence) added to the chat room as the Rust example has it; the team feed
+// and the project posts are what today's page also shows.
 import * as v from 'valibot';
-import { handler, room, socket } from 'liverpc/server';
+import { room, socket } from 'liverpc/server';
+import { keepMessage } from '$lib/server/db';
 
 const Message = v.object({ room: v.string(), from: v.string(), text: v.string() });
 const TenantNotice = v.object({ tenant: v.string(), text: v.string() });
@@ -18,9 +20,13 @@ export const chat = socket({
     tenant: TenantNotice,
     project: ProjectMessage,
   },
-  fromClient: {
+  // A function of `handler`: its handlers' emits are typed by toClient and rooms.
+  fromClient: (handler) => ({
     send: handler(v.object({ text: Text }), ({ data, locals, params, within }) => {
-      within('chat').emit('message', { room: params.roomId, from: locals.user?.name ?? 'guest', text: data.text });
+      const from = locals.user?.name ?? 'guest';
+      // Kept in the room's history (the app's database), then delivered.
+      keepMessage(params.roomId, from, data.text);
+      within('chat').emit('message', { room: params.roomId, from, text: data.text });
       return null;
     }),
     // Posts to a project room this socket has joined (the engine refuses any other target).
@@ -28,14 +34,19 @@ export const chat = socket({
       within(['project', data.projectId]).emit('project', { projectId: data.projectId, from: locals.user.name, text: data.text });
       return null;
     }),
-  },
+  }),
   rooms: {
     chat: room.private(({ params }) =>
       // params.roomId is the [roomId] part of the current URL.
       ['chat', params.roomId],
       {
         // Every connected page instance joins this route room immediately.
-        autoJoin: true
+        autoJoin: true,
+        // Who is here: signed-in members show their name; a guest (no locals.user) is not listed.
+        presence: ({ locals }) => (locals.user ? { name: locals.user.name } : null),
+        // The room keeps its last 200 messages: the page renders them on the server, and a
+        // page that reconnects gets what it missed.
+        history: { size: 200 }
       }
     ),
     tenant: room.private(({ locals }) =>

@@ -21,14 +21,14 @@ export type Teammate = { name: string };
 export const chat = defineClient<{
   toClient: { message: Message; notice: Notice };
   fromClient: { send: [Send, Sent]; post: [Post, Sent]; whoami: [null, string | null]; boom: [null, null] };
-  rooms: { chat: null; tenant: null; team: null; project: ProjectJoin };
+  rooms: { chat: null; tenant: null; team: null; feed: null; project: ProjectJoin };
   presence: { team: Teammate };
 }>({
   namespace: "/rooms/[roomId]/chat",
   route: "/rooms/[roomId]",
   toClient: ["message", "notice"],
   fromClient: ["send", "post", "whoami", "boom"],
-  rooms: ["chat", "tenant", "team", "project"],
+  rooms: ["chat", "tenant", "team", "feed", "project"],
   autoJoin: ["chat"],
   presence: ["team"],
 });

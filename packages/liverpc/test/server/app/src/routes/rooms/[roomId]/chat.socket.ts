@@ -1,18 +1,19 @@
 // The tutorial's contract, as the tutorial writes it (rooms verbatim), with its
 // toClient.message and fromClient.send.
 import * as v from 'valibot';
-import { handler, room, socket } from 'liverpc/server';
+import { room, socket } from 'liverpc/server';
 
 export const chat = socket({
   toClient: {
     message: v.object({ room: v.string(), from: v.string(), text: v.string() }),
   },
-  fromClient: {
+  // A function of `handler`, so that the handlers' emits are typed by toClient and rooms.
+  fromClient: (handler) => ({
     send: handler(v.object({ text: v.pipe(v.string(), v.minLength(1), v.maxLength(500)) }), ({ data, locals, params, within }) => {
       within('chat').emit('message', { room: params.roomId, from: locals.user?.name ?? 'guest', text: data.text });
       return { delivered: true };
     }),
-  },
+  }),
   rooms: {
     chat: room.private(({ params }) =>
       // params.roomId is the [roomId] part of the current URL.
