@@ -128,7 +128,8 @@ impl Counters {
     }
 }
 
-fn source(last: u8) -> IpAddr {
+/// The loopback address 127.0.0.`last`.
+pub fn source(last: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
 }
 
@@ -159,15 +160,28 @@ fn frame(opcode: u8, payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(payload);
 }
 
-/// A raw websocket upgraded to Engine.IO, its handshake answer read (not the open packet).
-async fn websocket(addr: SocketAddr, from: IpAddr) -> std::io::Result<TcpStream> {
-    let mut stream = tcp(addr, from).await?;
-    let request = format!(
+/// The websocket upgrade request of an Engine.IO session, with the bench's cookie.
+pub fn upgrade_request(addr: SocketAddr) -> String {
+    format!(
         "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
          Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
          Cookie: {COOKIE}\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await?;
+    )
+}
+
+/// A masked text frame's header declaring `len` bytes (a 64-bit length, a zero mask).
+pub fn partial_header(len: u64) -> Vec<u8> {
+    let mut header = vec![0x81, 0x80 | 127];
+    header.extend_from_slice(&len.to_be_bytes());
+    header.extend_from_slice(&[0; 4]);
+    header
+}
+
+/// A raw websocket from `from`, upgraded to Engine.IO, its handshake answer read (not the
+/// open packet).
+pub async fn websocket(addr: SocketAddr, from: IpAddr) -> std::io::Result<TcpStream> {
+    let mut stream = tcp(addr, from).await?;
+    stream.write_all(upgrade_request(addr).as_bytes()).await?;
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -223,10 +237,7 @@ async fn partial_frame(addr: SocketAddr, from: IpAddr, counters: Arc<Counters>, 
             }
             continue;
         };
-        let mut header = vec![0x81, 0x80 | 127];
-        header.extend_from_slice(&(128u64 * 1024).to_be_bytes());
-        header.extend_from_slice(&[0; 4]);
-        if stream.write_all(&header).await.is_err() {
+        if stream.write_all(&partial_header(128 * 1024)).await.is_err() {
             continue;
         }
         counters.partial_frames.fetch_add(1, Ordering::Relaxed);

@@ -8,16 +8,14 @@
 //! the server's peak RSS, its panics (lines with `panicked` on its stderr).
 //!
 //! ```text
-//! soak [--duration-s 600] [--baseline-s 600] [--pages 2000] [--rooms 100] [--rate 20000]
+//! soak [--duration 10m] [--baseline 10m] [--pages 2000] [--rooms 100] [--rate 20000]
 //!      [--server PATH] [--fd-limit N] [--no-redis] [--no-baseline]
 //! ```
 //!
 //! Prints one line of JSON (both runs) and then the Markdown table.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -25,6 +23,7 @@ use std::time::{Duration, Instant};
 use liverpc_bench::args::Args;
 use liverpc_bench::procfs;
 use liverpc_bench::scenario::{self, FanoutConfig, FanoutResult, Target};
+use liverpc_bench::server;
 use liverpc_bench::soak::{self, HostileConfig, HostileCounts};
 use serde::{Deserialize, Serialize};
 
@@ -67,23 +66,13 @@ struct Outcome {
     faults: Vec<String>,
 }
 
-/// A child process killed when dropped.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn redis_server(port: u16) -> Result<Guard, String> {
+fn redis_server(port: u16) -> Result<server::Guard, String> {
     Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map(Guard)
+        .map(server::Guard)
         .map_err(|e| format!("redis-server: {e} (install it, or pass --no-redis)"))
 }
 
@@ -91,44 +80,9 @@ fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).map_err(|e| e.to_string())
 }
 
-/// Starts the server with its open-file limit at `fd_limit`; its address, and a count of the
-/// panics it prints.
-fn start_server(server: &PathBuf, fd_limit: u64, redis: Option<&str>) -> Result<(Guard, SocketAddr, Arc<AtomicU64>), String> {
-    let mut command = Command::new("sh");
-    command.args(["-c", "ulimit -n \"$0\" && exec \"$@\"", &fd_limit.to_string()]);
-    command.arg(server).arg("--default-limits");
-    if let Some(url) = redis {
-        command.args(["--redis", url]);
-    }
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("starting {}: {e}", server.display()))?;
-    let stdout = child.stdout.take().ok_or("no server stdout")?;
-    let stderr = child.stderr.take().ok_or("no server stderr")?;
-    let guard = Guard(child);
-    let panics = Arc::new(AtomicU64::new(0));
-    let counted = panics.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("panicked") {
-                counted.fetch_add(1, Ordering::Relaxed);
-                eprintln!("server: {line}");
-            }
-        }
-    });
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
-    let addr = line.trim().strip_prefix("listening ").ok_or_else(|| format!("unexpected server output `{line}`"))?;
-    let addr = addr.parse().map_err(|e| format!("server address: {e}"))?;
-    Ok((guard, addr, panics))
-}
-
 fn run() -> Result<bool, String> {
     let args = Args::from_env();
-    let duration_s: u64 = args.get("duration-s", 600)?;
+    let duration_s = args.duration("duration", Duration::from_secs(600))?.as_secs();
     let pages: usize = args.get("pages", 2000)?;
     let settings = Settings {
         duration_s,
@@ -140,38 +94,51 @@ fn run() -> Result<bool, String> {
         fd_limit: args.get("fd-limit", pages as u64 + 1_200)?,
         redis: !args.flag("no-redis"),
     };
-    let baseline_s: u64 = args.get("baseline-s", duration_s)?;
-    let server = match args.value("server") {
+    let baseline_s = args.duration("baseline", Duration::from_secs(duration_s))?.as_secs();
+    let program = match args.value("server") {
         Some(path) => PathBuf::from(path),
-        None => std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("liverpc-server"),
+        None => server::beside_this_binary()?,
     };
     if let Some((Some(soft), _)) = procfs::open_files_limit() {
         let needed = pages as u64 + 6_000;
         if soft < needed {
-            return Err(format!("the soak holds about {needed} sockets; the open-file limit is {soft}: raise it (`ulimit -n`)"));
+            return Err(format!(
+                "the soak holds about {needed} sockets; the open-file limit is {soft}: raise it (`ulimit -n`)"
+            ));
         }
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     let mut outcomes = Vec::new();
     if !args.flag("no-baseline") {
-        outcomes.push(runtime.block_on(one(&server, &Settings { duration_s: baseline_s, ..settings.clone() }, false))?);
+        outcomes.push(runtime.block_on(one(
+            &program,
+            &Settings { duration_s: baseline_s, ..settings.clone() },
+            false,
+        ))?);
     }
-    outcomes.push(runtime.block_on(one(&server, &settings, true))?);
+    outcomes.push(runtime.block_on(one(&program, &settings, true))?);
     println!("{}", serde_json::to_string(&outcomes).map_err(|e| e.to_string())?);
     println!("\n{}", table(&settings, &outcomes));
-    Ok(outcomes.iter().all(|o| o.fanout.check.ok() && o.fanout.received == o.expected && o.panics == 0))
+    let delivered = outcomes.iter().all(|o| o.fanout.check.ok() && o.fanout.received == o.expected && o.panics == 0);
+    Ok(delivered && p99_ratio(&outcomes).is_none_or(|ratio| ratio <= 2.0))
+}
+
+/// The hostile run's p99 over the baseline's, when both ran.
+fn p99_ratio(outcomes: &[Outcome]) -> Option<f64> {
+    let p99 = |hostile: bool| outcomes.iter().find(|o| o.hostile == hostile).map(|o| o.fanout.latency.p99_us as f64);
+    Some(p99(true)? / p99(false)?.max(1.0))
 }
 
 /// One run: a fresh Redis and server, the pages, and with `hostile` the mix and the faults.
-async fn one(server: &PathBuf, settings: &Settings, hostile: bool) -> Result<Outcome, String> {
+async fn one(program: &Path, settings: &Settings, hostile: bool) -> Result<Outcome, String> {
     let port = free_port()?;
     let url = format!("redis://127.0.0.1:{port}");
     let mut redis = if settings.redis { Some(redis_server(port)?) } else { None };
     // Redis answers within a moment; the server does not wait for it (its bus connects lazily).
     tokio::time::sleep(Duration::from_millis(200)).await;
     let fd_limit = if hostile { settings.fd_limit } else { settings.fd_limit.max(settings.pages as u64 * 2) };
-    let (guard, addr, panics) = start_server(server, fd_limit, settings.redis.then_some(url.as_str()))?;
-    let pid = guard.0.id();
+    let served = server::start(program, fd_limit, settings.redis.then_some(url.as_str()))?;
+    let (pid, addr) = (served.pid(), served.addr);
     // The pages from four addresses (500 each, under the default cap of 1,000 per address).
     let target = Target { server_pid: Some(pid), sources: 4, ..Target::new(addr) };
     let config = FanoutConfig {
@@ -185,9 +152,10 @@ async fn one(server: &PathBuf, settings: &Settings, hostile: bool) -> Result<Out
     };
     let rss_start = procfs::rss_kib(pid);
     let peak = Arc::new(AtomicU64::new(rss_start.unwrap_or(0)));
+    let descriptors_peak = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sampler = {
-        let (peak, mut stop) = (peak.clone(), stop_rx.clone());
+        let (peak, descriptors, mut stop) = (peak.clone(), descriptors_peak.clone(), stop_rx.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             loop {
@@ -197,6 +165,7 @@ async fn one(server: &PathBuf, settings: &Settings, hostile: bool) -> Result<Out
                         if let Some(kib) = procfs::rss_kib(pid) {
                             peak.fetch_max(kib, Ordering::Relaxed);
                         }
+                        descriptors.fetch_max(server::open_descriptors(pid) as u64, Ordering::Relaxed);
                     }
                 }
             }
@@ -210,7 +179,7 @@ async fn one(server: &PathBuf, settings: &Settings, hostile: bool) -> Result<Out
         // The hostile mix starts once the pages are in (the server holds a descriptor each).
         let started = Instant::now();
         let pages_in = async {
-            while open_descriptors(pid) < settings.pages {
+            while server::open_descriptors(pid) < settings.pages {
                 tokio::time::sleep(Duration::from_millis(100)).await; // polling /proc
             }
         };
@@ -252,9 +221,10 @@ async fn one(server: &PathBuf, settings: &Settings, hostile: bool) -> Result<Out
         let _ = stop_tx.send(true);
         counts = hostile.await.ok();
         faults.push(format!(
-            "descriptor limit {} (the connection cap {}): open descriptors peaked at the cap",
+            "descriptor limit {} (so the connection cap is {}): the server's open descriptors peaked at {}",
             settings.fd_limit,
-            settings.fd_limit - 64
+            settings.fd_limit - 64,
+            descriptors_peak.load(Ordering::Relaxed)
         ));
         result
     } else {
@@ -265,7 +235,8 @@ async fn one(server: &PathBuf, settings: &Settings, hostile: bool) -> Result<Out
     let rss_end = procfs::rss_kib(pid);
     // Owed: each member, every message sent in its room (`lost` is what is owed and missing).
     let expected = fanout.received + fanout.check.lost;
-    drop(guard);
+    let panics = served.panics();
+    drop(served);
     drop(redis);
     Ok(Outcome {
         hostile,
@@ -274,16 +245,11 @@ async fn one(server: &PathBuf, settings: &Settings, hostile: bool) -> Result<Out
         rss_start_kib: rss_start,
         rss_peak_kib: Some(peak.load(Ordering::Relaxed)),
         rss_end_kib: rss_end,
-        panics: panics.load(Ordering::Relaxed),
+        panics,
         counts,
         faults,
         fanout,
     })
-}
-
-/// How many descriptors process `pid` has open.
-fn open_descriptors(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
 
 fn mib(kib: Option<u64>) -> String {
@@ -324,6 +290,13 @@ fn table(settings: &Settings, outcomes: &[Outcome]) -> String {
             mib(o.rss_peak_kib),
             mib(o.rss_end_kib),
             o.panics,
+        );
+    }
+    if let Some(ratio) = p99_ratio(outcomes) {
+        let verdict = if ratio <= 2.0 { "within" } else { "over" };
+        let _ = writeln!(
+            md,
+            "\nThe well-behaved pages' p99 with the hostile mix and faults is {ratio:.2}x the baseline's ({verdict} the 2x bound)."
         );
     }
     for o in outcomes.iter().filter(|o| o.hostile) {

@@ -88,7 +88,7 @@ async fn send(cx: Context<Chat>, Send { text }: Send) -> Result<(), Rejection> {
 /// do not throttle the benchmark's senders and its clients on one loopback address (everything
 /// else is liverpc's default).
 pub fn app(users: Arc<HashMap<String, Arc<User>>>) -> App {
-    app_with(users, bench_limits(), None)
+    app_with(users, bench_limits(), None).expect("the bench contract is valid")
 }
 
 /// The benchmark's limits: liverpc's defaults, with the call rate and the connection caps
@@ -105,8 +105,12 @@ pub fn bench_limits() -> Limits {
 }
 
 /// The app with `limits`, on Redis when `redis` is a URL (the soak: every limit at its default,
-/// and a bus that can fail).
-pub fn app_with(users: Arc<HashMap<String, Arc<User>>>, limits: Limits, redis: Option<&str>) -> App {
+/// and a bus that can fail). Called inside a tokio runtime (the Redis bus starts its tasks).
+pub fn app_with(
+    users: Arc<HashMap<String, Arc<User>>>,
+    limits: Limits,
+    redis: Option<&str>,
+) -> Result<App, liverpc::BuildError> {
     let hook = move |handshake: Handshake| {
         std::future::ready(match handshake.cookie("session") {
             None => Ok(Locals { user: None }),
@@ -120,7 +124,7 @@ pub fn app_with(users: Arc<HashMap<String, Arc<User>>>, limits: Limits, redis: O
         Some(url) => builder.redis(url),
         None => builder,
     };
-    builder.build().expect("the bench contract is valid")
+    builder.build()
 }
 
 /// Binds `addr` and returns the bound address and the server's future.
@@ -139,4 +143,20 @@ pub async fn bind_app(
     let listener = liverpc::listen(addr).await?;
     let local = listener.local_addr()?;
     Ok((local, app.serve(listener, router)))
+}
+
+/// `liverpc-server`'s main (also `liverpc-server-mimalloc`'s, the same server on another
+/// allocator): serves `--addr` (127.0.0.1:0), with the benchmark's limits or, with
+/// `--default-limits`, liverpc's; rooms on Redis with `--redis URL`. Prints `listening <addr>`
+/// once bound.
+pub fn main_from_args() -> std::io::Result<()> {
+    let args = crate::args::Args::from_env();
+    let addr = args.get("addr", SocketAddr::from(([127, 0, 0, 1], 0))).map_err(std::io::Error::other)?;
+    let limits = if args.flag("default-limits") { Limits::default() } else { bench_limits() };
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async {
+        let app = app_with(super::users(), limits, args.value("redis")).map_err(std::io::Error::other)?;
+        let (local, serve) = bind_app(addr, app).await?;
+        println!("listening {local}");
+        serve.await
+    })
 }
