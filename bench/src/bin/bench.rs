@@ -9,10 +9,11 @@
 //!       [--scenarios fanout-40k,fanout-40k-slow,fanout-100k,connect,idle-50k,joins] [--out BENCHMARKS.md]
 //!       [--no-write] [--warmup-ms 2000] [--measure-ms 10000] [--connect-clients 10000] [--idle-clients 50000]
 //! bench --scenarios soak [--duration 10m] [--baseline 10m] [--pages 2000] [--no-redis] [--no-baseline]
+//! bench --scenarios partial-frames [--pages 2000]
 //! ```
 //!
-//! `soak` runs only when named: it is its own binary against liverpc alone, and writes its
-//! own section of `BENCHMARKS.md` (between its own markers).
+//! `soak` and `partial-frames` run only when named: each is its own binary against liverpc
+//! alone, and writes its own section of `BENCHMARKS.md` (between its own markers).
 //!
 //! `--quick`: one round with small numbers, to try the harness (its table is not a result).
 
@@ -120,7 +121,7 @@ fn run() -> Result<bool, String> {
     const SERVERS: [&str; 4] = ["liverpc", "liverpc-ts", "socketioxide", "node"];
     const SCENARIOS: [&str; 6] = ["fanout-40k", "fanout-40k-slow", "fanout-100k", "connect", "idle-50k", "joins"];
     // Run only when named: each drives liverpc alone, for minutes, and writes its own section.
-    const NAMED_ONLY: [&str; 1] = ["soak"];
+    const NAMED_ONLY: [&str; 2] = ["soak", "partial-frames"];
     let wanted = names(args.value("servers"), &SERVERS, &[], "server")?;
     let scenario_ids = names(args.value("scenarios"), &SCENARIOS, &NAMED_ONLY, "scenario")?;
     let started = Instant::now();
@@ -283,14 +284,14 @@ fn run() -> Result<bool, String> {
     Ok(ok)
 }
 
-/// Runs a scenario that has its own binary (`soak`): it starts its own
+/// Runs a scenario that has its own binary (`soak`, `partial-frames`): it starts its own
 /// liverpc server, prints one line of JSON and then its Markdown, which goes between the
 /// scenario's own markers in `BENCHMARKS.md`. Whether its checks passed.
 fn own_section(root: &Path, args: &Args, bin_dir: &Path, id: &str) -> Result<bool, String> {
     // The options each binary takes, passed on as given.
     let (options, flags): (&[&str], &[&str]) = match id {
         "soak" => (&["duration", "baseline", "pages", "rooms", "rate", "fd-limit"], &["no-redis", "no-baseline"]),
-        _ => (&["pages"], &[]),
+        _ => (&["pages", "settle"], &[]),
     };
     let mut command = Command::new(bin_dir.join(id));
     for option in options {

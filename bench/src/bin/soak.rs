@@ -1,6 +1,7 @@
 //! The fault soak (`cargo xtask bench --scenarios soak`): 2,000 well-behaved pages chatting
 //! (the fan-out scenario: every message to every member of its room, in order, once) against
-//! `liverpc-server` with every limit at its default and its rooms on Redis, twice: alone (the
+//! `liverpc-server-jemalloc` (the bench's liverpc server on the allocator that gives memory
+//! back) with every limit at its default and its rooms on Redis, twice: alone (the
 //! baseline), then with the hostile mix of [`liverpc_bench::soak`] and two faults: Redis killed
 //! (SIGKILL) at a third of the run and restarted at half, and the server's descriptor limit set
 //! so that the connection flood holds it at its cap (the limit less 64) throughout. Reports,
@@ -97,7 +98,7 @@ fn run() -> Result<bool, String> {
     let baseline_s = args.duration("baseline", Duration::from_secs(duration_s))?.as_secs();
     let program = match args.value("server") {
         Some(path) => PathBuf::from(path),
-        None => server::beside_this_binary()?,
+        None => server::beside_this_binary()?.with_file_name("liverpc-server-jemalloc"),
     };
     if let Some((Some(soft), _)) = procfs::open_files_limit() {
         let needed = pages as u64 + 6_000;
