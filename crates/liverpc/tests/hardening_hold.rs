@@ -6,10 +6,10 @@
 //! The server runs in this process; the tests here take turns (one lock) so that one's traffic
 //! does not show up in another's measurement. Memory is measured twice: the bytes allocated
 //! and not freed (this binary's allocator counts them: what the server holds) and the RSS
-//! (what the issue measured). After the connections close the RSS says more about the
-//! allocator than about the server (glibc keeps the freed pages for reuse), so that part is
-//! asserted on the bytes held; the RSS of a separate server process is measured by the bench's
-//! soak (BENCHMARKS.md).
+//! (what the issue measured, printed only). The RSS says more about the allocator than about
+//! the server (after the connections close glibc keeps the freed pages for reuse), so the
+//! assertions are on the bytes held; the RSS of a separate server process, on glibc and on
+//! jemalloc, is measured by the bench's partial-frames (BENCHMARKS.md, "Partial frames").
 
 mod common;
 mod hardening_raw;
@@ -127,10 +127,10 @@ async fn partial_frames_hold_the_bytes_that_arrived_and_give_the_memory_back() {
         per_page(held_live.saturating_sub(idle_live)),
     );
     // Before: 130 KiB per page (the buffer sized to the declared length, zero-filled). Now
-    // what arrived, with the allocator's rounding and the budget's entry: 1 KiB allocated and
-    // 4 KiB of RSS per page are generous bounds.
+    // what arrived, with the allocator's rounding and the budget's entry: 1 KiB allocated per
+    // page is a generous bound. (The RSS is printed, not asserted: it depends on the allocator
+    // and the kernel; the bench's partial-frames measures it on a separate server process.)
     assert!(per_page(held_live.saturating_sub(idle_live)) < 1024, "allocated {idle_live} -> {held_live} KiB");
-    assert!(per_page(held.saturating_sub(idle)) < 4 * 1024, "RSS {idle} -> {held} KiB");
     drop(pages);
     drop(probe);
     // Every server-side connection ends and what they held is given back, watched with a
