@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// Parsed arguments: positionals and `--name value` / `--flag` options.
 #[derive(Debug, Default)]
@@ -53,11 +54,39 @@ impl Args {
             Some(v) => v.parse().map_err(|_| format!("--{name}: cannot parse `{v}`")),
         }
     }
+
+    /// The value of `--name` as a length of time (`600`, `600s`, `10m`, `1h`: seconds without
+    /// a unit), or `default`.
+    pub fn duration(&self, name: &str, default: Duration) -> Result<Duration, String> {
+        let Some(v) = self.value(name) else { return Ok(default) };
+        let (number, unit) = match v.strip_suffix('h') {
+            Some(n) => (n, 3600),
+            None => match v.strip_suffix('m') {
+                Some(n) => (n, 60),
+                None => (v.strip_suffix('s').unwrap_or(v), 1),
+            },
+        };
+        number
+            .parse::<u64>()
+            .map(|n| Duration::from_secs(n * unit))
+            .map_err(|_| format!("--{name}: cannot parse `{v}` (a length of time: 600, 600s, 10m, 1h)"))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_lengths_of_time() {
+        let args = Args::parse(["--a", "90", "--b", "90s", "--c", "10m", "--d", "1h", "--e", "10 m"].map(String::from));
+        assert_eq!(args.duration("a", Duration::ZERO), Ok(Duration::from_secs(90)));
+        assert_eq!(args.duration("b", Duration::ZERO), Ok(Duration::from_secs(90)));
+        assert_eq!(args.duration("c", Duration::ZERO), Ok(Duration::from_secs(600)));
+        assert_eq!(args.duration("d", Duration::ZERO), Ok(Duration::from_secs(3600)));
+        assert!(args.duration("e", Duration::ZERO).is_err());
+        assert_eq!(args.duration("missing", Duration::from_secs(7)), Ok(Duration::from_secs(7)));
+    }
 
     #[test]
     fn parses() {

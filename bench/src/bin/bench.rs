@@ -8,7 +8,12 @@
 //! bench [--rounds 5] [--quick] [--servers liverpc,liverpc-ts,socketioxide,node]
 //!       [--scenarios fanout-40k,fanout-40k-slow,fanout-100k,connect,idle-50k,joins] [--out BENCHMARKS.md]
 //!       [--no-write] [--warmup-ms 2000] [--measure-ms 10000] [--connect-clients 10000] [--idle-clients 50000]
+//! bench --scenarios soak [--duration 10m] [--baseline 10m] [--pages 2000] [--no-redis] [--no-baseline]
+//! bench --scenarios partial-frames [--pages 2000]
 //! ```
+//!
+//! `soak` and `partial-frames` run only when named: each is its own binary against liverpc
+//! alone, and writes its own section of `BENCHMARKS.md` (between its own markers).
 //!
 //! `--quick`: one round with small numbers, to try the harness (its table is not a result).
 
@@ -80,15 +85,18 @@ struct Run {
     check: Check,
 }
 
-/// The comma-separated names of `--servers` or `--scenarios` (every known one when absent),
-/// each checked against `known`.
-fn names(given: Option<&str>, known: &[&str], what: &str) -> Result<Vec<String>, String> {
+/// The comma-separated names of `--servers` or `--scenarios` (every one of `known` when
+/// absent), each checked against `known` and `named_only` (run only when named).
+fn names(given: Option<&str>, known: &[&str], named_only: &[&str], what: &str) -> Result<Vec<String>, String> {
     let Some(given) = given else { return Ok(known.iter().map(|&k| k.to_owned()).collect()) };
     given
         .split(',')
-        .map(|name| match known.contains(&name) {
+        .map(|name| match known.contains(&name) || named_only.contains(&name) {
             true => Ok(name.to_owned()),
-            false => Err(format!("unknown {what} `{name}` (the {what}s: {})", known.join(", "))),
+            false => {
+                let all: Vec<&str> = known.iter().chain(named_only).copied().collect();
+                Err(format!("unknown {what} `{name}` (the {what}s: {})", all.join(", ")))
+            }
         })
         .collect()
 }
@@ -112,15 +120,19 @@ fn run() -> Result<bool, String> {
     // Names are checked before anything is built: a typo fails at once, not minutes later.
     const SERVERS: [&str; 4] = ["liverpc", "liverpc-ts", "socketioxide", "node"];
     const SCENARIOS: [&str; 6] = ["fanout-40k", "fanout-40k-slow", "fanout-100k", "connect", "idle-50k", "joins"];
-    let wanted = names(args.value("servers"), &SERVERS, "server")?;
-    let scenario_ids = names(args.value("scenarios"), &SCENARIOS, "scenario")?;
+    // Run only when named: each drives liverpc alone, for minutes, and writes its own section.
+    const NAMED_ONLY: [&str; 2] = ["soak", "partial-frames"];
+    let wanted = names(args.value("servers"), &SERVERS, &[], "server")?;
+    let scenario_ids = names(args.value("scenarios"), &SCENARIOS, &NAMED_ONLY, "scenario")?;
     let started = Instant::now();
     let load_before = loadavg();
 
     let bin_dir = build(&root)?;
+    // The peers are started only for the scenarios that compare them.
+    let matrix = scenario_ids.iter().any(|id| SCENARIOS.contains(&id.as_str()));
     let mut servers = Vec::new();
     for id in SERVERS {
-        if !wanted.iter().any(|w| w == id) {
+        if !matrix || !wanted.iter().any(|w| w == id) {
             continue;
         }
         servers.push(match id {
@@ -217,52 +229,128 @@ fn run() -> Result<bool, String> {
     ];
     let scenarios: Vec<Scenario> = all.into_iter().filter(|s| scenario_ids.iter().any(|id| id == s.id)).collect();
 
-    let loadgen = bin_dir.join("loadgen");
-    let mut runs = Vec::new();
-    for round in 0..settings.rounds {
-        for scenario in &scenarios {
-            // Rotate the order of the servers each round, so none always runs first.
-            for k in 0..servers.len() {
-                let server = &servers[(k + round) % servers.len()];
-                let label = format!("round {}/{} {} {}", round + 1, settings.rounds, scenario.id, server.id);
-                let run = run_once(server, scenario, &loadgen, pin).map_err(|e| format!("{label}: {e}"))?;
-                println!("{label}: {}", describe(&run));
-                runs.push(run);
-                std::thread::sleep(Duration::from_millis(500));
+    let mut ok = true;
+    if matrix {
+        let loadgen = bin_dir.join("loadgen");
+        let mut runs = Vec::new();
+        for round in 0..settings.rounds {
+            for scenario in &scenarios {
+                // Rotate the order of the servers each round, so none always runs first.
+                for k in 0..servers.len() {
+                    let server = &servers[(k + round) % servers.len()];
+                    let label = format!("round {}/{} {} {}", round + 1, settings.rounds, scenario.id, server.id);
+                    let run = run_once(server, scenario, &loadgen, pin).map_err(|e| format!("{label}: {e}"))?;
+                    println!("{label}: {}", describe(&run));
+                    runs.push(run);
+                    std::thread::sleep(Duration::from_millis(500));
+                }
             }
         }
-    }
-    let load_after = loadavg();
+        let load_after = loadavg();
 
-    let report = Report {
-        settings: &settings,
-        servers: servers.iter().map(|s| s.id).collect(),
-        scenarios: scenarios.iter().map(|s| s.id).collect(),
-        runs: &runs,
-        command: command_line(),
-        elapsed: started.elapsed(),
-        load: (load_before, load_after),
-        notes,
-        connect_clients,
-        idle_clients,
-        pinned: pin,
+        let report = Report {
+            settings: &settings,
+            servers: servers.iter().map(|s| s.id).collect(),
+            scenarios: scenarios.iter().map(|s| s.id).collect(),
+            runs: &runs,
+            command: command_line(),
+            elapsed: started.elapsed(),
+            load: (load_before, load_after),
+            notes,
+            connect_clients,
+            idle_clients,
+            pinned: pin,
+        };
+        let markdown = report.render();
+        println!("\n{markdown}");
+        if !args.flag("no-write") {
+            let out = root.join(args.value("out").unwrap_or("BENCHMARKS.md"));
+            write_between_markers(&out, &markdown)?;
+            println!("wrote {}", out.display());
+        }
+        let failed: Vec<String> = runs
+            .iter()
+            .filter(|r| !r.check.ok())
+            .map(|r| format!("{} {}: {}", r.scenario, r.server, r.check.summary()))
+            .collect();
+        for f in &failed {
+            eprintln!("bench: correctness check failed: {f}");
+        }
+        ok = failed.is_empty();
+    }
+    for id in NAMED_ONLY.iter().filter(|id| scenario_ids.iter().any(|s| s == *id)) {
+        ok &= own_section(&root, &args, &bin_dir, id)?;
+    }
+    Ok(ok)
+}
+
+/// Runs a scenario that has its own binary (`soak`, `partial-frames`): it starts its own
+/// liverpc server, prints one line of JSON and then its Markdown, which goes between the
+/// scenario's own markers in `BENCHMARKS.md`. Whether its checks passed.
+fn own_section(root: &Path, args: &Args, bin_dir: &Path, id: &str) -> Result<bool, String> {
+    // The options each binary takes, passed on as given.
+    let (options, flags): (&[&str], &[&str]) = match id {
+        "soak" => (&["duration", "baseline", "pages", "rooms", "rate", "fd-limit"], &["no-redis", "no-baseline"]),
+        _ => (&["pages", "settle"], &[]),
     };
-    let markdown = report.render();
+    let mut command = Command::new(bin_dir.join(id));
+    for option in options {
+        if let Some(value) = args.value(option) {
+            command.arg(format!("--{option}")).arg(value);
+        }
+    }
+    for flag in flags.iter().filter(|f| args.flag(f)) {
+        command.arg(format!("--{flag}"));
+    }
+    println!("==> {id}");
+    let out = command
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("{id}: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let markdown = stdout.split_once('\n').map_or("", |(_json, markdown)| markdown).trim();
+    if markdown.is_empty() {
+        return Err(format!("{id} printed no table (exit {})", out.status));
+    }
+    let markdown = format!("Run with `{}`.\n\n{markdown}", command_line());
     println!("\n{markdown}");
     if !args.flag("no-write") {
         let out = root.join(args.value("out").unwrap_or("BENCHMARKS.md"));
-        write_between_markers(&out, &markdown)?;
+        let (begin, end) = markers(id);
+        write_section(&out, &begin, &end, &markdown)?;
         println!("wrote {}", out.display());
     }
-    let failed: Vec<String> = runs
-        .iter()
-        .filter(|r| !r.check.ok())
-        .map(|r| format!("{} {}: {}", r.scenario, r.server, r.check.summary()))
-        .collect();
-    for f in &failed {
-        eprintln!("bench: correctness check failed: {f}");
+    if !out.status.success() {
+        eprintln!("bench: {id}: its checks failed (see the table)");
     }
-    Ok(failed.is_empty())
+    Ok(out.status.success())
+}
+
+/// The markers of a scenario's own section.
+fn markers(id: &str) -> (String, String) {
+    (
+        format!(
+            "<!-- bench:{id}:begin (generated by `cargo xtask bench --scenarios {id}`; edit outside these markers) -->"
+        ),
+        format!("<!-- bench:{id}:end -->"),
+    )
+}
+
+/// Replaces what is between `begin` and `end` in `path` with `generated`; without the markers,
+/// appends them with `generated` between them.
+fn write_section(path: &Path, begin: &str, end: &str, generated: &str) -> Result<(), String> {
+    let existing = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = match (existing.find(begin), existing.find(end)) {
+        (Some(b), Some(e)) if b < e => {
+            format!("{}{begin}\n{}\n{}", &existing[..b], generated.trim_end(), &existing[e..])
+        }
+        _ => {
+            format!("{}\n{begin}\n{}\n{end}\n", existing.trim_end_matches('\n').to_owned() + "\n", generated.trim_end())
+        }
+    };
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn strings(items: &[&str]) -> Vec<String> {

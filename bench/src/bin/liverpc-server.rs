@@ -1,14 +1,10 @@
-//! The benchmark's chat on liverpc. Prints `listening <addr>` once bound.
+//! The benchmark's chat on liverpc, on the system allocator. Prints `listening <addr>` once
+//! bound.
 //!
-//! Usage: `liverpc-server [--addr 127.0.0.1:0]`
+//! Usage: `liverpc-server [--addr 127.0.0.1:0] [--default-limits] [--redis URL]`:
+//! `--default-limits` serves with every limit at liverpc's default (the soak) instead of the
+//! benchmark's raised call rate and connection caps; `--redis` puts the rooms on Redis.
 
-use liverpc_bench::args::Args;
-
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
-    let args = Args::from_env();
-    let addr = args.get("addr", std::net::SocketAddr::from(([127, 0, 0, 1], 0))).map_err(std::io::Error::other)?;
-    let (local, serve) = liverpc_bench::peers::liverpc_chat::bind(addr).await?;
-    println!("listening {local}");
-    serve.await
+fn main() -> std::io::Result<()> {
+    liverpc_bench::peers::liverpc_chat::main_from_args()
 }

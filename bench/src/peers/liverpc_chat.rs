@@ -88,6 +88,29 @@ async fn send(cx: Context<Chat>, Send { text }: Send) -> Result<(), Rejection> {
 /// do not throttle the benchmark's senders and its clients on one loopback address (everything
 /// else is liverpc's default).
 pub fn app(users: Arc<HashMap<String, Arc<User>>>) -> App {
+    app_with(users, bench_limits(), None).expect("the bench contract is valid")
+}
+
+/// The benchmark's limits: liverpc's defaults, with the call rate and the connection caps
+/// raised.
+pub fn bench_limits() -> Limits {
+    Limits {
+        calls_per_second: 1_000_000,
+        burst: 1_000_000,
+        max_in_flight: 1_024,
+        max_connections: 1_000_000,
+        max_connections_per_address: 1_000_000,
+        ..Limits::default()
+    }
+}
+
+/// The app with `limits`, on Redis when `redis` is a URL (the soak: every limit at its default,
+/// and a bus that can fail). Called inside a tokio runtime (the Redis bus starts its tasks).
+pub fn app_with(
+    users: Arc<HashMap<String, Arc<User>>>,
+    limits: Limits,
+    redis: Option<&str>,
+) -> Result<App, liverpc::BuildError> {
     let hook = move |handshake: Handshake| {
         std::future::ready(match handshake.cookie("session") {
             None => Ok(Locals { user: None }),
@@ -96,24 +119,44 @@ pub fn app(users: Arc<HashMap<String, Arc<User>>>) -> App {
             }
         })
     };
-    let limits = Limits {
-        calls_per_second: 1_000_000,
-        burst: 1_000_000,
-        max_in_flight: 1_024,
-        max_connections: 1_000_000,
-        max_connections_per_address: 1_000_000,
-        ..Limits::default()
+    let builder = App::builder().hook(hook).contract::<Chat>().limits(limits);
+    let builder = match redis {
+        Some(url) => builder.redis(url),
+        None => builder,
     };
-    App::builder().hook(hook).contract::<Chat>().limits(limits).build().expect("the bench contract is valid")
+    builder.build()
 }
 
 /// Binds `addr` and returns the bound address and the server's future.
 pub async fn bind(
     addr: SocketAddr,
 ) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = std::io::Result<()>> + std::marker::Send)> {
-    let app = app(super::users());
+    bind_app(addr, app(super::users())).await
+}
+
+/// Binds `addr` for `app`; returns the bound address and the server's future.
+pub async fn bind_app(
+    addr: SocketAddr,
+    app: App,
+) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = std::io::Result<()>> + std::marker::Send)> {
     let router = app.attach(axum::Router::new());
     let listener = liverpc::listen(addr).await?;
     let local = listener.local_addr()?;
     Ok((local, app.serve(listener, router)))
+}
+
+/// `liverpc-server`'s main (also `liverpc-server-mimalloc`'s, the same server on another
+/// allocator): serves `--addr` (127.0.0.1:0), with the benchmark's limits or, with
+/// `--default-limits`, liverpc's; rooms on Redis with `--redis URL`. Prints `listening <addr>`
+/// once bound.
+pub fn main_from_args() -> std::io::Result<()> {
+    let args = crate::args::Args::from_env();
+    let addr = args.get("addr", SocketAddr::from(([127, 0, 0, 1], 0))).map_err(std::io::Error::other)?;
+    let limits = if args.flag("default-limits") { Limits::default() } else { bench_limits() };
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async {
+        let app = app_with(super::users(), limits, args.value("redis")).map_err(std::io::Error::other)?;
+        let (local, serve) = bind_app(addr, app).await?;
+        println!("listening {local}");
+        serve.await
+    })
 }

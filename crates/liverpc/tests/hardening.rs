@@ -517,3 +517,159 @@ async fn a_session_without_a_namespace_connect_is_closed() {
     let mut ok = Ws::chat(addr, Some("bob"), "/rooms/general").await;
     assert_eq!(ok.call(1, "whoami", "null").await, Some(json!({ "ok": true, "data": "bob" })));
 }
+
+// Issue 21: connects a page starts and leaves.
+
+/// Sends `frames` (Engine.IO packets) in one websocket write.
+async fn send_together(ws: &mut Ws, frames: &[&str]) {
+    use futures_util::SinkExt;
+    for frame in frames {
+        ws.stream.feed(tokio_tungstenite::tungstenite::Message::text(*frame)).await.expect("feed");
+    }
+    ws.stream.flush().await.expect("one write");
+}
+
+/// Reads until the namespace's CONNECT answer; every packet before it.
+async fn until_connected(ws: &mut Ws) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        match ws.recv_packet(WAIT).await {
+            Next::Text(t) if t.starts_with(&format!("40{NS},")) => return seen,
+            Next::Text(t) => seen.push(t),
+            other => panic!("{other:?} before the CONNECT answer; saw {seen:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_connect_the_page_left_is_cancelled_and_never_answered() {
+    let (addr, hook_calls) = start_counting_hook(Limits::default()).await;
+    let mut page = Ws::open(addr, &[("cookie", "session=alice")]).await;
+    // A connect that would be accepted, left before it is decided: its hook never runs.
+    send_together(&mut page, &[&format!("40{NS},{{\"path\":\"/rooms/general\"}}"), &format!("41{NS},")]).await;
+    // One that would be refused (no route), left likewise: no CONNECT_ERROR comes.
+    send_together(&mut page, &[&format!("40{NS},{{\"path\":\"/nowhere\"}}"), &format!("41{NS},")]).await;
+    page.send(&format!("40{NS},{{\"path\":\"/rooms/general\"}}")).await;
+    let before = until_connected(&mut page).await;
+    assert!(before.iter().all(|p| !p.starts_with("44")), "an answer to a connect the page left: {before:?}");
+    assert_eq!(hook_calls.load(Ordering::SeqCst), 1, "the hook ran for a connect the page had left");
+    assert_eq!(page.call(1, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })));
+}
+
+#[tokio::test]
+async fn the_call_limits_are_kept_when_the_page_connects_its_namespace_again() {
+    // No refill: five calls, ever, per socket (and per namespace of the connection).
+    let limits = Limits { calls_per_second: 0, burst: 5, ..Limits::default() };
+    let addr = common::start(limits).await.addr;
+    let mut page = Ws::chat(addr, Some("alice"), "/rooms/general").await;
+    for id in 1..=5 {
+        assert_eq!(page.call(id, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })));
+    }
+    assert_eq!(page.call(6, "whoami", "null").await.expect("answered")["error"]["code"], json!("rate_limited"));
+    page.send(&format!("41{NS},")).await;
+    page.send(&format!("40{NS},{{\"path\":\"/rooms/general\"}}")).await;
+    until_connected(&mut page).await;
+    let answer = page.call(7, "whoami", "null").await.expect("answered");
+    assert_eq!(answer["error"]["code"], json!("rate_limited"), "a reconnect refilled the bucket: {answer}");
+    // Another connection has its own.
+    let mut other = Ws::chat(addr, Some("alice"), "/rooms/general").await;
+    assert_eq!(other.call(1, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })));
+}
+
+#[tokio::test]
+async fn a_connect_loop_starts_few_decisions_while_other_pages_go_on() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Frame;
+
+    let limits = Limits::default();
+    let (addr, hook_calls) = start_counting_hook(limits.clone()).await;
+    let (mut sink, mut stream) = Ws::open(addr, &[("cookie", "session=bob")]).await.stream.split();
+    // The attacker reads everything and counts the refusals. (Past its bounds each CONNECT is
+    // refused `unavailable`; answers coming faster than they leave make it a slow reader, and
+    // it is dropped.)
+    let reader = tokio::spawn(async move {
+        let mut refused = 0usize;
+        while let Some(Ok(frame)) = stream.next().await {
+            if let Frame::Text(text) = frame {
+                refused += usize::from(text.starts_with(&format!("44{NS},")));
+            }
+        }
+        refused
+    });
+    let started = Instant::now();
+    let attack = tokio::spawn(async move {
+        let (connect, disconnect) = (format!("40{NS},{{\"path\":\"/rooms/general\"}}"), format!("41{NS},"));
+        for batch in 0..300 {
+            for _ in 0..100 {
+                if sink.feed(Frame::text(connect.as_str())).await.is_err()
+                    || sink.feed(Frame::text(disconnect.as_str())).await.is_err()
+                {
+                    return batch * 100;
+                }
+            }
+            if sink.flush().await.is_err() {
+                return batch * 100;
+            }
+        }
+        let _ = sink.close().await;
+        30_000
+    });
+    // Meanwhile other pages connect and call.
+    let mut bystanders = 0;
+    while !attack.is_finished() || bystanders < 5 {
+        let mut page = Ws::chat(addr, Some("alice"), "/rooms/general").await;
+        assert_eq!(page.call(1, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })));
+        bystanders += 1;
+    }
+    let pairs = attack.await.expect("the attack ran");
+    let elapsed = started.elapsed().as_secs_f64();
+    let refused = tokio::time::timeout(WAIT, reader).await.expect("the attacker's reader ends").expect("ran");
+    let decisions = hook_calls.load(Ordering::SeqCst) - bystanders;
+    let rate = f64::from(limits.handshakes_per_second);
+    let bound = (2.0 * rate + rate * elapsed).ceil() as usize;
+    eprintln!(
+        "{pairs} CONNECT/DISCONNECT pairs in {elapsed:.2} s: {decisions} decisions started (bound {bound}), {refused} refused; {bystanders} other pages served"
+    );
+    assert!(decisions <= bound, "{decisions} decisions started, bound {bound}");
+}
+
+#[tokio::test]
+async fn the_engineio_session_id_is_never_logged() {
+    let logs = Logs::capture();
+    let addr = common::start(Limits::default()).await.addr;
+    let session = Polling::open(addr, &[("cookie", "session=alice")]).await;
+    session.post(&[CONNECT_GENERAL]).await.expect("connect posted");
+    assert!(session.until("40").await.is_some(), "connected over polling");
+    let closed = logs.count("connection closed");
+    session.post(&["1"]).await.expect("close posted");
+    logs.until_more("connection closed", closed).await;
+    let ws = Ws::open(addr, &[]).await;
+    drop(ws);
+    assert!(!logs.this_test().contains(&session.sid), "the sid {} is in the log:\n{}", session.sid, logs.this_test());
+}
+
+#[tokio::test]
+async fn connects_per_connection_are_bounded_per_second() {
+    let limits = Limits { handshakes_per_second: 1, ..Limits::default() };
+    let (addr, hook_calls) = start_counting_hook(limits).await;
+    let mut page = Ws::open(addr, &[("cookie", "session=alice")]).await;
+    let started = Instant::now();
+    let (mut accepted, mut refused) = (0usize, 0usize);
+    for _ in 0..30 {
+        page.send(&format!("40{NS},{{\"path\":\"/rooms/general\"}}")).await;
+        loop {
+            match page.recv_packet(WAIT).await {
+                Next::Text(t) if t.starts_with(&format!("40{NS},")) => accepted += 1,
+                Next::Text(t) if t == refusal("unavailable") => refused += 1,
+                Next::Text(_) => continue,
+                other => panic!("{other:?}"),
+            }
+            break;
+        }
+        page.send(&format!("41{NS},")).await;
+    }
+    let bound = 2 + started.elapsed().as_secs_f64().ceil() as usize;
+    assert_eq!(accepted + refused, 30);
+    assert!(accepted <= bound, "{accepted} connects accepted in {:?}, bound {bound}", started.elapsed());
+    assert_eq!(hook_calls.load(Ordering::SeqCst), accepted, "a refused connect ran no decision");
+}

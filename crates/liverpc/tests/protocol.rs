@@ -314,3 +314,74 @@ async fn a_failed_upgrade_closes_its_websocket_and_leaves_the_session_on_polling
     ws.send("5").await;
     assert_eq!(ws.call(2, "whoami", "null").await, Some(json!({ "ok": true, "data": "alice" })));
 }
+
+// Issue 21.
+
+#[tokio::test]
+async fn frames_that_arrive_with_the_upgrades_5_are_handled_at_once() {
+    let addr = common::start(Limits::default()).await.addr;
+    let polling = alice_polling(addr).await;
+    let mut ws = probed(&polling).await;
+    // engine.io-client sends what it buffered right after `5`: one write, one read.
+    ws.stream.feed(Frame::text("5")).await.expect("upgrade");
+    ws.stream.feed(Frame::text(format!("42{NS},1[\"whoami\",null]"))).await.expect("call");
+    ws.stream.flush().await.expect("one write");
+    let mut seen = Vec::new();
+    let answer = ws.until_ack(1, &mut seen).await;
+    assert_eq!(answer, Some(json!({ "ok": true, "data": "alice" })), "{seen:?}");
+}
+
+/// `n` polling handshakes pipelined on one keep-alive connection; their statuses.
+async fn pipelined_handshakes(addr: std::net::SocketAddr, n: usize) -> Vec<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("tcp connect");
+    let request = format!("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nhost: {addr}\r\n\r\n");
+    tcp.write_all(request.repeat(n).as_bytes()).await.expect("pipelined handshakes");
+    let (mut raw, mut responses) = (Vec::new(), Vec::new());
+    while responses.len() < n {
+        // Each response: a head with its content-length, then that many bytes.
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("a content-length");
+            if raw.len() >= end + 4 + len {
+                let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
+                let body = String::from_utf8_lossy(&raw[end + 4..end + 4 + len]).into_owned();
+                raw.drain(..end + 4 + len);
+                responses.push((status, body));
+                continue;
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut chunk)).await.expect("a response").expect("read");
+        assert!(n > 0, "the server closed after {} responses", responses.len());
+        raw.extend_from_slice(&chunk[..n]);
+    }
+    responses
+}
+
+#[tokio::test]
+async fn polling_sessions_are_capped_even_when_their_handshakes_share_a_connection() {
+    let limits = Limits { max_connections_per_address: 3, ..Limits::default() };
+    let addr = common::start(limits).await.addr;
+    let responses = pipelined_handshakes(addr, 5).await;
+    let statuses: Vec<u16> = responses.iter().map(|(status, _)| *status).collect();
+    assert_eq!(statuses, [200, 200, 200, 503, 503], "{responses:?}");
+    // A session that ends frees its place.
+    let sid = |body: &str| -> String {
+        let open: serde_json::Value = serde_json::from_str(body.strip_prefix('0').expect("open")).expect("json");
+        open["sid"].as_str().expect("sid").to_owned()
+    };
+    let first = Polling { addr, sid: sid(&responses[0].1), headers: Vec::new() };
+    assert_eq!(first.post(&["1"]).await.expect("close posted").status, 200);
+    // The session's task removes it once it has read the close: wait for the sid to be unknown.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while first.get().await.expect("a response").status != 400 {
+        assert!(tokio::time::Instant::now() < deadline, "the closed session is still known");
+    }
+    let statuses: Vec<u16> = pipelined_handshakes(addr, 2).await.iter().map(|(status, _)| *status).collect();
+    assert_eq!(statuses, [200, 503]);
+}

@@ -49,14 +49,21 @@ struct Raw {
     read: Vec<u8>,
 }
 
+/// The websocket handshake's request, as alice.
+const HANDSHAKE: &str = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost\r\n\
+     Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nCookie: session=alice\r\n\r\n";
+
 impl Raw {
     /// Connects and upgrades as alice; returns the client and the response head.
     async fn open(addr: SocketAddr) -> (Raw, String) {
+        Raw::request(addr, HANDSHAKE).await
+    }
+
+    /// Connects and sends `request` as the handshake; returns the client and the response head.
+    async fn request(addr: SocketAddr, request: &str) -> (Raw, String) {
         let mut tcp = TcpStream::connect(addr).await.expect("tcp connect");
         tcp.set_nodelay(true).expect("nodelay");
-        let request = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost\r\n\
-             Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nCookie: session=alice\r\n\r\n";
         tcp.write_all(request.as_bytes()).await.expect("write the handshake");
         let mut raw = Raw { tcp, read: Vec::new() };
         let head = loop {
@@ -329,4 +336,76 @@ async fn a_page_that_pings_and_never_reads_is_dropped_before_its_pongs_grow_memo
         }
     };
     assert!(refused, "the connection is closed (after {} KiB of pings)", sent / 1024);
+}
+
+// Issue 21: the upgrade, close codes, a close that must not become a reset, the head's size.
+
+#[tokio::test]
+async fn an_upgrade_is_a_get_with_version_13_and_a_16_byte_key() {
+    let addr = common::start(Limits::default()).await.addr;
+    let status = |head: &str| head.split(' ').nth(1).unwrap_or_default().to_owned();
+    let post = HANDSHAKE.replacen("GET", "POST", 1);
+    let (_, head) = Raw::request(addr, &post).await;
+    assert_eq!(status(&head), "400", "a POST is not an upgrade: {head}");
+    // Another version is told the one spoken (RFC 6455 4.2.2).
+    let v8 = HANDSHAKE.replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8");
+    let (_, head) = Raw::request(addr, &v8).await;
+    assert_eq!(status(&head), "426", "{head}");
+    assert!(head.to_ascii_lowercase().lines().any(|l| l == "sec-websocket-version: 13"), "{head}");
+    for key in ["abc", "dGhlIHNhbXBsZSBub25jZQ", "dGhlIHNhbXBsZSBub25jZSE=", "!!!!!!!!!!!!!!!!!!!!!!=="] {
+        let bad = HANDSHAKE.replace("dGhlIHNhbXBsZSBub25jZQ==", key);
+        let (_, head) = Raw::request(addr, &bad).await;
+        assert_eq!(status(&head), "400", "key {key:?}: {head}");
+    }
+    let (_, head) = Raw::open(addr).await;
+    assert_eq!(status(&head), "101", "{head}");
+}
+
+#[tokio::test]
+async fn close_codes_1012_to_1014_are_a_normal_close() {
+    let addr = common::start(Limits::default()).await.addr;
+    for code in [1012u16, 1013, 1014] {
+        let mut raw = Raw::chat(addr).await;
+        raw.send(&client_frame(true, CLOSE, &code.to_be_bytes())).await;
+        let answer = raw.control().await.expect("the close is answered");
+        assert_eq!(answer.close_code(), Some(1000), "{code}: {answer:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_server_close_with_input_unread_reaches_the_page_whole_not_as_a_reset() {
+    let addr = common::start(Limits::default()).await.addr;
+    for _ in 0..5 {
+        let mut raw = Raw::chat(addr).await;
+        // A frame the server refuses, then far more than one read takes, in one write: the
+        // server closes with input unread.
+        let mut bytes = client_frame(true, TEXT, b"x");
+        for _ in 0..64 {
+            bytes.extend(client_frame(true, TEXT, &[b'y'; 4000]));
+        }
+        raw.send(&bytes).await;
+        let close = raw.control().await.expect("the close frame, not a reset");
+        assert_eq!(close.close_code(), Some(1008), "{close:?}");
+        // Then the end of the stream; the server still reads what comes (it drains until the
+        // page closes), so a late frame of the page's meets no reset.
+        let mut rest = [0u8; 1024];
+        let end = timeout(WAIT, raw.tcp.read(&mut rest)).await.expect("the end of the stream");
+        assert!(matches!(end, Ok(0)), "{end:?}");
+        raw.tcp.write_all(&client_frame(true, TEXT, b"late")).await.expect("a late frame is taken");
+        // On loopback a reset comes back within the write; none came.
+        assert!(raw.tcp.take_error().expect("SO_ERROR").is_none(), "the server reset the connection");
+    }
+}
+
+#[tokio::test]
+async fn a_request_head_over_16_kib_is_refused() {
+    let addr = common::start(Limits::default()).await.addr;
+    let big = HANDSHAKE.replace("Cookie: session=alice", &format!("Cookie: session=alice; pad={}", "p".repeat(20_000)));
+    let (_, head) = Raw::request(addr, &big).await;
+    assert!(head.starts_with("HTTP/1.1 431"), "{head}");
+    // 12 KiB of headers are still served.
+    let fits =
+        HANDSHAKE.replace("Cookie: session=alice", &format!("Cookie: session=alice; pad={}", "p".repeat(12_000)));
+    let (_, head) = Raw::request(addr, &fits).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
 }

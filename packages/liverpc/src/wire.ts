@@ -94,6 +94,12 @@ export interface Limits {
   readonly handlerTimeoutMs: number;
   /** Handshakes (hook and auto-joins) being decided at once, for the whole app. */
   readonly maxHandshakes: number;
+  /** Handshakes of one connection being decided at once (a page opens one per contract it shows, at once). */
+  readonly maxHandshakesPerConnection: number;
+  /** Handshakes one connection may start per second, in bursts of twice this; a socket that leaves and connects its namespace again keeps its call limits (`calls_per_second`). */
+  readonly handshakesPerSecond: number;
+  /** Bytes held for websocket messages that have not fully arrived (a frame cut by the network, a fragmented message), across all connections. */
+  readonly maxPartialBytes: number;
   /** TCP connections served at once by `App::serve`. */
   readonly maxConnections: number;
   /** TCP connections served at once from one remote IP address. */
@@ -112,6 +118,9 @@ export const DEFAULT_LIMITS: Limits = {
   maxInFlight: 16,
   handlerTimeoutMs: 10000,
   maxHandshakes: 256,
+  maxHandshakesPerConnection: 8,
+  handshakesPerSecond: 10,
+  maxPartialBytes: 67108864,
   maxConnections: 10000,
   maxConnectionsPerAddress: 1000,
 };

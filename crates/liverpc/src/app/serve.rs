@@ -135,6 +135,10 @@ impl App {
     }
 }
 
+/// The largest request head served, in bytes (Node's default is 16 KiB too). A websocket keeps
+/// its head's headers for its lifetime: each namespace connect is decided with them.
+pub(crate) const MAX_HEAD: usize = 16 * 1024;
+
 /// What serving a connection needs of its app.
 #[derive(Clone)]
 struct Served {
@@ -166,6 +170,9 @@ where
         .timer(TokioTimer::new())
         // A client that never finishes its request head holds a descriptor: not for long.
         .header_read_timeout(Duration::from_secs(10))
+        // A head over this is answered 431: hyper's default (about 400 KiB) is what every
+        // connection's read buffer could grow to, and keep while the connection lives.
+        .max_buf_size(MAX_HEAD)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(connection);

@@ -34,7 +34,7 @@ struct SocketInner {
     locals: Locals,
     link: Arc<dyn Link>,
     link_id: LinkId,
-    limiter: RateLimiter,
+    limiter: Arc<RateLimiter>,
     held: Mutex<Held>,
     queue: Mutex<Jobs>,
     /// The running job's cancellation (a new one per job).
@@ -108,7 +108,9 @@ impl Socket {
         locals: Locals,
         since: Vec<Position>,
     ) -> Socket {
-        let limiter = RateLimiter::new(hub.shared.limits.calls_per_second, hub.shared.limits.burst);
+        let limits = &hub.shared.limits;
+        let limiter =
+            link.limiter().unwrap_or_else(|| Arc::new(RateLimiter::new(limits.calls_per_second, limits.burst)));
         let plan = hub.plan.clone();
         let socket = Socket(Arc::new(SocketInner {
             id: id::socket_id(),

@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 
 use crate::future::BoxFuture;
 use crate::wire::handshake::Handshake;
+use crate::wire::limits::RateLimiter;
 use crate::wire::protocol::Refusal;
 
 pub(crate) mod engineio;
@@ -33,6 +34,12 @@ pub(crate) trait Link: Send + Sync + 'static {
     fn send(&self, event: &str, payload: &RawValue);
     /// Sends an event with a second argument after its payload (a room stream's position).
     fn send_with(&self, event: &str, payload: &RawValue, meta: &RawValue);
+    /// The socket's call rate, when the transport keeps it beyond the socket (so that a page
+    /// leaving and connecting its namespace again on the same connection does not refill it);
+    /// `None`: the engine gives the socket a fresh one.
+    fn limiter(&self) -> Option<Arc<RateLimiter>> {
+        None
+    }
 }
 
 /// This node's side of every room: fan-out to the local members.

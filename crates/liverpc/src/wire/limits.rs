@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 /// | `max_in_flight` | 16 calls, joins and leaves per socket, queued or running | answered `rate_limited` |
 /// | `handler_timeout` | 10 s per call, join, hook or room decision | answered `timeout` (a hook: refused `unavailable`) |
 /// | `max_handshakes` | 256 connects being decided at once | refused `unavailable` (the page retries) |
+/// | `max_handshakes_per_connection` | 8 connects of one connection being decided at once | refused `unavailable` |
+/// | `handshakes_per_second` | 10 connects per connection per second, in bursts of twice that | refused `unavailable` |
+/// | `max_partial_bytes` | 64 MiB held for websocket messages not fully arrived, across all connections | the connections holding the most are closed (1013) |
 /// | `max_connections` | 10,000 TCP connections, and at most the descriptor limit less 64 | closed at accept |
 /// | `max_connections_per_address` | 1,000 TCP connections per remote IP address | closed at accept |
 /// | `send_buffer` | 256 messages per connection | the slow reader is disconnected |
@@ -77,6 +80,16 @@ pub struct Limits {
     pub handler_timeout: Duration,
     /// Handshakes (hook and auto-joins) being decided at once, for the whole app.
     pub max_handshakes: usize,
+    /// Handshakes of one connection being decided at once (a page opens one per contract it
+    /// shows, at once). A namespace the page leaves while its handshake is decided cancels it.
+    pub max_handshakes_per_connection: usize,
+    /// Handshakes one connection may start per second, in bursts of twice this; a socket that
+    /// leaves and connects its namespace again keeps its call limits (`calls_per_second`).
+    pub handshakes_per_second: u32,
+    /// Bytes held for websocket messages that have not fully arrived (a frame cut by the
+    /// network, a fragmented message), across all connections. Past it the connections
+    /// holding the most are closed, with code 1013 (try again later).
+    pub max_partial_bytes: usize,
     /// TCP connections served at once by [`App::serve`](crate::App::serve). Also capped at the process's
     /// open-file limit less 64, so a flood cannot take the descriptors accepting needs.
     pub max_connections: usize,
@@ -103,6 +116,9 @@ impl Default for Limits {
             max_in_flight: 16,
             handler_timeout: Duration::from_secs(10),
             max_handshakes: 256,
+            max_handshakes_per_connection: 8,
+            handshakes_per_second: 10,
+            max_partial_bytes: 64 * 1024 * 1024,
             max_connections: 10_000,
             max_connections_per_address: 1_000,
         }
@@ -168,7 +184,8 @@ mod tests {
             "maxPayload": 1, "maxRooms": 2, "callsPerSecond": 3, "burst": 4, "sendBuffer": 5,
             "sendBufferBytes": 6, "pingIntervalMs": 7, "pingTimeoutMs": 8, "connectTimeoutMs": 9,
             "maxInFlight": 10, "handlerTimeoutMs": 11, "maxHandshakes": 12, "maxConnections": 13,
-            "maxConnectionsPerAddress": 14
+            "maxConnectionsPerAddress": 14, "maxHandshakesPerConnection": 15, "handshakesPerSecond": 16,
+            "maxPartialBytes": 17
         }"#;
         let limits: Limits = serde_json::from_str(json).unwrap();
         let ms = Duration::from_millis;
@@ -185,6 +202,9 @@ mod tests {
             max_in_flight: 10,
             handler_timeout: ms(11),
             max_handshakes: 12,
+            max_handshakes_per_connection: 15,
+            handshakes_per_second: 16,
+            max_partial_bytes: 17,
             max_connections: 13,
             max_connections_per_address: 14,
         };

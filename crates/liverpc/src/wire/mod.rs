@@ -4,6 +4,7 @@
 
 pub(crate) mod error;
 pub(crate) mod handshake;
+pub(crate) mod id;
 pub(crate) mod key;
 pub(crate) mod limits;
 pub(crate) mod origin;

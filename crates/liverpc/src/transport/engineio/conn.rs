@@ -3,15 +3,15 @@
 //! the connect deadline, namespace connects.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -20,11 +20,13 @@ use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep, sleep_until};
 
 use super::outbox::{Outbox, Pushed};
+use super::partials::Partials;
 use super::rooms::Rooms;
 use super::{eio, sio};
 use crate::future::BoxFuture;
 use crate::transport::{Acceptor, Ack, Inbound, Link, LinkId};
 use crate::wire::handshake::Handshake;
+use crate::wire::limits::RateLimiter;
 use crate::wire::protocol::Refusal;
 
 /// A served namespace: who decides its connects, and its local rooms.
@@ -46,6 +48,35 @@ pub(super) struct Config {
     pub(super) max_bytes: usize,
     /// The largest message taken from a page (announced as `maxPayload`).
     pub(super) max_frame: usize,
+    /// The budget of bytes held for unfinished websocket messages, across connections.
+    pub(super) partials: Arc<Partials>,
+    /// Connects of one connection being decided at once, and started per second (in bursts
+    /// of twice that).
+    pub(super) max_connecting: usize,
+    pub(super) connects_per_second: u32,
+    /// Each socket's call rate (`calls_per_second`, `burst`): kept per namespace for the
+    /// connection's lifetime, so leaving and connecting again does not refill it.
+    pub(super) calls_per_second: u32,
+    pub(super) burst: u32,
+}
+
+impl Config {
+    #[cfg(test)]
+    pub(super) fn for_tests() -> Config {
+        Config {
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(10),
+            max_packets: 16,
+            max_bytes: 1 << 20,
+            max_frame: 1 << 16,
+            partials: Arc::new(Partials::new(1 << 20)),
+            max_connecting: 8,
+            connects_per_second: 10,
+            calls_per_second: 20,
+            burst: 40,
+        }
+    }
 }
 
 /// Finds the served namespaces (the transport's table), and the open sessions.
@@ -212,6 +243,11 @@ impl Head {
         Head { headers: packed.into_boxed_str(), remote }
     }
 
+    /// The peer's address, when known.
+    pub(super) fn remote_ip(&self) -> Option<std::net::IpAddr> {
+        self.remote.map(|r| r.ip())
+    }
+
     fn handshake(&self) -> Handshake {
         let mut headers = HeaderMap::new();
         for line in self.headers.lines() {
@@ -233,6 +269,8 @@ pub(super) struct SocketLink {
     id: Box<str>,
     namespace: Arc<Namespace>,
     conn: Arc<Connection>,
+    /// Its call rate, shared with every socket this connection had on the namespace.
+    limiter: Arc<RateLimiter>,
     state: Mutex<LinkState>,
 }
 
@@ -241,6 +279,8 @@ struct LinkState {
     rooms: Option<Vec<Box<str>>>,
     /// Set when its connect is accepted.
     inbound: Option<Arc<dyn Inbound>>,
+    /// Cancels its connect while it is being decided.
+    deciding: Option<AbortHandle>,
 }
 
 impl SocketLink {
@@ -253,12 +293,16 @@ impl SocketLink {
         id.is_some_and(|id| *id.0 == *self.id)
     }
 
-    /// Leaves every room and forgets its inbound, which the caller tells (outside any lock).
+    /// Leaves every room, cancels its connect if it is still being decided, and forgets its
+    /// inbound, which the caller tells (outside any lock).
     fn close(&self) -> Option<Arc<dyn Inbound>> {
-        let (rooms, inbound) = {
+        let (rooms, inbound, deciding) = {
             let mut state = lock(&self.state);
-            (state.rooms.take(), state.inbound.take())
+            (state.rooms.take(), state.inbound.take(), state.deciding.take())
         };
+        if let Some(deciding) = deciding {
+            deciding.abort();
+        }
         for room in rooms.into_iter().flatten() {
             self.namespace.rooms.remove(&room, self.key);
         }
@@ -311,6 +355,10 @@ impl Link for SocketLink {
     fn send_with(&self, event: &str, payload: &RawValue, meta: &RawValue) {
         self.push(sio::event_frame_with(&self.namespace.name, event, payload, Some(meta)).into());
     }
+
+    fn limiter(&self) -> Option<Arc<RateLimiter>> {
+        Some(self.limiter.clone())
+    }
 }
 
 /// Why a packet from the page ends its session.
@@ -331,7 +379,8 @@ impl Stop {
     }
 }
 
-type Opening = BoxFuture<'static, (Arc<SocketLink>, Result<Arc<dyn Inbound>, Refusal>)>;
+/// A connect being decided: its socket and the decision, or `None` once the page left.
+type Opening = BoxFuture<'static, Option<(Arc<SocketLink>, Result<Arc<dyn Inbound>, Refusal>)>>;
 
 /// The reading side of a session, whatever carries its packets: namespace connects, events,
 /// heartbeats and the connect deadline. Driven by its carrier's task (`poll`, `text`).
@@ -346,6 +395,11 @@ pub(super) struct Reader {
     /// Connects being decided, concurrently (one page opens several contracts at once); `None`
     /// while there is none.
     opening: Option<FuturesUnordered<Opening>>,
+    /// Connects started: bounded per second.
+    connects: RateLimiter,
+    /// The call rate of each namespace this connection connected, kept for its lifetime (at
+    /// most one per served namespace).
+    limiters: Vec<(Arc<Namespace>, Arc<RateLimiter>)>,
     /// Whether a namespace was ever connected (the connect deadline is then lifted).
     connected: bool,
     timer: Pin<Box<Sleep>>,
@@ -372,6 +426,8 @@ impl Reader {
             head,
             sid,
             opening: None,
+            connects: RateLimiter::new(config.connects_per_second, config.connects_per_second.saturating_mul(2)),
+            limiters: Vec::new(),
             connected: false,
             timer: Box::pin(sleep_until(connect_deadline.min(next_ping))),
             connect_deadline,
@@ -403,8 +459,10 @@ impl Reader {
             return Poll::Ready("the server closed the session (shutting down)");
         }
         if let Some(mut opening) = self.opening.take() {
-            while let Poll::Ready(Some((socket, result))) = opening.poll_next_unpin(cx) {
-                self.opened(socket, result);
+            while let Poll::Ready(Some(decided)) = opening.poll_next_unpin(cx) {
+                if let Some((socket, result)) = decided {
+                    self.opened(socket, result);
+                }
             }
             // Connects are rare after the first: their queue is not kept at rest.
             if !opening.is_empty() {
@@ -454,9 +512,10 @@ impl Reader {
         }
     }
 
-    /// The session is over: pending connects are cancelled, every socket is closed.
+    /// The session is over: pending connects are cancelled, every socket is closed. (The
+    /// session id is not logged: on long-polling it is the session's credential.)
     pub(super) fn end(self, why: &str) {
-        tracing::debug!(sid = %self.sid, "connection closed: {why}");
+        tracing::debug!("connection closed: {why}");
         let conn = self.conn.clone();
         drop(self);
         conn.outbox.close();
@@ -509,10 +568,27 @@ impl Reader {
             self.conn.push(sio::connect_error_frame(name, "Invalid namespace").into());
             return;
         };
+        let limiter = match self.limiters.iter().find(|(ns, _)| Arc::ptr_eq(ns, &namespace)) {
+            Some((_, limiter)) => limiter.clone(),
+            None => {
+                let limiter = Arc::new(RateLimiter::new(self.config.calls_per_second, self.config.burst));
+                self.limiters.push((namespace.clone(), limiter.clone()));
+                limiter
+            }
+        };
+        let (abort, registration) = AbortHandle::new_pair();
         let socket = {
             let mut sockets = self.conn.sockets();
             // A second CONNECT on a namespace is ignored: the first socket's locals stay.
             if sockets.iter().any(|s| &*s.namespace.name == name) {
+                return;
+            }
+            // Bounded per connection, in flight and per second: a page looping CONNECT and
+            // DISCONNECT starts few decisions, and holds few of the app's handshake slots.
+            let deciding = self.opening.as_ref().map_or(0, FuturesUnordered::len);
+            if deciding >= self.config.max_connecting || !self.connects.try_take() {
+                drop(sockets);
+                self.conn.push(sio::connect_error_frame(name, &Refusal::Unavailable.to_string()).into());
                 return;
             }
             let socket = Arc::new_cyclic(|me| SocketLink {
@@ -521,20 +597,23 @@ impl Reader {
                 id: random_id(),
                 namespace: namespace.clone(),
                 conn: self.conn.clone(),
-                state: Mutex::new(LinkState { rooms: Some(Vec::new()), inbound: None }),
+                limiter,
+                state: Mutex::new(LinkState { rooms: Some(Vec::new()), inbound: None, deciding: Some(abort) }),
             });
             sockets.push(socket.clone());
             socket
         };
         let link: Arc<dyn Link> = socket.clone();
         let decided = std::panic::AssertUnwindSafe(namespace.acceptor.open(link, self.head.handshake(), auth));
-        let opening: Opening = Box::pin(decided.catch_unwind().map(move |result| {
+        let decided = decided.catch_unwind().map(move |result| {
             let result = result.unwrap_or_else(|_| {
                 tracing::error!("a connect panicked; refused `internal`");
                 Err(Refusal::Internal)
             });
             (socket, result)
-        }));
+        });
+        // Dropped, not finished, when the page leaves the namespace first (DISCONNECT).
+        let opening: Opening = Box::pin(Abortable::new(decided, registration).map(Result::ok));
         self.opening.get_or_insert_with(FuturesUnordered::new).push(opening);
     }
 
@@ -545,6 +624,7 @@ impl Reader {
             Ok(inbound) => {
                 {
                     let mut state = lock(&socket.state);
+                    state.deciding = None;
                     if state.rooms.is_none() {
                         // The page left while its connect was decided.
                         drop(state);
@@ -558,9 +638,13 @@ impl Reader {
                 inbound.connected();
             }
             Err(refusal) => {
+                // The page still waits for this answer, unless it left the namespace meanwhile.
+                let waiting = lock(&socket.state).rooms.is_some();
                 self.conn.forget(&socket);
                 drop(socket.close());
-                socket.push(sio::connect_error_frame(name, &refusal.to_string()).into());
+                if waiting {
+                    socket.push(sio::connect_error_frame(name, &refusal.to_string()).into());
+                }
             }
         }
     }
@@ -608,15 +692,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Random keys chosen once per process: ids are unpredictable and unique across nodes.
-static KEYS: LazyLock<(std::hash::RandomState, std::hash::RandomState)> =
-    LazyLock::new(|| (std::hash::RandomState::new(), std::hash::RandomState::new()));
-static NEXT: AtomicU64 = AtomicU64::new(0);
-
-/// A session or socket id: 32 hex digits, unpredictable.
+/// A session or socket id: 32 hex digits from the OS's randomness.
 fn random_id() -> Box<str> {
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{:016x}{:016x}", KEYS.0.hash_one(n), KEYS.1.hash_one(n)).into_boxed_str()
+    crate::wire::id::random_id().into_boxed_str()
 }
 
 #[cfg(test)]

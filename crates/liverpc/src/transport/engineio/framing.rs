@@ -55,8 +55,34 @@ const PONG: u8 = 0xA;
 #[derive(Debug)]
 pub(super) struct Decoder {
     max_message: usize,
-    /// The first frame's opcode and the bytes so far of a fragmented message.
-    fragments: Option<(u8, Vec<u8>)>,
+    /// The fragmented message under way, if any.
+    fragments: Option<Fragments>,
+}
+
+/// A fragmented message so far: its first frame's opcode, its bytes, and how many of them are
+/// known to be UTF-8 (text is checked as it arrives, so a page cannot send a long message
+/// whose first bytes already make it invalid).
+#[derive(Debug)]
+struct Fragments {
+    opcode: u8,
+    bytes: Vec<u8>,
+    valid: usize,
+}
+
+impl Fragments {
+    /// Checks the text that arrived since the last check; a character split at the end waits
+    /// for the next fragment.
+    fn check(&mut self) -> Result<(), WsError> {
+        if self.opcode != TEXT {
+            return Ok(());
+        }
+        match std::str::from_utf8(&self.bytes[self.valid..]) {
+            Ok(_) => self.valid = self.bytes.len(),
+            Err(e) if e.error_len().is_none() => self.valid += e.valid_up_to(),
+            Err(_) => return Err(WsError::Utf8),
+        }
+        Ok(())
+    }
 }
 
 impl Decoder {
@@ -64,15 +90,18 @@ impl Decoder {
         Decoder { max_message, fragments: None }
     }
 
-    /// The largest message taken from the page.
-    pub(super) fn max_message(&self) -> usize {
-        self.max_message
-    }
-
     /// How many bytes the frame at the start of `input` needs in all, once its header is there
     /// (so a reader can size its buffer); `None` while the header is incomplete.
     pub(super) fn frame_len(input: &[u8]) -> Option<usize> {
-        header(input).ok().flatten().map(|h| h.header_len + h.payload_len as usize)
+        header(input)
+            .ok()
+            .flatten()
+            .map(|h| h.header_len.saturating_add(usize::try_from(h.payload_len).unwrap_or(usize::MAX)))
+    }
+
+    /// The bytes held for a fragmented message under way (its allocation).
+    pub(super) fn buffered(&self) -> usize {
+        self.fragments.as_ref().map_or(0, |f| f.bytes.capacity())
     }
 
     /// Parses the frame at the start of `input` (unmasking it in place): `Ok(None)` while it is
@@ -83,7 +112,13 @@ impl Decoder {
         input: &'a mut [u8],
     ) -> Result<Option<(Option<Message<'a>>, usize)>, WsError> {
         let Some(h) = header(input)? else { return Ok(None) };
-        if h.payload_len > self.max_message as u64 {
+        // From the header, before any of the body is held: the frame, and the message it
+        // continues with it.
+        let so_far = match (h.opcode, &self.fragments) {
+            (CONTINUATION, Some(fragments)) => fragments.bytes.len() as u64,
+            _ => 0,
+        };
+        if h.payload_len.saturating_add(so_far) > self.max_message as u64 {
             return Err(WsError::TooBig);
         }
         let end = h.header_len + h.payload_len as usize;
@@ -105,17 +140,17 @@ impl Decoder {
             TEXT if h.fin => Some(Message::Text(Cow::Borrowed(text(payload)?))),
             BINARY if h.fin => Some(Message::Binary),
             TEXT | BINARY => {
-                self.fragments = Some((h.opcode, payload.to_vec()));
+                let mut fragments = Fragments { opcode: h.opcode, bytes: payload.to_vec(), valid: 0 };
+                fragments.check()?;
+                self.fragments = Some(fragments);
                 None
             }
             CONTINUATION => {
-                let Some((_, bytes)) = self.fragments.as_mut() else {
+                let Some(fragments) = self.fragments.as_mut() else {
                     return Err(WsError::Protocol("a continuation with no message to continue"));
                 };
-                if bytes.len() + payload.len() > self.max_message {
-                    return Err(WsError::TooBig);
-                }
-                bytes.extend_from_slice(payload);
+                fragments.bytes.extend_from_slice(payload);
+                fragments.check()?;
                 if h.fin { self.finish()? } else { None }
             }
             _ => return Err(WsError::Protocol("a reserved opcode")),
@@ -126,7 +161,7 @@ impl Decoder {
     /// The fragmented message, now whole.
     fn finish(&mut self) -> Result<Option<Message<'static>>, WsError> {
         match self.fragments.take() {
-            Some((TEXT, bytes)) => {
+            Some(Fragments { opcode: TEXT, bytes, .. }) => {
                 String::from_utf8(bytes).map(|text| Some(Message::Text(Cow::Owned(text)))).map_err(|_| WsError::Utf8)
             }
             Some(_) => Ok(Some(Message::Binary)),
@@ -152,6 +187,9 @@ fn header(input: &[u8]) -> Result<Option<Header>, WsError> {
     }
     if second & 0x80 == 0 {
         return Err(WsError::Protocol("an unmasked frame from the client"));
+    }
+    if !matches!(opcode, CONTINUATION | TEXT | BINARY | CLOSE | PING | PONG) {
+        return Err(WsError::Protocol("a reserved opcode"));
     }
     let (len_bytes, short) = match second & 0x7F {
         126 => (2, None),
@@ -185,7 +223,9 @@ fn close_code(payload: &[u8]) -> Result<Option<u16>, WsError> {
         [_] => Err(WsError::Protocol("a close frame of one byte")),
         [high, low, reason @ ..] => {
             let code = u16::from_be_bytes([*high, *low]);
-            let allowed = matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999);
+            // RFC 6455's codes and IANA's registered 1012-1014 (restart, try again later, bad
+            // gateway), which browsers and proxies send.
+            let allowed = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
             if !allowed {
                 return Err(WsError::Protocol("a close code a peer may not send"));
             }
@@ -227,6 +267,11 @@ fn frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
+/// Whether a `Sec-WebSocket-Key` is what RFC 6455 asks: 16 bytes, in base64 (24 characters).
+pub(super) fn valid_key(key: &[u8]) -> bool {
+    key.len() == 24 && data_encoding::BASE64.decode(key).is_ok_and(|bytes| bytes.len() == 16)
+}
+
 /// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`.
 pub(super) fn accept_key(key: &[u8]) -> String {
     use sha1::{Digest, Sha1};
@@ -235,6 +280,9 @@ pub(super) fn accept_key(key: &[u8]) -> String {
     sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
     data_encoding::BASE64.encode(&sha.finalize())
 }
+
+#[cfg(test)]
+mod differential;
 
 #[cfg(test)]
 mod tests {
@@ -276,6 +324,16 @@ mod tests {
     #[test]
     fn the_handshake_key_is_answered_as_rfc_6455_shows() {
         assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn a_handshake_key_is_16_bytes_in_base64() {
+        assert!(valid_key(b"dGhlIHNhbXBsZSBub25jZQ=="));
+        for key in
+            [&b""[..], b"abc", b"dGhlIHNhbXBsZSBub25jZQ", b"dGhlIHNhbXBsZSBub25jZQ=!", b"dGhlIHNhbXBsZSBub25jZSE="]
+        {
+            assert!(!valid_key(key), "{}", String::from_utf8_lossy(key));
+        }
     }
 
     #[test]
@@ -372,6 +430,48 @@ mod tests {
         assert!(Decoder::new(1024).decode(&mut header).is_err());
         let mut header = vec![0x81, 0xFE, 0xFF, 0xFF, 0, 0, 0, 0];
         assert_eq!(Decoder::new(1024).decode(&mut header).err(), Some(WsError::TooBig));
+    }
+
+    #[test]
+    fn a_continuation_too_big_for_its_message_is_refused_from_its_header() {
+        // 800 bytes so far, and a continuation declaring 800 more of a 1,024-byte limit: refused
+        // with only the header arrived, before its body is held.
+        let mut input = client(false, TEXT, &[b'x'; 800], [0; 4]);
+        let first = input.len();
+        input.extend(client(true, CONTINUATION, &[b'x'; 800], [0; 4]));
+        input.truncate(first + 8);
+        let (_, rest) = decode_all(&mut Decoder::new(1024), &mut input);
+        assert_eq!(rest, Err(WsError::TooBig));
+    }
+
+    #[test]
+    fn a_fragmented_text_is_refused_at_its_first_invalid_byte() {
+        // The first fragment is not UTF-8 (and not a character cut at its end): refused before
+        // the message is whole.
+        let mut input = client(false, TEXT, &[b'a', 0xFF, b'b'], [3; 4]);
+        let (_, rest) = decode_all(&mut Decoder::new(1024), &mut input);
+        assert_eq!(rest, Err(WsError::Utf8));
+        // A character cut between fragments is not an error.
+        let euro = "€".as_bytes();
+        let mut input = client(false, TEXT, &euro[..1], [3; 4]);
+        input.extend(client(false, CONTINUATION, &euro[1..2], [3; 4]));
+        input.extend(client(true, CONTINUATION, &euro[2..], [3; 4]));
+        let (seen, rest) = decode_all(&mut Decoder::new(1024), &mut input);
+        assert_eq!((seen, rest), (vec!["Text(\"€\")".to_owned()], Ok(input.len())));
+    }
+
+    #[test]
+    fn close_codes_1012_to_1014_are_accepted() {
+        for code in [1012u16, 1013, 1014] {
+            let mut input = client(true, CLOSE, &code.to_be_bytes(), [7; 4]);
+            let (seen, rest) = decode_all(&mut Decoder::new(1024), &mut input);
+            assert_eq!((seen, rest), (vec![format!("Close(Some({code}))")], Ok(input.len())));
+        }
+        for code in [1004u16, 1005, 1006, 1015, 1016, 2999, 5000] {
+            let mut input = client(true, CLOSE, &code.to_be_bytes(), [7; 4]);
+            let (_, rest) = decode_all(&mut Decoder::new(1024), &mut input);
+            assert!(rest.is_err(), "{code}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - `eio`: Engine.IO packets (open, ping/pong, message, close) and its HTTP error answers
 //! - `sio`: Socket.IO packets (connect, disconnect, event, ack) and the frames we send
 //! - `outbox`: a connection's bounded send queue
+//! - `partials`: the budget of bytes held for unfinished websocket messages, across connections
 //! - `conn`: one Engine.IO session: its [`Connection`](conn::Connection) (send queue and
 //!   sockets), each socket's [`SocketLink`](conn::SocketLink), and its [`Reader`]
 //!   (namespaces, events, heartbeats)
@@ -34,6 +35,7 @@ mod conn;
 mod eio;
 mod framing;
 mod outbox;
+mod partials;
 mod polling;
 mod rooms;
 mod sio;
@@ -79,12 +81,20 @@ impl EngineIo {
             // A queue always takes a couple of the largest frames.
             max_bytes: limits.send_buffer_bytes.max(max_frame.saturating_mul(2)),
             max_frame,
+            partials: Arc::new(partials::Partials::new(limits.max_partial_bytes)),
+            max_connecting: limits.max_handshakes_per_connection.max(1),
+            connects_per_second: limits.handshakes_per_second,
+            calls_per_second: limits.calls_per_second,
+            burst: limits.burst,
         };
+        // A polling session counts like a connection: under the same caps, kept apart.
+        let sessions =
+            || Arc::new(polling::PollSessions::new(limits.max_connections, limits.max_connections_per_address));
         EngineIo {
             table: Arc::default(),
             endpoint: endpoint.into(),
             config: Arc::new(config),
-            polling: polling.then(Arc::default),
+            polling: polling.then(sessions),
         }
     }
 
@@ -164,12 +174,18 @@ impl EngineIo {
         let headers = request.headers();
         let upgrade = headers.get(header::UPGRADE).and_then(|v| v.to_str().ok());
         let version = headers.get(header::SEC_WEBSOCKET_VERSION).and_then(|v| v.to_str().ok());
-        let key = headers.get(header::SEC_WEBSOCKET_KEY);
-        let (true, Some("13"), Some(key)) =
-            (upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")), version, key)
-        else {
+        let key = headers.get(header::SEC_WEBSOCKET_KEY).filter(|key| framing::valid_key(key.as_bytes()));
+        // RFC 6455 4.2.1: a GET, asking to upgrade to websocket, with a key of 16 bytes; a
+        // version other than 13 is told the one we speak.
+        if request.method() != http::Method::GET || !upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
             return error(StatusCode::BAD_REQUEST, 3, "Bad request");
-        };
+        }
+        if version != Some("13") {
+            let mut response = error(StatusCode::UPGRADE_REQUIRED, 3, "Unsupported websocket version");
+            response.headers_mut().insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+            return response;
+        }
+        let Some(key) = key else { return error(StatusCode::BAD_REQUEST, 3, "Bad request") };
         let accept = framing::accept_key(key.as_bytes());
         let head = Head::new(request.headers(), remote(&request));
         let on_upgrade = hyper::upgrade::on(&mut request);

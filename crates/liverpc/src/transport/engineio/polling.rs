@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -38,9 +39,20 @@ enum Incoming {
 /// Engine.IO's packet separator in a polling payload.
 const SEPARATOR: char = '\u{1e}';
 
-/// The open polling sessions. A sid is the bearer credential of its session.
+/// The open polling sessions, under caps in total and per address (a session holds no
+/// connection between its requests, so the connection caps do not bound them). A sid is the
+/// bearer credential of its session.
+pub(super) struct PollSessions {
+    table: RwLock<Table>,
+    max_total: usize,
+    max_per_address: usize,
+}
+
 #[derive(Default)]
-pub(super) struct PollSessions(RwLock<HashMap<Box<str>, Arc<PollSession>>>);
+struct Table {
+    sessions: HashMap<Box<str>, Arc<PollSession>>,
+    by_address: HashMap<IpAddr, usize>,
+}
 
 pub(super) struct PollSession {
     conn: Arc<Connection>,
@@ -74,6 +86,52 @@ enum PollState {
 }
 
 impl PollSessions {
+    pub(super) fn new(max_total: usize, max_per_address: usize) -> PollSessions {
+        PollSessions { table: RwLock::default(), max_total, max_per_address }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Table> {
+        self.table.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
+        self.table.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A session ended: out of the table, and its address counts one less.
+    fn remove(&self, sid: &str, ip: Option<IpAddr>) {
+        let mut table = self.write();
+        table.sessions.remove(sid);
+        if let Some(ip) = ip
+            && let Some(here) = table.by_address.get_mut(&ip)
+        {
+            *here -= 1;
+            if *here == 0 {
+                table.by_address.remove(&ip);
+            }
+        }
+    }
+
+    /// A new session from `ip`, made by `open` and entered in the table, or `None` over a
+    /// cap.
+    fn admit(
+        &self,
+        ip: Option<IpAddr>,
+        open: impl FnOnce() -> (Reader, mpsc::Receiver<Incoming>, Arc<PollSession>),
+    ) -> Option<(Reader, mpsc::Receiver<Incoming>, Arc<PollSession>)> {
+        let mut table = self.write();
+        let here = ip.and_then(|ip| table.by_address.get(&ip).copied()).unwrap_or(0);
+        if table.sessions.len() >= self.max_total || here >= self.max_per_address {
+            return None;
+        }
+        if let Some(ip) = ip {
+            table.by_address.insert(ip, here + 1);
+        }
+        let (reader, input, session) = open();
+        table.sessions.insert(reader.sid().into(), session.clone());
+        Some((reader, input, session))
+    }
+
     /// A session still on polling.
     pub(super) fn find(&self, sid: &str) -> Option<Arc<PollSession>> {
         let session = self.session(sid)?;
@@ -82,7 +140,7 @@ impl PollSessions {
 
     /// A session, whatever it stands at: a websocket for it is accepted, then decided.
     pub(super) fn session(&self, sid: &str) -> Option<Arc<PollSession>> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).get(sid).cloned()
+        self.read().sessions.get(sid).cloned()
     }
 
     /// The handshake: a new session, answered with its open packet.
@@ -93,24 +151,30 @@ impl PollSessions {
         head: Head,
     ) -> Response {
         let upgrade_timeout = config.connect_timeout;
-        let reader = Reader::open(namespaces, config, head, &["websocket"]);
+        let ip = head.remote_ip();
+        let Some((reader, input, session)) = self.admit(ip, || {
+            let reader = Reader::open(namespaces, config, head, &["websocket"]);
+            let (packets, input) = mpsc::channel(16);
+            let session = Arc::new(PollSession {
+                conn: reader.conn().clone(),
+                packets,
+                getting: AtomicBool::new(false),
+                posting: AtomicBool::new(false),
+                state: Mutex::new(PollState::Polling),
+                upgrade_timeout,
+            });
+            (reader, input, session)
+        }) else {
+            tracing::debug!("a polling handshake over the session caps is refused");
+            return error(StatusCode::SERVICE_UNAVAILABLE, 3, "Too many sessions");
+        };
         let sid: Box<str> = reader.sid().into();
-        let (packets, input) = mpsc::channel(16);
-        let session = Arc::new(PollSession {
-            conn: reader.conn().clone(),
-            packets,
-            getting: AtomicBool::new(false),
-            posting: AtomicBool::new(false),
-            state: Mutex::new(PollState::Polling),
-            upgrade_timeout,
-        });
-        self.0.write().unwrap_or_else(|p| p.into_inner()).insert(sid.clone(), session.clone());
         let (sessions, task) = (self.clone(), session.clone());
         tokio::spawn(async move {
             let ended = serve(reader, input).await;
             // Out of the table first: a GET that comes from now on is refused, and then the
             // one waiting is answered.
-            sessions.0.write().unwrap_or_else(|p| p.into_inner()).remove(&sid);
+            sessions.remove(&sid, ip);
             if let Some((reader, why, by_page)) = ended {
                 if by_page {
                     task.advance(&[PollState::Polling, PollState::Upgrading, PollState::Probed], PollState::Closed);
@@ -333,7 +397,8 @@ async fn refuse(mut io: Upgraded) {
     framing::close_frame(&mut close, 1008);
     let _ = tokio::time::timeout(websocket::CLOSE_TIMEOUT, async {
         io.write_all(&close).await?;
-        io.shutdown().await
+        io.shutdown().await?;
+        websocket::drain(&mut io).await
     })
     .await;
 }

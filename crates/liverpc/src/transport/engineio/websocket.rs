@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use super::conn::{Connection, Reader, Stop};
 use super::framing::{self, Decoder, Message};
 use super::outbox::Take;
+use super::partials::Share;
 use crate::future::BoxFuture;
 
 /// Reads taken in one poll before the task yields (so one busy page cannot hog a worker).
@@ -46,7 +47,17 @@ pub(super) fn serve<S>(io: S, session: Reader, pending: Vec<u8>) -> WebSocketTas
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let wire = Buffers { decoder: Decoder::new(session.config().max_frame), pending, out: Vec::new(), written: 0 };
+    let share = Share::new(session.config().partials.clone(), session.conn());
+    // Bytes read with the upgrade's last packet are decoded before the next read.
+    let undecoded = !pending.is_empty();
+    let wire = Buffers {
+        decoder: Decoder::new(session.config().max_frame),
+        pending,
+        share,
+        undecoded,
+        out: Vec::new(),
+        written: 0,
+    };
     WebSocketTask { io: Some(io), session: Some(session), wire, closing: None }
 }
 
@@ -89,26 +100,45 @@ where
 }
 
 /// Best effort: what was queued, then the close frame; a page that does not read gets
-/// neither.
-async fn close<S: AsyncWrite + Unpin>(mut io: S, mut out: Vec<u8>, conn: Arc<Connection>, code: u16) {
+/// neither. Then the write side is shut and what the page still sends is read and dropped
+/// until it closes too (or the time is up): a socket closed with unread input would answer
+/// with a reset, which can reach the page before the close frame and destroy it.
+async fn close<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, mut out: Vec<u8>, conn: Arc<Connection>, code: u16) {
     while let Take::Frames(batch) = conn.outbox.take() {
         for frame in batch {
             framing::text_frame(&mut out, &frame);
         }
     }
     framing::close_frame(&mut out, code);
+    drop(conn);
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
         io.write_all(&out).await?;
-        io.shutdown().await
+        drop(out);
+        io.shutdown().await?;
+        drain(&mut io).await
     })
     .await;
+}
+
+/// Reads and drops input until the end of the stream.
+pub(super) async fn drain<S: AsyncRead + Unpin>(io: &mut S) -> std::io::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let mut sink = [0u8; 1024];
+    while io.read(&mut sink).await? > 0 {}
+    Ok(())
 }
 
 /// The websocket's byte-level state.
 struct Buffers {
     decoder: Decoder,
     /// The start of a frame that has not fully arrived (empty, unallocated, between frames).
+    /// It grows with the bytes that arrive, never to the length a header declares.
     pending: Vec<u8>,
+    /// This connection's part of the budget for unfinished messages (`pending` and the
+    /// decoder's fragments).
+    share: Share,
+    /// `pending` holds bytes not decoded yet (read with an upgrade's `5`).
+    undecoded: bool,
     /// Bytes being written, and how many of them are out.
     out: Vec<u8>,
     written: usize,
@@ -123,6 +153,11 @@ impl Buffers {
         // A slow reader (or a stopped session) is dropped at once, with no close frame to wait on.
         if session.conn().outbox.aborted() {
             return Poll::Ready(End::abrupt("the connection was stopped (a slow reader)"));
+        }
+        if std::mem::take(&mut self.undecoded)
+            && let Err(end) = self.decode_pending(session)
+        {
+            return Poll::Ready(end);
         }
         // Still busy after its share of reads: the task yields and is polled again.
         let mut busy = true;
@@ -155,45 +190,60 @@ impl Buffers {
     where
         S: AsyncRead + Unpin,
     {
+        let mut scratch = [MaybeUninit::<u8>::uninit(); SCRATCH];
+        let mut buf = ReadBuf::uninit(&mut scratch);
+        match Pin::new(io).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(_)) => return Poll::Ready(Err(End::abrupt("a read failed"))),
+            Poll::Pending => return Poll::Pending,
+        }
+        let input = buf.filled_mut();
+        if input.is_empty() {
+            return Poll::Ready(Err(End::abrupt("the page closed the connection")));
+        }
         if self.pending.is_empty() {
-            let mut scratch = [MaybeUninit::<u8>::uninit(); SCRATCH];
-            let mut buf = ReadBuf::uninit(&mut scratch);
-            match Pin::new(io).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(_)) => return Poll::Ready(Err(End::abrupt("a read failed"))),
-                Poll::Pending => return Poll::Pending,
-            }
-            let input = buf.filled_mut();
-            if input.is_empty() {
-                return Poll::Ready(Err(End::abrupt("the page closed the connection")));
-            }
+            // The common case: whole frames straight from the stack; only a cut frame's start is
+            // kept, in a buffer of its size so far.
             let used = self.frames(input, session)?;
             self.pending.extend_from_slice(&input[used..]);
         } else {
-            // Straight into the pending frame, sized to what it still needs.
-            let have = self.pending.len();
-            let need = Decoder::frame_len(&self.pending).map_or(0, |len| len.saturating_sub(have));
-            let want = need.clamp(1024, self.decoder.max_message().max(1024) + 14);
-            self.pending.resize(have + want, 0);
-            let mut buf = ReadBuf::new(&mut self.pending[have..]);
-            let read = Pin::new(io).poll_read(cx, &mut buf);
-            let filled = buf.filled().len();
-            self.pending.truncate(have + filled);
-            match read {
-                Poll::Ready(Ok(())) if filled > 0 => {}
-                Poll::Ready(Ok(())) => return Poll::Ready(Err(End::abrupt("the page closed the connection"))),
-                Poll::Ready(Err(_)) => return Poll::Ready(Err(End::abrupt("a read failed"))),
-                Poll::Pending => return Poll::Pending,
-            }
-            let mut pending = std::mem::take(&mut self.pending);
-            let used = self.frames(&mut pending, session)?;
-            pending.drain(..used);
-            // A buffer is kept only while a frame is under way.
-            if !pending.is_empty() {
-                self.pending = pending;
-            }
+            self.append(input);
+            self.decode_pending(session)?;
         }
-        Poll::Ready(Ok(()))
+        Poll::Ready(self.account())
+    }
+
+    /// Appends newly read bytes to the frame under way. Its buffer grows with what arrived
+    /// (doubling, so a large frame is not copied for every read), never past the length its
+    /// header declares: a page that declares 128 KiB and sends 14 bytes holds 14 bytes.
+    fn append(&mut self, input: &[u8]) {
+        let len = self.pending.len() + input.len();
+        if len > self.pending.capacity() {
+            let declared = Decoder::frame_len(&self.pending).unwrap_or(len);
+            let target = len.max(self.pending.len().saturating_mul(2).min(declared));
+            self.pending.reserve_exact(target - self.pending.len());
+        }
+        self.pending.extend_from_slice(input);
+    }
+
+    /// Decodes the frames `pending` completes; keeps what remains of it.
+    fn decode_pending(&mut self, session: &mut Reader) -> Result<(), End> {
+        let mut pending = std::mem::take(&mut self.pending);
+        let used = self.frames(&mut pending, session)?;
+        if used == pending.len() {
+            // A buffer is kept only while a frame is under way.
+            return self.account();
+        }
+        // The next frame's start, in a buffer of its own size (the one of a large frame that
+        // just completed goes).
+        self.pending = if used > 0 { pending[used..].to_vec() } else { pending };
+        self.account()
+    }
+
+    /// Records what this connection holds for unfinished messages in the shared budget.
+    fn account(&mut self) -> Result<(), End> {
+        let held = self.pending.capacity() + self.decoder.buffered();
+        self.share.set(held).map_err(|e| End { why: over_budget(e), close: Some(1013) })
     }
 
     /// Handles every whole frame at the start of `input`; returns the bytes they took.
@@ -280,4 +330,8 @@ impl Buffers {
         }
         Poll::Ready(Ok(true))
     }
+}
+
+fn over_budget(_: super::partials::OverBudget) -> &'static str {
+    "unfinished websocket messages over their budget: this connection held the most"
 }

@@ -1,0 +1,49 @@
+//! Ids that travel on the wire and must not be guessed: the Engine.IO session id (on
+//! long-polling, the bearer credential of its session), the transport's socket ids and the
+//! engine's socket ids. Each is 128 bits from the operating system's randomness.
+
+use std::hash::BuildHasher;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// A new random id: 32 hex digits.
+pub(crate) fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        fallback(&mut bytes);
+    }
+    data_encoding::HEXLOWER.encode(&bytes)
+}
+
+/// Should the OS refuse (it does not on any supported platform once booted): SipHash of a
+/// counter under keys the standard library drew from the OS at start, logged once.
+fn fallback(bytes: &mut [u8; 16]) {
+    static KEYS: LazyLock<(std::hash::RandomState, std::hash::RandomState)> =
+        LazyLock::new(|| (std::hash::RandomState::new(), std::hash::RandomState::new()));
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::error!("the operating system's randomness failed; ids come from a keyed hash until it returns");
+    }
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    bytes[..8].copy_from_slice(&KEYS.0.hash_one(n).to_be_bytes());
+    bytes[8..].copy_from_slice(&KEYS.1.hash_one(n).to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_are_32_hex_digits_and_distinct() {
+        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| super::random_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(ids.iter().all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())));
+    }
+
+    #[test]
+    fn every_bit_varies() {
+        // Of 256 ids, each of the 128 bits is set in some and clear in others.
+        let ids: Vec<u128> = (0..256).map(|_| u128::from_str_radix(&super::random_id(), 16).unwrap()).collect();
+        let (any, all) = ids.iter().fold((0u128, u128::MAX), |(any, all), id| (any | id, all & id));
+        assert_eq!((any, all), (u128::MAX, 0));
+    }
+}
