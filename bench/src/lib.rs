@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod client;
+pub mod history;
 pub mod peers;
 pub mod procfs;
 pub mod scenario;
