@@ -6,6 +6,8 @@
 //! - `history-memory` (and `history-memory-off`, the same fill without history): one client
 //!   per room fills each room to its history size; the server's RSS delta per room and per
 //!   kept message.
+//! - `fanout-40k-history-redis` (and `fanout-40k-redis`, the plain chat on the same Redis):
+//!   the fan-out with streams and bus on a `redis-server` the driver starts.
 //! - `recover-1k`: 1,000 pages of one room drop their connections at once while messages are
 //!   sent, then reconnect at once with their last positions: how long until each page has
 //!   recovered (every missed message replayed, then `recovered: true`).
@@ -29,23 +31,91 @@ use crate::peers::liverpc_history::HISTORY_SIZE;
 use crate::scenario::{self, Check, Latency, NAMESPACE, Target, now_ns};
 
 /// The history scenarios the driver knows (`--scenarios`).
-pub const SCENARIOS: [&str; 4] = ["fanout-40k-history", "history-memory", "history-memory-off", "recover-1k"];
+pub const SCENARIOS: [&str; 6] = [
+    "fanout-40k-history",
+    "history-memory",
+    "history-memory-off",
+    "recover-1k",
+    "fanout-40k-history-redis",
+    "fanout-40k-redis",
+];
 
 /// Whether scenario `id` is one of these (they run on the liverpc server only).
 pub fn is_history_scenario(id: &str) -> bool {
     SCENARIOS.contains(&id)
 }
 
-/// Whether scenario `id` runs against the chat with history (`liverpc-history-server`) rather
-/// than the plain one.
-pub fn with_history(id: &str) -> bool {
-    matches!(id, "fanout-40k-history" | "history-memory" | "recover-1k")
+/// Whether scenario `id` runs against `liverpc-history-server` (with [`server_args`]) rather
+/// than the plain `liverpc-server`.
+pub fn on_history_server(id: &str) -> bool {
+    is_history_scenario(id) && id != "history-memory-off"
+}
+
+/// Whether a scenario among `ids` needs a `redis-server`.
+pub fn needs_redis(ids: &[String]) -> bool {
+    ids.iter().any(|id| id.ends_with("-redis"))
+}
+
+/// `liverpc-history-server`'s arguments for scenario `id`: `--redis URL` for the Redis ones
+/// (`redis`: the URL of the Redis the driver started), `--plain` for the history-off one.
+pub fn server_args(id: &str, redis: Option<&str>) -> Vec<String> {
+    let mut args = Vec::new();
+    if let (true, Some(url)) = (id.ends_with("-redis"), redis) {
+        args.extend(["--redis".to_owned(), url.to_owned()]);
+    }
+    if id == "fanout-40k-redis" {
+        args.push("--plain".to_owned());
+    }
+    args
+}
+
+/// A `redis-server` the driver started on a free loopback port, without persistence; killed
+/// when dropped.
+pub struct RedisServer {
+    child: std::process::Child,
+    /// Its URL, `redis://127.0.0.1:<port>`.
+    pub url: String,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` and waits (up to 5 s) until it accepts connections.
+    pub fn start() -> Result<RedisServer, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("a free port for redis-server: {e}"))?
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting redis-server (needed by the -redis scenarios): {e}"))?;
+        let server = RedisServer { child, url: format!("redis://127.0.0.1:{port}") };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(server);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!("redis-server did not listen on port {port} within 5 s"))
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Adds the history-off scenario each chosen history scenario is compared with, so the
 /// ratio always comes from one run.
 pub fn add_companions(ids: &mut Vec<String>) {
-    for (on, off) in [("fanout-40k-history", "fanout-40k"), ("history-memory", "history-memory-off")] {
+    let pairs = [
+        ("fanout-40k-history", "fanout-40k"),
+        ("history-memory", "history-memory-off"),
+        ("fanout-40k-history-redis", "fanout-40k-redis"),
+    ];
+    for (on, off) in pairs {
         if ids.iter().any(|id| id == on) && !ids.iter().any(|id| id == off) {
             ids.push(off.to_owned());
         }
@@ -64,6 +134,8 @@ pub fn scenarios(quick: bool, fanout_40k: &[String]) -> Vec<(&'static str, Vec<S
         ("history-memory", memory.clone()),
         ("history-memory-off", memory),
         ("recover-1k", strings(&["recover", "--pages", pages, "--missed", "50"])),
+        ("fanout-40k-history-redis", fanout_40k.to_vec()),
+        ("fanout-40k-redis", fanout_40k.to_vec()),
     ]
 }
 
@@ -109,50 +181,24 @@ pub fn render(
     median: &dyn Fn(&str, &str) -> Option<f64>,
     values: &dyn Fn(&str, &str) -> Vec<f64>,
 ) {
-    if !ran.iter().any(|id| with_history(id)) {
+    if !ran.iter().any(|id| on_history_server(id)) {
         return;
     }
     let cell = |v: Option<f64>| v.map_or("–".to_owned(), fmt);
-    let ratio = |on: Option<f64>, off: Option<f64>| match (on, off) {
-        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
-        _ => None,
-    };
     let _ = writeln!(
         md,
         "## Room history (issue 20)\n\nliverpc server only, one node, streams in memory (the embedded default), \
-         `History::last({HISTORY_SIZE})` on the auto-joined `chat` room; each figure beside the same \
-         scenario without history, from the same run.\n"
+         `History::last({HISTORY_SIZE})` on the auto-joined `chat` room (the `-redis` scenarios: streams and bus \
+         on a local `redis-server`, whose own CPU is not counted); each figure beside the same scenario \
+         without history, from the same run.\n"
     );
-    if ran.contains(&"fanout-40k-history") {
-        let _ = writeln!(md, "| fan-out at 40k deliveries/s | history off | history on | on / off | target |");
-        let _ = writeln!(md, "|---|---:|---:|---:|---|");
-        for (metric, label, target) in [
-            ("cpu_us_per_delivery", "server CPU per delivery (µs)", Some(1.15)),
-            ("delivered_per_s", "delivered / s", None),
-            ("p50_ms", "p50 latency (ms)", None),
-            ("p99_ms", "p99 latency (ms)", None),
-        ] {
-            let (off, on) = (median("fanout-40k", metric), median("fanout-40k-history", metric));
-            let r = ratio(on, off);
-            let verdict = match (target, r) {
-                (Some(t), Some(r)) => format!("<= {t:.2}: {}", if r <= t { "pass" } else { "**miss**" }),
-                _ => String::new(),
-            };
-            let r = r.map_or("–".to_owned(), |r| format!("{r:.2}"));
-            let _ = writeln!(md, "| {label} | {} | {} | {r} | {verdict} |", cell(off), cell(on));
+    for (off_id, on_id, title) in [
+        ("fanout-40k", "fanout-40k-history", "fan-out at 40k deliveries/s"),
+        ("fanout-40k-redis", "fanout-40k-history-redis", "fan-out at 40k deliveries/s, on Redis"),
+    ] {
+        if ran.contains(&on_id) {
+            fanout_table(md, title, off_id, on_id, median, values);
         }
-        let (off, on) =
-            (values("fanout-40k", "cpu_us_per_delivery"), values("fanout-40k-history", "cpu_us_per_delivery"));
-        let rounds: Vec<String> = on.iter().zip(&off).map(|(a, b)| format!("{:.2}", a / b.max(1e-9))).collect();
-        let (p50_off, p50_on) = (values("fanout-40k", "p50_ms"), values("fanout-40k-history", "p50_ms"));
-        let p50: Vec<String> = p50_off.iter().zip(&p50_on).map(|(a, b)| format!("{} / {}", fmt(*a), fmt(*b))).collect();
-        let _ = writeln!(
-            md,
-            "\nCPU per delivery on / off, round by round: {} (p50 latency off / on, ms: {}).",
-            rounds.join(", "),
-            p50.join(", ")
-        );
-        md.push('\n');
     }
     if ran.contains(&"history-memory") {
         let _ = writeln!(
@@ -193,6 +239,51 @@ pub fn render(
         }
         md.push('\n');
     }
+}
+
+/// One fan-out table: `on_id` (history) against `off_id` (without), medians and the CPU ratio
+/// round by round.
+fn fanout_table(
+    md: &mut String,
+    title: &str,
+    off_id: &str,
+    on_id: &str,
+    median: &dyn Fn(&str, &str) -> Option<f64>,
+    values: &dyn Fn(&str, &str) -> Vec<f64>,
+) {
+    let cell = |v: Option<f64>| v.map_or("–".to_owned(), fmt);
+    let ratio = |on: Option<f64>, off: Option<f64>| match (on, off) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    };
+    let _ = writeln!(md, "| {title} | history off | history on | on / off | target |");
+    let _ = writeln!(md, "|---|---:|---:|---:|---|");
+    for (metric, label, target) in [
+        ("cpu_us_per_delivery", "server CPU per delivery (µs)", Some(1.15)),
+        ("delivered_per_s", "delivered / s", None),
+        ("p50_ms", "p50 latency (ms)", None),
+        ("p99_ms", "p99 latency (ms)", None),
+    ] {
+        let (off, on) = (median(off_id, metric), median(on_id, metric));
+        let r = ratio(on, off);
+        let verdict = match (target, r) {
+            (Some(t), Some(r)) => format!("<= {t:.2}: {}", if r <= t { "pass" } else { "**miss**" }),
+            _ => String::new(),
+        };
+        let r = r.map_or("–".to_owned(), |r| format!("{r:.2}"));
+        let _ = writeln!(md, "| {label} | {} | {} | {r} | {verdict} |", cell(off), cell(on));
+    }
+    let (off, on) = (values(off_id, "cpu_us_per_delivery"), values(on_id, "cpu_us_per_delivery"));
+    let rounds: Vec<String> = on.iter().zip(&off).map(|(a, b)| format!("{:.2}", a / b.max(1e-9))).collect();
+    let (p50_off, p50_on) = (values(off_id, "p50_ms"), values(on_id, "p50_ms"));
+    let p50: Vec<String> = p50_off.iter().zip(&p50_on).map(|(a, b)| format!("{} / {}", fmt(*a), fmt(*b))).collect();
+    let _ = writeln!(
+        md,
+        "\nCPU per delivery on / off, round by round: {} (p50 latency off / on, ms: {}).",
+        rounds.join(", "),
+        p50.join(", ")
+    );
+    md.push('\n');
 }
 
 fn fmt(v: f64) -> String {

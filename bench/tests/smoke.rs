@@ -77,7 +77,7 @@ async fn liverpc_server() {
 /// positions, and every page recovers every missed message once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn liverpc_history_server() {
-    let (addr, serve) = liverpc_history::bind(loopback()).await.expect("bind");
+    let (addr, serve) = liverpc_history::bind(loopback(), true, None).await.expect("bind");
     let server = tokio::spawn(serve);
     let target = Target { server_pid: Some(std::process::id()), ..Target::new(addr) };
     let memory = history::memory(&target, 5, 20, 64, Duration::from_millis(100)).await;

@@ -7,7 +7,7 @@
 //! ```text
 //! bench [--rounds 5] [--quick] [--servers liverpc,liverpc-ts,socketioxide,node]
 //!       [--scenarios fanout-40k,fanout-40k-slow,fanout-100k,connect,idle-50k,joins,
-//!                    fanout-40k-history,history-memory,recover-1k] [--out BENCHMARKS.md]
+//!                    fanout-40k-history,history-memory,recover-1k,fanout-40k-history-redis] [--out BENCHMARKS.md]
 //!       [--no-write] [--warmup-ms 2000] [--measure-ms 10000] [--connect-clients 10000] [--idle-clients 50000]
 //! ```
 //!
@@ -222,6 +222,7 @@ fn run() -> Result<bool, String> {
     let history_scenarios = history::scenarios(quick, &fanout(if quick { 8_000 } else { 40_000 }));
     let all = all.into_iter().chain(history_scenarios.into_iter().map(|(id, args)| Scenario { id, args }));
     let scenarios: Vec<Scenario> = all.filter(|s| scenario_ids.iter().any(|id| id == s.id)).collect();
+    let redis = if history::needs_redis(&scenario_ids) { Some(history::RedisServer::start()?) } else { None };
 
     let loadgen = bin_dir.join("loadgen");
     let mut runs = Vec::new();
@@ -235,9 +236,11 @@ fn run() -> Result<bool, String> {
                     continue;
                 }
                 let with_history;
-                let server = if history::with_history(scenario.id) {
+                let server = if history::on_history_server(scenario.id) {
                     let program = server.program.with_file_name("liverpc-history-server");
-                    with_history = Server { program, args: server.args.clone(), dir: server.dir.clone(), ..*server };
+                    let mut args = server.args.clone();
+                    args.extend(history::server_args(scenario.id, redis.as_ref().map(|r| r.url.as_str())));
+                    with_history = Server { program, args, dir: server.dir.clone(), ..*server };
                     &with_history
                 } else {
                     server

@@ -2,6 +2,8 @@
 //! contract, same namespace, hook, rooms, `send` and limits, except that the auto-joined room
 //! `chat` keeps a stream (`History::last(HISTORY_SIZE)`, in memory: the embedded default). It is
 //! what the history scenarios (`bench/src/history.rs`) run against, beside the plain chat.
+//! With a Redis URL, streams (and the bus) are on Redis; `history: false` serves the plain
+//! contract on the same Redis, the history-off figure of a Redis run.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -10,7 +12,7 @@ use std::sync::Arc;
 use liverpc::{App, Context, Contract, Declarations, Deny, Handshake, History, Limits, Refuse, Rejection, key};
 
 use super::User;
-use super::liverpc_chat::{Locals, Message, ProjectJoin, Send};
+use super::liverpc_chat::{Chat, Locals, Message, ProjectJoin, Send};
 
 /// Messages each `chat` room keeps.
 pub const HISTORY_SIZE: usize = 100;
@@ -49,8 +51,9 @@ async fn send(cx: Context<HistoryChat>, Send { text }: Send) -> Result<(), Rejec
     Ok(())
 }
 
-/// The app: the plain chat's hook and limits over [`HistoryChat`].
-pub fn app(users: Arc<HashMap<String, Arc<User>>>) -> App {
+/// The app: the plain chat's hook and limits over [`HistoryChat`] (over the plain [`Chat`] when
+/// `history` is false), on Redis when `redis` is a URL.
+pub fn app(users: Arc<HashMap<String, Arc<User>>>, history: bool, redis: Option<&str>) -> App {
     let hook = move |handshake: Handshake| {
         std::future::ready(match handshake.cookie("session") {
             None => Ok(Locals { user: None }),
@@ -67,14 +70,23 @@ pub fn app(users: Arc<HashMap<String, Arc<User>>>) -> App {
         max_connections_per_address: 1_000_000,
         ..Limits::default()
     };
-    App::builder().hook(hook).contract::<HistoryChat>().limits(limits).build().expect("the bench contract is valid")
+    let builder = App::builder().hook(hook);
+    let builder = if history { builder.contract::<HistoryChat>() } else { builder.contract::<Chat>() };
+    let builder = match redis {
+        Some(url) => builder.redis(url),
+        None => builder,
+    };
+    builder.limits(limits).build().expect("the bench contract is valid")
 }
 
-/// Binds `addr` and returns the bound address and the server's future.
+/// Binds `addr` and returns the bound address and the server's future ([`app`]'s `history`
+/// and `redis`).
 pub async fn bind(
     addr: SocketAddr,
+    history: bool,
+    redis: Option<&str>,
 ) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = std::io::Result<()>> + std::marker::Send)> {
-    let app = app(super::users());
+    let app = app(super::users(), history, redis);
     let router = app.attach(axum::Router::new());
     let listener = liverpc::listen(addr).await?;
     let local = listener.local_addr()?;
