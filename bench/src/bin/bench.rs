@@ -117,6 +117,10 @@ fn run() -> Result<bool, String> {
     let wanted = names(args.value("servers"), &SERVERS, "server")?;
     let known: Vec<&str> = SCENARIOS.iter().copied().chain(history::SCENARIOS).collect();
     let mut scenario_ids = names(args.value("scenarios"), &known, "scenario")?;
+    if args.value("scenarios").is_none() {
+        // The Redis scenarios need a redis-server: only when named.
+        scenario_ids.retain(|id| !history::needs_redis(std::slice::from_ref(id)));
+    }
     history::add_companions(&mut scenario_ids);
     let started = Instant::now();
     let load_before = loadavg();
