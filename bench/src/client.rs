@@ -79,6 +79,13 @@ impl Client {
     /// Opens a WebSocket to `/socket.io/`, reads the Engine.IO open packet, connects to
     /// namespace `ns` with auth `{"path": path}`, and waits for the namespace's answer.
     pub async fn connect(dial: &Dial, ns: &str, path: &str) -> io::Result<Client> {
+        let auth = serde_json::to_string(&serde_json::json!({ "path": path })).map_err(other_err)?;
+        Client::connect_with_auth(dial, ns, &auth).await
+    }
+
+    /// [`connect`](Self::connect) with the namespace CONNECT's auth given as JSON text, e.g.
+    /// `{"path":"/rooms/r1","since":[..]}` for a page rejoining rooms with history.
+    pub async fn connect_with_auth(dial: &Dial, ns: &str, auth: &str) -> io::Result<Client> {
         let socket = if dial.addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
         if let Some(local) = dial.local {
             socket.set_reuseaddr(true)?;
@@ -110,12 +117,11 @@ impl Client {
         if client.buf.get(open.start) != Some(&b'0') {
             return Err(other("expected the Engine.IO open packet"));
         }
-        let auth = serde_json::to_string(&serde_json::json!({ "path": path })).map_err(other_err)?;
         client.scratch.clear();
         client.scratch.push_str("40");
         client.scratch.push_str(ns);
         client.scratch.push(',');
-        client.scratch.push_str(&auth);
+        client.scratch.push_str(auth);
         client.flush_scratch().await?;
         loop {
             match client.next_packet()? {

@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod client;
+pub mod history;
 pub mod peers;
 pub mod procfs;
 pub mod scenario;

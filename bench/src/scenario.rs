@@ -36,20 +36,20 @@ fn instant_at(ns: u64) -> tokio::time::Instant {
     tokio::time::Instant::from_std(epoch() + Duration::from_nanos(ns))
 }
 
-async fn sleep_until_ns(ns: u64) {
+pub(crate) async fn sleep_until_ns(ns: u64) {
     tokio::time::sleep_until(instant_at(ns)).await;
 }
 
-fn room_name(room: usize) -> String {
+pub(crate) fn room_name(room: usize) -> String {
     format!("r{room}")
 }
 
-fn own_cpu_us() -> Option<u64> {
+pub(crate) fn own_cpu_us() -> Option<u64> {
     procfs::cpu_us(std::process::id())
 }
 
 /// The share of one core used between two CPU readings `wall_ns` apart.
-fn share(before: Option<u64>, after: Option<u64>, wall_ns: u64) -> Option<f64> {
+pub(crate) fn share(before: Option<u64>, after: Option<u64>, wall_ns: u64) -> Option<f64> {
     let (a, b) = (before?, after?);
     Some(b.saturating_sub(a) as f64 / (wall_ns.max(1) as f64 / 1e3))
 }
@@ -75,17 +75,17 @@ impl Target {
         Target { addr, server_pid: None, sources: 0, connect_concurrency: 1000 }
     }
 
-    fn dial(&self, index: usize) -> Dial {
+    pub(crate) fn dial(&self, index: usize) -> Dial {
         let local = (self.sources > 1)
             .then(|| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (index % usize::from(self.sources)) as u8)));
         Dial { addr: self.addr, local, cookie: COOKIE.to_owned(), recv_buffer: None }
     }
 
-    fn cpu_us(&self) -> Option<u64> {
+    pub(crate) fn cpu_us(&self) -> Option<u64> {
         self.server_pid.and_then(procfs::cpu_us)
     }
 
-    fn rss_kib(&self) -> Option<u64> {
+    pub(crate) fn rss_kib(&self) -> Option<u64> {
         self.server_pid.and_then(procfs::rss_kib)
     }
 }
@@ -93,7 +93,7 @@ impl Target {
 /// Connects `count` clients, client `i` to room `room_of(i)`, at most
 /// `target.connect_concurrency` handshakes at once. Returns the clients (by index) and the
 /// time the last one was connected.
-async fn connect_all(
+pub(crate) async fn connect_all(
     target: &Target,
     count: usize,
     room_of: impl Fn(usize) -> usize,
@@ -140,7 +140,7 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(mut samples: Vec<u32>) -> Latency {
+    pub(crate) fn of(mut samples: Vec<u32>) -> Latency {
         if samples.is_empty() {
             return Latency::default();
         }
@@ -176,7 +176,7 @@ impl Check {
         self.lost == 0 && self.crossed == 0 && self.duplicated == 0 && self.wrong_answers == 0 && self.error_count == 0
     }
 
-    fn error(&mut self, e: String) {
+    pub(crate) fn error(&mut self, e: String) {
         self.error_count += 1;
         if self.errors.len() < 5 {
             self.errors.push(e);

@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use liverpc_bench::client::{Client, Dial};
-use liverpc_bench::peers::{liverpc_chat, raw};
+use liverpc_bench::history;
+use liverpc_bench::peers::{liverpc_chat, liverpc_history, raw};
 use liverpc_bench::scenario::{self, FanoutConfig, Target};
 
 fn loopback() -> SocketAddr {
@@ -69,6 +70,25 @@ async fn liverpc_server() {
     let (addr, serve) = liverpc_chat::bind(loopback()).await.expect("bind");
     let server = tokio::spawn(serve);
     harness("liverpc", addr, std::process::id()).await;
+    server.abort();
+}
+
+/// The history scenarios small against the chat with history: the fill comes back with
+/// positions, and every page recovers every missed message once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liverpc_history_server() {
+    let (addr, serve) = liverpc_history::bind(loopback(), true, None).await.expect("bind");
+    let server = tokio::spawn(serve);
+    let target = Target { server_pid: Some(std::process::id()), ..Target::new(addr) };
+    let memory = history::memory(&target, 5, 20, 64, Duration::from_millis(100)).await;
+    assert!(memory.check.ok(), "history-memory: {}", memory.check.summary());
+    assert_eq!((memory.rooms, memory.messages, memory.with_positions), (5, 100, 100), "every message has a position");
+    assert!(memory.rss_per_room_kib.is_some(), "the server's RSS was read");
+
+    let recover = history::recover(&target, 20, 3, 10, 50.0).await;
+    assert!(recover.check.ok(), "recover: {}", recover.check.summary());
+    assert_eq!(recover.recovered, 20, "every page recovered");
+    assert!(recover.replayed >= 200, "10 missed messages replayed to each page: {}", recover.replayed);
     server.abort();
 }
 

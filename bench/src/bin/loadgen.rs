@@ -7,6 +7,8 @@
 //! loadgen connect --addr A [--server-pid P] [--clients 10000] [--settle-ms 2000]
 //! loadgen idle    --addr A [--server-pid P] [--clients 50000] [--settle-ms 3000] (--sources 64 by default)
 //! loadgen joins   --addr A [--server-pid P] [--clients 1000] [--joins 33]
+//! loadgen history-memory --addr A [--server-pid P] [--rooms 1000] [--fill 100] [--text-bytes 64] [--settle-ms 2000]
+//! loadgen recover --addr A [--server-pid P] [--pages 1000] [--before 10] [--missed 50] [--live-rate 20]
 //! common: [--sources N] (spread clients over 127.0.0.1..N) [--concurrency 1000] (handshakes in flight)
 //! ```
 
@@ -14,8 +16,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use liverpc_bench::args::Args;
-use liverpc_bench::procfs;
 use liverpc_bench::scenario::{self, FanoutConfig, Target};
+use liverpc_bench::{history, procfs};
 
 fn main() -> ExitCode {
     match run() {
@@ -81,7 +83,25 @@ fn run() -> Result<String, String> {
             eprintln!("loadgen joins: {}", result.check.summary());
             serde_json::to_string(&result)
         }
-        other => return Err(format!("unknown scenario `{other}`: fanout | connect | idle | joins")),
+        "history-memory" => {
+            let (rooms, fill, text_bytes) =
+                (args.get("rooms", 1000)?, args.get("fill", 100)?, args.get("text-bytes", 64)?);
+            let result = runtime.block_on(history::memory(&target, rooms, fill, text_bytes, ms("settle-ms", 2000)?));
+            eprintln!("loadgen history-memory: {}", result.check.summary());
+            serde_json::to_string(&result)
+        }
+        "recover" => {
+            let (pages, before, missed) = (args.get("pages", 1000)?, args.get("before", 10)?, args.get("missed", 50)?);
+            let result =
+                runtime.block_on(history::recover(&target, pages, before, missed, args.get("live-rate", 20.0)?));
+            eprintln!("loadgen recover: {}", result.check.summary());
+            serde_json::to_string(&result)
+        }
+        other => {
+            return Err(format!(
+                "unknown scenario `{other}`: fanout | connect | idle | joins | history-memory | recover"
+            ));
+        }
     };
     json.map_err(|e| e.to_string())
 }

@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub mod liverpc_chat;
+pub mod liverpc_history;
 pub mod raw;
 
 /// The Socket.IO namespace of the chat contract.
