@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep, sleep_until};
 
 use super::outbox::{Outbox, Pushed};
-use super::partials::Partials;
+use super::partials::{Holder, Partials};
 use super::rooms::Rooms;
 use super::{eio, sio};
 use crate::future::BoxFuture;
@@ -58,25 +58,6 @@ pub(super) struct Config {
     /// connection's lifetime, so leaving and connecting again does not refill it.
     pub(super) calls_per_second: u32,
     pub(super) burst: u32,
-}
-
-impl Config {
-    #[cfg(test)]
-    pub(super) fn for_tests() -> Config {
-        Config {
-            ping_interval: Duration::from_secs(25),
-            ping_timeout: Duration::from_secs(20),
-            connect_timeout: Duration::from_secs(10),
-            max_packets: 16,
-            max_bytes: 1 << 20,
-            max_frame: 1 << 16,
-            partials: Arc::new(Partials::new(1 << 20)),
-            max_connecting: 8,
-            connects_per_second: 10,
-            calls_per_second: 20,
-            burst: 40,
-        }
-    }
 }
 
 /// Finds the served namespaces (the transport's table), and the open sessions.
@@ -695,6 +676,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A session or socket id: 32 hex digits from the OS's randomness.
 fn random_id() -> Box<str> {
     crate::wire::id::random_id().into_boxed_str()
+}
+
+/// The budget for unfinished messages closes a connection by stopping it.
+impl Holder for Connection {
+    fn stop(&self) {
+        Connection::stop(self);
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use super::conn::Connection;
+/// What the budget closes: a connection (conn.rs implements it), seen from here only as what
+/// can be stopped, so this module imports nothing above it.
+pub(super) trait Holder: Send + Sync {
+    /// Closes the connection; its task ends.
+    fn stop(&self);
+}
 
 /// The shared budget: its limit, and who holds what.
 #[derive(Debug)]
@@ -23,7 +28,7 @@ pub(super) struct Partials {
 #[derive(Debug, Default)]
 struct Held {
     total: usize,
-    by_connection: HashMap<u64, (usize, Weak<Connection>)>,
+    by_connection: HashMap<u64, (usize, Weak<dyn Holder>)>,
 }
 
 /// The connection was closed to keep the budget: it held the most.
@@ -53,15 +58,16 @@ static NEXT_SHARE: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug)]
 pub(super) struct Share {
     partials: Arc<Partials>,
-    conn: Weak<Connection>,
+    conn: Weak<dyn Holder>,
     key: u64,
     /// What it holds, as last recorded; not zero only while it is in the table.
     bytes: usize,
 }
 
 impl Share {
-    pub(super) fn new(partials: Arc<Partials>, conn: &Arc<Connection>) -> Share {
-        Share { partials, conn: Arc::downgrade(conn), key: NEXT_SHARE.fetch_add(1, Ordering::Relaxed), bytes: 0 }
+    pub(super) fn new<H: Holder + 'static>(partials: Arc<Partials>, conn: &Arc<H>) -> Share {
+        let conn: Weak<dyn Holder> = Arc::downgrade(conn) as Weak<H>;
+        Share { partials, conn, key: NEXT_SHARE.fetch_add(1, Ordering::Relaxed), bytes: 0 }
     }
 
     /// Records that the connection now holds `bytes`. Over the budget the connections holding
@@ -126,11 +132,28 @@ impl Drop for Share {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::transport::engineio::conn::{Config, Connection};
+    use std::sync::atomic::AtomicBool;
 
-    fn conn() -> Arc<Connection> {
-        Connection::new(&Config::for_tests())
+    use super::*;
+
+    /// A connection as the budget sees it: stopped or not.
+    #[derive(Default)]
+    struct Conn(AtomicBool);
+
+    impl Holder for Conn {
+        fn stop(&self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    impl Conn {
+        fn stopped(&self) -> bool {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    fn conn() -> Arc<Conn> {
+        Arc::default()
     }
 
     #[test]
@@ -144,7 +167,7 @@ mod tests {
         assert_eq!(partials.total(), 900);
         // c's read takes the total to 1,100: b, the largest, is closed; a and c stay.
         assert_eq!(sc.set(200), Ok(()));
-        assert!(b.outbox.aborted() && !a.outbox.aborted() && !c.outbox.aborted());
+        assert!(b.stopped() && !a.stopped() && !c.stopped());
         assert_eq!(partials.total(), 500);
         // b learns at its next read; its bytes were already given back.
         assert_eq!(sb.set(700), Err(OverBudget));
