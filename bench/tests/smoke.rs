@@ -1,5 +1,5 @@
-//! The benchmark harness's smoke run: small numbers against the liverpc and raw socketioxide
-//! servers (the Node and TypeScript peers are `#[ignore]`d here: they need npm packages and the
+//! The benchmark harness's smoke run: small numbers against the liverpc, raw socketioxide and
+//! floor servers (the Node and TypeScript peers are `#[ignore]`d here: they need npm packages and the
 //! addon, and `cargo xtask test` runs them once those are installed and built),
 //! checking only that the harness is correct — nothing lost, nothing crossed, every answer as
 //! expected. No timing assertions.
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use liverpc_bench::client::{Client, Dial};
 use liverpc_bench::history;
-use liverpc_bench::peers::{liverpc_chat, liverpc_history, raw};
+use liverpc_bench::peers::{floor, liverpc_chat, liverpc_history, raw};
 use liverpc_bench::scenario::{self, FanoutConfig, Target};
 
 fn loopback() -> SocketAddr {
@@ -45,12 +45,12 @@ async fn harness(name: &str, addr: SocketAddr, pid: u32) {
     assert_eq!(burst.connected, 50, "{name}");
 
     // Idle connections spread over three loopback source addresses, the server's RSS read.
-    // 200 clients: with the server in this process each is two descriptors, and the other
-    // peer's test runs at the same time, within a default limit of 1,024.
+    // 120 clients: with the server in this process each is two descriptors, and the other
+    // two Rust peers' tests run at the same time, within a default limit of 1,024.
     let spread = Target { server_pid: Some(pid), sources: 3, ..target.clone() };
-    let idle = scenario::idle_connections(&spread, 200, Duration::from_millis(100)).await;
+    let idle = scenario::idle_connections(&spread, 120, Duration::from_millis(100)).await;
     assert!(idle.check.ok(), "{name} idle: {}", idle.check.summary());
-    assert_eq!((idle.connected, idle.sources_used), (200, 3), "{name}: every client, from three addresses");
+    assert_eq!((idle.connected, idle.sources_used), (120, 3), "{name}: every client, from three addresses");
     assert!(idle.rss_before_kib.is_some() && idle.rss_after_kib.is_some(), "{name}: the server's RSS was read");
     assert!(idle.loadgen_rss_kib.is_some(), "{name}: the load generator's RSS was read");
 
@@ -97,6 +97,14 @@ async fn raw_socketioxide_server() {
     let (addr, serve) = raw::bind(loopback()).await.expect("bind");
     let server = tokio::spawn(serve);
     harness("socketioxide", addr, std::process::id()).await;
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floor_server() {
+    let (addr, serve) = floor::bind(loopback()).await.expect("bind");
+    let server = tokio::spawn(serve);
+    harness("floor", addr, std::process::id()).await;
     server.abort();
 }
 

@@ -1,4 +1,4 @@
-//! The three servers doing the same job, with the same wire behaviour:
+//! The servers doing the same job, with the same wire behaviour:
 //!
 //! - namespace `/rooms/[roomId]/chat`, handshake auth `{"path":"/rooms/<roomId>"}`;
 //! - a hook reading the `session` cookie (an unknown user is refused `unauthenticated`, no
@@ -11,11 +11,12 @@
 //!   projects, acked `ok` or exactly `{"ok":false,"error":{"code":"forbidden","message":"forbidden"}}`.
 //!
 //! [`liverpc_chat`] is that contract on liverpc, [`raw`] the same written by hand on
-//! socketioxide; the Node peer (`bench/node/server.js`) is the same on socket.io 4.8.
+//! socketioxide, [`floor`] the same with no library (raw frames: the floor); the Node peer (`bench/node/server.js`) is the same on socket.io 4.8.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+pub mod floor;
 pub mod liverpc_chat;
 pub mod liverpc_history;
 pub mod raw;
