@@ -5,8 +5,8 @@
 //! writes the medians, the ratios and the budget check into `BENCHMARKS.md`.
 //!
 //! ```text
-//! bench [--rounds 5] [--quick] [--servers liverpc,liverpc-ts,socketioxide,node]
-//!       [--scenarios fanout-40k,fanout-40k-slow,fanout-100k,connect,idle-50k,joins,
+//! bench [--rounds 5] [--quick] [--servers liverpc,liverpc-ts,floor,socketioxide,node]
+//!       [--scenarios fanout-40k,fanout-40k-slow,fanout-100k,room-10k,connect,idle-50k,joins,
 //!                    fanout-40k-history,history-memory,recover-1k,fanout-40k-history-redis] [--out BENCHMARKS.md]
 //!       [--no-write] [--warmup-ms 2000] [--measure-ms 10000] [--connect-clients 10000] [--idle-clients 50000]
 //! bench --scenarios soak [--duration 10m] [--baseline 10m] [--pages 2000] [--no-redis] [--no-baseline]
@@ -62,6 +62,8 @@ struct Settings {
     measure_ms: u64,
     connect_clients: usize,
     idle_clients: usize,
+    /// Members of the one room of `room-10k`.
+    storm_clients: usize,
     join_clients: usize,
     joins: usize,
 }
@@ -116,12 +118,14 @@ fn run() -> Result<bool, String> {
         measure_ms: args.get("measure-ms", if quick { 1500 } else { 10_000 })?,
         connect_clients: args.get("connect-clients", if quick { 2000 } else { 10_000 })?,
         idle_clients: args.get("idle-clients", if quick { 5000 } else { 50_000 })?,
+        storm_clients: if quick { 2000 } else { 10_000 },
         join_clients: if quick { 200 } else { 1000 },
         joins: 33,
     };
     // Names are checked before anything is built: a typo fails at once, not minutes later.
-    const SERVERS: [&str; 4] = ["liverpc", "liverpc-ts", "socketioxide", "node"];
-    const SCENARIOS: [&str; 6] = ["fanout-40k", "fanout-40k-slow", "fanout-100k", "connect", "idle-50k", "joins"];
+    const SERVERS: [&str; 5] = ["liverpc", "liverpc-ts", "floor", "socketioxide", "node"];
+    const SCENARIOS: [&str; 7] =
+        ["fanout-40k", "fanout-40k-slow", "fanout-100k", "room-10k", "connect", "idle-50k", "joins"];
     // Run only when named: each drives liverpc alone, for minutes, and writes its own section.
     const NAMED_ONLY: [&str; 2] = ["soak", "partial-frames"];
     let wanted = names(args.value("servers"), &SERVERS, &[], "server")?;
@@ -148,6 +152,7 @@ fn run() -> Result<bool, String> {
             "socketioxide" => {
                 Server { id, program: bin_dir.join("socketioxide-server"), args: vec![], dir: root.clone() }
             }
+            "floor" => Server { id, program: bin_dir.join("floor-server"), args: vec![], dir: root.clone() },
             "liverpc-ts" => {
                 build_typescript_peer(&root)?;
                 Server {
@@ -192,13 +197,13 @@ fn run() -> Result<bool, String> {
             group(idle_clients as u64)
         ));
     }
-    let fanout = |rate: u32| {
+    let fanout_in = |clients: usize, rooms: usize, rate: u32| {
         strings(&[
             "fanout",
             "--clients",
-            &settings.fanout_clients.to_string(),
+            &clients.to_string(),
             "--rooms",
-            &settings.rooms.to_string(),
+            &rooms.to_string(),
             "--rate",
             &rate.to_string(),
             "--warmup-ms",
@@ -207,6 +212,7 @@ fn run() -> Result<bool, String> {
             &settings.measure_ms.to_string(),
         ])
     };
+    let fanout = |rate: u32| fanout_in(settings.fanout_clients, settings.rooms, rate);
     let all = [
         Scenario { id: "fanout-40k", args: fanout(if quick { 8_000 } else { 40_000 }) },
         Scenario {
@@ -219,6 +225,8 @@ fn run() -> Result<bool, String> {
             .concat(),
         },
         Scenario { id: "fanout-100k", args: fanout(if quick { 20_000 } else { 100_000 }) },
+        // A broadcast storm: one room, one sender, every message to every member.
+        Scenario { id: "room-10k", args: fanout_in(settings.storm_clients, 1, if quick { 20_000 } else { 100_000 }) },
         Scenario { id: "connect", args: strings(&["connect", "--clients", &connect_clients.to_string()]) },
         Scenario {
             id: "idle-50k",
@@ -721,7 +729,9 @@ impl Report<'_> {
             md,
             "Medians of {} round{} (servers in rotating order each round). Server pinned to core 0, load \
              generator to core 1{}. Ratios are liverpc / peer, and liverpc-ts / liverpc: the same contract \
-             written in TypeScript (`liverpc/server`, the engine in a Node process) over written in Rust.\n",
+             written in TypeScript (`liverpc/server`, the engine in a Node process) over written in Rust. \
+             The floor is the same chat written with no library (raw frames, one encode per broadcast, \
+             `bench/src/peers/floor.rs`).\n",
             s.rounds,
             if s.rounds == 1 { "" } else { "s" },
             if self.pinned { "" } else { " (**not pinned**, see notes)" }
@@ -769,6 +779,12 @@ impl Report<'_> {
             ("fanout-100k", "max_ms", "max latency (ms)"),
             ("fanout-100k", "cpu_us_per_delivery", "server CPU per delivery (µs)"),
             ("fanout-100k", "loadgen_cpu", "load generator's core busy (share)"),
+            ("room-10k", "delivered_per_s", "delivered / s"),
+            ("room-10k", "p50_ms", "p50 latency (ms)"),
+            ("room-10k", "p99_ms", "p99 latency (ms)"),
+            ("room-10k", "max_ms", "max latency (ms)"),
+            ("room-10k", "cpu_us_per_delivery", "server CPU per delivery (µs)"),
+            ("room-10k", "loadgen_cpu", "load generator's core busy (share)"),
             ("connect", "rss_per_connection_kib", "idle memory: server RSS per connection (KiB)"),
             ("connect", "rss_before_kib", "server RSS before connecting (KiB)"),
             ("connect", "connects_per_s", "connect burst: connects / s"),
@@ -797,6 +813,11 @@ impl Report<'_> {
                         group(self.idle_clients as u64)
                     ),
                     "joins" => format!("{} clients × {} joins", group(s.join_clients as u64), s.joins),
+                    "room-10k" => format!(
+                        "broadcast storm: one room of {} members, {} deliveries/s offered (one sender)",
+                        group(s.storm_clients as u64),
+                        if s.quick { "20k" } else { "100k" }
+                    ),
                     id => fanout_title(id),
                 }
             };
@@ -834,6 +855,7 @@ impl Report<'_> {
             &|scenario, metric| self.median(scenario, "liverpc", metric),
             &|scenario, metric| self.values(scenario, "liverpc", metric),
         );
+        self.render_targets(&mut md);
         self.render_budget(&mut md);
         self.render_transport(&mut md);
         self.render_checks(&mut md);
@@ -863,6 +885,123 @@ impl Report<'_> {
                 _ => "–".to_owned(),
             };
             let _ = writeln!(md, "| {} | {} | {} | {ratio} |", title(server), cell(without), cell(with));
+        }
+        md.push('\n');
+    }
+
+    /// The targets of issue 23 (DESIGN.md, "Performance targets"): liverpc against the floor and
+    /// raw socketioxide, the TypeScript front-end against the Rust one, in this run.
+    fn render_targets(&self, md: &mut String) {
+        // (label, scenario, metric, subject, peer, direction, limit)
+        let targets: &[(&str, &str, &str, &str, &str, Better, f64)] = &[
+            (
+                "server CPU per delivery at 40k/s, liverpc / floor",
+                "fanout-40k",
+                "cpu_us_per_delivery",
+                "liverpc",
+                "floor",
+                Better::Lower,
+                1.10,
+            ),
+            (
+                "RSS per idle connection, liverpc / floor",
+                "connect",
+                "rss_per_connection_kib",
+                "liverpc",
+                "floor",
+                Better::Lower,
+                1.5,
+            ),
+            (
+                "server CPU per connect, liverpc / floor",
+                "connect",
+                "cpu_us_per_connect",
+                "liverpc",
+                "floor",
+                Better::Lower,
+                1.3,
+            ),
+            (
+                "exposed joins/s, liverpc / raw socketioxide",
+                "joins",
+                "joins_per_s",
+                "liverpc",
+                "socketioxide",
+                Better::Higher,
+                1.0,
+            ),
+            (
+                "CPU per delivery at 40k/s, TypeScript / Rust front-end",
+                "fanout-40k",
+                "cpu_us_per_delivery",
+                "liverpc-ts",
+                "liverpc",
+                Better::Lower,
+                1.10,
+            ),
+            (
+                "CPU per connect, TypeScript / Rust front-end",
+                "connect",
+                "cpu_us_per_connect",
+                "liverpc-ts",
+                "liverpc",
+                Better::Lower,
+                1.5,
+            ),
+            (
+                "CPU per join, TypeScript / Rust front-end",
+                "joins",
+                "cpu_us_per_join",
+                "liverpc-ts",
+                "liverpc",
+                Better::Lower,
+                1.5,
+            ),
+            (
+                "RSS per idle connection, TypeScript / Rust front-end",
+                "connect",
+                "rss_per_connection_kib",
+                "liverpc-ts",
+                "liverpc",
+                Better::Lower,
+                1.2,
+            ),
+            (
+                "one 10,000-member room at 100k/s: p99, liverpc / floor",
+                "room-10k",
+                "p99_ms",
+                "liverpc",
+                "floor",
+                Better::Lower,
+                1.5,
+            ),
+        ];
+        let rows: Vec<String> = targets
+            .iter()
+            .filter_map(|(label, scenario, metric, subject, peer, better, limit)| {
+                let ours = self.median(scenario, subject, metric)?;
+                let theirs = self.median(scenario, peer, metric)?;
+                let ratio = ours / theirs;
+                let (pass, limit_text) = match better {
+                    Better::Lower => (ratio <= *limit, format!("<= {limit:.2}")),
+                    Better::Higher => (ratio >= *limit, format!(">= {limit:.2}")),
+                };
+                let verdict = if pass { "pass" } else { "**miss**" };
+                Some(format!(
+                    "| {label} | {} | {} | {ratio:.2} | {limit_text} | {verdict} |",
+                    fmt_num(ours),
+                    fmt_num(theirs)
+                ))
+            })
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        let _ = writeln!(md, "## Targets (issue 23)\n");
+        let _ =
+            writeln!(md, "| target | measured | against | ratio | limit | verdict |\n|---|---:|---:|---:|---:|---|");
+        for row in rows {
+            let _ = writeln!(md, "{row}");
         }
         md.push('\n');
     }
@@ -1061,6 +1200,7 @@ fn title(server: &str) -> &'static str {
         "liverpc" => "liverpc",
         "liverpc-ts" => "liverpc-ts",
         "socketioxide" => "raw socketioxide",
+        "floor" => "floor",
         _ => "Node socket.io",
     }
 }
