@@ -216,6 +216,10 @@ pub struct FanoutConfig {
     /// what a slow reader costs the others. Not counted as receivers.
     #[serde(default)]
     pub slow_readers: usize,
+    /// When set, the latency is also reported per interval of this length (by send time),
+    /// to show when in a long run the tail came.
+    #[serde(default)]
+    pub interval: Option<Duration>,
 }
 
 /// The fan-out scenario's result.
@@ -235,6 +239,9 @@ pub struct FanoutResult {
     pub delivered_per_s: f64,
     /// Latency of messages sent inside the window.
     pub latency: Latency,
+    /// The same, per [`FanoutConfig::interval`] of the window (empty without one).
+    #[serde(default)]
+    pub intervals: Vec<Latency>,
     /// Server CPU (user + system) over the window, microseconds.
     pub server_cpu_us: Option<u64>,
     /// Server CPU per delivered message, microseconds.
@@ -255,6 +262,8 @@ struct ClientStats {
     wrong_answers: u64,
     sent: u64,
     latencies: Vec<u32>,
+    /// With an interval: which interval each of `latencies` was sent in.
+    slots: Vec<u16>,
     error: Option<String>,
 }
 
@@ -263,6 +272,8 @@ struct FanoutShared {
     window_start: u64,
     window_end: u64,
     period: u64,
+    /// [`FanoutConfig::interval`] in nanoseconds, 0 without one.
+    interval: u64,
     rooms: Vec<String>,
     /// Per room: how many messages its sender sent, `u64::MAX` while still sending.
     final_sent: Vec<AtomicU64>,
@@ -303,6 +314,7 @@ pub async fn fanout(target: &Target, config: &FanoutConfig) -> FanoutResult {
         window_start,
         window_end,
         period,
+        interval: config.interval.map_or(0, |d| d.as_nanos() as u64),
         rooms: (0..rooms).map(room_name).collect(),
         final_sent: (0..rooms).map(|_| AtomicU64::new(u64::MAX)).collect(),
         received: AtomicU64::new(0),
@@ -344,6 +356,7 @@ pub async fn fanout(target: &Target, config: &FanoutConfig) -> FanoutResult {
 
     let mut result = FanoutResult { offered: config.rate, ..FanoutResult::default() };
     let mut latencies = Vec::new();
+    let mut slots = Vec::new();
     let mut per_room_sent = vec![0; rooms];
     let mut per_client = Vec::new();
     while let Some(joined) = tasks.join_next().await {
@@ -360,6 +373,7 @@ pub async fn fanout(target: &Target, config: &FanoutConfig) -> FanoutResult {
                     check.error(e.clone());
                 }
                 latencies.extend_from_slice(&stats.latencies);
+                slots.extend_from_slice(&stats.slots);
                 per_client.push((room, stats.received));
             }
             Err(e) => check.error(format!("client task: {e}")),
@@ -371,6 +385,16 @@ pub async fn fanout(target: &Target, config: &FanoutConfig) -> FanoutResult {
     }
     result.window_s = (window_end - window_start) as f64 / 1e9;
     result.delivered_per_s = result.delivered_in_window as f64 / result.window_s;
+    if shared.interval > 0 {
+        let count = (window_end - window_start).div_ceil(shared.interval) as usize;
+        let mut per_slot = vec![Vec::new(); count];
+        for (&us, &slot) in latencies.iter().zip(&slots) {
+            if let Some(bucket) = per_slot.get_mut(usize::from(slot)) {
+                bucket.push(us);
+            }
+        }
+        result.intervals = per_slot.into_iter().map(Latency::of).collect();
+    }
     result.latency = Latency::of(latencies);
     if let (Some(a), Some(b)) = (cpu0, cpu1) {
         result.server_cpu_us = Some(b.saturating_sub(a));
@@ -474,6 +498,9 @@ async fn fanout_loop(
                     if (shared.window_start..shared.window_end).contains(&sent_at) {
                         let us = now.saturating_sub(sent_at) / 1000;
                         stats.latencies.push(u32::try_from(us).unwrap_or(u32::MAX));
+                        if let Some(slot) = (sent_at - shared.window_start).checked_div(shared.interval) {
+                            stats.slots.push(u16::try_from(slot).unwrap_or(u16::MAX));
+                        }
                     }
                 }
                 Packet::Ack(_, json) => {

@@ -202,29 +202,51 @@ fn stopping(stop: &watch::Receiver<bool>) -> bool {
 }
 
 /// Starts every hostile client against `addr`; they run until `stop` turns true, then the
-/// returned handle gives what they did.
+/// returned receiver gives what they did.
+///
+/// The mix runs on a thread of its own with its own runtime: sharing the pages' runtime, its
+/// millions of connects would delay the pages' reads, and the pages' latency would measure the
+/// load generator instead of the server.
 pub fn start(
     addr: SocketAddr,
     config: &HostileConfig,
     stop: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<HostileCounts> {
+) -> tokio::sync::oneshot::Receiver<HostileCounts> {
     let counters = Arc::new(Counters::default());
     let config = config.clone();
-    tokio::spawn(async move {
-        let mut tasks = JoinSet::new();
-        for i in 0..config.partial_frames {
-            // 127.0.0.10 .. 127.0.0.12.
-            tasks.spawn(partial_frame(addr, source(10 + (i % 3) as u8), counters.clone(), stop.clone()));
-        }
-        for _ in 0..config.connect_loops {
-            tasks.spawn(connect_loop(addr, config.pairs_per_batch, counters.clone(), stop.clone()));
-        }
-        tasks.spawn(malformed(addr, counters.clone(), stop.clone()));
-        tasks.spawn(call_flood(addr, config.calls_per_second, counters.clone(), stop.clone()));
-        tasks.spawn(connection_flood(addr, config.flood_per_second, config.flood_hold, counters.clone(), stop.clone()));
-        while tasks.join_next().await.is_some() {}
-        counters.snapshot()
-    })
+    let (done, counted) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                eprintln!("soak: the hostile mix's runtime: {e}");
+                return;
+            }
+        };
+        let _ = done.send(runtime.block_on(mix(addr, config, counters, stop)));
+    });
+    counted
+}
+
+async fn mix(
+    addr: SocketAddr,
+    config: HostileConfig,
+    counters: Arc<Counters>,
+    stop: watch::Receiver<bool>,
+) -> HostileCounts {
+    let mut tasks = JoinSet::new();
+    for i in 0..config.partial_frames {
+        // 127.0.0.10 .. 127.0.0.12.
+        tasks.spawn(partial_frame(addr, source(10 + (i % 3) as u8), counters.clone(), stop.clone()));
+    }
+    for _ in 0..config.connect_loops {
+        tasks.spawn(connect_loop(addr, config.pairs_per_batch, counters.clone(), stop.clone()));
+    }
+    tasks.spawn(malformed(addr, counters.clone(), stop.clone()));
+    tasks.spawn(call_flood(addr, config.calls_per_second, counters.clone(), stop.clone()));
+    tasks.spawn(connection_flood(addr, config.flood_per_second, config.flood_hold, counters.clone(), stop.clone()));
+    while tasks.join_next().await.is_some() {}
+    counters.snapshot()
 }
 
 /// Holds a 128 KiB frame's header and trickles a byte a second; again when closed.

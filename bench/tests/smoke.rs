@@ -29,6 +29,7 @@ async fn harness(name: &str, addr: SocketAddr, pid: u32) {
         measure: Duration::from_millis(1000),
         drain: Duration::from_secs(10),
         slow_readers: 2,
+        interval: None,
     };
     let fanout = scenario::fanout(&target, &config).await;
     assert!(fanout.check.ok(), "{name} fan-out: {}", fanout.check.summary());

@@ -53,6 +53,7 @@ fn run() -> Result<String, String> {
                 measure: ms("measure-ms", 5000)?,
                 drain: ms("drain-ms", 20_000)?,
                 slow_readers: args.get("slow-readers", 0)?,
+                interval: None,
             };
             let result = runtime.block_on(scenario::fanout(&target, &config));
             eprintln!("loadgen fanout: {}", result.check.summary());

@@ -5,12 +5,13 @@
 //! baseline), then with the hostile mix of [`liverpc_bench::soak`] and two faults: Redis killed
 //! (SIGKILL) at a third of the run and restarted at half, and the server's descriptor limit set
 //! so that the connection flood holds it at its cap (the limit less 64) throughout. Reports,
-//! per run: what the well-behaved pages received against what was sent to them, their p99,
-//! the server's peak RSS, its panics (lines with `panicked` on its stderr).
+//! per run: what the well-behaved pages received against what was sent to them, their p99
+//! (over the run and per `--interval`, by send time), the server's peak RSS, its panics (lines
+//! with `panicked` on its stderr).
 //!
 //! ```text
 //! soak [--duration 10m] [--baseline 10m] [--pages 2000] [--rooms 100] [--rate 20000]
-//!      [--server PATH] [--fd-limit N] [--no-redis] [--no-baseline]
+//!      [--server PATH] [--fd-limit N] [--no-redis] [--no-baseline] [--interval 60s]
 //! ```
 //!
 //! Prints one line of JSON (both runs) and then the Markdown table.
@@ -48,6 +49,8 @@ struct Settings {
     rate: f64,
     fd_limit: u64,
     redis: bool,
+    /// The length of the intervals the p99 is also reported for.
+    interval: Duration,
 }
 
 /// One run's outcome.
@@ -94,6 +97,7 @@ fn run() -> Result<bool, String> {
         // it holds the server at its cap (this less 64).
         fd_limit: args.get("fd-limit", pages as u64 + 1_200)?,
         redis: !args.flag("no-redis"),
+        interval: args.duration("interval", Duration::from_secs(60))?,
     };
     let baseline_s = args.duration("baseline", Duration::from_secs(duration_s))?.as_secs();
     let program = match args.value("server") {
@@ -150,6 +154,7 @@ async fn one(program: &Path, settings: &Settings, hostile: bool) -> Result<Outco
         measure: Duration::from_secs(settings.duration_s),
         drain: Duration::from_secs(30),
         slow_readers: if hostile { 20 } else { 0 },
+        interval: Some(settings.interval),
     };
     let rss_start = procfs::rss_kib(pid);
     let peak = Arc::new(AtomicU64::new(rss_start.unwrap_or(0)));
@@ -253,6 +258,29 @@ async fn one(program: &Path, settings: &Settings, hostile: bool) -> Result<Outco
     })
 }
 
+/// The p99 per interval of each run, side by side: when in the run the tail came.
+fn intervals(md: &mut String, settings: &Settings, outcomes: &[Outcome]) {
+    use std::fmt::Write as _;
+    let of = |hostile: bool| outcomes.iter().find(|o| o.hostile == hostile).map(|o| o.fanout.intervals.as_slice());
+    let (baseline, hostile) = (of(false).unwrap_or_default(), of(true).unwrap_or_default());
+    let rows = baseline.len().max(hostile.len());
+    if rows == 0 {
+        return;
+    }
+    let step = settings.interval.as_secs();
+    let ms = |l: Option<&scenario::Latency>| l.map_or("-".to_owned(), |l| format!("{:.2} ms", l.p99_us as f64 / 1e3));
+    let _ = writeln!(md, "\np99 per {step} s of the measured window, by send time:\n");
+    md.push_str("| from (s) | baseline | hostile mix and faults | ratio |\n|---:|---:|---:|---:|\n");
+    for i in 0..rows {
+        let (b, h) = (baseline.get(i), hostile.get(i));
+        let ratio = match (b, h) {
+            (Some(b), Some(h)) if b.p99_us > 0 => format!("{:.2}", h.p99_us as f64 / b.p99_us as f64),
+            _ => "-".to_owned(),
+        };
+        let _ = writeln!(md, "| {} | {} | {} | {ratio} |", i as u64 * step, ms(b), ms(h));
+    }
+}
+
 fn mib(kib: Option<u64>) -> String {
     kib.map_or("?".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
 }
@@ -300,6 +328,7 @@ fn table(settings: &Settings, outcomes: &[Outcome]) -> String {
             "\nThe well-behaved pages' p99 with the hostile mix and faults is {ratio:.2}x the baseline's ({verdict} the 2x bound)."
         );
     }
+    intervals(&mut md, settings, outcomes);
     for o in outcomes.iter().filter(|o| o.hostile) {
         if let Some(c) = &o.counts {
             let _ = writeln!(
