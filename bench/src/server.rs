@@ -19,7 +19,7 @@ impl Drop for Guard {
     }
 }
 
-/// A running `liverpc-server`.
+/// A running bench server.
 pub struct Server {
     /// The process (killed when this is dropped).
     pub process: Guard,
@@ -49,12 +49,33 @@ pub fn beside_this_binary() -> Result<PathBuf, String> {
 /// Starts `program` (a `liverpc-server`) with every limit at its default, its open-file limit
 /// at `fd_limit`, its rooms on Redis at `redis` when given.
 pub fn start(program: &Path, fd_limit: u64, redis: Option<&str>) -> Result<Server, String> {
-    let mut command = Command::new("sh");
-    command.args(["-c", "ulimit -n \"$0\" && exec \"$@\"", &fd_limit.to_string()]);
+    let mut command = under_limit(fd_limit);
     command.arg(program).arg("--default-limits");
     if let Some(url) = redis {
         command.args(["--redis", url]);
     }
+    spawn(command, program)
+}
+
+/// Starts the TypeScript front-end's chat (`node bench/ts/server.js`, below `root`) with every
+/// limit at its default and its open-file limit at `fd_limit`. It imports the built package
+/// and its release addon (`cargo xtask bench` builds both first).
+pub fn start_typescript(root: &Path, fd_limit: u64) -> Result<Server, String> {
+    let script = root.join("bench/ts/server.js");
+    let mut command = under_limit(fd_limit);
+    command.arg("node").arg(&script).arg("--default-limits");
+    spawn(command, &script)
+}
+
+/// `sh -c 'ulimit -n N && exec ...'`: the program's arguments follow.
+fn under_limit(fd_limit: u64) -> Command {
+    let mut command = Command::new("sh");
+    command.args(["-c", "ulimit -n \"$0\" && exec \"$@\"", &fd_limit.to_string()]);
+    command
+}
+
+/// Spawns `command` and reads the address from its first line.
+fn spawn(mut command: Command, program: &Path) -> Result<Server, String> {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -14,7 +14,7 @@
 // It imports the built package (`npm run build` in packages/liverpc) and its release addon
 // (`node scripts/build-native.mjs`); `cargo xtask bench` makes sure of both.
 //
-// Usage: node server.js [port]   (prints `listening 127.0.0.1:<port>` once bound)
+// Usage: node server.js [port] [--default-limits]   (prints `listening 127.0.0.1:<port>` once bound)
 
 import { createServer } from 'node:http';
 
@@ -75,17 +75,21 @@ const chat = socket({
 // 1,000 in flight. The Rust peer's hook answers at once and never holds 256; this one's hook (and
 // auto-join) wait for the JavaScript thread, so under the burst a third of the handshakes would
 // be refused `unavailable` (a page retries them; the load generator counts them as failures).
+// `--default-limits` (the partial-frame measurement): every limit at the engine's default.
+const defaultLimits = process.argv.includes('--default-limits');
 const engine = createEngine({
   hooks: { handle },
   contracts: [{ route: '/rooms/[roomId]', exports: { chat } }],
-  limits: {
-    callsPerSecond: 1_000_000,
-    burst: 1_000_000,
-    maxInFlight: 1_024,
-    maxHandshakes: 1_024,
-    maxConnections: 1_000_000,
-    maxConnectionsPerAddress: 1_000_000,
-  },
+  limits: defaultLimits
+    ? {}
+    : {
+        callsPerSecond: 1_000_000,
+        burst: 1_000_000,
+        maxInFlight: 1_024,
+        maxHandshakes: 1_024,
+        maxConnections: 1_000_000,
+        maxConnectionsPerAddress: 1_000_000,
+      },
 });
 
 const http = createServer((_req, res) => {
@@ -93,7 +97,7 @@ const http = createServer((_req, res) => {
 });
 engine.attach(http);
 
-const port = Number(process.argv[2] ?? 0);
+const port = Number(process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? 0);
 http.listen({ host: '127.0.0.1', port, backlog: 1024 }, () => {
   const { address, port } = http.address();
   console.log(`listening ${address}:${port}`);

@@ -327,6 +327,11 @@ fn own_section(root: &Path, args: &Args, bin_dir: &Path, id: &str) -> Result<boo
         _ => (&["pages", "settle"], &[]),
     };
     let mut command = Command::new(bin_dir.join(id));
+    // The TypeScript front-end's row of the partial frames, where Node is here.
+    if id == "partial-frames" && which("node") {
+        build_typescript_peer(root)?;
+        command.arg("--typescript");
+    }
     for option in options {
         if let Some(value) = args.value(option) {
             command.arg(format!("--{option}")).arg(value);

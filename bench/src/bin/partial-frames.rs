@@ -6,10 +6,12 @@
 //! their partial frames, once they closed, and `--settle` (20 s) later. The checks: holding
 //! adds at most the bytes the pages sent, on both; on jemalloc, the RSS comes back to within
 //! 10 % of the start once they closed (glibc's allocator keeps most of it: reported, not
-//! checked).
+//! checked). `--typescript` (run from the repository's root, the package and its release addon
+//! built) adds the TypeScript front-end's Node process, on the system's allocator as it ships:
+//! its RSS must come back too.
 //!
 //! ```text
-//! partial-frames [--pages 2000] [--settle 20s]
+//! partial-frames [--pages 2000] [--settle 20s] [--typescript]
 //! ```
 //!
 //! Prints one line of JSON and then the Markdown table. A measurement, not a test: the
@@ -78,9 +80,12 @@ impl Hold {
     }
 }
 
-/// The servers measured: (binary, allocator). The last is the one whose memory must come back.
+/// The Rust servers measured: (binary, allocator). The last is the one whose memory must come
+/// back.
 const SERVERS: [(&str, &str); 2] =
     [("liverpc-server", "glibc (the system's)"), ("liverpc-server-jemalloc", "jemalloc, background thread")];
+/// The TypeScript front-end's row (`--typescript`), whose memory must come back too.
+const TYPESCRIPT: &str = "TypeScript front-end (Node's process, the system's allocator)";
 
 fn run() -> Result<bool, String> {
     let args = Args::from_env();
@@ -88,16 +93,26 @@ fn run() -> Result<bool, String> {
     let settle = args.duration("settle", Duration::from_secs(20))?;
     let beside = server::beside_this_binary()?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let fd_limit = pages as u64 * 2 + 500;
     let mut holds = Vec::new();
     for (binary, allocator) in SERVERS {
-        let served = server::start(&beside.with_file_name(binary), pages as u64 * 2 + 500, None)?;
+        let served = server::start(&beside.with_file_name(binary), fd_limit, None)?;
         let mut hold = runtime.block_on(measure(&served, pages, settle))?;
         hold.server = allocator;
         holds.push(hold);
     }
+    let mut must_return = 1;
+    if args.flag("typescript") {
+        let root = std::env::current_dir().map_err(|e| e.to_string())?;
+        let served = server::start_typescript(&root, fd_limit)?;
+        let mut hold = runtime.block_on(measure(&served, pages, settle))?;
+        hold.server = TYPESCRIPT;
+        holds.push(hold);
+        must_return = 2;
+    }
     println!("{}", serde_json::to_string(&holds).map_err(|e| e.to_string())?);
     println!("\n{}", table(&holds));
-    let returned = holds.last().is_some_and(Hold::gives_back);
+    let returned = holds.iter().rev().take(must_return).all(Hold::gives_back);
     Ok(returned && holds.iter().all(|h| h.holds_what_arrived() && h.panics == 0))
 }
 
@@ -174,7 +189,7 @@ fn table(holds: &[Hold]) -> String {
     let mut md = format!(
         "{} websockets, each sending its upgrade request, then a 14-byte header declaring 128 KiB and 2 bytes of \
          it ({} bytes in all); the server's RSS (every limit at its default):\n\n\
-         | allocator | start | pages idle | holding the partial frames | once they closed | {} s later | holds at most what was sent | back within 10 % of the start | panics |\n\
+         | server, allocator | start | pages idle | holding the partial frames | once they closed | {} s later | holds at most what was sent | back within 10 % of the start | panics |\n\
          |---|---|---|---|---|---|---|---|---|\n",
         first.pages, first.sent_per_page, first.settle_s
     );
