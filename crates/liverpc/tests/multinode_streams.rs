@@ -193,6 +193,34 @@ async fn a_redis_restarted_empty_gives_the_stream_a_new_epoch_and_the_page_is_to
 }
 
 #[tokio::test]
+async fn an_emit_to_a_room_without_history_does_not_overtake_an_earlier_one_with_history() {
+    // Rule 7: on Redis, a room with history reaches this node's members back from its channel;
+    // a later emit to a room without history, delivered here at once, must wait behind it.
+    let redis = RedisServer::start().await;
+    let a = node(&redis).await;
+    let alice = page(&a, "alice").await;
+    join_feed(&alice, None).await;
+    let emitter = a.app.emitter::<Chat>().expect("registered");
+    let chat = |text: String| Message { room: "chat/general".into(), from: "server".into(), text };
+    // Runs of each (kept, kept, plain, plain, kept, ...), queued before the bus sends any.
+    let mut expected = Vec::new();
+    for i in 1..=40 {
+        if matches!(i % 5, 3 | 4) {
+            expected.push(format!("plain-{i}"));
+            emitter.to(&key!["chat", "general"]).emit(&chat(format!("plain-{i}"))).await.expect("emitted");
+        } else {
+            expected.push(format!("kept-{i}"));
+            emitter.to(&key!["feed", "general"]).emit(&message(format!("kept-{i}"))).await.expect("emitted");
+        }
+    }
+    let mut texts = Vec::new();
+    for _ in 0..expected.len() {
+        texts.push(next(&alice).await.0);
+    }
+    assert_eq!(texts, expected);
+}
+
+#[tokio::test]
 async fn history_read_on_one_node_has_what_another_node_sent() {
     let redis = RedisServer::start().await;
     let (a, b) = (node(&redis).await, node(&redis).await);

@@ -153,6 +153,17 @@ pub(crate) trait Streams: Send + Sync + 'static {
     fn join(&self, at: StreamAt<'_>, since: Option<&Position>, join: Joiner) -> BoxFuture<'static, Joined>;
     /// The last `limit` messages of `at`'s stream and its position after them.
     fn recent(&self, at: StreamAt<'_>, limit: usize) -> BoxFuture<'static, Result<Recent, ReadError>>;
+    /// Whether messages this node handed to the shared stream ([`Appended::Shared`]) have yet
+    /// to reach its members. A stream on this node delivers as it appends: never.
+    fn appending(&self) -> bool {
+        false
+    }
+    /// Runs `deliver` (a local delivery of a room without history) once this node's earlier
+    /// appends have reached its members, so it cannot overtake them (Rule 7
+    /// (docs/security.md#rule-7)). Called only when [`appending`](Streams::appending) said so.
+    fn after_appends(&self, deliver: Box<dyn FnOnce() + Send>) {
+        deliver();
+    }
 }
 
 /// Carries room messages to the other nodes.

@@ -223,7 +223,20 @@ impl Hub {
         let (transport, bus) = (&self.shared.transport, &self.shared.bus);
         let message = RoomMessage { namespace, room: &room, action: Action::Emit { event, payload } };
         let Some(history) = history else {
-            let delivered = transport.broadcast(namespace, &room, event, payload, None, except.as_ref());
+            let streams = &self.shared.streams;
+            let delivered = if streams.appending() {
+                // An earlier emit to a room with history is still on its way back from the
+                // shared stream: this one waits behind it (Rule 7 (docs/security.md#rule-7)).
+                let transport = transport.clone();
+                let (namespace, room, event) = (namespace.to_owned(), room.clone(), event.to_owned());
+                let (payload, except) = (payload.to_owned(), except.clone());
+                streams.after_appends(Box::new(move || {
+                    transport.broadcast(&namespace, &room, &event, &payload, None, except.as_ref());
+                }));
+                0
+            } else {
+                transport.broadcast(namespace, &room, event, payload, None, except.as_ref())
+            };
             bus.publish(&message);
             return Ok(delivered);
         };

@@ -20,6 +20,7 @@
 //! - **Cluster**: a comma-separated list of URLs is a Redis Cluster: sharded pub/sub, batches
 //!   sent command by command (see [`conn`]).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -92,6 +93,8 @@ struct Common {
     /// The streams this node could not append to (Redis down): their epochs end once Redis
     /// is back, so no page takes what it missed for recovered.
     unkept: streams::Unkept,
+    /// Appends queued whose message has not reached this node's members yet.
+    appending: AtomicUsize,
 }
 
 /// What the publishing task sends, in order.
@@ -122,6 +125,9 @@ enum Outgoing {
         call: streams::Call,
         reply: oneshot::Sender<Value>,
     },
+    /// A delivery to this node's members of a room without history, run once the appends
+    /// queued before it have reached them (see `Streams::after_appends`).
+    Local(Box<dyn FnOnce() + Send>),
 }
 
 /// Who waits for an answer of a pipeline, in order.
@@ -157,6 +163,7 @@ impl RedisBus {
             manager: OnceLock::new(),
             listed: presence::Listed::default(),
             unkept: streams::Unkept::default(),
+            appending: AtomicUsize::new(0),
         });
         Ok(RedisBus { node, target, queue, outgoing: Mutex::new(Some(outgoing)), common, alive: Arc::new(()) })
     }
@@ -366,94 +373,145 @@ async fn publish(mut manager: Conn, mut outgoing: mpsc::Receiver<Outgoing>, comm
     let mut scripts = None;
     // Ends when the bus, which holds the sending side, is dropped.
     while outgoing.recv_many(&mut batch, BATCH).await > 0 {
-        let count = batch.len() as u64;
-        if common.health.is_down() {
-            common.health.dropped(count);
-            // Waiters learn it from their dropped reply; appends reach this node's members.
-            unpositioned(&mut batch);
-            continue;
+        // A local delivery queued behind an append of the same batch runs once that append is
+        // back: the batch goes in parts, each ending at such a delivery (a round trip each).
+        while let Some(end) = part_end(&batch) {
+            let rest = batch.split_off(end);
+            send(&mut manager, &mut batch, &mut scripts, &common, false).await;
+            batch = rest;
         }
-        // The stream scripts, loaded once per connection (again after an outage).
-        let scripted = batch.iter().any(|m| matches!(m, Outgoing::Append { .. } | Outgoing::Read { .. }));
-        if scripted && scripts.is_none() {
-            match tokio::time::timeout(COMMAND_TIMEOUT, streams::load(&mut manager)).await {
-                Ok(Ok(loaded)) => scripts = Some(loaded),
-                failed => {
-                    unpositioned(&mut batch);
-                    match failed {
-                        Ok(Err(e)) => common.failed(&e, count),
-                        _ => common.failed(&"no answer in time", count),
-                    }
-                    continue;
-                }
-            }
-        }
-        let mut pipe = Batch::default();
-        let mut replies = Vec::new();
-        let mut appends = Vec::new();
-        let publish = manager.publish();
-        for message in batch.drain(..) {
-            match message {
-                Outgoing::Publish { channel, body } => {
-                    pipe.ignore(redis::cmd(publish).arg(channel).arg(body).to_owned());
-                }
-                Outgoing::List { hash, field, data, reply } => {
-                    pipe.ignore(redis::cmd("HSET").arg(&hash).arg(field).arg(data).to_owned());
-                    pipe.answer(redis::cmd("HGETALL").arg(hash).to_owned());
-                    replies.push(Reply::List(reply));
-                }
-                Outgoing::Unlist { hash, field } => {
-                    pipe.ignore(redis::cmd("HDEL").arg(hash).arg(field).to_owned());
-                }
-                Outgoing::Append { call, unpositioned } => match &scripts {
-                    Some(loaded) => {
-                        pipe.ignore(call.cmd(loaded, publish));
-                        appends.push(unpositioned);
-                    }
-                    None => unpositioned(),
-                },
-                Outgoing::Read { call, reply } => {
-                    if let Some(loaded) = &scripts {
-                        pipe.answer(call.cmd(loaded, publish));
-                        replies.push(Reply::Read(reply));
-                    }
-                }
-            }
-        }
-        let lost = |appends: Vec<Box<dyn FnOnce() + Send>>| appends.into_iter().for_each(|deliver| deliver());
-        match tokio::time::timeout(COMMAND_TIMEOUT, manager.run(pipe)).await {
-            Ok(Ok(answers)) => {
-                for (reply, answer) in replies.into_iter().zip(answers) {
-                    match reply {
-                        Reply::List(reply) => drop(reply.send(presence::pairs(answer))),
-                        Reply::Read(reply) => drop(reply.send(answer)),
-                    }
-                }
-                if outgoing.is_empty() {
-                    common.health.drained();
-                }
-            }
-            Ok(Err(e)) => {
-                lost(appends);
-                // A Redis restarted meanwhile has no scripts (`NOSCRIPT`): load them again.
-                scripts = None;
-                common.failed(&e, count);
-            }
-            Err(_) => {
-                lost(appends);
-                scripts = None;
-                common.failed(&"no answer in time", count);
-            }
-        }
+        send(&mut manager, &mut batch, &mut scripts, &common, outgoing.is_empty()).await;
     }
 }
 
-/// Redis is down: the batch's appends reach this node's members without a position, in order;
-/// everything else is dropped.
+/// Where the first part of `batch` ends when a local delivery follows an append in it (just
+/// after that delivery, when more follows it).
+fn part_end(batch: &[Outgoing]) -> Option<usize> {
+    let first_append = batch.iter().position(|m| matches!(m, Outgoing::Append { .. }))?;
+    let local = first_append + batch[first_append..].iter().position(|m| matches!(m, Outgoing::Local(_)))?;
+    (local + 1 < batch.len()).then_some(local + 1)
+}
+
+/// Sends one batch as a pipeline, then runs its local deliveries; `last`: nothing else is
+/// queued (Redis has caught up).
+async fn send(
+    manager: &mut Conn,
+    batch: &mut Vec<Outgoing>,
+    scripts: &mut Option<streams::Loaded>,
+    common: &Common,
+    last: bool,
+) {
+    let count = batch.len() as u64;
+    // Every append of the batch has reached this node's members once the batch is done:
+    // from its channel's push, which Redis sends on this connection before the script's
+    // reply, or without a position when Redis did not take it.
+    let appended = batch.iter().filter(|m| matches!(m, Outgoing::Append { .. })).count();
+    let _done = AppendsDone { common, count: appended };
+    if common.health.is_down() {
+        common.health.dropped(count);
+        // Waiters learn it from their dropped reply; appends reach this node's members.
+        unpositioned(batch);
+        return;
+    }
+    // The stream scripts, loaded once per connection (again after an outage).
+    let scripted = batch.iter().any(|m| matches!(m, Outgoing::Append { .. } | Outgoing::Read { .. }));
+    if scripted && scripts.is_none() {
+        match tokio::time::timeout(COMMAND_TIMEOUT, streams::load(manager)).await {
+            Ok(Ok(loaded)) => *scripts = Some(loaded),
+            failed => {
+                unpositioned(batch);
+                match failed {
+                    Ok(Err(e)) => common.failed(&e, count),
+                    _ => common.failed(&"no answer in time", count),
+                }
+                return;
+            }
+        }
+    }
+    let mut pipe = Batch::default();
+    let mut replies = Vec::new();
+    let mut appends = Vec::new();
+    let mut locals = Vec::new();
+    let publish = manager.publish();
+    for message in batch.drain(..) {
+        match message {
+            Outgoing::Publish { channel, body } => {
+                pipe.ignore(redis::cmd(publish).arg(channel).arg(body).to_owned());
+            }
+            Outgoing::List { hash, field, data, reply } => {
+                pipe.ignore(redis::cmd("HSET").arg(&hash).arg(field).arg(data).to_owned());
+                pipe.answer(redis::cmd("HGETALL").arg(hash).to_owned());
+                replies.push(Reply::List(reply));
+            }
+            Outgoing::Unlist { hash, field } => {
+                pipe.ignore(redis::cmd("HDEL").arg(hash).arg(field).to_owned());
+            }
+            Outgoing::Append { call, unpositioned } => match scripts {
+                Some(loaded) => {
+                    pipe.ignore(call.cmd(loaded, publish));
+                    appends.push(unpositioned);
+                }
+                None => unpositioned(),
+            },
+            Outgoing::Read { call, reply } => {
+                if let Some(loaded) = scripts {
+                    pipe.answer(call.cmd(loaded, publish));
+                    replies.push(Reply::Read(reply));
+                }
+            }
+            // Behind no append of this pipeline: its turn is now.
+            Outgoing::Local(deliver) if appends.is_empty() => deliver(),
+            Outgoing::Local(deliver) => locals.push(deliver),
+        }
+    }
+    let lost = |appends: Vec<Box<dyn FnOnce() + Send>>| appends.into_iter().for_each(|deliver| deliver());
+    match tokio::time::timeout(COMMAND_TIMEOUT, manager.run(pipe)).await {
+        Ok(Ok(answers)) => {
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                match reply {
+                    Reply::List(reply) => drop(reply.send(presence::pairs(answer))),
+                    Reply::Read(reply) => drop(reply.send(answer)),
+                }
+            }
+            if last {
+                common.health.drained();
+            }
+        }
+        Ok(Err(e)) => {
+            lost(appends);
+            // A Redis restarted meanwhile has no scripts (`NOSCRIPT`): load them again.
+            *scripts = None;
+            common.failed(&e, count);
+        }
+        Err(_) => {
+            lost(appends);
+            *scripts = None;
+            common.failed(&"no answer in time", count);
+        }
+    }
+    locals.into_iter().for_each(|deliver| deliver());
+}
+
+/// Counts a batch's appends as delivered when dropped, whichever way the batch ended.
+struct AppendsDone<'a> {
+    common: &'a Common,
+    count: usize,
+}
+
+impl Drop for AppendsDone<'_> {
+    fn drop(&mut self) {
+        self.common.appending.fetch_sub(self.count, Ordering::AcqRel);
+    }
+}
+
+/// Redis is down: the batch's appends reach this node's members without a position, in order,
+/// and so do its local deliveries; everything else is dropped.
 fn unpositioned(batch: &mut Vec<Outgoing>) {
     for message in batch.drain(..) {
-        if let Outgoing::Append { unpositioned, .. } = message {
-            unpositioned();
+        match message {
+            Outgoing::Append { unpositioned, .. } => unpositioned(),
+            Outgoing::Local(deliver) => deliver(),
+            _ => {}
         }
     }
 }

@@ -237,13 +237,29 @@ impl Streams for RedisStreams {
             .args([epoch(), at.history.size.to_string(), ttl.to_string(), keep.to_string()])
             .args([envelope::channel(PREFIX, at.namespace, at.room).into_bytes(), body])
             .args([event, payload.get()]);
+        // Counted before it is queued: the publishing task may be done with it at once.
+        self.common.appending.fetch_add(1, Ordering::AcqRel);
         if let Err(mpsc::error::TrySendError::Full(Outgoing::Append { unpositioned, .. })) =
             self.queue.try_send(Outgoing::Append { call, unpositioned })
         {
+            self.common.appending.fetch_sub(1, Ordering::AcqRel);
             // Redis is slower than this node emits: this node's members still get it.
             unpositioned();
         }
         Appended::Shared
+    }
+
+    fn appending(&self) -> bool {
+        self.common.appending.load(Ordering::Acquire) > 0
+    }
+
+    fn after_appends(&self, deliver: Box<dyn FnOnce() + Send>) {
+        if let Err(mpsc::error::TrySendError::Full(Outgoing::Local(deliver))) =
+            self.queue.try_send(Outgoing::Local(deliver))
+        {
+            // The queue is full: delivered now rather than lost (the order may then break).
+            deliver();
+        }
     }
 
     fn arrived(&self, at: StreamAt<'_>, message: Arrival<'_>, deliver: &dyn Fn(Option<&Position>) -> usize) {
