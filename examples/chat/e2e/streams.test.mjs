@@ -3,11 +3,12 @@
 // example's SPA loads them from `GET /api/rooms/{roomId}/history`) and its client continues
 // from their position: a page loaded while another page sends shows the room's stream
 // exactly, with no gap and no duplicate; a page whose room's stream was lost (a restart) is
-// told (`missed`) and shows the room as the server now has it.
+// told (`missed`) and shows the room as the server now has it; on Redis, a page whose node
+// restarts gets every message the other node sent meanwhile.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ChatServer, launchBrowser, messages, openTab, say, seeMessage, withScreenshots } from './harness.mjs';
+import { ChatServer, RedisServer, launchBrowser, messages, openTab, say, seeMessage, withScreenshots } from './harness.mjs';
 
 let browser;
 let server;
@@ -88,5 +89,46 @@ test('after a restart loses the room\'s stream, the page is told and shows the r
     });
   } finally {
     await own.destroy();
+  }
+});
+
+test('on Redis, a page whose node restarts gets every message sent meanwhile on the other node, once', async (t) => {
+  const redis = await new RedisServer().start();
+  const nodeA = await new ChatServer(undefined, { redis: redis.url }).start();
+  const nodeB = await new ChatServer(undefined, { redis: redis.url }).start();
+  try {
+    await withScreenshots(t, browser, async () => {
+      const viewer = await openTab(browser, nodeA, { user: 'bob', path: '/rooms/relayed' });
+      const sender = await openTab(browser, nodeB, { user: 'alice', path: '/rooms/relayed' });
+      await say(sender, 'before-1');
+      await seeMessage(viewer, 'before-1');
+
+      // The room's stream is in Redis: node A's restart (a new node) keeps it, so the page's
+      // position is recovered and what it missed is replayed, not reported as `missed` (which
+      // would reload the room's history: its load's request is watched for).
+      const reloads = [];
+      viewer.on('request', (request) => {
+        if (/\/history|__data\.json/.test(request.url())) reloads.push(request.url());
+      });
+      await nodeA.stop();
+      await viewer.locator('[data-testid="connection"][data-status="reconnecting"]').waitFor();
+      for (const text of ['during-1', 'during-2', 'during-3']) {
+        await say(sender, text);
+        await seeMessage(sender, text); // sent (the composer is cleared by the answer)
+      }
+      await nodeA.start(nodeA.port);
+      await seeMessage(viewer, 'during-3');
+      await viewer.getByTestId('connection').filter({ hasText: 'Live' }).waitFor();
+      const expected = ['alice before-1', 'alice during-1', 'alice during-2', 'alice during-3'];
+      assert.deepEqual(await messages(viewer), expected);
+      await say(sender, 'after-1');
+      await seeMessage(viewer, 'after-1');
+      assert.deepEqual(await messages(viewer), [...expected, 'alice after-1']);
+      assert.deepEqual(reloads, [], 'recovered from its position, not reloaded');
+    });
+  } finally {
+    await nodeA.destroy();
+    await nodeB.destroy();
+    await redis.stop();
   }
 });
