@@ -81,7 +81,8 @@ pub(crate) trait Inbound: Send + Sync + 'static {
     /// transport delivers them from the moment `open` returned).
     fn connected(&self);
     /// An event from the page with its first argument. Called in the order the page sent them,
-    /// and must not block: the engine queues the work.
+    /// from the transport's task, and must not block: the engine runs the work at once as far as
+    /// it goes without waiting, and queues the rest.
     fn event(&self, event: String, data: Option<Box<RawValue>>, ack: Ack);
     /// The socket is gone (the page left, the transport closed, or the server disconnected it).
     fn closed(&self);
