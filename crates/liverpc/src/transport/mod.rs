@@ -17,6 +17,26 @@ use crate::wire::protocol::Refusal;
 
 pub(crate) mod engineio;
 
+/// Asks the connection under a request to hold its answer back until the next bytes written
+/// after it, so both leave in one segment: a websocket upgrade's `101` and the Engine.IO open
+/// packet the new session writes at once (one send per connect instead of two). Put in a
+/// request's extensions by the server that owns the connection ([`App::serve`](crate::App::serve));
+/// a request without it (another server) is answered as usual.
+#[derive(Clone, Default)]
+pub(crate) struct HoldAnswer(Arc<std::sync::atomic::AtomicBool>);
+
+impl HoldAnswer {
+    /// The answer about to be written is held.
+    pub(crate) fn arm(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether an answer is to be held (the request asked, and it was not taken yet).
+    pub(crate) fn take(&self) -> bool {
+        self.0.swap(false, std::sync::atomic::Ordering::AcqRel)
+    }
+}
+
 /// A socket's id inside its transport: compares sockets, never shown to the app (the engine
 /// gives each socket its own id, which is not a credential).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
