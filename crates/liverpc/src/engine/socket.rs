@@ -28,7 +28,7 @@ pub(crate) type Locals = Arc<dyn Any + Send + Sync>;
 pub(crate) struct Socket(Arc<SocketInner>);
 
 struct SocketInner {
-    id: String,
+    id: crate::wire::id::Id,
     /// The contract's plan, and what every contract of the app shares.
     hub: Hub,
     params: Params,
@@ -175,7 +175,7 @@ impl Socket {
     }
 
     pub(crate) fn link_id(&self) -> LinkId {
-        self.0.link_id.clone()
+        self.0.link_id
     }
 
     /// Emits to the contract's rooms.
@@ -410,7 +410,7 @@ impl Socket {
             }
             snapshot
         };
-        let (link, me, name) = (self.0.link.clone(), self.0.id.clone(), name.to_owned());
+        let (link, me, name) = (self.0.link.clone(), self.0.id, name.to_owned());
         tokio::spawn(async move {
             let members = snapshot.await;
             let members = members.iter().map(|m| PresenceMember { id: &m.id, data: &m.data }).collect();

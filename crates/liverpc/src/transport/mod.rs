@@ -39,8 +39,8 @@ impl HoldAnswer {
 
 /// A socket's id inside its transport: compares sockets, never shown to the app (the engine
 /// gives each socket its own id, which is not a credential).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct LinkId(pub(crate) Box<str>);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct LinkId(pub(crate) crate::wire::id::Id);
 
 /// One page's socket on one namespace, as the engine drives it.
 pub(crate) trait Link: Send + Sync + 'static {
