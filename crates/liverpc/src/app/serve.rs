@@ -20,6 +20,7 @@ use crate::app::App;
 use crate::app::caps::{Caps, Slot};
 use crate::app::proxy::TrustedProxies;
 use crate::app::shutdown::{Lifecycle, Phase, until};
+use crate::transport::HoldAnswer;
 
 /// Binds a TCP listener with a backlog of 1024, so a burst of connects is not dropped
 /// (tokio's default backlog is 128).
@@ -155,7 +156,7 @@ impl Served {
         let proxied = ip.is_some_and(|ip| self.proxies.trusts(ip));
         let slot = self.caps.admit(if proxied { None } else { ip })?;
         let client = proxied.then(Arc::default);
-        Some(Stream { io, prefix, read: 0, _slot: slot, client })
+        Some(Stream { io, prefix, read: 0, _slot: slot, client, hold: Some(HoldAnswer::default()), held: None })
     }
 }
 
@@ -165,7 +166,8 @@ async fn connection<I>(router: axum::Router, io: Stream<I>, remote: Option<Socke
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = WithPeer { router, remote, client: io.client.clone(), served: served.clone() };
+    let hold = io.hold.clone();
+    let service = WithPeer { router, remote, client: io.client.clone(), served: served.clone(), hold };
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         // A client that never finishes its request head holds a descriptor: not for long.
@@ -203,6 +205,8 @@ struct WithPeer {
     /// The per-address slot of the client a trusted proxy's connection carries (a websocket).
     client: Option<Arc<Mutex<Option<Slot>>>>,
     served: Served,
+    /// Given to every request, so that a websocket upgrade's answer can wait for its first frames.
+    hold: Option<HoldAnswer>,
 }
 
 impl hyper::service::Service<http::Request<hyper::body::Incoming>> for WithPeer {
@@ -228,6 +232,9 @@ impl hyper::service::Service<http::Request<hyper::body::Incoming>> for WithPeer 
         if let Some(remote) = remote {
             request.extensions_mut().insert(ConnectInfo(remote));
         }
+        if let Some(hold) = &self.hold {
+            request.extensions_mut().insert(hold.clone());
+        }
         Either::Right(self.router.clone().call(request.map(axum::body::Body::new)))
     }
 }
@@ -241,7 +248,8 @@ fn over_the_cap() -> axum::response::Response {
 }
 
 /// A connection's byte stream: replays what was already read, then reads the socket; holds
-/// its cap slots for as long as the stream lives (an upgraded websocket keeps them).
+/// its cap slots for as long as the stream lives (an upgraded websocket keeps them), and holds
+/// a websocket upgrade's answer back until the session's first frames join it (one send).
 struct Stream<I> {
     io: I,
     prefix: Vec<u8>,
@@ -249,6 +257,26 @@ struct Stream<I> {
     _slot: Slot,
     /// Behind a trusted proxy: the slot of the client it carries, once known.
     client: Option<Arc<Mutex<Option<Slot>>>>,
+    /// Until the connection is upgraded: armed by the transport when its answer is to be held.
+    hold: Option<HoldAnswer>,
+    /// Boxed: a connection holds nothing here at rest.
+    held: Option<Box<Held>>,
+}
+
+/// An answer held back (HTTP's `101`), and then what follows it.
+struct Held {
+    bytes: Vec<u8>,
+    stage: Stage,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// The answer being written: taken whole, not sent yet.
+    Answer,
+    /// The answer, flushed as far as HTTP knows: sent with the next bytes written.
+    Flushed,
+    /// The answer and the first frames, being sent: how many bytes the socket took.
+    Sending(usize),
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for Stream<I> {
@@ -269,16 +297,92 @@ impl<I: AsyncRead + Unpin> AsyncRead for Stream<I> {
     }
 }
 
+impl<I: AsyncWrite + Unpin> Stream<I> {
+    /// Takes `bufs` into the held answer, if one is being held or was just asked for.
+    fn hold(&mut self, bufs: &[io::IoSlice<'_>]) -> Option<usize> {
+        let len = bufs.iter().map(|b| b.len()).sum();
+        match &mut self.held {
+            None => {
+                if !self.hold.as_ref().is_some_and(HoldAnswer::take) {
+                    return None;
+                }
+                // Asked once: the connection becomes a websocket, and is not asked again.
+                self.hold = None;
+                let held = Held { bytes: Vec::with_capacity(len + 256), stage: Stage::Answer };
+                self.held = Some(Box::new(held));
+            }
+            Some(held) => match held.stage {
+                Stage::Answer => {}
+                Stage::Flushed => held.stage = Stage::Sending(0),
+                Stage::Sending(_) => return None,
+            },
+        }
+        let held = self.held.as_mut()?;
+        bufs.iter().for_each(|b| held.bytes.extend_from_slice(b));
+        Some(len)
+    }
+
+    /// Sends what is held once the answer's follow-up joined it; `Ready` once nothing is held
+    /// back from the socket (a held answer not yet followed stays held).
+    fn poll_release(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(held) = self.held.as_mut() else { return Poll::Ready(Ok(())) };
+        let mut sent = match held.stage {
+            Stage::Answer | Stage::Flushed => {
+                held.stage = Stage::Flushed;
+                return Poll::Ready(Ok(()));
+            }
+            Stage::Sending(sent) => sent,
+        };
+        while sent < held.bytes.len() {
+            match Pin::new(&mut self.io).poll_write(cx, &held.bytes[sent..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => sent += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    held.stage = Stage::Sending(sent);
+                    return Poll::Pending;
+                }
+            }
+        }
+        self.held = None;
+        Poll::Ready(Ok(()))
+    }
+
+    /// `taken` bytes went into the held ones: sent now if they follow the answer (what the
+    /// socket does not take yet goes with the next write or flush).
+    fn poll_taken(&mut self, cx: &mut Context<'_>, taken: usize) -> Poll<io::Result<usize>> {
+        if self.held.as_ref().is_some_and(|h| matches!(h.stage, Stage::Sending(_)))
+            && let Poll::Ready(Err(e)) = self.poll_release(cx)
+        {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(taken))
+    }
+}
+
 impl<I: AsyncWrite + Unpin> AsyncWrite for Stream<I> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let this = &mut *self;
+        if let Some(taken) = this.hold(&[io::IoSlice::new(buf)]) {
+            return this.poll_taken(cx, taken);
+        }
+        std::task::ready!(this.poll_release(cx))?;
+        Pin::new(&mut this.io).poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_release(cx))?;
         Pin::new(&mut self.io).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // A held answer goes out before the end, followed or not.
+        if let Some(held) = self.held.as_mut()
+            && !matches!(held.stage, Stage::Sending(_))
+        {
+            held.stage = Stage::Sending(0);
+        }
+        std::task::ready!(self.poll_release(cx))?;
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 
@@ -287,10 +391,71 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Stream<I> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        let this = &mut *self;
+        if let Some(taken) = this.hold(bufs) {
+            return this.poll_taken(cx, taken);
+        }
+        std::task::ready!(this.poll_release(cx))?;
+        Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
         self.io.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    fn stream<I>(io: I) -> Stream<I> {
+        let slot = Arc::new(Caps::new(10, 10)).admit(None).expect("under the cap");
+        Stream {
+            io,
+            prefix: Vec::new(),
+            read: 0,
+            _slot: slot,
+            client: None,
+            hold: Some(HoldAnswer::default()),
+            held: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_held_answer_leaves_with_the_next_write_in_one_send() {
+        let (ours, mut theirs) = tokio::io::duplex(4096);
+        let mut ours = stream(ours);
+        let hold = ours.hold.clone().expect("a fresh stream can hold");
+        hold.arm();
+        ours.write_all(b"HTTP/1.1 101 Switching Protocols\r\n\r\n").await.unwrap();
+        ours.flush().await.unwrap();
+        let mut buf = [0u8; 256];
+        let early = tokio::time::timeout(Duration::from_millis(50), theirs.read(&mut buf)).await;
+        assert!(early.is_err(), "the answer waits for what follows it");
+        ours.write_all(b"open").await.unwrap();
+        let n = theirs.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"HTTP/1.1 101 Switching Protocols\r\n\r\nopen", "one read, in order");
+        assert!(ours.held.is_none() && ours.hold.is_none(), "nothing kept once sent");
+        ours.write_all(b"next").await.unwrap();
+        let n = theirs.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"next");
+    }
+
+    #[tokio::test]
+    async fn an_answer_not_asked_to_wait_is_written_at_once_and_a_held_one_before_a_shutdown() {
+        let (ours, mut theirs) = tokio::io::duplex(4096);
+        let mut ours = stream(ours);
+        ours.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+        let mut buf = [0u8; 256];
+        let n = theirs.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"HTTP/1.1 200 OK\r\n\r\n");
+        ours.hold.clone().expect("still asked per request").arm();
+        ours.write_all(b"HTTP/1.1 101 Switching Protocols\r\n\r\n").await.unwrap();
+        ours.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        theirs.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"HTTP/1.1 101 Switching Protocols\r\n\r\n");
     }
 }

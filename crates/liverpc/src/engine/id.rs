@@ -2,6 +2,6 @@
 //! is the bearer credential of the connection).
 
 /// A new socket id: 32 hex digits from the OS's randomness.
-pub(crate) fn socket_id() -> String {
-    crate::wire::id::random_id()
+pub(crate) fn socket_id() -> crate::wire::id::Id {
+    crate::wire::id::Id::random()
 }

@@ -145,7 +145,7 @@ impl Sink for Shared {
 
     fn streamed(&self, message: &Streamed<'_>) {
         let Streamed { namespace, room, event, payload, position, except } = *message;
-        let except = except.map(|id| LinkId(id.into()));
+        let except = except.and_then(crate::wire::id::Id::parse).map(LinkId);
         let Some(history) = self.history_of(namespace, room, event) else {
             // A stream this node does not serve (another version of the app): live only.
             let meta = serde_json::value::to_raw_value(position).ok();

@@ -5,6 +5,7 @@ use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use futures_util::FutureExt;
 use serde_json::value::RawValue;
 use tokio::task::AbortHandle;
 
@@ -27,7 +28,7 @@ pub(crate) type Locals = Arc<dyn Any + Send + Sync>;
 pub(crate) struct Socket(Arc<SocketInner>);
 
 struct SocketInner {
-    id: String,
+    id: crate::wire::id::Id,
     /// The contract's plan, and what every contract of the app shares.
     hub: Hub,
     params: Params,
@@ -82,14 +83,26 @@ impl Held {
     }
 }
 
-/// Work waiting for this socket, and whether a task is running it.
+/// Work waiting for this socket, and who is running it.
 #[derive(Default)]
 struct Jobs {
     jobs: VecDeque<Job>,
     /// Jobs queued or running: bounded by `max_in_flight`.
     in_flight: usize,
-    worker: Option<AbortHandle>,
+    worker: Worker,
     closed: bool,
+}
+
+/// Who drains a socket's queue.
+#[derive(Default)]
+enum Worker {
+    /// No one: the queue is empty.
+    #[default]
+    Idle,
+    /// The transport's task, inside [`Inbound::event`], until the job has to wait.
+    Inline,
+    /// A task of its own (a job that had to wait, and those queued behind it).
+    Task(AbortHandle),
 }
 
 struct Job {
@@ -162,7 +175,7 @@ impl Socket {
     }
 
     pub(crate) fn link_id(&self) -> LinkId {
-        self.0.link_id.clone()
+        self.0.link_id
     }
 
     /// Emits to the contract's rooms.
@@ -397,7 +410,7 @@ impl Socket {
             }
             snapshot
         };
-        let (link, me, name) = (self.0.link.clone(), self.0.id.clone(), name.to_owned());
+        let (link, me, name) = (self.0.link.clone(), self.0.id, name.to_owned());
         tokio::spawn(async move {
             let members = snapshot.await;
             let members = members.iter().map(|m| PresenceMember { id: &m.id, data: &m.data }).collect();
@@ -433,7 +446,7 @@ impl Socket {
                 match queue.jobs.pop_front() {
                     Some(job) => job,
                     None => {
-                        queue.worker = None;
+                        queue.worker = Worker::Idle;
                         return;
                     }
                 }
@@ -553,9 +566,31 @@ impl Inbound for Socket {
         }
         queue.in_flight += 1;
         queue.jobs.push_back(Job { event, data, ack });
-        if queue.worker.is_none() {
-            // One task per busy socket, none per idle one; it holds the queue's order.
-            queue.worker = Some(tokio::spawn(self.clone().drain()).abort_handle());
+        if !matches!(queue.worker, Worker::Idle) {
+            return; // the running drain takes it, in order
+        }
+        // Run at once, here: most calls and joins never wait, so they are answered in this
+        // poll of the connection's task (one write, no task spawned and woken per call). A job
+        // that has to wait goes on in a task of its own, which then holds the queue's order.
+        queue.worker = Worker::Inline;
+        drop(queue);
+        let mut drain: BoxFuture<'static, ()> = Box::pin(self.clone().drain());
+        let polled = std::panic::AssertUnwindSafe(drain.as_mut()).catch_unwind().now_or_never();
+        let mut queue = lock(&self.0.queue);
+        match polled {
+            Some(Ok(())) => {}
+            Some(Err(_)) => {
+                // User code is guarded inside the job; this is the engine's own bookkeeping.
+                tracing::error!("a socket's queue panicked; its queued work is dropped");
+                queue.jobs.clear();
+                queue.in_flight = 0;
+                queue.worker = Worker::Idle;
+            }
+            // Closed meanwhile: dropped, as an aborted worker is, unless its code is cancelled
+            // by asking (then it runs until it settles: Rule 8 (docs/security.md#rule-8)).
+            None if queue.closed && !self.0.hub.plan.cancel_by_signal => queue.worker = Worker::Idle,
+            // Under the lock: the task cannot end (and reset the worker) before it is recorded.
+            None => queue.worker = Worker::Task(tokio::spawn(drain).abort_handle()),
         }
     }
 
@@ -564,7 +599,11 @@ impl Inbound for Socket {
             let mut queue = lock(&self.0.queue);
             queue.closed = true;
             queue.jobs.clear();
-            queue.worker.take()
+            match std::mem::take(&mut queue.worker) {
+                Worker::Task(worker) => Some(worker),
+                // An inline run stops at its first await: it is then dropped, not spawned.
+                Worker::Idle | Worker::Inline => None,
+            }
         };
         // Cancels the running call, join or leave (Rule 8 (docs/security.md#rule-8)): at its next
         // await, or, for code cancelled by asking, by asking (the worker ends once it settles).

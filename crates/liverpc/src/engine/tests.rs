@@ -28,7 +28,7 @@ struct Page {
 
 impl Link for Page {
     fn id(&self) -> LinkId {
-        LinkId(self.id.as_str().into())
+        LinkId(crate::wire::id::Id::parse(&self.id).expect("a made id"))
     }
 
     fn join(&self, room: &str) {
@@ -99,7 +99,7 @@ impl Memory {
     /// Connects a page to `namespace` at URL `path`.
     async fn connect(self: &Arc<Memory>, namespace: &str, path: &str) -> (Arc<Page>, Arc<dyn Inbound>) {
         let page = Arc::new(Page {
-            id: id::socket_id(),
+            id: id::socket_id().to_string(),
             namespace: namespace.to_owned(),
             transport: Arc::downgrade(self),
             sent: Mutex::default(),

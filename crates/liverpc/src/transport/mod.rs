@@ -17,10 +17,30 @@ use crate::wire::protocol::Refusal;
 
 pub(crate) mod engineio;
 
+/// Asks the connection under a request to hold its answer back until the next bytes written
+/// after it, so both leave in one segment: a websocket upgrade's `101` and the Engine.IO open
+/// packet the new session writes at once (one send per connect instead of two). Put in a
+/// request's extensions by the server that owns the connection ([`App::serve`](crate::App::serve));
+/// a request without it (another server) is answered as usual.
+#[derive(Clone, Default)]
+pub(crate) struct HoldAnswer(Arc<std::sync::atomic::AtomicBool>);
+
+impl HoldAnswer {
+    /// The answer about to be written is held.
+    pub(crate) fn arm(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether an answer is to be held (the request asked, and it was not taken yet).
+    pub(crate) fn take(&self) -> bool {
+        self.0.swap(false, std::sync::atomic::Ordering::AcqRel)
+    }
+}
+
 /// A socket's id inside its transport: compares sockets, never shown to the app (the engine
 /// gives each socket its own id, which is not a credential).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct LinkId(pub(crate) Box<str>);
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct LinkId(pub(crate) crate::wire::id::Id);
 
 /// One page's socket on one namespace, as the engine drives it.
 pub(crate) trait Link: Send + Sync + 'static {
@@ -81,7 +101,8 @@ pub(crate) trait Inbound: Send + Sync + 'static {
     /// transport delivers them from the moment `open` returned).
     fn connected(&self);
     /// An event from the page with its first argument. Called in the order the page sent them,
-    /// and must not block: the engine queues the work.
+    /// from the transport's task, and must not block: the engine runs the work at once as far as
+    /// it goes without waiting, and queues the rest.
     fn event(&self, event: String, data: Option<Box<RawValue>>, ack: Ack);
     /// The socket is gone (the page left, the transport closed, or the server disconnected it).
     fn closed(&self);

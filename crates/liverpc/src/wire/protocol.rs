@@ -147,18 +147,62 @@ pub(crate) fn room_request(raw: Option<&str>) -> Result<RoomRequest, Rejection> 
 /// instead of the payload. Not collision-resistant against a chosen pair, and need not be:
 /// a collision could only make a page's own leave match another of its own joins.
 pub(crate) fn digest(data: Option<&str>) -> u128 {
-    let canonical = data
-        .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
-        .unwrap_or(serde_json::Value::Null)
-        .to_string();
+    let value =
+        data.and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok()).unwrap_or(serde_json::Value::Null);
     let half = |salt: u8| {
         // Fixed keys: a join and its leave, hashed apart, must agree.
         let mut hasher = std::hash::DefaultHasher::new();
         salt.hash(&mut hasher);
-        canonical.hash(&mut hasher);
+        canonical(&value, &mut hasher);
         hasher.finish()
     };
     (u128::from(half(0)) << 64) | u128::from(half(1))
+}
+
+/// Feeds `value`'s canonical form to `hasher` (tagged, sorted keys), walking the parsed value
+/// rather than printing it: a join is digested twice (its payload, then each half), and the
+/// printed form was most of a join's cost.
+fn canonical(value: &serde_json::Value, hasher: &mut impl Hasher) {
+    use serde_json::Value;
+    match value {
+        Value::Null => hasher.write_u8(0),
+        Value::Bool(b) => hasher.write_u8(if *b { 1 } else { 2 }),
+        Value::Number(n) => {
+            hasher.write_u8(3);
+            // The same number reads back the same way: the kind, then its bits.
+            match (n.as_u64(), n.as_i64(), n.as_f64()) {
+                (Some(u), _, _) => (0u8, u).hash(hasher),
+                (None, Some(i), _) => (1u8, i).hash(hasher),
+                (None, None, f) => (2u8, f.map_or(0, f64::to_bits)).hash(hasher),
+            }
+        }
+        Value::String(text) => {
+            hasher.write_u8(4);
+            text.hash(hasher);
+        }
+        Value::Array(items) => {
+            hasher.write_u8(5);
+            hasher.write_usize(items.len());
+            items.iter().for_each(|item| canonical(item, hasher));
+        }
+        Value::Object(map) => {
+            hasher.write_u8(6);
+            hasher.write_usize(map.len());
+            let mut sorted: Vec<_> = Vec::new();
+            // Sorted already (serde_json's map), unless an app turned on `preserve_order`.
+            let entries: &mut dyn Iterator<Item = _> = if map.keys().is_sorted() {
+                &mut map.iter()
+            } else {
+                sorted.extend(map.iter());
+                sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                &mut sorted.into_iter()
+            };
+            for (key, item) in entries {
+                key.hash(hasher);
+                canonical(item, hasher);
+            }
+        }
+    }
 }
 
 /// A name for a message: at most 64 characters, without control characters (bidi overrides
@@ -281,6 +325,30 @@ mod tests {
         assert_eq!(digest(Some(r#"{"a":1,"b":2}"#)), digest(Some(r#"{ "b": 2, "a": 1 }"#)));
         assert_ne!(digest(Some(r#"{"a":1}"#)), digest(Some(r#"{"a":2}"#)));
         assert_eq!(digest(None), digest(Some("null")));
+        assert_eq!(digest(Some(r#"{"a":[1,{"y":"x","x":true}]}"#)), digest(Some(r#"{"a":[1,{"x":true,"y":"x"}]}"#)));
+        // Neither kinds nor nesting run into one another.
+        let distinct = [
+            "null",
+            "true",
+            "false",
+            "1",
+            "-1",
+            "1.0",
+            "1.5",
+            r#""1""#,
+            "[]",
+            "{}",
+            "[1]",
+            "[[1]]",
+            r#"["a","b"]"#,
+            r#"["ab"]"#,
+            r#"{"a":"b"}"#,
+            r#"{"ab":""}"#,
+            r#"[{}]"#,
+            r#"[null]"#,
+        ];
+        let digests: std::collections::HashSet<u128> = distinct.iter().map(|d| digest(Some(d))).collect();
+        assert_eq!(digests.len(), distinct.len());
     }
 
     #[test]

@@ -26,6 +26,7 @@ use super::{eio, sio};
 use crate::future::BoxFuture;
 use crate::transport::{Acceptor, Ack, Inbound, Link, LinkId};
 use crate::wire::handshake::Handshake;
+use crate::wire::id::Id;
 use crate::wire::limits::RateLimiter;
 use crate::wire::protocol::Refusal;
 
@@ -247,7 +248,7 @@ pub(super) struct SocketLink {
     pub(super) key: u64,
     /// Itself, for the room index (which holds members by `Arc`).
     me: Weak<SocketLink>,
-    id: Box<str>,
+    id: Id,
     namespace: Arc<Namespace>,
     conn: Arc<Connection>,
     /// Its call rate, shared with every socket this connection had on the namespace.
@@ -271,7 +272,7 @@ impl SocketLink {
     }
 
     pub(super) fn is(&self, id: Option<&LinkId>) -> bool {
-        id.is_some_and(|id| *id.0 == *self.id)
+        id.is_some_and(|id| id.0 == self.id)
     }
 
     /// Leaves every room, cancels its connect if it is still being decided, and forgets its
@@ -302,7 +303,7 @@ impl SocketLink {
 
 impl Link for SocketLink {
     fn id(&self) -> LinkId {
-        LinkId(self.id.clone())
+        LinkId(self.id)
     }
 
     fn join(&self, room: &str) {
@@ -370,7 +371,7 @@ pub(super) struct Reader {
     namespaces: Arc<dyn Namespaces>,
     config: Arc<Config>,
     head: Head,
-    sid: Box<str>,
+    sid: Id,
     /// Its place among the open sessions, for as long as it lives.
     _entered: Entered,
     /// Connects being decided, concurrently (one page opens several contracts at once); `None`
@@ -553,6 +554,8 @@ impl Reader {
             Some((_, limiter)) => limiter.clone(),
             None => {
                 let limiter = Arc::new(RateLimiter::new(self.config.calls_per_second, self.config.burst));
+                // Grown one at a time: most connections use one namespace for their lifetime.
+                self.limiters.reserve_exact(1);
                 self.limiters.push((namespace.clone(), limiter.clone()));
                 limiter
             }
@@ -581,6 +584,7 @@ impl Reader {
                 limiter,
                 state: Mutex::new(LinkState { rooms: Some(Vec::new()), inbound: None, deciding: Some(abort) }),
             });
+            sockets.reserve_exact(1);
             sockets.push(socket.clone());
             socket
         };
@@ -674,8 +678,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A session or socket id: 32 hex digits from the OS's randomness.
-fn random_id() -> Box<str> {
-    crate::wire::id::random_id().into_boxed_str()
+fn random_id() -> Id {
+    Id::random()
 }
 
 /// The budget for unfinished messages closes a connection by stopping it.

@@ -189,6 +189,13 @@ impl EngineIo {
         let accept = framing::accept_key(key.as_bytes());
         let head = Head::new(request.headers(), remote(&request));
         let on_upgrade = hyper::upgrade::on(&mut request);
+        // A new session writes its open packet at once: the `101` waits for it. (A polling
+        // session's upgrade waits for the page's probe, which needs the `101` first.)
+        if session.is_none()
+            && let Some(hold) = request.extensions().get::<super::HoldAnswer>()
+        {
+            hold.arm();
+        }
         let (table, config) = (self.table.clone(), self.config.clone());
         tokio::spawn(async move {
             match on_upgrade.await {
