@@ -201,7 +201,7 @@ export class Engine {
     }
     const { NativeApp } = loadNative();
     try {
-      this.#native = new NativeApp((request) => this.#dispatch(request), JSON.stringify(description));
+      this.#native = new NativeApp((requests) => this.#dispatch(requests), JSON.stringify(description));
     } catch (e) {
       throw new LiverpcError('internal', `liverpc: the contracts were refused: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -328,36 +328,67 @@ export class Engine {
     }
   }
 
-  #dispatch(text: string): Promise<string> {
-    let request: Request;
+  /**
+   * The engine's requests queued since JavaScript last took them (a JSON array): the frees and
+   * aborts are done at once, the runs started; their answers go back together (`#answered`).
+   */
+  #dispatch(text: string): void {
+    let requests: Request[];
     try {
-      request = JSON.parse(text) as Request;
+      requests = JSON.parse(text) as Request[];
     } catch (e) {
-      console.error('liverpc: the engine sent a request that is not JSON:', e);
-      return Promise.resolve('{}');
+      console.error('liverpc: the engine sent requests that are not JSON:', e);
+      return;
     }
-    switch (request.t) {
-      case 'free':
-        this.#locals.delete(request.token);
-        return Promise.resolve('{}');
-      case 'abort':
-        this.#signals.get(request.id)?.abort(abortReason(request.why));
-        return Promise.resolve('{}');
-      default: {
-        const run = this.#run(request);
-        this.#running.add(run);
-        void run.finally(() => this.#running.delete(run));
-        return run;
+    for (const request of requests) {
+      switch (request.t) {
+        case 'free':
+          this.#locals.delete(request.token);
+          break;
+        case 'abort':
+          this.#signals.get(request.id)?.abort(abortReason(request.why));
+          break;
+        default: {
+          const { id } = request;
+          const run = this.#run(request);
+          this.#running.add(run);
+          void run.then((answer) => {
+            this.#running.delete(run);
+            this.#answer(id, answer);
+          });
+        }
       }
     }
   }
+
+  /** Answers settled since the last flush, `[id,answer]` texts. */
+  #answers: string[] = [];
+
+  /**
+   * Queues a run's answer; the answers settled in one turn of the event loop go to the engine
+   * in one call (flushed in its check phase, right after the poll phase that woke JavaScript).
+   */
+  #answer(id: number, answer: string): void {
+    if (this.#answers.length === 0) setImmediate(this.#flush);
+    this.#answers.push(`[${id},${answer}]`);
+  }
+
+  #flush = (): void => {
+    const answers = this.#answers;
+    this.#answers = [];
+    try {
+      this.#native.answer(`[${answers.join(',')}]`);
+    } catch (e) {
+      console.error('liverpc: the engine refused answers:', e);
+    }
+  };
 
   /** One hook, room function or handler run, with its signal; never rejects. */
   async #run(request: RunRequest): Promise<string> {
     const controller = new AbortController();
     this.#signals.set(request.id, controller);
     try {
-      return JSON.stringify(await this.#answer(request, controller.signal));
+      return JSON.stringify(await this.#decide(request, controller.signal));
     } catch (e) {
       console.error('liverpc: internal error answering the engine:', e);
       return JSON.stringify({ ok: false, refuse: 'internal', error: INTERNAL.error });
@@ -366,7 +397,7 @@ export class Engine {
     }
   }
 
-  async #answer(request: RunRequest, signal: AbortSignal): Promise<object> {
+  async #decide(request: RunRequest, signal: AbortSignal): Promise<object> {
     switch (request.t) {
       case 'hook':
         return this.#hook(request.token, request.headers, request.remote, signal);
