@@ -40,16 +40,17 @@ export function hook(handle: Handle): Handle {
 }
 
 /**
- * A handshake event from the engine's request. Its `Headers` are made when first read (most
- * hooks read only a cookie, which is taken from the raw list).
+ * A handshake event from the engine's request. Its `Headers` and its `signal` (`signal()`) are
+ * made when first read (most hooks read only a cookie, which is taken from the raw list).
  */
 export function handshakeEvent(
   headers: readonly (readonly [string, string])[],
   remote: string | null,
-  signal: AbortSignal = new AbortController().signal,
+  signal: () => AbortSignal = () => new AbortController().signal,
 ): HandshakeEvent {
   let made: Headers | undefined;
   let cookie: string | undefined;
+  let aborted: AbortSignal | undefined;
   return {
     get headers(): Headers {
       if (made === undefined) {
@@ -76,7 +77,9 @@ export function handshakeEvent(
       },
     },
     remote: remote ?? undefined,
-    signal,
+    get signal(): AbortSignal {
+      return (aborted ??= signal());
+    },
   };
 }
 
