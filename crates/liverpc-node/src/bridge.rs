@@ -2,7 +2,9 @@
 //! the engine, and one method, `answer`, it calls back. Requests are JSON texts queued here;
 //! one call of `dispatch` carries every request queued since the JavaScript thread last took
 //! them (a JSON array, built on that thread when it wakes), and one `answer` call carries
-//! every answer settled since JavaScript last answered (`[[id, answer], ...]`). A throw or a
+//! every answer settled since JavaScript last answered (`[[id, answer], ...]`). The call is
+//! made once the engine's worker has run the tasks ready at the time (see [`flusher`]), so
+//! what they queue goes in the same call, and JavaScript is woken once for them. A throw or a
 //! rejection is answered by the TypeScript side as a failure, never as a crash. The connection
 //! token lives here too.
 //!
@@ -13,7 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use liverpc::spec::Cancelled;
 use napi::Status;
@@ -87,6 +89,8 @@ struct Bridge {
     /// (work cut at the shutdown's deadline must still be told to stop).
     dispatch: RwLock<Option<Arc<Dispatch>>>,
     outbox: SharedOutbox,
+    /// Wakes the [`flusher`], which calls `dispatch`.
+    wake: Arc<tokio::sync::Notify>,
     /// The requests sent and not answered yet, by id.
     waiting: Mutex<HashMap<u64, Waiting>>,
     /// Set by [`Js::release`]: no new request is sent.
@@ -107,15 +111,19 @@ struct Numbered<'a, Q> {
 impl Js {
     /// `outbox` is the one `dispatch`'s callback takes from.
     pub(crate) fn new(dispatch: Dispatch, outbox: SharedOutbox, max_pending: usize) -> Js {
-        Js(Arc::new(Bridge {
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let bridge = Arc::new(Bridge {
             dispatch: RwLock::new(Some(Arc::new(dispatch))),
             outbox,
+            wake: wake.clone(),
             waiting: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
             pending: AtomicUsize::new(0),
             max_pending: max_pending.max(1),
             next: AtomicU64::new(1),
-        }))
+        });
+        napi::bindgen_prelude::spawn(flusher(Arc::downgrade(&bridge), wake));
+        Js(bridge)
     }
 
     fn dispatch(&self) -> Option<Arc<Dispatch>> {
@@ -167,8 +175,8 @@ impl Js {
         let (tx, rx) = tokio::sync::oneshot::channel();
         // Held until JavaScript answers, whoever still waits.
         self.0.waiting.lock().unwrap_or_else(|p| p.into_inner()).insert(id, (tx, place));
-        self.0.send(&dispatch, Some(id), &text);
         drop(dispatch);
+        self.0.send(Some(id), &text);
         let mut abort = Abort { js: self.clone(), id, why: Some("gone") };
         let answered = match cancelled {
             None => rx.await,
@@ -194,9 +202,11 @@ impl Js {
 
     /// Sends a request whose answer nobody waits for (freeing a token, aborting a request).
     fn notify<Q: Serialize>(&self, request: &Q) {
-        let Some(dispatch) = self.dispatch() else { return };
+        if self.dispatch().is_none() {
+            return;
+        }
         let Ok(text) = serde_json::to_string(request) else { return };
-        self.0.send(&dispatch, None, &text);
+        self.0.send(None, &text);
     }
 }
 
@@ -230,9 +240,9 @@ impl Bridge {
     }
 
     /// Queues a request (`id`: when its answer is waited for); the first one queued since the
-    /// JavaScript thread last took them calls `dispatch`, which takes them all once it runs.
-    /// Never waits for the JavaScript thread (a Drop may call this on that thread).
-    fn send(&self, dispatch: &Dispatch, id: Option<u64>, text: &str) {
+    /// JavaScript thread last took them wakes the [`flusher`]. Never waits for the JavaScript
+    /// thread (a Drop may call this on that thread).
+    fn send(&self, id: Option<u64>, text: &str) {
         let first = {
             let mut out = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
             if !out.text.is_empty() {
@@ -242,10 +252,18 @@ impl Bridge {
             out.ids.extend(id);
             !std::mem::replace(&mut out.scheduled, true)
         };
-        if !first {
-            return;
+        if first {
+            self.wake.notify_one();
         }
-        let status = dispatch.call((), ThreadsafeFunctionCallMode::NonBlocking);
+    }
+
+    /// Calls `dispatch`, which takes everything queued once it runs on the JavaScript thread.
+    fn call(&self) {
+        let dispatch = self.dispatch.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let status = match dispatch {
+            Some(dispatch) => dispatch.call((), ThreadsafeFunctionCallMode::NonBlocking),
+            None => Status::Closing,
+        };
         if status != Status::Ok {
             // Node is shutting down: what was queued is never taken; its waiters fail.
             tracing::debug!(?status, "could not call JavaScript");
@@ -260,6 +278,26 @@ impl Bridge {
             drop(waiting);
             drop(failed);
         }
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        // The flusher finds the bridge gone and ends.
+        self.wake.notify_one();
+    }
+}
+
+/// Calls `dispatch` when woken, once the worker it runs on has run the tasks ready then and
+/// polled its sockets (`yield_now` defers until then): under load, the requests of many
+/// connections go to JavaScript in one call, and JavaScript is woken once for them, instead
+/// of once each (each a context switch away from the engine on a busy core).
+async fn flusher(bridge: Weak<Bridge>, wake: Arc<tokio::sync::Notify>) {
+    loop {
+        wake.notified().await;
+        tokio::task::yield_now().await;
+        let Some(bridge) = bridge.upgrade() else { return };
+        bridge.call();
     }
 }
 
