@@ -148,6 +148,8 @@ export class Engine {
   #matchers: Readonly<Record<string, (param: string) => boolean>>;
   /** `(param, matcher)` of every `[param=matcher]`, by contract namespace. */
   #matched = new Map<string, [string, string][]>();
+  /** Whether any room of any contract has presence (else the hook derives nothing to show). */
+  #presence = false;
 
   /**
    * @example
@@ -190,6 +192,7 @@ export class Engine {
           presence: r.presence !== undefined,
           history: r.history === undefined ? null : { ...r.history },
         }));
+        if (rooms.some((r) => r.presence)) this.#presence = true;
         description.contracts.push({
           route,
           name,
@@ -431,7 +434,7 @@ export class Engine {
       const locals = (await this.#hooks?.handle?.(handshakeEvent(headers, remote, () => signal.signal))) ?? {};
       // Freed meanwhile (the engine gave up on the hook): keep nothing.
       if (this.#locals.has(token)) this.#locals.set(token, locals);
-      return { ok: true, presence: this.#shown(locals as Locals) };
+      return this.#presence ? { ok: true, presence: this.#shown(locals as Locals) } : { ok: true };
     } catch (e) {
       this.#locals.delete(token);
       if (isLiverpcError(e) && isOneOf(HOOK_REFUSALS, e.code)) return { ok: false, refuse: e.code };
