@@ -1,26 +1,32 @@
 //! The bridge to JavaScript: one threadsafe function, the `dispatch` the TypeScript side gives
-//! the engine. Every request is a JSON text, every answer a promise of one; a throw or a
-//! rejection arrives here as an `Err`, never as a crash. The connection token lives here too.
+//! the engine, and one method, `answer`, it calls back. Requests are JSON texts queued here;
+//! one call of `dispatch` carries every request queued since the JavaScript thread last took
+//! them (a JSON array, built on that thread when it wakes), and one `answer` call carries
+//! every answer settled since JavaScript last answered (`[[id, answer], ...]`). The call is
+//! made once the engine's worker has run the tasks ready at the time (see [`flusher`]), so
+//! what they queue goes in the same call, and JavaScript is woken once for them. A throw or a
+//! rejection is answered by the TypeScript side as a failure, never as a crash. The connection
+//! token lives here too.
 //!
 //! The queue into JavaScript is bounded: a request waiting for the JavaScript thread or
-//! running there holds a place until its promise settles (also when the engine stopped
-//! waiting for it, after a timeout), and past the bound a request fails at once with
+//! running there holds a place until it is answered (also when the engine stopped waiting for
+//! it, after a timeout), and past the bound a request fails at once with
 //! [`BridgeError::Busy`]. The engine asks JavaScript to stop work it gave up on (`abort`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use liverpc::spec::Cancelled;
 use napi::Status;
-use napi::bindgen_prelude::Promise;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-/// `(request: string) => Promise<string>`, callable from any thread. Weak: it does not keep
+/// `(requests: string) => void`, callable from any thread: a call carries no value, the
+/// requests are taken from the [`Outbox`] on the JavaScript thread. Weak: it does not keep
 /// Node's event loop alive on its own (the HTTP server does).
-pub(crate) type Dispatch = ThreadsafeFunction<String, Promise<String>, String, Status, false, true>;
+pub(crate) type Dispatch = ThreadsafeFunction<(), (), String, Status, false, true>;
 
 /// Requests queued for or running in JavaScript at once, unless the app says otherwise.
 pub(crate) const DEFAULT_MAX_PENDING: usize = 1024;
@@ -31,23 +37,50 @@ pub(crate) enum BridgeError {
     /// The request could not be written (cannot happen for our own types; kept typed anyway).
     #[error("could not encode the request: {0}")]
     Encode(serde_json::Error),
-    /// The call threw, rejected, or Node is shutting down.
-    #[error("the JavaScript side failed: {0}")]
-    Js(napi::Error),
     /// The answer was not the JSON the protocol says.
     #[error("the JavaScript side answered something unexpected: {0}")]
     Decode(serde_json::Error),
     /// As many requests as the bound allows are queued for or running in JavaScript.
     #[error("{0} requests are already waiting for JavaScript")]
     Busy(usize),
-    /// The engine was closed: JavaScript is no longer asked anything.
+    /// The engine was closed (JavaScript is no longer asked anything), or Node is shutting down.
     #[error("the engine is closed")]
     Closed,
+}
+
+/// The requests written since the JavaScript thread last took them.
+#[derive(Default)]
+pub(crate) struct Outbox {
+    /// The requests, comma-separated (the array's inside).
+    text: String,
+    /// The ids among them whose answer is waited for (failed if the call cannot be made).
+    ids: Vec<u64>,
+    /// A call of `dispatch` is on its way and will take what is here.
+    scheduled: bool,
+}
+
+/// The outbox the dispatch function takes from (shared with its JavaScript-thread callback).
+pub(crate) type SharedOutbox = Arc<Mutex<Outbox>>;
+
+/// On the JavaScript thread, as `dispatch` is called: everything queued, as one JSON array.
+pub(crate) fn take(outbox: &SharedOutbox) -> String {
+    let mut out = outbox.lock().unwrap_or_else(|p| p.into_inner());
+    out.scheduled = false;
+    out.ids.clear();
+    let mut batch = String::with_capacity(out.text.len() + 2);
+    batch.push('[');
+    batch.push_str(&out.text);
+    batch.push(']');
+    out.text.clear();
+    batch
 }
 
 /// The JavaScript side of an app. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Js(Arc<Bridge>);
+
+/// A request waiting for its answer: where the answer goes, and its place in the queue.
+type Waiting = (tokio::sync::oneshot::Sender<Box<RawValue>>, Place);
 
 struct Bridge {
     /// `None` once the engine is closed and no request is pending: the function is released,
@@ -55,6 +88,11 @@ struct Bridge {
     /// Until the last pending request settles it stays, for the aborts the close itself causes
     /// (work cut at the shutdown's deadline must still be told to stop).
     dispatch: RwLock<Option<Arc<Dispatch>>>,
+    outbox: SharedOutbox,
+    /// Wakes the [`flusher`], which calls `dispatch`.
+    wake: Arc<tokio::sync::Notify>,
+    /// The requests sent and not answered yet, by id.
+    waiting: Mutex<HashMap<u64, Waiting>>,
     /// Set by [`Js::release`]: no new request is sent.
     closed: AtomicBool,
     pending: AtomicUsize,
@@ -71,14 +109,21 @@ struct Numbered<'a, Q> {
 }
 
 impl Js {
-    pub(crate) fn new(dispatch: Dispatch, max_pending: usize) -> Js {
-        Js(Arc::new(Bridge {
+    /// `outbox` is the one `dispatch`'s callback takes from.
+    pub(crate) fn new(dispatch: Dispatch, outbox: SharedOutbox, max_pending: usize) -> Js {
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let bridge = Arc::new(Bridge {
             dispatch: RwLock::new(Some(Arc::new(dispatch))),
+            outbox,
+            wake: wake.clone(),
+            waiting: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
             pending: AtomicUsize::new(0),
             max_pending: max_pending.max(1),
             next: AtomicU64::new(1),
-        }))
+        });
+        napi::bindgen_prelude::spawn(flusher(Arc::downgrade(&bridge), wake));
+        Js(bridge)
     }
 
     fn dispatch(&self) -> Option<Arc<Dispatch>> {
@@ -92,6 +137,20 @@ impl Js {
         if self.0.pending.load(Ordering::SeqCst) == 0 {
             self.0.let_go();
         }
+    }
+
+    /// JavaScript's answers, `[[id, answer], ...]`: each goes to its request (an id nobody
+    /// waits for any more is ignored).
+    pub(crate) fn answer(&self, answers: &str) -> Result<(), serde_json::Error> {
+        let answers: Vec<(u64, Box<RawValue>)> = serde_json::from_str(answers)?;
+        for (id, answer) in answers {
+            let waiting = self.0.waiting.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            if let Some((tx, place)) = waiting {
+                let _ = tx.send(answer);
+                drop(place);
+            }
+        }
+        Ok(())
     }
 
     /// Sends a request and waits for its answer. When `cancelled` resolves first, JavaScript is
@@ -114,16 +173,10 @@ impl Js {
         let id = self.0.next.fetch_add(1, Ordering::Relaxed);
         let text = serde_json::to_string(&Numbered { id, request }).map_err(BridgeError::Encode)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        // Its own task, holding the place until the promise settles, whoever still waits.
-        tokio::spawn(async move {
-            let answer = async {
-                let promise = dispatch.call_async_catch(text).await?;
-                drop(dispatch);
-                promise.await
-            };
-            let _ = tx.send(answer.await);
-            drop(place);
-        });
+        // Held until JavaScript answers, whoever still waits.
+        self.0.waiting.lock().unwrap_or_else(|p| p.into_inner()).insert(id, (tx, place));
+        drop(dispatch);
+        self.0.send(Some(id), &text);
         let mut abort = Abort { js: self.clone(), id, why: Some("gone") };
         let answered = match cancelled {
             None => rx.await,
@@ -143,19 +196,17 @@ impl Js {
             }
         };
         abort.why = None;
-        let answer = answered.map_err(|_| BridgeError::Closed)?.map_err(BridgeError::Js)?;
-        serde_json::from_str(&answer).map_err(BridgeError::Decode)
+        let answer = answered.map_err(|_| BridgeError::Closed)?;
+        serde_json::from_str(answer.get()).map_err(BridgeError::Decode)
     }
 
     /// Sends a request whose answer nobody waits for (freeing a token, aborting a request).
     fn notify<Q: Serialize>(&self, request: &Q) {
-        let Some(dispatch) = self.dispatch() else { return };
-        let Ok(text) = serde_json::to_string(request) else { return };
-        // NonBlocking: a Drop must never wait on the JS thread (it may be that thread).
-        let status = dispatch.call_with_return_value(text, ThreadsafeFunctionCallMode::NonBlocking, |_, _| Ok(()));
-        if status != Status::Ok {
-            tracing::debug!(?status, "could not notify JavaScript");
+        if self.dispatch().is_none() {
+            return;
         }
+        let Ok(text) = serde_json::to_string(request) else { return };
+        self.0.send(None, &text);
     }
 }
 
@@ -186,6 +237,67 @@ impl Drop for Place {
 impl Bridge {
     fn let_go(&self) {
         self.dispatch.write().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    /// Queues a request (`id`: when its answer is waited for); the first one queued since the
+    /// JavaScript thread last took them wakes the [`flusher`]. Never waits for the JavaScript
+    /// thread (a Drop may call this on that thread).
+    fn send(&self, id: Option<u64>, text: &str) {
+        let first = {
+            let mut out = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
+            if !out.text.is_empty() {
+                out.text.push(',');
+            }
+            out.text.push_str(text);
+            out.ids.extend(id);
+            !std::mem::replace(&mut out.scheduled, true)
+        };
+        if first {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Calls `dispatch`, which takes everything queued once it runs on the JavaScript thread.
+    fn call(&self) {
+        let dispatch = self.dispatch.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let status = match dispatch {
+            Some(dispatch) => dispatch.call((), ThreadsafeFunctionCallMode::NonBlocking),
+            None => Status::Closing,
+        };
+        if status != Status::Ok {
+            // Node is shutting down: what was queued is never taken; its waiters fail.
+            tracing::debug!(?status, "could not call JavaScript");
+            let ids = {
+                let mut out = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
+                out.scheduled = false;
+                out.text.clear();
+                std::mem::take(&mut out.ids)
+            };
+            let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+            let failed: Vec<Waiting> = ids.iter().filter_map(|id| waiting.remove(id)).collect();
+            drop(waiting);
+            drop(failed);
+        }
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        // The flusher finds the bridge gone and ends.
+        self.wake.notify_one();
+    }
+}
+
+/// Calls `dispatch` when woken, once the worker it runs on has run the tasks ready then and
+/// polled its sockets (`yield_now` defers until then): under load, the requests of many
+/// connections go to JavaScript in one call, and JavaScript is woken once for them, instead
+/// of once each (each a context switch away from the engine on a busy core).
+async fn flusher(bridge: Weak<Bridge>, wake: Arc<tokio::sync::Notify>) {
+    loop {
+        wake.notified().await;
+        tokio::task::yield_now().await;
+        let Some(bridge) = bridge.upgrade() else { return };
+        bridge.call();
     }
 }
 

@@ -71,24 +71,32 @@ struct CallRequest<'a> {
     name: &'a str,
     token: u64,
     socket: &'a str,
-    params: BTreeMap<&'a str, &'a str>,
+    params: ParamsJson<'a>,
     data: Option<&'a RawValue>,
 }
 
 impl<'a> CallRequest<'a> {
     fn new(t: &'static str, contract: &'a str, name: &'a str, call: &'a Call, data: Option<&'a RawValue>) -> Self {
         let token = call.locals::<Token>().map_or(0, |token| token.id);
-        let params = call.params().iter().collect();
-        CallRequest { t, contract, name, token, socket: call.id(), params, data }
+        CallRequest { t, contract, name, token, socket: call.id(), params: ParamsJson(call.params()), data }
     }
 }
 
-/// A room function's answer.
+/// A URL's params as a JSON object, written straight from the engine's list.
+struct ParamsJson<'a>(&'a liverpc::Params);
+
+impl Serialize for ParamsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter())
+    }
+}
+
+/// A room function's answer: the key, or the refusal. (Not an untagged enum: serde would
+/// buffer the whole answer to try each variant.)
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum Decided {
-    Key { key: Vec<String> },
-    Refused { error: Rejection },
+struct Decided {
+    key: Option<Vec<String>>,
+    error: Option<Rejection>,
 }
 
 /// A handler's answer: the reply and the emits it asked for, in order, or the refusal. (Not an
@@ -186,8 +194,12 @@ pub(crate) fn compile(info: &ContractInfo, js: &Js) -> Result<ContractSpec, Buil
             async move {
                 let request = CallRequest::new("room", &namespace, &name, &call, data.as_deref());
                 match js.request::<_, Decided>(&request, Some(call.cancelled())).await {
-                    Ok(Decided::Key { key }) => Ok(RoomKey::new(key)),
-                    Ok(Decided::Refused { error }) => Err(error),
+                    Ok(Decided { key: Some(key), .. }) => Ok(RoomKey::new(key)),
+                    Ok(Decided { error: Some(error), .. }) => Err(error),
+                    Ok(Decided { key: None, error: None }) => {
+                        tracing::error!(contract = %namespace, room = %name, "a room function answered neither a key nor an error; the join is refused");
+                        Err(Rejection::forbidden("forbidden"))
+                    }
                     // Not a refusal of rights: the page asks again later.
                     Err(BridgeError::Busy(_)) => Err(busy()),
                     Err(e) => {

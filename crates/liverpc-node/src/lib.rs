@@ -15,12 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use liverpc::{App, Limits, OriginPolicy, RoomKey};
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::{Buffer, Function};
 use napi_derive::napi;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::bridge::{DEFAULT_MAX_PENDING, Dispatch, Js};
+use crate::bridge::{DEFAULT_MAX_PENDING, Js, SharedOutbox};
 use crate::contract::ContractInfo;
 
 /// What the TypeScript side registers: its contracts and the app's options.
@@ -87,13 +87,21 @@ pub fn live_engines() -> u32 {
 #[napi]
 impl NativeApp {
     /// Builds the app: `description` is the JSON of the contracts (route, name, events,
-    /// handlers, rooms); `dispatch` answers the engine's requests. Throws on an invalid
+    /// handlers, rooms); `dispatch` takes the engine's requests, a JSON array of them per call,
+    /// and their answers come back through [`NativeApp::answer`]. Throws on an invalid
     /// contract, with the engine's message.
     #[napi(constructor)]
-    pub fn new(dispatch: Dispatch, description: String) -> napi::Result<NativeApp> {
+    pub fn new(dispatch: Function<String, ()>, description: String) -> napi::Result<NativeApp> {
         logging();
         let info: AppInfo = serde_json::from_str(&description).map_err(|e| invalid(format!("bad description: {e}")))?;
-        let js = Js::new(dispatch, info.max_pending_js.unwrap_or(DEFAULT_MAX_PENDING));
+        let outbox = SharedOutbox::default();
+        let taken = outbox.clone();
+        let dispatch = dispatch
+            .build_threadsafe_function::<()>()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build_callback(move |_| Ok(bridge::take(&taken)))?;
+        let js = Js::new(dispatch, outbox, info.max_pending_js.unwrap_or(DEFAULT_MAX_PENDING));
         let mut origins = OriginPolicy::same_origin();
         for origin in &info.origins {
             origins = if origin == "*" { OriginPolicy::any() } else { origins.allow(origin.clone()) };
@@ -144,6 +152,13 @@ impl NativeApp {
         self.served.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.js.release();
         Ok(())
+    }
+
+    /// JavaScript's answers to the requests `dispatch` was given, `[[id, answer], ...]` (JSON
+    /// text), as many as settled since its last call.
+    #[napi]
+    pub fn answer(&self, answers: String) -> napi::Result<()> {
+        self.js.answer(&answers).map_err(|e| invalid(format!("answers are not the JSON the protocol says: {e}")))
     }
 
     /// Emits `event` with `payload` (JSON text) to room `key` of the contract on `namespace`;

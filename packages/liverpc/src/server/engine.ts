@@ -137,7 +137,7 @@ export class Engine {
   #contracts = new Map<string, BoundContract>();
   #locals = new Map<number, Partial<Locals> | typeof HOOK_RUNNING>();
   /** The signal of each run in JavaScript, by the engine's request id. */
-  #signals = new Map<number, AbortController>();
+  #signals = new Map<number, RunSignal>();
   /** Runs whose promise has not settled (what `close()` waits for). */
   #running = new Set<Promise<string>>();
   #incidents = new Incidents(console);
@@ -148,6 +148,8 @@ export class Engine {
   #matchers: Readonly<Record<string, (param: string) => boolean>>;
   /** `(param, matcher)` of every `[param=matcher]`, by contract namespace. */
   #matched = new Map<string, [string, string][]>();
+  /** Whether any room of any contract has presence (else the hook derives nothing to show). */
+  #presence = false;
 
   /**
    * @example
@@ -190,6 +192,7 @@ export class Engine {
           presence: r.presence !== undefined,
           history: r.history === undefined ? null : { ...r.history },
         }));
+        if (rooms.some((r) => r.presence)) this.#presence = true;
         description.contracts.push({
           route,
           name,
@@ -201,7 +204,7 @@ export class Engine {
     }
     const { NativeApp } = loadNative();
     try {
-      this.#native = new NativeApp((request) => this.#dispatch(request), JSON.stringify(description));
+      this.#native = new NativeApp((requests) => this.#dispatch(requests), JSON.stringify(description));
     } catch (e) {
       throw new LiverpcError('internal', `liverpc: the contracts were refused: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -280,7 +283,7 @@ export class Engine {
     this.#closed = true;
     // Every connection is closed now: what still runs was cut with it. The engine asked each
     // to stop; say it here too, so no abort can be lost to the close's own race.
-    for (const controller of this.#signals.values()) controller.abort(abortReason('disconnected'));
+    for (const signal of this.#signals.values()) signal.abort(abortReason('disconnected'));
     // JavaScript still running past the deadline was asked to stop (its signal): give it what
     // is left of the time, not more.
     const left = deadline - Date.now();
@@ -328,36 +331,67 @@ export class Engine {
     }
   }
 
-  #dispatch(text: string): Promise<string> {
-    let request: Request;
+  /**
+   * The engine's requests queued since JavaScript last took them (a JSON array): the frees and
+   * aborts are done at once, the runs started; their answers go back together (`#answered`).
+   */
+  #dispatch(text: string): void {
+    let requests: Request[];
     try {
-      request = JSON.parse(text) as Request;
+      requests = JSON.parse(text) as Request[];
     } catch (e) {
-      console.error('liverpc: the engine sent a request that is not JSON:', e);
-      return Promise.resolve('{}');
+      console.error('liverpc: the engine sent requests that are not JSON:', e);
+      return;
     }
-    switch (request.t) {
-      case 'free':
-        this.#locals.delete(request.token);
-        return Promise.resolve('{}');
-      case 'abort':
-        this.#signals.get(request.id)?.abort(abortReason(request.why));
-        return Promise.resolve('{}');
-      default: {
-        const run = this.#run(request);
-        this.#running.add(run);
-        void run.finally(() => this.#running.delete(run));
-        return run;
+    for (const request of requests) {
+      switch (request.t) {
+        case 'free':
+          this.#locals.delete(request.token);
+          break;
+        case 'abort':
+          this.#signals.get(request.id)?.abort(abortReason(request.why));
+          break;
+        default: {
+          const { id } = request;
+          const run = this.#run(request);
+          this.#running.add(run);
+          void run.then((answer) => {
+            this.#running.delete(run);
+            this.#answer(id, answer);
+          });
+        }
       }
     }
   }
 
+  /** Answers settled since the last flush, `[id,answer]` texts. */
+  #answers: string[] = [];
+
+  /**
+   * Queues a run's answer; the answers settled in one turn of the event loop go to the engine
+   * in one call (flushed in its check phase, right after the poll phase that woke JavaScript).
+   */
+  #answer(id: number, answer: string): void {
+    if (this.#answers.length === 0) setImmediate(this.#flush);
+    this.#answers.push(`[${id},${answer}]`);
+  }
+
+  #flush = (): void => {
+    const answers = this.#answers;
+    this.#answers = [];
+    try {
+      this.#native.answer(`[${answers.join(',')}]`);
+    } catch (e) {
+      console.error('liverpc: the engine refused answers:', e);
+    }
+  };
+
   /** One hook, room function or handler run, with its signal; never rejects. */
   async #run(request: RunRequest): Promise<string> {
-    const controller = new AbortController();
-    this.#signals.set(request.id, controller);
+    const signal = new RunSignal();
+    this.#signals.set(request.id, signal);
     try {
-      return JSON.stringify(await this.#answer(request, controller.signal));
+      return JSON.stringify(await this.#decide(request, signal));
     } catch (e) {
       console.error('liverpc: internal error answering the engine:', e);
       return JSON.stringify({ ok: false, refuse: 'internal', error: INTERNAL.error });
@@ -366,7 +400,7 @@ export class Engine {
     }
   }
 
-  async #answer(request: RunRequest, signal: AbortSignal): Promise<object> {
+  async #decide(request: RunRequest, signal: RunSignal): Promise<object> {
     switch (request.t) {
       case 'hook':
         return this.#hook(request.token, request.headers, request.remote, signal);
@@ -394,13 +428,13 @@ export class Engine {
     return true;
   }
 
-  async #hook(token: number, headers: [string, string][], remote: string | null, signal: AbortSignal): Promise<object> {
+  async #hook(token: number, headers: [string, string][], remote: string | null, signal: RunSignal): Promise<object> {
     this.#locals.set(token, HOOK_RUNNING);
     try {
-      const locals = (await this.#hooks?.handle?.(handshakeEvent(headers, remote, signal))) ?? {};
+      const locals = (await this.#hooks?.handle?.(handshakeEvent(headers, remote, () => signal.signal))) ?? {};
       // Freed meanwhile (the engine gave up on the hook): keep nothing.
       if (this.#locals.has(token)) this.#locals.set(token, locals);
-      return { ok: true, presence: this.#shown(locals as Locals) };
+      return this.#presence ? { ok: true, presence: this.#shown(locals as Locals) } : { ok: true };
     } catch (e) {
       this.#locals.delete(token);
       if (isLiverpcError(e) && isOneOf(HOOK_REFUSALS, e.code)) return { ok: false, refuse: e.code };
@@ -442,18 +476,33 @@ export class Engine {
     return (locals === undefined || locals === HOOK_RUNNING ? {} : locals) as Locals;
   }
 
-  async #room(request: SocketRequest, signal: AbortSignal): Promise<object> {
+  async #room(request: SocketRequest, signal: RunSignal): Promise<object> {
     const def = (this.#contracts.get(request.contract)?.socket.rooms as Record<string, RoomDef> | undefined)?.[request.name];
     if (def === undefined) return FORBIDDEN;
-    const base = { params: request.params, locals: this.#localsOf(request.token), signal };
+    const params = request.params;
+    const locals = this.#localsOf(request.token);
     try {
       let key: RoomKey | false;
       if (def.kind === 'expose') {
         const checked = await validate(def.schema, request.data);
         if (!checked.ok) return invalid(checked.issues);
-        key = await def.decide({ ...base, data: checked.value });
+        const data = checked.value;
+        key = await def.decide({
+          params,
+          locals,
+          data,
+          get signal() {
+            return signal.signal;
+          },
+        });
       } else {
-        key = await def.decide(base);
+        key = await def.decide({
+          params,
+          locals,
+          get signal() {
+            return signal.signal;
+          },
+        });
       }
       if (key === false) return FORBIDDEN;
       if (!Array.isArray(key) || key.length === 0 || !key.every((p) => typeof p === 'string')) {
@@ -469,7 +518,7 @@ export class Engine {
     }
   }
 
-  async #call(request: SocketRequest, signal: AbortSignal): Promise<object> {
+  async #call(request: SocketRequest, signal: RunSignal): Promise<object> {
     const def = (this.#contracts.get(request.contract)?.socket.fromClient as Record<string, Handler> | undefined)?.[request.name];
     if (def === undefined) return { ok: false, error: { code: 'not_found', message: `no handler ${request.name}` } };
     let data: unknown = null;
@@ -490,7 +539,9 @@ export class Engine {
       data,
       params: request.params,
       locals: this.#localsOf(request.token),
-      signal,
+      get signal() {
+        return signal.signal;
+      },
       id: request.socket,
       within: (room) => target(room, false),
       to: (room) => target(room, true),
@@ -524,6 +575,29 @@ function matcherPairs(route: string): [string, string][] {
     if (m[1] !== undefined && m[2] !== undefined) pairs.push([m[1], m[2]]);
   }
   return pairs;
+}
+
+/**
+ * A run's `signal`, its `AbortController` made when first read (most runs never read it); an
+ * abort before that is kept, and the signal is made already aborted.
+ */
+class RunSignal {
+  #controller: AbortController | undefined;
+  #reason: LiverpcError | undefined;
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#reason !== undefined) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Aborts the signal (the first reason stays, as `AbortController#abort` keeps it). */
+  abort(reason: LiverpcError): void {
+    if (this.#controller !== undefined) this.#controller.abort(reason);
+    else this.#reason ??= reason;
+  }
 }
 
 /** What a run's signal is aborted with: why the engine gave up on it. */

@@ -39,19 +39,29 @@ export function hook(handle: Handle): Handle {
   return handle;
 }
 
-/** A handshake event from the engine's request. */
+/**
+ * A handshake event from the engine's request. Its `Headers` and its `signal` (`signal()`) are
+ * made when first read (most hooks read only a cookie, which is taken from the raw list).
+ */
 export function handshakeEvent(
   headers: readonly (readonly [string, string])[],
   remote: string | null,
-  signal: AbortSignal = new AbortController().signal,
+  signal: () => AbortSignal = () => new AbortController().signal,
 ): HandshakeEvent {
-  const h = new Headers();
-  for (const [name, value] of headers) h.append(name, value);
-  const cookie = h.get('cookie') ?? '';
+  let made: Headers | undefined;
+  let cookie: string | undefined;
+  let aborted: AbortSignal | undefined;
   return {
-    headers: h,
+    get headers(): Headers {
+      if (made === undefined) {
+        made = new Headers();
+        for (const [name, value] of headers) made.append(name, value);
+      }
+      return made;
+    },
     cookies: {
       get(name) {
+        cookie ??= cookieHeader(headers);
         for (const pair of cookie.split(';')) {
           const at = pair.indexOf('=');
           if (at > 0 && pair.slice(0, at).trim() === name) {
@@ -67,6 +77,18 @@ export function handshakeEvent(
       },
     },
     remote: remote ?? undefined,
-    signal,
+    get signal(): AbortSignal {
+      return (aborted ??= signal());
+    },
   };
+}
+
+/** The `cookie` header as `Headers#get` gives it: every one, joined with `; `. */
+function cookieHeader(headers: readonly (readonly [string, string])[]): string {
+  let joined: string | undefined;
+  for (const [name, value] of headers) {
+    if (name.length !== 6 || name.toLowerCase() !== 'cookie') continue;
+    joined = joined === undefined ? value.trim() : `${joined}; ${value.trim()}`;
+  }
+  return joined ?? '';
 }

@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 
 /** The addon's app, as its TypeScript side uses it. */
 export interface NativeApp {
+  /** The answers to `dispatch`'s requests, `[[id, answer], ...]` (JSON text). */
+  answer(answers: string): void;
   emit(namespace: string, key: string[], event: string, payload: string): number;
   /** JSON `{ messages, position }`; throws for a key without a stream. */
   history(namespace: string, key: string[], limit: number): Promise<string>;
@@ -23,7 +25,8 @@ export interface NativeApp {
 
 /** The addon's exports. */
 export interface NativeModule {
-  NativeApp: new (dispatch: (request: string) => Promise<string>, description: string) => NativeApp;
+  /** `dispatch` is given every request queued since its last call, as a JSON array. */
+  NativeApp: new (dispatch: (requests: string) => void, description: string) => NativeApp;
   /** Engines of this process not yet freed on the Rust side (for tests of `close`). */
   liveEngines(): number;
 }
