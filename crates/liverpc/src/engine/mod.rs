@@ -229,7 +229,7 @@ impl Hub {
                 // shared stream: this one waits behind it (Rule 7 (docs/security.md#rule-7)).
                 let transport = transport.clone();
                 let (namespace, room, event) = (namespace.to_owned(), room.clone(), event.to_owned());
-                let (payload, except) = (payload.to_owned(), except.clone());
+                let payload = payload.to_owned();
                 streams.after_appends(Box::new(move || {
                     transport.broadcast(&namespace, &room, &event, &payload, None, except.as_ref());
                 }));
