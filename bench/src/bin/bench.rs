@@ -323,7 +323,9 @@ fn run() -> Result<bool, String> {
 fn own_section(root: &Path, args: &Args, bin_dir: &Path, id: &str) -> Result<bool, String> {
     // The options each binary takes, passed on as given.
     let (options, flags): (&[&str], &[&str]) = match id {
-        "soak" => (&["duration", "baseline", "pages", "rooms", "rate", "fd-limit"], &["no-redis", "no-baseline"]),
+        "soak" => {
+            (&["duration", "baseline", "pages", "rooms", "rate", "fd-limit", "interval"], &["no-redis", "no-baseline"])
+        }
         _ => (&["pages", "settle"], &[]),
     };
     let mut command = Command::new(bin_dir.join(id));
