@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ChatServer, RedisServer, launchBrowser, messages, openTab, say, seeMessage, withScreenshots } from './harness.mjs';
+import { ChatServer, launchBrowser, messages, openTab, say, seeMessage, withScreenshots, withTwoNodes } from './harness.mjs';
 
 let browser;
 let server;
@@ -191,10 +191,7 @@ test('two tabs of one server see each other in the room, and a tab that leaves g
 });
 
 test('two tabs on two nodes of one Redis see each other\'s messages and each other in the room', async (t) => {
-  const redis = await new RedisServer().start();
-  const nodeA = await new ChatServer(undefined, { redis: redis.url }).start();
-  const nodeB = await new ChatServer(undefined, { redis: redis.url }).start();
-  try {
+  await withTwoNodes(async (nodeA, nodeB) => {
     await withScreenshots(t, browser, async () => {
       const alice = await openTab(browser, nodeA, { user: 'alice', path: '/rooms/general' });
       const bob = await openTab(browser, nodeB, { user: 'bob', path: '/rooms/general' });
@@ -214,9 +211,5 @@ test('two tabs on two nodes of one Redis see each other\'s messages and each oth
       await alice.getByTestId('member').filter({ hasText: 'bob' }).waitFor({ state: 'detached' });
       assert.deepEqual(await alice.getByTestId('member').allTextContents(), ['alice']);
     });
-  } finally {
-    await nodeA.destroy();
-    await nodeB.destroy();
-    await redis.stop();
-  }
+  });
 });

@@ -53,6 +53,23 @@ export class RedisServer {
   }
 }
 
+/**
+ * Runs `body(nodeA, nodeB)` against two chat servers sharing one fresh `redis-server`, and
+ * stops all three afterwards, whatever `body` did.
+ */
+export async function withTwoNodes(body) {
+  const redis = await new RedisServer().start();
+  const nodeA = await new ChatServer(undefined, { redis: redis.url }).start();
+  const nodeB = await new ChatServer(undefined, { redis: redis.url }).start();
+  try {
+    await body(nodeA, nodeB);
+  } finally {
+    await nodeA.destroy();
+    await nodeB.destroy();
+    await redis.stop();
+  }
+}
+
 /** A port nobody listens on now. */
 export function freePort() {
   return new Promise((resolve, reject) => {

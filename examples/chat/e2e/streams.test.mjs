@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ChatServer, RedisServer, launchBrowser, messages, openTab, say, seeMessage, withScreenshots } from './harness.mjs';
+import { ChatServer, launchBrowser, messages, openTab, say, seeMessage, withScreenshots, withTwoNodes } from './harness.mjs';
 
 let browser;
 let server;
@@ -93,10 +93,7 @@ test('after a restart loses the room\'s stream, the page is told and shows the r
 });
 
 test('on Redis, a page whose node restarts gets every message sent meanwhile on the other node, once', async (t) => {
-  const redis = await new RedisServer().start();
-  const nodeA = await new ChatServer(undefined, { redis: redis.url }).start();
-  const nodeB = await new ChatServer(undefined, { redis: redis.url }).start();
-  try {
+  await withTwoNodes(async (nodeA, nodeB) => {
     await withScreenshots(t, browser, async () => {
       const viewer = await openTab(browser, nodeA, { user: 'bob', path: '/rooms/relayed' });
       const sender = await openTab(browser, nodeB, { user: 'alice', path: '/rooms/relayed' });
@@ -126,9 +123,5 @@ test('on Redis, a page whose node restarts gets every message sent meanwhile on 
       assert.deepEqual(await messages(viewer), [...expected, 'alice after-1']);
       assert.deepEqual(reloads, [], 'recovered from its position, not reloaded');
     });
-  } finally {
-    await nodeA.destroy();
-    await nodeB.destroy();
-    await redis.stop();
-  }
+  });
 });
