@@ -309,8 +309,7 @@ pub(crate) fn hook(
         Box::pin(async move {
             // Made first: if this future is dropped (a timeout), the locals are freed.
             let mut token = Token::new(id, js.clone());
-            let headers =
-                handshake.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?))).collect();
+            let headers = handshake.text_headers().collect();
             // The address alone, as SvelteKit's `getClientAddress()` gives it (a forwarded one has
             // no port anyway).
             let remote = handshake.remote_addr().map(|a| a.ip().to_string());

@@ -320,8 +320,7 @@ impl Acceptor for Endpoint {
         let hub = self.hub.clone();
         Box::pin(async move {
             let (shared, plan) = (&hub.shared, &hub.plan);
-            let header = |name| handshake.headers().get(name).and_then(|v| v.to_str().ok());
-            if !shared.origins.allows(header(http::header::ORIGIN), header(http::header::HOST)) {
+            if !shared.origins.allows(handshake.header("origin"), handshake.header("host")) {
                 return Err(Refusal::ForbiddenOrigin);
             }
             if shared.handshakes.fetch_add(1, Ordering::AcqRel) >= shared.limits.max_handshakes {

@@ -2,8 +2,9 @@
 //! connection hook can refuse it.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The handshake request of a connecting page: headers, cookies, remote address.
 ///
@@ -15,36 +16,61 @@ use http::HeaderMap;
 /// let handshake = Handshake::new(headers, None);
 /// assert_eq!(handshake.cookie("session"), Some("abc123"));
 /// assert_eq!(handshake.cookie("missing"), None);
+/// assert_eq!(handshake.header("Cookie"), Some("theme=dark; session=abc123"));
 /// ```
 #[derive(Debug, Clone)]
 pub struct Handshake {
-    headers: HeaderMap,
+    /// The headers whose values are text, as `name:value\n` lines (names lowercase, and hold
+    /// no `:`; text values hold no `\n`): one allocation, shared with the connection that
+    /// keeps it for its namespace connects, read without building a map.
+    text: Arc<str>,
+    /// The map, made on the first call of [`Handshake::headers`].
+    map: OnceLock<HeaderMap>,
     remote_addr: Option<SocketAddr>,
 }
 
 impl Handshake {
     /// A handshake from its parts (for tests of a hook).
     pub fn new(headers: HeaderMap, remote_addr: Option<SocketAddr>) -> Handshake {
-        Handshake { headers, remote_addr }
+        let text = pack(&headers);
+        Handshake { text, map: OnceLock::from(headers), remote_addr }
     }
 
-    /// The request headers.
+    /// A handshake from headers packed by [`pack`]; its map is made only if asked for.
+    pub(crate) fn packed(text: Arc<str>, remote_addr: Option<SocketAddr>) -> Handshake {
+        Handshake { text, map: OnceLock::new(), remote_addr }
+    }
+
+    /// The request headers (of a handshake made by the server: those whose value is text).
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        self.map.get_or_init(|| {
+            let mut map = HeaderMap::new();
+            for (name, value) in self.text_headers() {
+                if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+                    map.append(name, value);
+                }
+            }
+            map
+        })
     }
 
-    /// One header as text, if present and valid UTF-8.
+    /// Every header whose value is text, as `(name, value)` in the request's order (names in
+    /// lowercase; a repeated header once per value).
+    pub fn text_headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.text.split_terminator('\n').filter_map(|line| line.split_once(':'))
+    }
+
+    /// One header as text (the first, if repeated), if present and valid UTF-8. The name is
+    /// matched whatever its case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name)?.to_str().ok()
+        self.text_headers().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
 
     /// A cookie's value, from every `Cookie` header.
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
+        self.text_headers()
+            .filter(|(n, _)| *n == "cookie")
+            .flat_map(|(_, v)| v.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.trim_matches('"'))
@@ -57,6 +83,21 @@ impl Handshake {
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
     }
+}
+
+/// The headers whose values are text, packed for [`Handshake::packed`] in one allocation of
+/// their exact size. Values that are not text are left out: hooks read headers as text.
+pub(crate) fn pack(headers: &HeaderMap) -> Arc<str> {
+    let text = || headers.iter().filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
+    let len = text().map(|(name, value)| name.len() + value.len() + 2).sum();
+    let mut packed = String::with_capacity(len);
+    for (name, value) in text() {
+        packed.push_str(name);
+        packed.push(':');
+        packed.push_str(value);
+        packed.push('\n');
+    }
+    Arc::from(packed)
 }
 
 /// A refused connection. The page's `connect_error` carries the code as its message.

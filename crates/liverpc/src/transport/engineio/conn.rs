@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::HeaderMap;
 use serde_json::value::RawValue;
 use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep, sleep_until};
@@ -25,7 +25,7 @@ use super::rooms::Rooms;
 use super::{eio, sio};
 use crate::future::BoxFuture;
 use crate::transport::{Acceptor, Ack, Inbound, Link, LinkId};
-use crate::wire::handshake::Handshake;
+use crate::wire::handshake::{self, Handshake};
 use crate::wire::id::Id;
 use crate::wire::limits::RateLimiter;
 use crate::wire::protocol::Refusal;
@@ -204,25 +204,15 @@ impl Connection {
 }
 
 /// The handshake, kept for the connection's lifetime (each namespace CONNECT is decided with
-/// it) in one allocation: `name:value\n` per header. Names hold no `:` and values no `\n`.
+/// it) in one allocation, shared with each [`Handshake`] made of it.
 pub(super) struct Head {
-    headers: Box<str>,
+    headers: Arc<str>,
     remote: Option<SocketAddr>,
 }
 
 impl Head {
     pub(super) fn new(headers: &HeaderMap, remote: Option<SocketAddr>) -> Head {
-        let mut packed = String::new();
-        for (name, value) in headers {
-            // Values that are not text are left out: hooks read headers as text.
-            if let Ok(value) = value.to_str() {
-                packed.push_str(name.as_str());
-                packed.push(':');
-                packed.push_str(value);
-                packed.push('\n');
-            }
-        }
-        Head { headers: packed.into_boxed_str(), remote }
+        Head { headers: handshake::pack(headers), remote }
     }
 
     /// The peer's address, when known.
@@ -231,14 +221,7 @@ impl Head {
     }
 
     fn handshake(&self) -> Handshake {
-        let mut headers = HeaderMap::new();
-        for line in self.headers.lines() {
-            let Some((name, value)) = line.split_once(':') else { continue };
-            if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
-                headers.append(name, value);
-            }
-        }
-        Handshake::new(headers, self.remote)
+        Handshake::packed(self.headers.clone(), self.remote)
     }
 }
 
@@ -691,6 +674,8 @@ impl Holder for Connection {
 
 #[cfg(test)]
 mod tests {
+    use http::HeaderValue;
+
     use super::*;
 
     #[test]
@@ -704,8 +689,15 @@ mod tests {
         let handshake = head.handshake();
         assert_eq!(handshake.cookie("session"), Some("s:x"));
         assert_eq!(handshake.cookie("b"), Some("2"));
-        assert_eq!(handshake.header("x-forwarded-for"), Some("10.0.0.1, 10.0.0.2"));
+        assert_eq!(handshake.header("X-Forwarded-For"), Some("10.0.0.1, 10.0.0.2"));
+        assert_eq!(handshake.header("cookie"), Some("a=1; session=s:x"), "the first of a repeated header");
+        let text: Vec<_> = handshake.text_headers().collect();
+        assert_eq!(
+            text,
+            [("cookie", "a=1; session=s:x"), ("cookie", "b=2"), ("x-forwarded-for", "10.0.0.1, 10.0.0.2")]
+        );
         assert_eq!(handshake.headers().len(), 3, "a value that is not text is left out");
+        assert_eq!(handshake.headers().get_all("cookie").iter().count(), 2);
         assert_eq!(handshake.remote_addr(), Some(([127, 0, 0, 1], 9).into()));
     }
 }
