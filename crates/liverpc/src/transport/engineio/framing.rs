@@ -251,20 +251,37 @@ pub(super) fn close_frame(out: &mut Vec<u8>, code: u16) {
 }
 
 fn frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
-    out.reserve(10 + payload.len());
-    out.push(0x80 | opcode);
-    match payload.len() {
-        n @ 0..=125 => out.push(n as u8),
+    let (head, len) = header_of(opcode, payload.len());
+    out.reserve(len + payload.len());
+    out.extend_from_slice(&head[..len]);
+    out.extend_from_slice(payload);
+}
+
+/// The header of a text frame of `len` bytes (a server's frames are not masked): its bytes,
+/// and how many of them it takes.
+pub(super) fn text_header(len: usize) -> ([u8; 10], usize) {
+    header_of(TEXT, len)
+}
+
+fn header_of(opcode: u8, len: usize) -> ([u8; 10], usize) {
+    let mut head = [0u8; 10];
+    head[0] = 0x80 | opcode;
+    match len {
+        n @ 0..=125 => {
+            head[1] = n as u8;
+            (head, 2)
+        }
         n @ 126..=0xFFFF => {
-            out.push(126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
+            head[1] = 126;
+            head[2..4].copy_from_slice(&(n as u16).to_be_bytes());
+            (head, 4)
         }
         n => {
-            out.push(127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
+            head[1] = 127;
+            head[2..10].copy_from_slice(&(n as u64).to_be_bytes());
+            (head, 10)
         }
     }
-    out.extend_from_slice(payload);
 }
 
 /// Whether a `Sec-WebSocket-Key` is what RFC 6455 asks: 16 bytes, in base64 (24 characters).

@@ -20,7 +20,7 @@ pub(super) struct Outbox {
 
 #[derive(Default)]
 struct Queue {
-    frames: VecDeque<Bytes>,
+    frames: Frames,
     bytes: usize,
     flow: Flow,
 }
@@ -42,7 +42,7 @@ pub(super) enum Pushed {
 }
 
 pub(super) enum Take {
-    Frames(VecDeque<Bytes>),
+    Frames(Frames),
     Empty,
     Closed,
     Aborted,
@@ -70,14 +70,14 @@ impl Outbox {
             && (queue.frames.len() >= self.max_packets || queue.bytes.saturating_add(len) > self.max_bytes);
         if full {
             queue.flow = Flow::Aborted;
-            queue.frames = VecDeque::new();
+            queue.frames = Frames::default();
             queue.bytes = 0;
             drop(queue);
             self.wake();
             return Pushed::Overflow;
         }
         let was_empty = queue.frames.is_empty();
-        queue.frames.push_back(frame);
+        queue.frames.push(frame);
         queue.bytes += len;
         drop(queue);
         if was_empty {
@@ -114,7 +114,7 @@ impl Outbox {
     pub(super) fn abort(&self) {
         let mut queue = self.lock();
         queue.flow = Flow::Aborted;
-        queue.frames = VecDeque::new();
+        queue.frames = Frames::default();
         drop(queue);
         self.wake();
     }
@@ -135,6 +135,50 @@ impl Outbox {
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Queued frames, in order. The first is held inline: most batches are one frame (a message
+/// to a page that reads), and taking one allocates nothing.
+#[derive(Default)]
+pub(super) struct Frames {
+    first: Option<Bytes>,
+    rest: VecDeque<Bytes>,
+}
+
+impl Frames {
+    pub(super) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    fn push(&mut self, frame: Bytes) {
+        if self.first.is_none() {
+            self.first = Some(frame);
+        } else {
+            self.rest.push_back(frame);
+        }
+    }
+
+    /// The frame, when there is exactly one.
+    pub(super) fn single(&self) -> Option<&Bytes> {
+        self.first.as_ref().filter(|_| self.rest.is_empty())
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Bytes> {
+        self.first.iter().chain(&self.rest)
+    }
+}
+
+impl IntoIterator for Frames {
+    type Item = Bytes;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<Bytes>, std::collections::vec_deque::IntoIter<Bytes>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.rest)
     }
 }
 
@@ -160,7 +204,7 @@ mod tests {
         let outbox = Outbox::new(100, 100);
         assert!(matches!(outbox.push(frame(500)), Pushed::Queued), "a big frame into an empty queue");
         match outbox.take() {
-            Take::Frames(batch) => assert_eq!(batch.len(), 1),
+            Take::Frames(batch) => assert_eq!(batch.single().map(Bytes::len), Some(500)),
             _ => panic!("the frame is taken"),
         }
         assert!(matches!(outbox.push(frame(60)), Pushed::Queued));

@@ -3,7 +3,7 @@
 //! the session's task. The same session as a websocket's serves it (heartbeats, namespaces),
 //! and moves to a websocket with it on an upgrade.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::future::poll_fn;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::Response;
-use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -23,7 +22,7 @@ use tokio::sync::mpsc;
 use super::conn::{Config, Connection, Head, Namespaces, Reader, Stop};
 use super::eio::error;
 use super::framing::{self, Decoder, Message};
-use super::outbox::Take;
+use super::outbox::{Frames, Take};
 use super::websocket;
 
 /// A websocket accepted by hyper.
@@ -333,7 +332,7 @@ impl PollSession {
 
 /// What a GET answers.
 enum GetReply {
-    Frames(VecDeque<Bytes>),
+    Frames(Frames),
     Noop,
     Close,
 }

@@ -6,6 +6,7 @@
 //! encoded into one write buffer, written with as few syscalls as the socket takes, and freed.
 
 use std::future::Future;
+use std::io::IoSlice;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -298,6 +299,14 @@ impl Buffers {
                 self.written = 0;
                 match outbox.take() {
                     Take::Frames(batch) => {
+                        if let Some(frame) = batch.single().filter(|_| io.is_write_vectored()) {
+                            self.written = 0;
+                            match write_one(cx, io, frame, &mut self.out) {
+                                Poll::Ready(Ok(())) => continue,
+                                Poll::Ready(Err(end)) => return Poll::Ready(Err(end)),
+                                Poll::Pending => return Poll::Pending,
+                            }
+                        }
                         self.out.reserve(batch.iter().map(|f| f.len() + 10).sum());
                         for frame in batch {
                             framing::text_frame(&mut self.out, &frame);
@@ -332,6 +341,102 @@ impl Buffers {
     }
 }
 
+/// Writes a batch of one frame straight from its shared bytes, header beside it: no write
+/// buffer. What the socket does not take at once is put in `out` (empty when called), to be
+/// written from there; `Pending` when it took nothing.
+fn write_one<S>(cx: &mut Context<'_>, io: &mut S, frame: &[u8], out: &mut Vec<u8>) -> Poll<Result<(), End>>
+where
+    S: AsyncWrite + Unpin,
+{
+    let (head, len) = framing::text_header(frame.len());
+    let head = &head[..len];
+    let written = match Pin::new(&mut *io).poll_write_vectored(cx, &[IoSlice::new(head), IoSlice::new(frame)]) {
+        Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(Err(End::abrupt("a write failed"))),
+        Poll::Ready(Ok(n)) => n,
+        // A slow reader: the queue keeps filling until its bound drops it.
+        Poll::Pending => 0,
+    };
+    if written >= head.len() + frame.len() {
+        return Poll::Ready(Ok(()));
+    }
+    let (head_left, frame_left) =
+        if written < head.len() { (&head[written..], frame) } else { (&[][..], &frame[written - head.len()..]) };
+    out.reserve_exact(head_left.len() + frame_left.len());
+    out.extend_from_slice(head_left);
+    out.extend_from_slice(frame_left);
+    // Nothing taken: the pending write registered the task's waker.
+    if written == 0 { Poll::Pending } else { Poll::Ready(Ok(())) }
+}
+
 fn over_budget(_: super::partials::OverBudget) -> &'static str {
     "unfinished websocket messages over their budget: this connection held the most"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A vectored writer that takes at most `limit` bytes per write, or nothing (`Pending`)
+    /// when `limit` is 0.
+    struct Short {
+        limit: usize,
+        taken: Vec<u8>,
+    }
+
+    impl AsyncWrite for Short {
+        fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+            self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+        }
+
+        fn poll_write_vectored(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<std::io::Result<usize>> {
+            let this = self.get_mut();
+            if this.limit == 0 {
+                return Poll::Pending;
+            }
+            let before = this.taken.len();
+            for buf in bufs {
+                let room = this.limit - (this.taken.len() - before);
+                this.taken.extend_from_slice(&buf[..buf.len().min(room)]);
+            }
+            Poll::Ready(Ok(this.taken.len() - before))
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn a_single_frame_cut_anywhere_by_a_short_write_keeps_every_byte_in_order() {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        for payload in [vec![b'a'; 5], vec![b'b'; 300], vec![b'c'; 70_000]] {
+            let mut whole = Vec::new();
+            framing::text_frame(&mut whole, &payload);
+            for limit in [0, 1, 2, 3, 4, 5, 9, 11, 299, 303, whole.len() - 1, whole.len(), whole.len() + 8] {
+                let mut io = Short { limit, taken: Vec::new() };
+                let mut out = Vec::new();
+                let polled = write_one(&mut cx, &mut io, &payload, &mut out);
+                assert_eq!(polled.is_pending(), limit == 0, "limit {limit}");
+                assert_eq!(out.is_empty(), limit >= whole.len(), "nothing is left over when all was taken");
+                io.taken.extend_from_slice(&out);
+                assert!(
+                    io.taken == whole,
+                    "{} bytes, limit {limit}: written then left over is the frame",
+                    payload.len()
+                );
+            }
+        }
+    }
 }
