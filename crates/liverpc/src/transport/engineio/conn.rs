@@ -347,6 +347,33 @@ impl Stop {
 /// A connect being decided: its socket and the decision, or `None` once the page left.
 type Opening = BoxFuture<'static, Option<(Arc<SocketLink>, Result<Arc<dyn Inbound>, Refusal>)>>;
 
+/// The connects being decided. Most connections decide one, polled in place; a page that opens
+/// several contracts at once has them decided concurrently, in a set.
+enum Openings {
+    One(Opening),
+    Many(FuturesUnordered<Opening>),
+}
+
+impl Openings {
+    fn len(&self) -> usize {
+        match self {
+            Openings::One(_) => 1,
+            Openings::Many(set) => set.len(),
+        }
+    }
+
+    fn with(openings: Option<Openings>, opening: Opening) -> Openings {
+        match openings {
+            None => Openings::One(opening),
+            Some(Openings::One(first)) => Openings::Many([first, opening].into_iter().collect()),
+            Some(Openings::Many(set)) => {
+                set.push(opening);
+                Openings::Many(set)
+            }
+        }
+    }
+}
+
 /// The reading side of a session, whatever carries its packets: namespace connects, events,
 /// heartbeats and the connect deadline. Driven by its carrier's task (`poll`, `text`).
 pub(super) struct Reader {
@@ -357,9 +384,8 @@ pub(super) struct Reader {
     sid: Id,
     /// Its place among the open sessions, for as long as it lives.
     _entered: Entered,
-    /// Connects being decided, concurrently (one page opens several contracts at once); `None`
-    /// while there is none.
-    opening: Option<FuturesUnordered<Opening>>,
+    /// Connects being decided; `None` while there is none.
+    opening: Option<Openings>,
     /// Connects started: bounded per second.
     connects: RateLimiter,
     /// The call rate of each namespace this connection connected, kept for its lifetime (at
@@ -423,16 +449,24 @@ impl Reader {
         if self.conn.outbox.closing() {
             return Poll::Ready("the server closed the session (shutting down)");
         }
-        if let Some(mut opening) = self.opening.take() {
-            while let Poll::Ready(Some(decided)) = opening.poll_next_unpin(cx) {
-                if let Some((socket, result)) = decided {
-                    self.opened(socket, result);
+        match self.opening.take() {
+            Some(Openings::One(mut opening)) => match opening.as_mut().poll(cx) {
+                Poll::Ready(Some((socket, result))) => self.opened(socket, result),
+                Poll::Ready(None) => {}
+                Poll::Pending => self.opening = Some(Openings::One(opening)),
+            },
+            Some(Openings::Many(mut opening)) => {
+                while let Poll::Ready(Some(decided)) = opening.poll_next_unpin(cx) {
+                    if let Some((socket, result)) = decided {
+                        self.opened(socket, result);
+                    }
+                }
+                // Connects are rare after the first: their set is not kept at rest.
+                if !opening.is_empty() {
+                    self.opening = Some(Openings::Many(opening));
                 }
             }
-            // Connects are rare after the first: their queue is not kept at rest.
-            if !opening.is_empty() {
-                self.opening = Some(opening);
-            }
+            None => {}
         }
         loop {
             let now = Instant::now();
@@ -552,7 +586,7 @@ impl Reader {
             }
             // Bounded per connection, in flight and per second: a page looping CONNECT and
             // DISCONNECT starts few decisions, and holds few of the app's handshake slots.
-            let deciding = self.opening.as_ref().map_or(0, FuturesUnordered::len);
+            let deciding = self.opening.as_ref().map_or(0, Openings::len);
             if deciding >= self.config.max_connecting || !self.connects.try_take() {
                 drop(sockets);
                 self.conn.push(sio::connect_error_frame(name, &Refusal::Unavailable.to_string()).into());
@@ -582,7 +616,7 @@ impl Reader {
         });
         // Dropped, not finished, when the page leaves the namespace first (DISCONNECT).
         let opening: Opening = Box::pin(Abortable::new(decided, registration).map(Result::ok));
-        self.opening.get_or_insert_with(FuturesUnordered::new).push(opening);
+        self.opening = Some(Openings::with(self.opening.take(), opening));
     }
 
     /// A connect was decided.

@@ -25,7 +25,6 @@ use axum::extract::Request;
 use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
-use hyper_util::rt::TokioIo;
 use serde_json::value::RawValue;
 
 use super::{Acceptor, LinkId, Transport};
@@ -39,9 +38,10 @@ mod partials;
 mod polling;
 mod rooms;
 mod sio;
+mod upgrade;
 mod websocket;
 
-use conn::{Config, Head, Live, Namespace, Namespaces, Reader};
+use conn::{Config, Head, Live, Namespace, Namespaces};
 use eio::error;
 
 /// The transport: its served namespaces and the configuration of every connection.
@@ -187,32 +187,21 @@ impl EngineIo {
         }
         let Some(key) = key else { return error(StatusCode::BAD_REQUEST, 3, "Bad request") };
         let accept = framing::accept_key(key.as_bytes());
-        let head = Head::new(request.headers(), remote(&request));
+        let new_session = session.is_none();
+        let next = match session {
+            Some(session) => upgrade::Next::Move { session, max_frame: self.config.max_frame },
+            None => {
+                let head = Head::new(request.headers(), remote(&request));
+                upgrade::Next::Open { namespaces: self.table.clone(), config: self.config.clone(), head }
+            }
+        };
         let on_upgrade = hyper::upgrade::on(&mut request);
         // A new session writes its open packet at once: the `101` waits for it. (A polling
         // session's upgrade waits for the page's probe, which needs the `101` first.)
-        if session.is_none()
-            && let Some(hold) = request.extensions().get::<super::HoldAnswer>()
-        {
+        if new_session && let Some(hold) = request.extensions().get::<super::HoldAnswer>() {
             hold.arm();
         }
-        let (table, config) = (self.table.clone(), self.config.clone());
-        tokio::spawn(async move {
-            match on_upgrade.await {
-                Ok(upgraded) => {
-                    let io = TokioIo::new(upgraded);
-                    match session {
-                        // Boxed: the task of every connection is not sized for this rare path.
-                        Some(session) => Box::pin(session.upgrade(io, config.max_frame)).await,
-                        // A task of its own, sized to the connection alone.
-                        None => {
-                            drop(tokio::spawn(websocket::serve(io, Reader::open(table, config, head, &[]), Vec::new())))
-                        }
-                    }
-                }
-                Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
-            }
-        });
+        drop(tokio::spawn(upgrade::Upgrade::new(on_upgrade, next)));
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
         let headers = response.headers_mut();
