@@ -7,11 +7,11 @@
 import { LiverpcError, isLiverpcError, isOneOf, type Issue, type RefusalCode, type ServerErrorCode } from '../error.js';
 import { invalidPayloadMessage, namespaceOf } from '../protocol.js';
 import { type Limits, SERVER_ERROR_CODES } from '../wire.js';
-import type { Binding, Handler, HandlerArgs, Locals, RoomDef, RoomHistory, RoomKey, RoomsDef, ServerSocket, ToClientDef } from './contract.js';
+import type { Binding, Handler, HandlerArgs, Locals, MaybePromise, RoomDef, RoomHistory, RoomKey, RoomsDef, ServerSocket, ToClientDef } from './contract.js';
 import { handshakeEvent, type Handle } from './hooks.js';
 import { Incidents } from './incidents.js';
 import { loadNative, type NativeApp } from './native.js';
-import { validate } from './schema.js';
+import { isThenable, validateNow } from './schema.js';
 import { SOCKET_IO_PATH, attach, handOver, isEndpoint } from './upgrade.js';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -353,9 +353,17 @@ export class Engine {
           break;
         default: {
           const { id } = request;
-          const run = this.#run(request);
+          const signal = new RunSignal();
+          const run = this.#run(request, signal);
+          if (typeof run === 'string') {
+            // Settled at once (synchronous user code, the usual case): no abort can reach it.
+            this.#answer(id, run);
+            break;
+          }
+          this.#signals.set(id, signal);
           this.#running.add(run);
           void run.then((answer) => {
+            this.#signals.delete(id);
             this.#running.delete(run);
             this.#answer(id, answer);
           });
@@ -386,21 +394,15 @@ export class Engine {
     }
   };
 
-  /** One hook, room function or handler run, with its signal; never rejects. */
-  async #run(request: RunRequest): Promise<string> {
-    const signal = new RunSignal();
-    this.#signals.set(request.id, signal);
-    try {
-      return JSON.stringify(await this.#decide(request, signal));
-    } catch (e) {
-      console.error('liverpc: internal error answering the engine:', e);
-      return JSON.stringify({ ok: false, refuse: 'internal', error: INTERNAL.error });
-    } finally {
-      this.#signals.delete(request.id);
-    }
+  /**
+   * One hook, room function or handler run, with its signal: its answer at once when the user
+   * code returned at once, else a promise of it; never throws nor rejects.
+   */
+  #run(request: RunRequest, signal: RunSignal): string | Promise<string> {
+    return attempt(() => then(this.#decide(request, signal), (answer) => JSON.stringify(answer)), failedRun);
   }
 
-  async #decide(request: RunRequest, signal: RunSignal): Promise<object> {
+  #decide(request: RunRequest, signal: RunSignal): MaybePromise<object> {
     switch (request.t) {
       case 'hook':
         return this.#hook(request.token, request.headers, request.remote, signal);
@@ -428,14 +430,15 @@ export class Engine {
     return true;
   }
 
-  async #hook(token: number, headers: [string, string][], remote: string | null, signal: RunSignal): Promise<object> {
+  #hook(token: number, headers: [string, string][], remote: string | null, signal: RunSignal): MaybePromise<object> {
     this.#locals.set(token, HOOK_RUNNING);
-    try {
-      const locals = (await this.#hooks?.handle?.(handshakeEvent(headers, remote, () => signal.signal))) ?? {};
+    const hooked = (returned: Partial<Locals> | undefined): object => {
+      const locals = returned ?? {};
       // Freed meanwhile (the engine gave up on the hook): keep nothing.
       if (this.#locals.has(token)) this.#locals.set(token, locals);
       return this.#presence ? { ok: true, presence: this.#shown(locals as Locals) } : { ok: true };
-    } catch (e) {
+    };
+    return attempt(() => then(this.#hooks?.handle?.(handshakeEvent(headers, remote, () => signal.signal)), hooked), (e) => {
       this.#locals.delete(token);
       if (isLiverpcError(e) && isOneOf(HOOK_REFUSALS, e.code)) return { ok: false, refuse: e.code };
       this.#incidents.failed(
@@ -445,7 +448,7 @@ export class Engine {
         'Return the locals a guest has (leave `user` out), or throw new LiverpcError("unauthenticated", ...) to refuse it.',
       );
       return { ok: false, refuse: 'internal' };
-    }
+    });
   }
 
   /**
@@ -476,59 +479,73 @@ export class Engine {
     return (locals === undefined || locals === HOOK_RUNNING ? {} : locals) as Locals;
   }
 
-  async #room(request: SocketRequest, signal: RunSignal): Promise<object> {
+  #room(request: SocketRequest, signal: RunSignal): MaybePromise<object> {
     const def = (this.#contracts.get(request.contract)?.socket.rooms as Record<string, RoomDef> | undefined)?.[request.name];
     if (def === undefined) return FORBIDDEN;
     const params = request.params;
     const locals = this.#localsOf(request.token);
-    try {
-      let key: RoomKey | false;
-      if (def.kind === 'expose') {
-        const checked = await validate(def.schema, request.data);
-        if (!checked.ok) return invalid(checked.issues);
-        const data = checked.value;
-        key = await def.decide({
-          params,
-          locals,
-          data,
-          get signal() {
-            return signal.signal;
-          },
-        });
-      } else {
-        key = await def.decide({
-          params,
-          locals,
-          get signal() {
-            return signal.signal;
-          },
-        });
-      }
+    const decided = (key: RoomKey | false): object => {
       if (key === false) return FORBIDDEN;
       if (!Array.isArray(key) || key.length === 0 || !key.every((p) => typeof p === 'string')) {
         console.error(`liverpc: room ${request.contract}#${request.name} returned ${JSON.stringify(key)}, not a key of strings or false; the join is refused`);
         return FORBIDDEN;
       }
       return { ok: true, key };
-    } catch (e) {
-      // A deliberate refusal; anything else refuses too (Rule 2 (docs/security.md#rule-2)).
-      if (isLiverpcError(e) && e.code === 'forbidden') return FORBIDDEN;
-      this.#incidents.failed(`room ${request.contract}#${request.name}`, e, 'the join is refused `forbidden`', ROOM_HINT);
-      return FORBIDDEN;
-    }
+    };
+    return attempt(
+      () => {
+        if (def.kind === 'expose') {
+          const { schema, decide } = def;
+          return then(validateNow(schema, request.data), (checked) => {
+            if (!checked.ok) return invalid(checked.issues);
+            const data = checked.value;
+            return then(
+              decide({
+                params,
+                locals,
+                data,
+                get signal() {
+                  return signal.signal;
+                },
+              }),
+              decided,
+            );
+          });
+        }
+        return then(
+          def.decide({
+            params,
+            locals,
+            get signal() {
+              return signal.signal;
+            },
+          }),
+          decided,
+        );
+      },
+      (e) => {
+        // A deliberate refusal; anything else refuses too (Rule 2 (docs/security.md#rule-2)).
+        if (isLiverpcError(e) && e.code === 'forbidden') return FORBIDDEN;
+        this.#incidents.failed(`room ${request.contract}#${request.name}`, e, 'the join is refused `forbidden`', ROOM_HINT);
+        return FORBIDDEN;
+      },
+    );
   }
 
-  async #call(request: SocketRequest, signal: RunSignal): Promise<object> {
+  #call(request: SocketRequest, signal: RunSignal): MaybePromise<object> {
     const def = (this.#contracts.get(request.contract)?.socket.fromClient as Record<string, Handler> | undefined)?.[request.name];
     if (def === undefined) return { ok: false, error: { code: 'not_found', message: `no handler ${request.name}` } };
-    let data: unknown = null;
-    if (def.schema !== undefined) {
-      const checked = await validate(def.schema, request.data);
-      if (!checked.ok) return invalid(checked.issues);
-      data = checked.value;
-    } else if (request.data !== null) {
-      return invalid([{ path: '', message: 'this call takes no payload' }]);
+    if (def.schema === undefined) {
+      if (request.data !== null) return invalid([{ path: '', message: 'this call takes no payload' }]);
+      return this.#handle(request, signal, def, null);
     }
+    return then(validateNow(def.schema, request.data), (checked) =>
+      checked.ok ? this.#handle(request, signal, def, checked.value) : invalid(checked.issues),
+    );
+  }
+
+  /** Runs a handler on its validated payload. */
+  #handle(request: SocketRequest, signal: RunSignal, def: Handler, data: unknown): MaybePromise<object> {
     const emits: object[] = [];
     const target = (room: string | RoomKey, others: boolean) => ({
       emit: (event: string, payload: unknown) => {
@@ -547,25 +564,50 @@ export class Engine {
       to: (room) => target(room, true),
       self: { emit: (event, payload) => void emits.push({ event, payload: payload ?? null }) },
     };
-    try {
-      const reply = await def.run(args as never);
-      return { ok: true, data: reply ?? null, emits };
-    } catch (e) {
-      // By a brand, not `instanceof`: the class may come from another copy of liverpc.
-      if (isLiverpcError(e) && isOneOf(SERVER_ERROR_CODES, e.code) && e.code !== 'internal') {
-        return { ok: false, error: { code: e.code, message: e.message, ...(e.issues ? { issues: e.issues } : {}) } };
-      }
-      // Logged without the payload (Rule 3 (docs/security.md#rule-3)); the page learns nothing
-      // of it, not even an `internal` error's own message.
-      this.#incidents.failed(
-        `handler ${request.contract}#${request.name}`,
-        e,
-        'answered `internal` (the page gets no message)',
-        'Throw a LiverpcError with a code to answer the page with it.',
-      );
-      return INTERNAL;
-    }
+    return attempt<object>(
+      () => then(def.run(args as never), (reply): object => ({ ok: true, data: reply ?? null, emits })),
+      (e) => {
+        // By a brand, not `instanceof`: the class may come from another copy of liverpc.
+        if (isLiverpcError(e) && isOneOf(SERVER_ERROR_CODES, e.code) && e.code !== 'internal') {
+          return { ok: false, error: { code: e.code, message: e.message, ...(e.issues ? { issues: e.issues } : {}) } };
+        }
+        // Logged without the payload (Rule 3 (docs/security.md#rule-3)); the page learns nothing
+        // of it, not even an `internal` error's own message.
+        this.#incidents.failed(
+          `handler ${request.contract}#${request.name}`,
+          e,
+          'answered `internal` (the page gets no message)',
+          'Throw a LiverpcError with a code to answer the page with it.',
+        );
+        return INTERNAL;
+      },
+    );
   }
+}
+
+/**
+ * `next(value)`, at once when `value` is not a promise, else once it resolves: a run whose user
+ * code is synchronous makes no promise (and waits for no microtask).
+ */
+function then<T, U>(value: T | PromiseLike<T>, next: (value: T) => MaybePromise<U>): MaybePromise<U> {
+  return isThenable(value) ? Promise.resolve(value).then(next) : next(value);
+}
+
+/** `run()`, its throw or its rejection answered by `failed` (sync or async as `run` is). */
+function attempt<T>(run: () => MaybePromise<T>, failed: (e: unknown) => T): MaybePromise<T> {
+  let result: MaybePromise<T>;
+  try {
+    result = run();
+  } catch (e) {
+    return failed(e);
+  }
+  return isThenable(result) ? Promise.resolve(result).then(undefined, failed) : result;
+}
+
+/** A run that failed inside liverpc itself (an answer that cannot be written, e.g.). */
+function failedRun(e: unknown): string {
+  console.error('liverpc: internal error answering the engine:', e);
+  return JSON.stringify({ ok: false, refuse: 'internal', error: INTERNAL.error });
 }
 
 /** The `(param, matcher)` pairs of a route id's `[param=matcher]`, `[[param=matcher]]`, `[...param=matcher]`. */

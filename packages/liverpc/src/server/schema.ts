@@ -24,7 +24,28 @@ export type Validated<T> = { ok: true; value: T } | { ok: false; issues: Issue[]
  * if (!r.ok) console.log(r.issues); // [{ path: 'text', message: 'Invalid type: ...' }]
  */
 export async function validate<S extends StandardSchemaV1>(schema: S, value: unknown): Promise<Validated<Output<S>>> {
-  const result = await schema['~standard'].validate(value);
+  return validateNow(schema, value);
+}
+
+/**
+ * Validates `value` with `schema`: at once when the schema is synchronous (most are), else a
+ * promise. The engine's runs take this path, so a synchronous schema costs no promise.
+ *
+ * @example
+ * const r = validateNow(schema, data);
+ * const checked = isThenable(r) ? await r : r;
+ */
+export function validateNow<S extends StandardSchemaV1>(schema: S, value: unknown): Validated<Output<S>> | Promise<Validated<Output<S>>> {
+  const result = schema['~standard'].validate(value);
+  return isThenable(result) ? Promise.resolve(result).then(validated<S>) : validated<S>(result);
+}
+
+/** Whether `value` is a promise (or any thenable `await` would wait for). */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function validated<S extends StandardSchemaV1>(result: StandardSchemaV1.Result<unknown>): Validated<Output<S>> {
   if (result.issues === undefined) return { ok: true, value: result.value as Output<S> };
   return { ok: false, issues: result.issues.map((i) => ({ path: pathOf(i.path), message: i.message })) };
 }
