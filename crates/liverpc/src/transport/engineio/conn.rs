@@ -4,9 +4,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -17,8 +16,8 @@ use futures_util::{FutureExt, StreamExt};
 use http::HeaderMap;
 use serde_json::value::RawValue;
 use tokio::sync::Notify;
-use tokio::time::{Instant, Sleep, sleep_until};
 
+use super::heartbeat::{Beat, Clock, Due, Ticks};
 use super::outbox::{Outbox, Pushed};
 use super::partials::{Holder, Partials};
 use super::rooms::Rooms;
@@ -74,9 +73,20 @@ pub(super) struct Live {
     open: Mutex<HashMap<u64, Weak<Connection>>>,
     /// Told when the last open session ends.
     emptied: Notify,
+    /// The heartbeat's clock, set when its task starts (with the first session).
+    clock: OnceLock<Clock>,
 }
 
 impl Live {
+    /// The heartbeat's clock; the first call starts the heartbeat, for as long as this lives.
+    fn clock(self: &Arc<Live>, config: &Arc<Config>) -> Clock {
+        *self.clock.get_or_init(|| {
+            let clock = Clock::start();
+            drop(tokio::spawn(heartbeat(Arc::downgrade(self), config.clone(), clock)));
+            clock
+        })
+    }
+
     /// Records a new session; one that opens during a drain is drained at once.
     fn enter(self: &Arc<Live>, conn: &Arc<Connection>) -> Entered {
         let id = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
@@ -125,6 +135,23 @@ impl Live {
     }
 }
 
+/// Pings every session of `live` each ping interval, and wakes those that expired (no pong, or
+/// no namespace connect in time), which then end themselves. Ends with `live`.
+async fn heartbeat(live: Weak<Live>, config: Arc<Config>, clock: Clock) {
+    let mut ticks = Ticks::new(clock, config.ping_interval, config.ping_timeout, config.connect_timeout);
+    loop {
+        let (now, ping) = ticks.next().await;
+        let Some(live) = live.upgrade() else { return };
+        for conn in live.sessions() {
+            match conn.beat.tick(now, ping, config.ping_timeout) {
+                Due::Ping => drop(conn.push(Bytes::from_static(eio::PING.as_bytes()))),
+                Due::Expire => conn.outbox.wake(),
+                Due::Nothing => {}
+            }
+        }
+    }
+}
+
 /// A session's place in [`Live`], given back when the session ends (however its task ends).
 struct Entered {
     live: Arc<Live>,
@@ -151,15 +178,19 @@ pub(super) struct Connection {
     unanswered: AtomicUsize,
     /// Set by a drain: the session closes once nothing is unanswered.
     draining: AtomicBool,
+    /// Its heartbeat: pings answered, a namespace connected in time.
+    beat: Beat,
 }
 
 impl Connection {
-    pub(super) fn new(config: &Config) -> Arc<Connection> {
+    /// A session that must connect a namespace by `connect_due` (see [`Clock::after`]).
+    pub(super) fn new(config: &Config, connect_due: u64) -> Arc<Connection> {
         Arc::new(Connection {
             outbox: Outbox::new(config.max_packets, config.max_bytes),
             sockets: Mutex::default(),
             unanswered: AtomicUsize::new(0),
             draining: AtomicBool::new(false),
+            beat: Beat::new(connect_due),
         })
     }
 
@@ -391,24 +422,16 @@ pub(super) struct Reader {
     /// The call rate of each namespace this connection connected, kept for its lifetime (at
     /// most one per served namespace).
     limiters: Vec<(Arc<Namespace>, Arc<RateLimiter>)>,
-    /// Whether a namespace was ever connected (the connect deadline is then lifted).
-    connected: bool,
-    timer: Pin<Box<Sleep>>,
-    connect_deadline: Instant,
-    next_ping: Instant,
-    pong_deadline: Option<Instant>,
 }
 
 impl Reader {
     /// A new session; its open packet (the first thing the page reads) is queued. `upgrades`
     /// are the transports it may move to.
     pub(super) fn open(namespaces: Arc<dyn Namespaces>, config: Arc<Config>, head: Head, upgrades: &[&str]) -> Reader {
-        let conn = Connection::new(&config);
+        let clock = namespaces.live().clock(&config);
+        let conn = Connection::new(&config, clock.after(config.connect_timeout));
         let sid = random_id();
         conn.push(eio::open(&sid, upgrades, config.ping_interval, config.ping_timeout, config.max_frame).into());
-        let now = Instant::now();
-        let connect_deadline = now + config.connect_timeout;
-        let next_ping = now + config.ping_interval;
         let _entered = namespaces.live().enter(&conn);
         Reader {
             _entered,
@@ -419,11 +442,6 @@ impl Reader {
             opening: None,
             connects: RateLimiter::new(config.connects_per_second, config.connects_per_second.saturating_mul(2)),
             limiters: Vec::new(),
-            connected: false,
-            timer: Box::pin(sleep_until(connect_deadline.min(next_ping))),
-            connect_deadline,
-            next_ping,
-            pong_deadline: None,
             config,
         }
     }
@@ -440,8 +458,8 @@ impl Reader {
         &self.config
     }
 
-    /// Decides connects and keeps the heartbeat; `Ready` with the reason when the session must
-    /// end (the carrier then calls [`Reader::end`]).
+    /// Decides connects; `Ready` with the reason when the session must end (stopped, closed, or
+    /// expired by the heartbeat: the carrier then calls [`Reader::end`]).
     pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<&'static str> {
         if self.conn.outbox.aborted() {
             return Poll::Ready("the connection was stopped (a slow reader, or a protocol error)");
@@ -468,31 +486,10 @@ impl Reader {
             }
             None => {}
         }
-        loop {
-            let now = Instant::now();
-            if !self.connected && now >= self.connect_deadline {
-                return Poll::Ready("no namespace connected within the connect timeout");
-            }
-            if self.pong_deadline.is_some_and(|pong| now >= pong) {
-                return Poll::Ready("no pong within the ping timeout");
-            }
-            if now >= self.next_ping {
-                self.next_ping = now + self.config.ping_interval;
-                if self.pong_deadline.is_none() {
-                    self.conn.push(Bytes::from_static(eio::PING.as_bytes()));
-                    self.pong_deadline = Some(now + self.config.ping_timeout);
-                }
-            }
-            let mut next = self.pong_deadline.map_or(self.next_ping, |pong| pong.min(self.next_ping));
-            if !self.connected {
-                next = next.min(self.connect_deadline);
-            }
-            if self.timer.deadline() != next {
-                self.timer.as_mut().reset(next);
-            }
-            if self.timer.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
+        // The heartbeat decides, and wakes this task (through its outbox) when it expired.
+        match self.conn.beat.expired() {
+            Some(why) => Poll::Ready(why),
+            None => Poll::Pending,
         }
     }
 
@@ -500,7 +497,7 @@ impl Reader {
     pub(super) fn text(&mut self, text: &str) -> Result<(), Stop> {
         match eio::decode(text) {
             Ok(eio::EioPacket::Pong) => {
-                self.pong_deadline = None;
+                self.conn.beat.ponged();
                 Ok(())
             }
             Ok(eio::EioPacket::Message(message)) => self.message(message).map_err(Stop::Refused),
@@ -635,7 +632,7 @@ impl Reader {
                     }
                     state.inbound = Some(inbound.clone());
                 }
-                self.connected = true;
+                self.conn.beat.connected();
                 socket.push(sio::connect_frame(name, &socket.id).into());
                 inbound.connected();
             }

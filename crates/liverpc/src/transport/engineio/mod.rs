@@ -33,6 +33,7 @@ use crate::wire::limits::Limits;
 mod conn;
 mod eio;
 mod framing;
+mod heartbeat;
 mod outbox;
 mod partials;
 mod polling;

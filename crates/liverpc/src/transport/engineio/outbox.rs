@@ -128,7 +128,8 @@ impl Outbox {
         self.lock().flow == Flow::Aborted
     }
 
-    fn wake(&self) {
+    /// Wakes whoever writes the queue (the session's task sees why: an expired heartbeat).
+    pub(super) fn wake(&self) {
         self.session.wake();
         self.poll.wake();
     }
