@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 /// | `max_connections_per_address` | 1,000 TCP connections per remote IP address | closed at accept |
 /// | `send_buffer` | 256 messages per connection | the slow reader is disconnected |
 /// | `send_buffer_bytes` | 1 MiB per connection | the slow reader is disconnected |
-/// | `ping_interval` / `ping_timeout` | 25 s / 20 s | a silent connection is closed |
-/// | `connect_timeout` | 10 s | a transport that never connects a namespace is closed |
+/// | `ping_interval` / `ping_timeout` | 25 s / 20 s | a silent connection is closed (at most a quarter of the shortest of these three times late) |
+/// | `connect_timeout` | 10 s | a transport that never connects a namespace is closed (likewise) |
 ///
 /// ```
 /// let limits = liverpc::Limits { max_rooms: 8, ..liverpc::Limits::default() };
