@@ -1,7 +1,8 @@
 //! Ids that travel on the wire and must not be guessed: the Engine.IO session id (on
 //! long-polling, the bearer credential of its session), the transport's socket ids and the
-//! engine's socket ids. Each is 128 bits from the operating system's randomness.
+//! engine's socket ids. Each is 128 bits from the operating system's randomness, drawn in bulk.
 
+use std::cell::RefCell;
 use std::hash::BuildHasher;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,9 +16,7 @@ impl Id {
     /// A new id from the OS's randomness.
     pub(crate) fn random() -> Id {
         let mut bytes = [0u8; 16];
-        if getrandom::fill(&mut bytes).is_err() {
-            fallback(&mut bytes);
-        }
+        draw(&mut bytes);
         let mut hex = [0u8; 32];
         data_encoding::HEXLOWER.encode_mut(&bytes, &mut hex);
         Id(hex)
@@ -47,6 +46,37 @@ impl std::fmt::Debug for Id {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Bytes of the OS's randomness drawn at once, per thread.
+const POOL: usize = 4096;
+
+/// The OS's random bytes not handed out yet: one system call per 256 ids, not one per id (a
+/// connect makes three).
+struct Pool {
+    bytes: [u8; POOL],
+    next: usize,
+}
+
+thread_local! {
+    static BYTES: RefCell<Pool> = const { RefCell::new(Pool { bytes: [0; POOL], next: POOL }) };
+}
+
+/// 16 bytes from the pool, each handed out once and then zeroed; the pool is refilled from the
+/// OS when empty.
+fn draw(out: &mut [u8; 16]) {
+    BYTES.with_borrow_mut(|pool| {
+        if pool.next + out.len() > POOL {
+            if getrandom::fill(&mut pool.bytes).is_err() {
+                return fallback(out);
+            }
+            pool.next = 0;
+        }
+        let taken = &mut pool.bytes[pool.next..pool.next + out.len()];
+        out.copy_from_slice(taken);
+        taken.fill(0);
+        pool.next += out.len();
+    });
 }
 
 /// Should the OS refuse (it does not on any supported platform once booted): SipHash of a
