@@ -63,17 +63,28 @@ impl Handshake {
     /// One header as text (the first, if repeated), if present and valid UTF-8. The name is
     /// matched whatever its case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.text_headers().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.values(name).next()
     }
 
     /// A cookie's value, from every `Cookie` header.
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.text_headers()
-            .filter(|(n, _)| *n == "cookie")
-            .flat_map(|(_, v)| v.split(';'))
+        self.values("cookie")
+            .flat_map(|v| v.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.trim_matches('"'))
+    }
+
+    /// The values of header `name` (any case), in order. A line is matched by its start, not
+    /// split first: every CONNECT looks up a few headers.
+    fn values<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+        // A name holds no `:` (else it could match a name and the start of its value).
+        let lines = if name.contains(':') { "" } else { &*self.text };
+        lines.split_terminator('\n').filter_map(move |line| {
+            let (start, value) = (line.get(..name.len())?, line.get(name.len()..)?);
+            let value = value.strip_prefix(':')?;
+            start.eq_ignore_ascii_case(name).then_some(value)
+        })
     }
 
     /// The client's address, when the server was started with [`App::serve`](crate::App::serve)
@@ -132,5 +143,8 @@ mod tests {
         let h = Handshake::new(headers, None);
         assert_eq!((h.cookie("a"), h.cookie("b"), h.cookie("c")), (Some("1"), Some("2"), Some("3")));
         assert_eq!(h.cookie(""), None);
+        assert_eq!(h.header("Cookie"), Some("a=1; b=\"2\""));
+        assert_eq!(h.header("cookie:a=1; b"), None, "a name with a colon matches no header");
+        assert_eq!(h.header("cooki"), None);
     }
 }
