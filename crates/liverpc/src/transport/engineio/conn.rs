@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 use tokio::sync::Notify;
 
 use super::heartbeat::{Beat, Clock, Due, Ticks};
-use super::outbox::{Outbox, Pushed};
+use super::outbox::{Flow, Outbox, Pushed};
 use super::partials::{Holder, Partials};
 use super::rooms::Rooms;
 use super::{eio, sio};
@@ -406,7 +406,8 @@ impl Openings {
 }
 
 /// The reading side of a session, whatever carries its packets: namespace connects, events,
-/// heartbeats and the connect deadline. Driven by its carrier's task (`poll`, `text`).
+/// pongs (the heartbeat's task pings, and expires it). Driven by its carrier's task (`poll`,
+/// `text`).
 pub(super) struct Reader {
     conn: Arc<Connection>,
     namespaces: Arc<dyn Namespaces>,
@@ -461,11 +462,10 @@ impl Reader {
     /// Decides connects; `Ready` with the reason when the session must end (stopped, closed, or
     /// expired by the heartbeat: the carrier then calls [`Reader::end`]).
     pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<&'static str> {
-        if self.conn.outbox.aborted() {
-            return Poll::Ready("the connection was stopped (a slow reader, or a protocol error)");
-        }
-        if self.conn.outbox.closing() {
-            return Poll::Ready("the server closed the session (shutting down)");
+        match self.conn.outbox.flow() {
+            Flow::Aborted => return Poll::Ready("the connection was stopped (a slow reader, or a protocol error)"),
+            Flow::Closing => return Poll::Ready("the server closed the session (shutting down)"),
+            Flow::Open => {}
         }
         match self.opening.take() {
             Some(Openings::One(mut opening)) => match opening.as_mut().poll(cx) {

@@ -26,7 +26,7 @@ struct Queue {
 }
 
 #[derive(Default, Clone, Copy, PartialEq, Eq)]
-enum Flow {
+pub(super) enum Flow {
     #[default]
     Open,
     /// Send what is queued, then close.
@@ -119,13 +119,9 @@ impl Outbox {
         self.wake();
     }
 
-    /// Closed for new frames (what was queued still goes out).
-    pub(super) fn closing(&self) -> bool {
-        self.lock().flow == Flow::Closing
-    }
-
-    pub(super) fn aborted(&self) -> bool {
-        self.lock().flow == Flow::Aborted
+    /// Open, closing (what was queued still goes out) or aborted (nothing more is sent).
+    pub(super) fn flow(&self) -> Flow {
+        self.lock().flow
     }
 
     /// Wakes whoever writes the queue (the session's task sees why: an expired heartbeat).

@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use super::conn::{Connection, Reader, Stop};
 use super::framing::{self, Decoder, Message};
-use super::outbox::Take;
+use super::outbox::{Flow, Take};
 use super::partials::Share;
 use crate::future::BoxFuture;
 
@@ -152,7 +152,7 @@ impl Buffers {
     {
         session.conn().outbox.session.register(cx.waker());
         // A slow reader (or a stopped session) is dropped at once, with no close frame to wait on.
-        if session.conn().outbox.aborted() {
+        if session.conn().outbox.flow() == Flow::Aborted {
             return Poll::Ready(End::abrupt("the connection was stopped (a slow reader)"));
         }
         if std::mem::take(&mut self.undecoded)
@@ -300,7 +300,6 @@ impl Buffers {
                 match outbox.take() {
                     Take::Frames(batch) => {
                         if let Some(frame) = batch.single().filter(|_| io.is_write_vectored()) {
-                            self.written = 0;
                             match write_one(cx, io, frame, &mut self.out) {
                                 Poll::Ready(Ok(())) => continue,
                                 Poll::Ready(Err(end)) => return Poll::Ready(Err(end)),
