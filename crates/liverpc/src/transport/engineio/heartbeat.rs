@@ -23,10 +23,15 @@ impl Clock {
         millis(self.epoch.elapsed())
     }
 
-    /// A deadline `after` from now (never 0, which a [`Beat`] reads as none).
+    /// A deadline `after` from now.
     pub(super) fn after(&self, after: Duration) -> u64 {
-        self.now().saturating_add(millis(after)).max(1)
+        deadline(self.now(), after)
     }
+}
+
+/// `after` from `now`, never 0 (which a [`Beat`] reads as none).
+fn deadline(now: u64, after: Duration) -> u64 {
+    now.saturating_add(millis(after)).max(1)
 }
 
 fn millis(d: Duration) -> u64 {
@@ -95,8 +100,12 @@ impl Beat {
             return if now >= pong_due { self.expire(NO_PONG) } else { Due::Nothing };
         }
         // The deadline is set before the ping is sent, so a pong can never come before it.
-        let due = now.saturating_add(millis(ping_timeout)).max(1);
-        if ping && self.pong_due.compare_exchange(0, due, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        if ping
+            && self
+                .pong_due
+                .compare_exchange(0, deadline(now, ping_timeout), Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
             return Due::Ping;
         }
         Due::Nothing
