@@ -75,16 +75,9 @@ impl Handshake {
             .map(|(_, v)| v.trim_matches('"'))
     }
 
-    /// The values of header `name` (any case), in order. A line is matched by its start, not
-    /// split first: every CONNECT looks up a few headers.
+    /// The values of header `name` (any case), in order.
     fn values<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
-        // A name holds no `:` (else it could match a name and the start of its value).
-        let lines = if name.contains(':') { "" } else { &*self.text };
-        lines.split_terminator('\n').filter_map(move |line| {
-            let (start, value) = (line.get(..name.len())?, line.get(name.len()..)?);
-            let value = value.strip_prefix(':')?;
-            start.eq_ignore_ascii_case(name).then_some(value)
-        })
+        self.text_headers().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
 
     /// The client's address, when the server was started with [`App::serve`](crate::App::serve)
