@@ -11,7 +11,7 @@ import type { Binding, Handler, HandlerArgs, Locals, MaybePromise, RoomDef, Room
 import { handshakeEvent, type Handle } from './hooks.js';
 import { Incidents } from './incidents.js';
 import { loadNative, type NativeApp } from './native.js';
-import { isThenable, validateNow } from './schema.js';
+import { isThenable, validate } from './schema.js';
 import { SOCKET_IO_PATH, attach, handOver, isEndpoint } from './upgrade.js';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -496,7 +496,7 @@ export class Engine {
       () => {
         if (def.kind === 'expose') {
           const { schema, decide } = def;
-          return then(validateNow(schema, request.data), (checked) => {
+          return then(validate(schema, request.data), (checked) => {
             if (!checked.ok) return invalid(checked.issues);
             const data = checked.value;
             return then(
@@ -539,7 +539,7 @@ export class Engine {
       if (request.data !== null) return invalid([{ path: '', message: 'this call takes no payload' }]);
       return this.#handle(request, signal, def, null);
     }
-    return then(validateNow(def.schema, request.data), (checked) =>
+    return then(validate(def.schema, request.data), (checked) =>
       checked.ok ? this.#handle(request, signal, def, checked.value) : invalid(checked.issues),
     );
   }

@@ -17,25 +17,16 @@ export type Output<S extends StandardSchemaV1> = StandardSchemaV1.InferOutput<S>
 export type Validated<T> = { ok: true; value: T } | { ok: false; issues: Issue[] };
 
 /**
- * Validates `value` with `schema` (sync or async schemas).
+ * Validates `value` with `schema` (sync or async schemas): at once when the schema is
+ * synchronous (most are), else a promise, so a synchronous schema costs the engine's runs no
+ * promise.
  *
  * @example
- * const r = await validate(v.object({ text: v.string() }), { text: 1 });
- * if (!r.ok) console.log(r.issues); // [{ path: 'text', message: 'Invalid type: ...' }]
- */
-export async function validate<S extends StandardSchemaV1>(schema: S, value: unknown): Promise<Validated<Output<S>>> {
-  return validateNow(schema, value);
-}
-
-/**
- * Validates `value` with `schema`: at once when the schema is synchronous (most are), else a
- * promise. The engine's runs take this path, so a synchronous schema costs no promise.
- *
- * @example
- * const r = validateNow(schema, data);
+ * const r = validate(v.object({ text: v.string() }), { text: 1 });
  * const checked = isThenable(r) ? await r : r;
+ * if (!checked.ok) console.log(checked.issues); // [{ path: 'text', message: 'Invalid type: ...' }]
  */
-export function validateNow<S extends StandardSchemaV1>(schema: S, value: unknown): Validated<Output<S>> | Promise<Validated<Output<S>>> {
+export function validate<S extends StandardSchemaV1>(schema: S, value: unknown): Validated<Output<S>> | Promise<Validated<Output<S>>> {
   const result = schema['~standard'].validate(value);
   return isThenable(result) ? Promise.resolve(result).then(validated<S>) : validated<S>(result);
 }
