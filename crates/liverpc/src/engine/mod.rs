@@ -320,7 +320,9 @@ impl Acceptor for Endpoint {
         let hub = self.hub.clone();
         Box::pin(async move {
             let (shared, plan) = (&hub.shared, &hub.plan);
-            if !shared.origins.allows(handshake.header("origin"), handshake.header("host")) {
+            // `Host` is read only for a page's request (one with an `Origin`).
+            let origin = handshake.header("origin");
+            if origin.is_some() && !shared.origins.allows(origin, handshake.header("host")) {
                 return Err(Refusal::ForbiddenOrigin);
             }
             if shared.handshakes.fetch_add(1, Ordering::AcqRel) >= shared.limits.max_handshakes {
@@ -363,8 +365,7 @@ impl Acceptor for Endpoint {
                 }
             };
             let socket = Socket::open(hub.clone(), link, params, locals, since).await;
-            let inbound: Arc<dyn Inbound> = Arc::new(socket);
-            Ok(inbound)
+            Ok(socket.into_inbound())
         })
     }
 }
