@@ -6,6 +6,8 @@ use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 
+use super::sio;
+
 /// An Engine.IO packet from the page.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum EioPacket<'a> {
@@ -51,7 +53,9 @@ pub(super) fn decode(frame: &str) -> Result<EioPacket<'_>, EioPacketError> {
 /// The server's ping.
 pub(super) const PING: &str = "2";
 
-/// The open packet: `0{"sid","upgrades","pingInterval","pingTimeout","maxPayload"}`.
+/// The open packet: `0{"sid","upgrades","pingInterval","pingTimeout","maxPayload"}`. Written
+/// by hand into one string of about its size: serializing it cost a connect more than every
+/// other packet of its handshake (its three numbers are `u128` millis for serde).
 pub(super) fn open(
     sid: &str,
     upgrades: &[&str],
@@ -59,24 +63,26 @@ pub(super) fn open(
     ping_timeout: Duration,
     max_payload: usize,
 ) -> String {
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Open<'a> {
-        sid: &'a str,
-        upgrades: &'a [&'a str],
-        ping_interval: u128,
-        ping_timeout: u128,
-        max_payload: usize,
+    use std::fmt::Write;
+    let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let mut packet = String::with_capacity(96 + sid.len() + upgrades.iter().map(|u| u.len() + 3).sum::<usize>());
+    packet.push_str("0{\"sid\":");
+    sio::push_json_string(&mut packet, sid);
+    packet.push_str(",\"upgrades\":[");
+    for (i, upgrade) in upgrades.iter().enumerate() {
+        if i > 0 {
+            packet.push(',');
+        }
+        sio::push_json_string(&mut packet, upgrade);
     }
-    let open = Open {
-        sid,
-        upgrades,
-        ping_interval: ping_interval.as_millis(),
-        ping_timeout: ping_timeout.as_millis(),
-        max_payload,
-    };
-    // Serializing plain numbers and a string cannot fail; an empty object is still valid JSON.
-    format!("0{}", serde_json::to_string(&open).unwrap_or_else(|_| "{}".to_owned()))
+    // Writing to a `String` cannot fail.
+    let _ = write!(
+        packet,
+        "],\"pingInterval\":{},\"pingTimeout\":{},\"maxPayload\":{max_payload}}}",
+        millis(ping_interval),
+        millis(ping_timeout)
+    );
+    packet
 }
 
 /// An Engine.IO error response: `{"code":n,"message":"..."}`.
@@ -108,5 +114,11 @@ mod tests {
     fn open_packet() {
         let open = open("abc", &[], Duration::from_secs(25), Duration::from_secs(20), 1000);
         assert_eq!(open, r#"0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000}"#);
+        let escaped = super::open("a\"b", &["websocket", "x"], Duration::from_millis(1), Duration::from_millis(2), 3);
+        let json: serde_json::Value = serde_json::from_str(&escaped[1..]).expect("the open packet is JSON");
+        assert_eq!(
+            json,
+            serde_json::json!({"sid": "a\"b", "upgrades": ["websocket", "x"], "pingInterval": 1, "pingTimeout": 2, "maxPayload": 3})
+        );
     }
 }

@@ -200,7 +200,16 @@ pub(super) fn disconnect_frame(namespace: &str) -> String {
     out
 }
 
-fn push_json_string(out: &mut String, text: &str) {
+/// `text` as a JSON string. Most are names and ids with nothing to escape: those are copied
+/// as they are, with no serializer and no allocation.
+pub(super) fn push_json_string(out: &mut String, text: &str) {
+    if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.reserve(text.len() + 2);
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+        return;
+    }
     // A `&str` always serializes; the fallback keeps the frame valid JSON regardless.
     match serde_json::to_string(text) {
         Ok(quoted) => out.push_str(&quoted),
@@ -214,6 +223,17 @@ mod tests {
 
     fn raw(json: &str) -> Box<RawValue> {
         RawValue::from_string(json.to_owned()).expect("valid json")
+    }
+
+    #[test]
+    fn strings_are_written_as_serde_writes_them() {
+        for text in
+            ["", "message", "/rooms/[roomId]/chat", "a\"b", "back\\slash", "line\nbreak", "\u{1}", "é \u{2028} ✓"]
+        {
+            let mut out = String::new();
+            push_json_string(&mut out, text);
+            assert_eq!(out, serde_json::to_string(text).unwrap(), "{text:?}");
+        }
     }
 
     #[test]
