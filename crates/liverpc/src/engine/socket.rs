@@ -501,10 +501,38 @@ impl Socket {
     }
 }
 
-impl Inbound for Socket {
+/// The transport holds the socket itself (one allocation), and hands it back to each call.
+impl Inbound for SocketInner {
+    fn connected(self: Arc<Self>) {
+        Socket(self).connected();
+    }
+
+    fn event(self: Arc<Self>, event: String, data: Option<Box<RawValue>>, ack: Ack) {
+        Socket(self).event(event, data, ack);
+    }
+
+    fn closed(self: Arc<Self>) {
+        Socket(self).closed();
+    }
+}
+
+impl Socket {
+    /// What the transport holds of it.
+    pub(super) fn into_inbound(self) -> Arc<dyn Inbound> {
+        self.0
+    }
+
     fn connected(&self) {
         let auto = std::mem::take(&mut *lock(&self.0.auto));
         let since = std::mem::take(&mut *lock(&self.0.since));
+        let plan = &self.0.hub.plan;
+        // Rooms without history are reported here and now (no future, no task): the usual page.
+        if !auto.iter().any(|(_, outcome)| outcome.as_ref().is_ok_and(|key| plan.stream_of(key).is_some())) {
+            for (room, outcome) in &auto {
+                self.report(room, outcome, None);
+            }
+            return;
+        }
         let socket = self.clone();
         let report = async move {
             for (room, outcome) in auto {
@@ -517,32 +545,31 @@ impl Inbound for Socket {
                     },
                     Err(_) => None,
                 };
-                let (position, recovered) = match &joined {
-                    Some((position, recovered)) => (Some(position), *recovered),
-                    None => (None, None),
-                };
-                let status = match &outcome {
-                    Ok(_) => RoomStatus { room: &room, status: "joined", error: None, position, recovered },
-                    Err(error) => RoomStatus {
-                        room: &room,
-                        status: "denied",
-                        error: Some(error),
-                        position: None,
-                        recovered: None,
-                    },
-                };
-                if let Ok(payload) = serde_json::value::to_raw_value(&status) {
-                    socket.0.link.send(protocol::ROOM_STATUS, &payload);
-                }
-                if let Ok(key) = &outcome {
-                    socket.list(&room, key);
-                }
+                socket.report(&room, &outcome, joined);
             }
         };
         // At once when the streams are on this node; a shared stream (Redis) is read first.
         let mut report: BoxFuture<'static, ()> = Box::pin(report);
         if futures_util::FutureExt::now_or_never(&mut report).is_none() {
             tokio::spawn(report);
+        }
+    }
+
+    /// Tells the page how its auto-join of `room` went, and lists it in the room's presence.
+    fn report(&self, room: &str, outcome: &Result<RoomKey, Rejection>, joined: InStream) {
+        let (position, recovered) = match &joined {
+            Some((position, recovered)) => (Some(position), *recovered),
+            None => (None, None),
+        };
+        let status = match outcome {
+            Ok(_) => RoomStatus { room, status: "joined", error: None, position, recovered },
+            Err(error) => RoomStatus { room, status: "denied", error: Some(error), position: None, recovered: None },
+        };
+        if let Ok(payload) = serde_json::value::to_raw_value(&status) {
+            self.0.link.send(protocol::ROOM_STATUS, &payload);
+        }
+        if let Ok(key) = outcome {
+            self.list(room, key);
         }
     }
 

@@ -109,7 +109,7 @@ impl Memory {
         let auth = serde_json::value::to_raw_value(&serde_json::json!({ "path": path })).unwrap();
         let inbound = acceptor.open(page.clone(), Handshake::new(http::HeaderMap::new(), None), Some(auth)).await;
         let inbound = inbound.unwrap_or_else(|refusal| panic!("refused {refusal}"));
-        inbound.connected();
+        inbound.clone().connected();
         (page, inbound)
     }
 }
@@ -166,13 +166,13 @@ async fn a_spec_serves_auto_joins_and_ordered_calls_without_a_network() {
     let answers = Arc::new(Mutex::new(Vec::new()));
     for n in 0..100 {
         let payload = serde_json::value::to_raw_value(&n).unwrap();
-        inbound.event("say".to_owned(), Some(payload), ack(&answers));
+        inbound.clone().event("say".to_owned(), Some(payload), ack(&answers));
     }
     let key = RoomKey::new(["chat", "general"]);
     // A barrier through the same queue: once it is answered, every earlier call has been.
     let (done, barrier) = tokio::sync::oneshot::channel();
     let mut done = Some(done);
-    inbound.event(
+    inbound.clone().event(
         "say".to_owned(),
         Some(RawValue::from_string("100".into()).unwrap()),
         Ack::new(move |_| {

@@ -99,13 +99,13 @@ pub(crate) trait Acceptor: Send + Sync + 'static {
 pub(crate) trait Inbound: Send + Sync + 'static {
     /// The page has been told it is connected (events may already have arrived: the
     /// transport delivers them from the moment `open` returned).
-    fn connected(&self);
+    fn connected(self: Arc<Self>);
     /// An event from the page with its first argument. Called in the order the page sent them,
     /// from the transport's task, and must not block: the engine runs the work at once as far as
     /// it goes without waiting, and queues the rest.
-    fn event(&self, event: String, data: Option<Box<RawValue>>, ack: Ack);
+    fn event(self: Arc<Self>, event: String, data: Option<Box<RawValue>>, ack: Ack);
     /// The socket is gone (the page left, the transport closed, or the server disconnected it).
-    fn closed(&self);
+    fn closed(self: Arc<Self>);
 }
 
 /// Where an event's answer goes: its ack, if the page asked for one.
