@@ -57,7 +57,8 @@ pub(crate) struct Plan {
     pub(crate) route: Route,
     pub(crate) events: Vec<String>,
     pub(crate) handlers: HashMap<String, HandlerFn>,
-    pub(crate) rooms: HashMap<String, RoomPlan>,
+    /// By name; a held room's entry shares the name.
+    pub(crate) rooms: HashMap<Arc<str>, RoomPlan>,
     /// Auto-joined rooms, in declaration order.
     pub(crate) auto_join: Vec<String>,
     /// Rooms with history, by name: a key whose first part is one of them has a stream.
@@ -113,7 +114,7 @@ impl Plan {
             return Err(BuildError::AutoJoinExposed { contract: self.namespace.clone(), name: name.to_owned() });
         }
         let auto_join = room.auto_join;
-        if self.rooms.insert(name.to_owned(), room).is_some() {
+        if self.rooms.insert(name.into(), room).is_some() {
             return Err(self.duplicate("room", name));
         }
         if auto_join {

@@ -40,9 +40,9 @@ struct SocketInner {
     queue: Mutex<Jobs>,
     /// The running job's cancellation (a new one per job).
     cancel: Mutex<Cancel>,
-    /// How the auto-joins went (the key, to list in presence), reported once the page is
-    /// connected.
-    auto: Mutex<Vec<(String, Result<RoomKey, Rejection>)>>,
+    /// How the auto-joins went, in the plan's order of its auto-joined rooms, reported once
+    /// the page is connected (a joined room's key is its entry's).
+    auto: Mutex<Vec<Result<(), Rejection>>>,
     /// The positions the page's handshake carried, for its auto-joined rooms with history
     /// (taken once they are joined).
     since: Mutex<Vec<Position>>,
@@ -62,11 +62,12 @@ struct Held {
 }
 
 struct Entry {
-    name: Box<str>,
+    /// The plan's name of the room.
+    name: Arc<str>,
     digest: u128,
     key: RoomKey,
-    /// The key as the transport names the room.
-    room: String,
+    /// The key as the transport names the room (shared with the transport's index).
+    room: Arc<str>,
     /// Keeps the room's traffic from other nodes coming to this node while the entry lives.
     _interest: Interest,
     /// This entry lists the socket in the room's presence (one entry per room at most).
@@ -75,7 +76,7 @@ struct Entry {
 
 impl Held {
     fn holds(&self, room: &str) -> bool {
-        self.entries.iter().any(|e| e.room == room)
+        self.entries.iter().any(|e| *e.room == *room)
     }
 
     fn position(&self, name: &str, digest: u128) -> Option<usize> {
@@ -143,19 +144,19 @@ impl Socket {
         for name in &plan.auto_join {
             let held = socket.decide(name, None, &mut None).await.and_then(|key| {
                 socket.check_stream(name, &key)?;
-                Ok((key.clone(), socket.hold(name, protocol::digest(None), key)?))
+                socket.hold(name, protocol::digest(None), key)
             });
             // Subscribed before the page is told it is connected, so that `joined` holds.
             let joined = match held {
-                Ok((key, ready)) => {
+                Ok(ready) => {
                     if let Some(ready) = ready {
                         ready.await;
                     }
-                    Ok(key)
+                    Ok(())
                 }
                 Err(refused) => Err(refused),
             };
-            auto.push((name.clone(), joined));
+            auto.push(joined);
         }
         *lock(&socket.0.auto) = auto;
         socket
@@ -248,9 +249,11 @@ impl Socket {
         let (socket, joining) = (self.clone(), room.clone());
         let at = StreamAt { namespace, room: &room, history };
         let join = Box::new(move |replay: &crate::bus::Replay<'_>| {
-            let room = joining;
             let held = lock(&socket.0.held);
-            if held.closed || !held.holds(&room) {
+            let Some(room) = held.entries.iter().find(|e| *e.room == *joining).map(|e| e.room.clone()) else {
+                return false;
+            };
+            if held.closed {
                 return false;
             }
             for message in &replay.messages {
@@ -346,9 +349,11 @@ impl Socket {
             // The page left while its join was decided: it must not be put back in a room.
             return Err(Rejection::new(ErrorCode::Unavailable, "the connection is closing"));
         }
-        let room = key.encode();
+        // Decided rooms are declared ones (the decision looked the name up).
+        let name = self.0.hub.plan.rooms.get_key_value(name).map(|(name, _)| name.clone()).ok_or_else(|| unknown_room(name))?;
+        let room: Arc<str> = key.encode().into();
         let streamed = self.0.hub.plan.stream_of(&key).is_some();
-        let position = held.position(name, digest);
+        let position = held.position(&name, digest);
         if position.is_some_and(|i| held.entries[i].key == key) {
             return Ok(None);
         }
@@ -362,7 +367,7 @@ impl Socket {
         }
         let mut interest = self.0.hub.shared.bus.interest(&self.0.hub.plan.namespace, &room);
         let ready = interest.ready();
-        let entry = Entry { name: name.into(), digest, key, room: room.clone(), _interest: interest, listed: false };
+        let entry = Entry { name, digest, key, room: room.clone(), _interest: interest, listed: false };
         match position {
             Some(i) => {
                 // Same request, new key (the rights or locals changed): leave the old room.
@@ -396,7 +401,7 @@ impl Socket {
         let namespace = &self.0.hub.plan.namespace;
         let snapshot = {
             let mut held = lock(&self.0.held);
-            if held.closed || held.entries.iter().any(|e| e.room == room && e.listed) {
+            if held.closed || held.entries.iter().any(|e| *e.room == *room && e.listed) {
                 return;
             }
             let Some(entry) = held.entries.iter_mut().find(|e| &*e.name == name && e.key == *key) else { return };
@@ -527,25 +532,24 @@ impl Socket {
         let since = std::mem::take(&mut *lock(&self.0.since));
         let plan = &self.0.hub.plan;
         // Rooms without history are reported here and now (no future, no task): the usual page.
-        if !auto.iter().any(|(_, outcome)| outcome.as_ref().is_ok_and(|key| plan.stream_of(key).is_some())) {
-            for (room, outcome) in &auto {
-                self.report(room, outcome, None);
+        if plan.streams.is_empty() {
+            for (name, outcome) in plan.auto_join.iter().zip(&auto) {
+                self.report(name, outcome, None);
             }
             return;
         }
         let socket = self.clone();
         let report = async move {
-            for (room, outcome) in auto {
+            let plan = &socket.0.hub.plan;
+            for (name, outcome) in plan.auto_join.iter().zip(auto) {
                 // Now that the page is told it is connected: a replay before the CONNECT would
                 // be dropped by its client.
-                let joined = match &outcome {
-                    Ok(key) => match socket.0.hub.plan.stream_of(key) {
-                        Some(history) => socket.recover(key, history, &since).await,
-                        None => None,
-                    },
-                    Err(_) => None,
+                let stream = outcome.as_ref().ok().and_then(|()| socket.auto_key(name));
+                let joined = match stream.as_ref().and_then(|key| Some((key, plan.stream_of(key)?))) {
+                    Some((key, history)) => socket.recover(key, history, &since).await,
+                    None => None,
                 };
-                socket.report(&room, &outcome, joined);
+                socket.report(name, &outcome, joined);
             }
         };
         // At once when the streams are on this node; a shared stream (Redis) is read first.
@@ -555,21 +559,34 @@ impl Socket {
         }
     }
 
-    /// Tells the page how its auto-join of `room` went, and lists it in the room's presence.
-    fn report(&self, room: &str, outcome: &Result<RoomKey, Rejection>, joined: InStream) {
+    /// The key auto-joined room `name` is held with (copied: only rooms with presence or
+    /// history ask for it).
+    fn auto_key(&self, name: &str) -> Option<RoomKey> {
+        let digest = protocol::digest(None);
+        lock(&self.0.held).entries.iter().find(|e| *e.name == *name && e.digest == digest).map(|e| e.key.clone())
+    }
+
+    /// Tells the page how its auto-join of `name` went, and lists it in the room's presence.
+    fn report(&self, name: &str, outcome: &Result<(), Rejection>, joined: InStream) {
         let (position, recovered) = match &joined {
             Some((position, recovered)) => (Some(position), *recovered),
             None => (None, None),
         };
         let status = match outcome {
-            Ok(_) => RoomStatus { room, status: "joined", error: None, position, recovered },
-            Err(error) => RoomStatus { room, status: "denied", error: Some(error), position: None, recovered: None },
+            Ok(()) => RoomStatus { room: name, status: "joined", error: None, position, recovered },
+            Err(error) => {
+                RoomStatus { room: name, status: "denied", error: Some(error), position: None, recovered: None }
+            }
         };
         if let Ok(payload) = serde_json::value::to_raw_value(&status) {
             self.0.link.send(protocol::ROOM_STATUS, &payload);
         }
-        if let Ok(key) = outcome {
-            self.list(room, key);
+        let presence = self.0.hub.plan.rooms.get(name).is_some_and(|r| r.presence.is_some());
+        if outcome.is_ok()
+            && presence
+            && let Some(key) = self.auto_key(name)
+        {
+            self.list(name, &key);
         }
     }
 

@@ -31,10 +31,10 @@ impl Link for Page {
         LinkId(crate::wire::id::Id::parse(&self.id).expect("a made id"))
     }
 
-    fn join(&self, room: &str) {
+    fn join(&self, room: &Arc<str>) {
         let Some(memory) = self.transport.upgrade() else { return };
         let mut rooms = memory.rooms.lock().unwrap();
-        let members = rooms.entry((self.namespace.clone(), room.to_owned())).or_default();
+        let members = rooms.entry((self.namespace.clone(), room.to_string())).or_default();
         if !members.contains(&self.id) {
             members.push(self.id.clone());
         }

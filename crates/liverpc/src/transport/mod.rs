@@ -46,8 +46,9 @@ pub(crate) struct LinkId(pub(crate) crate::wire::id::Id);
 pub(crate) trait Link: Send + Sync + 'static {
     /// The transport's id of this socket.
     fn id(&self) -> LinkId;
-    /// Adds the socket to a room of this node's index (a no-op once it is being closed).
-    fn join(&self, room: &str);
+    /// Adds the socket to a room of this node's index (a no-op once it is being closed). The
+    /// name is shared: the engine's entry, the socket's list and the index hold one string.
+    fn join(&self, room: &Arc<str>);
     /// Removes the socket from a room.
     fn leave(&self, room: &str);
     /// Sends an event to this socket alone; a slow reader is disconnected.

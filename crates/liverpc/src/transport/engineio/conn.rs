@@ -272,7 +272,7 @@ pub(super) struct SocketLink {
 
 struct LinkState {
     /// The rooms it is in; `None` once it is closed (then it joins nothing).
-    rooms: Option<Vec<Box<str>>>,
+    rooms: Option<Vec<Arc<str>>>,
     /// Set when its connect is accepted.
     inbound: Option<Arc<dyn Inbound>>,
     /// Cancels its connect while it is being decided.
@@ -320,16 +320,16 @@ impl Link for SocketLink {
         LinkId(self.id)
     }
 
-    fn join(&self, room: &str) {
+    fn join(&self, room: &Arc<str>) {
         // Under the socket's lock: a socket being closed cannot slip back into a room.
         let mut state = lock(&self.state);
         let Some(rooms) = state.rooms.as_mut() else { return };
-        if rooms.iter().any(|r| &**r == room) {
+        if rooms.iter().any(|r| r == room) {
             return;
         }
         // Grown one at a time: most sockets are in one or two rooms for their lifetime.
         rooms.reserve_exact(1);
-        rooms.push(room.into());
+        rooms.push(room.clone());
         if let Some(me) = self.me.upgrade() {
             self.namespace.rooms.insert(room, self.key, &me);
         }

@@ -8,7 +8,7 @@ type Members<M> = HashMap<u64, Arc<M>>;
 
 /// Rooms of one namespace. Generic over the member (the connection's socket), so the index
 /// knows nothing of connections.
-pub(super) struct Rooms<M>(RwLock<HashMap<Box<str>, Members<M>>>);
+pub(super) struct Rooms<M>(RwLock<HashMap<Arc<str>, Members<M>>>);
 
 impl<M> Default for Rooms<M> {
     fn default() -> Rooms<M> {
@@ -18,14 +18,14 @@ impl<M> Default for Rooms<M> {
 
 impl<M> Rooms<M> {
     /// Adds `member`, whose process-unique key is `key`, to `room`.
-    pub(super) fn insert(&self, room: &str, key: u64, member: &Arc<M>) {
+    pub(super) fn insert(&self, room: &Arc<str>, key: u64, member: &Arc<M>) {
         let mut rooms = self.write();
-        match rooms.get_mut(room) {
+        match rooms.get_mut(&**room) {
             Some(members) => {
                 members.insert(key, member.clone());
             }
             None => {
-                rooms.insert(room.into(), HashMap::from([(key, member.clone())]));
+                rooms.insert(room.clone(), HashMap::from([(key, member.clone())]));
             }
         }
     }
@@ -54,11 +54,11 @@ impl<M> Rooms<M> {
         self.read().get(room).map(|m| m.values().cloned().collect()).unwrap_or_default()
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<Box<str>, Members<M>>> {
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<Arc<str>, Members<M>>> {
         self.0.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, HashMap<Box<str>, Members<M>>> {
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<Arc<str>, Members<M>>> {
         self.0.write().unwrap_or_else(|p| p.into_inner())
     }
 }
