@@ -140,18 +140,17 @@ mod millis {
     }
 }
 
-/// A token bucket: `rate` tokens per second, holding at most `burst`.
+/// A token bucket shared between threads: `rate` tokens per second, holding at most `burst`.
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
-    rate: f64,
-    burst: f64,
-    state: Mutex<(f64, Instant)>,
+    rate: u32,
+    burst: u32,
+    bucket: Mutex<Bucket>,
 }
 
 impl RateLimiter {
     pub(crate) fn new(rate: u32, burst: u32) -> RateLimiter {
-        let burst = f64::from(burst.max(1));
-        RateLimiter { rate: f64::from(rate), burst, state: Mutex::new((burst, Instant::now())) }
+        RateLimiter { rate, burst, bucket: Mutex::new(Bucket::full(burst)) }
     }
 
     /// Takes a token; `false` when the bucket is empty.
@@ -160,13 +159,36 @@ impl RateLimiter {
     }
 
     fn take_at(&self, now: Instant) -> bool {
-        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (tokens, last) = &mut *state;
-        let elapsed = now.saturating_duration_since(*last).as_secs_f64();
-        *tokens = (*tokens + elapsed * self.rate).min(self.burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
+        let mut bucket = self.bucket.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        bucket.take_at(self.rate, self.burst, now)
+    }
+}
+
+/// A token bucket's state, for one owner (the rate and burst are the owner's to pass): what a
+/// connection's own reader keeps, with no lock.
+#[derive(Debug)]
+pub(crate) struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    /// A bucket holding `burst` tokens (at least one).
+    pub(crate) fn full(burst: u32) -> Bucket {
+        Bucket { tokens: f64::from(burst.max(1)), last: Instant::now() }
+    }
+
+    /// Takes a token, refilled at `rate` per second up to `burst`; `false` when empty.
+    pub(crate) fn try_take(&mut self, rate: u32, burst: u32) -> bool {
+        self.take_at(rate, burst, Instant::now())
+    }
+
+    fn take_at(&mut self, rate: u32, burst: u32, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * f64::from(rate)).min(f64::from(burst.max(1)));
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
             true
         } else {
             false

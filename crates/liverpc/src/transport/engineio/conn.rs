@@ -26,7 +26,7 @@ use crate::future::BoxFuture;
 use crate::transport::{Acceptor, Ack, Inbound, Link, LinkId};
 use crate::wire::handshake::{self, Handshake};
 use crate::wire::id::Id;
-use crate::wire::limits::RateLimiter;
+use crate::wire::limits::{Bucket, RateLimiter};
 use crate::wire::protocol::Refusal;
 
 /// A served namespace: who decides its connects, and its local rooms.
@@ -413,46 +413,83 @@ pub(super) struct Reader {
     namespaces: Arc<dyn Namespaces>,
     config: Arc<Config>,
     head: Head,
-    sid: Id,
     /// Its place among the open sessions, for as long as it lives.
     _entered: Entered,
     /// Connects being decided; `None` while there is none.
     opening: Option<Openings>,
     /// Connects started: bounded per second.
-    connects: RateLimiter,
-    /// The call rate of each namespace this connection connected, kept for its lifetime (at
-    /// most one per served namespace).
-    limiters: Vec<(Arc<Namespace>, Arc<RateLimiter>)>,
+    connects: Bucket,
+    /// The call rate of each namespace this connection connected, kept for its lifetime.
+    limiters: Limiters,
+}
+
+/// The call rate of each namespace a connection connected (at most one per served namespace):
+/// most connections use one namespace for their lifetime, kept in place.
+enum Limiters {
+    None,
+    One(Arc<Namespace>, Arc<RateLimiter>),
+    Many(Vec<(Arc<Namespace>, Arc<RateLimiter>)>),
+}
+
+impl Limiters {
+    /// The call rate of `namespace` on this connection; `new` makes it the first time.
+    fn get(&mut self, namespace: &Arc<Namespace>, new: impl FnOnce() -> RateLimiter) -> Arc<RateLimiter> {
+        let found = match &*self {
+            Limiters::None => None,
+            Limiters::One(ns, limiter) => Arc::ptr_eq(ns, namespace).then_some(limiter),
+            Limiters::Many(all) => all.iter().find(|(ns, _)| Arc::ptr_eq(ns, namespace)).map(|(_, limiter)| limiter),
+        };
+        if let Some(limiter) = found {
+            return limiter.clone();
+        }
+        let limiter = Arc::new(new());
+        *self = match std::mem::replace(self, Limiters::None) {
+            Limiters::None => Limiters::One(namespace.clone(), limiter.clone()),
+            Limiters::One(ns, first) => Limiters::Many(vec![(ns, first), (namespace.clone(), limiter.clone())]),
+            Limiters::Many(mut all) => {
+                all.push((namespace.clone(), limiter.clone()));
+                Limiters::Many(all)
+            }
+        };
+        limiter
+    }
 }
 
 impl Reader {
-    /// A new session; its open packet (the first thing the page reads) is queued. `upgrades`
-    /// are the transports it may move to.
-    pub(super) fn open(namespaces: Arc<dyn Namespaces>, config: Arc<Config>, head: Head, upgrades: &[&str]) -> Reader {
+    /// A new session, and its id; its open packet (the first thing the page reads) is queued.
+    /// `upgrades` are the transports it may move to. (The id is not kept: only a polling
+    /// session, whose requests name it, needs it again.)
+    pub(super) fn open(
+        namespaces: Arc<dyn Namespaces>,
+        config: Arc<Config>,
+        head: Head,
+        upgrades: &[&str],
+    ) -> (Reader, Id) {
         let clock = namespaces.live().clock(&config);
         let conn = Connection::new(&config, clock.after(config.connect_timeout));
         let sid = random_id();
         conn.push(eio::open(&sid, upgrades, config.ping_interval, config.ping_timeout, config.max_frame).into());
         let _entered = namespaces.live().enter(&conn);
-        Reader {
+        let reader = Reader {
             _entered,
             conn,
             namespaces,
             head,
-            sid,
             opening: None,
-            connects: RateLimiter::new(config.connects_per_second, config.connects_per_second.saturating_mul(2)),
-            limiters: Vec::new(),
+            connects: Bucket::full(Reader::connect_burst(&config)),
+            limiters: Limiters::None,
             config,
-        }
+        };
+        (reader, sid)
+    }
+
+    /// Connects a connection may start at once (twice those per second).
+    fn connect_burst(config: &Config) -> u32 {
+        config.connects_per_second.saturating_mul(2)
     }
 
     pub(super) fn conn(&self) -> &Arc<Connection> {
         &self.conn
-    }
-
-    pub(super) fn sid(&self) -> &str {
-        &self.sid
     }
 
     pub(super) fn config(&self) -> &Config {
@@ -564,16 +601,8 @@ impl Reader {
             self.conn.push(sio::connect_error_frame(name, "Invalid namespace").into());
             return;
         };
-        let limiter = match self.limiters.iter().find(|(ns, _)| Arc::ptr_eq(ns, &namespace)) {
-            Some((_, limiter)) => limiter.clone(),
-            None => {
-                let limiter = Arc::new(RateLimiter::new(self.config.calls_per_second, self.config.burst));
-                // Grown one at a time: most connections use one namespace for their lifetime.
-                self.limiters.reserve_exact(1);
-                self.limiters.push((namespace.clone(), limiter.clone()));
-                limiter
-            }
-        };
+        let config = &self.config;
+        let limiter = self.limiters.get(&namespace, || RateLimiter::new(config.calls_per_second, config.burst));
         let (abort, registration) = AbortHandle::new_pair();
         let socket = {
             let mut sockets = self.conn.sockets();
@@ -584,7 +613,9 @@ impl Reader {
             // Bounded per connection, in flight and per second: a page looping CONNECT and
             // DISCONNECT starts few decisions, and holds few of the app's handshake slots.
             let deciding = self.opening.as_ref().map_or(0, Openings::len);
-            if deciding >= self.config.max_connecting || !self.connects.try_take() {
+            let burst = Reader::connect_burst(&self.config);
+            if deciding >= self.config.max_connecting || !self.connects.try_take(self.config.connects_per_second, burst)
+            {
                 drop(sockets);
                 self.conn.push(sio::connect_error_frame(name, &Refusal::Unavailable.to_string()).into());
                 return;

@@ -53,6 +53,14 @@ struct Table {
     by_address: HashMap<IpAddr, usize>,
 }
 
+/// A polling session just made: its reader and id, its requests' queue, its shared state.
+struct Opened {
+    reader: Reader,
+    sid: Box<str>,
+    input: mpsc::Receiver<Incoming>,
+    session: Arc<PollSession>,
+}
+
 pub(super) struct PollSession {
     conn: Arc<Connection>,
     /// The reader's input; bounded, so a POST waits for the reader rather than queueing.
@@ -111,13 +119,9 @@ impl PollSessions {
         }
     }
 
-    /// A new session from `ip`, made by `open` and entered in the table, or `None` over a
-    /// cap.
-    fn admit(
-        &self,
-        ip: Option<IpAddr>,
-        open: impl FnOnce() -> (Reader, mpsc::Receiver<Incoming>, Arc<PollSession>),
-    ) -> Option<(Reader, mpsc::Receiver<Incoming>, Arc<PollSession>)> {
+    /// A new session from `ip`, made by `open` and entered in the table under its id, or
+    /// `None` over a cap.
+    fn admit(&self, ip: Option<IpAddr>, open: impl FnOnce() -> Opened) -> Option<Opened> {
         let mut table = self.write();
         let here = ip.and_then(|ip| table.by_address.get(&ip).copied()).unwrap_or(0);
         if table.sessions.len() >= self.max_total || here >= self.max_per_address {
@@ -126,9 +130,9 @@ impl PollSessions {
         if let Some(ip) = ip {
             table.by_address.insert(ip, here + 1);
         }
-        let (reader, input, session) = open();
-        table.sessions.insert(reader.sid().into(), session.clone());
-        Some((reader, input, session))
+        let opened = open();
+        table.sessions.insert(opened.sid.clone(), opened.session.clone());
+        Some(opened)
     }
 
     /// A session still on polling.
@@ -151,8 +155,8 @@ impl PollSessions {
     ) -> Response {
         let upgrade_timeout = config.connect_timeout;
         let ip = head.remote_ip();
-        let Some((reader, input, session)) = self.admit(ip, || {
-            let reader = Reader::open(namespaces, config, head, &["websocket"]);
+        let opened = self.admit(ip, || {
+            let (reader, sid) = Reader::open(namespaces, config, head, &["websocket"]);
             let (packets, input) = mpsc::channel(16);
             let session = Arc::new(PollSession {
                 conn: reader.conn().clone(),
@@ -162,12 +166,12 @@ impl PollSessions {
                 state: Mutex::new(PollState::Polling),
                 upgrade_timeout,
             });
-            (reader, input, session)
-        }) else {
+            Opened { reader, sid: (*sid).into(), input, session }
+        });
+        let Some(Opened { reader, sid, input, session }) = opened else {
             tracing::debug!("a polling handshake over the session caps is refused");
             return error(StatusCode::SERVICE_UNAVAILABLE, 3, "Too many sessions");
         };
-        let sid: Box<str> = reader.sid().into();
         let (sessions, task) = (self.clone(), session.clone());
         tokio::spawn(async move {
             let ended = serve(reader, input).await;

@@ -65,7 +65,7 @@ impl Future for Upgrade {
                     *this = match next {
                         Next::Open { namespaces, config, head } => Upgrade::Serving(websocket::serve(
                             io,
-                            Reader::open(namespaces, config, head, &[]),
+                            Reader::open(namespaces, config, head, &[]).0,
                             Vec::new(),
                         )),
                         Next::Move { session, max_frame } => Upgrade::Moving(Box::pin(session.upgrade(io, max_frame))),
