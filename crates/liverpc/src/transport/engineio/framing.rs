@@ -55,8 +55,9 @@ const PONG: u8 = 0xA;
 #[derive(Debug)]
 pub(super) struct Decoder {
     max_message: usize,
-    /// The fragmented message under way, if any.
-    fragments: Option<Fragments>,
+    /// The fragmented message under way, if any (boxed: pages rarely fragment, and this sits
+    /// in every connection's task).
+    fragments: Option<Box<Fragments>>,
 }
 
 /// A fragmented message so far: its first frame's opcode, its bytes, and how many of them are
@@ -142,7 +143,7 @@ impl Decoder {
             TEXT | BINARY => {
                 let mut fragments = Fragments { opcode: h.opcode, bytes: payload.to_vec(), valid: 0 };
                 fragments.check()?;
-                self.fragments = Some(fragments);
+                self.fragments = Some(Box::new(fragments));
                 None
             }
             CONTINUATION => {
@@ -160,7 +161,7 @@ impl Decoder {
 
     /// The fragmented message, now whole.
     fn finish(&mut self) -> Result<Option<Message<'static>>, WsError> {
-        match self.fragments.take() {
+        match self.fragments.take().map(|fragments| *fragments) {
             Some(Fragments { opcode: TEXT, bytes, .. }) => {
                 String::from_utf8(bytes).map(|text| Some(Message::Text(Cow::Owned(text)))).map_err(|_| WsError::Utf8)
             }

@@ -48,28 +48,32 @@ pub(super) fn serve<S>(io: S, session: Reader, pending: Vec<u8>) -> WebSocketTas
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let share = Share::new(session.config().partials.clone(), session.conn());
     // Bytes read with the upgrade's last packet are decoded before the next read.
     let undecoded = !pending.is_empty();
     let wire = Buffers {
         decoder: Decoder::new(session.config().max_frame),
         pending,
-        share,
+        share: None,
         undecoded,
         out: Vec::new(),
         written: 0,
     };
-    WebSocketTask { io: Some(io), session: Some(session), wire, closing: None }
+    WebSocketTask { io: Io::Open(io), session: Some(session), wire }
 }
 
 /// A websocket connection's task. Written out rather than `async`: the task of every idle
 /// connection is exactly this, with nothing for states it is not in.
 pub(super) struct WebSocketTask<S> {
-    io: Option<S>,
+    io: Io<S>,
     session: Option<Reader>,
     wire: Buffers,
-    /// Its last frames leaving, once the session is over.
-    closing: Option<BoxFuture<'static, ()>>,
+}
+
+/// The connection's socket: serving, or its last frames leaving once the session is over.
+enum Io<S> {
+    Open(S),
+    Closing(BoxFuture<'static, ()>),
+    Done,
 }
 
 impl<S> Future for WebSocketTask<S>
@@ -80,20 +84,23 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if let Some(closing) = this.closing.as_mut() {
-            return closing.as_mut().poll(cx);
-        }
-        let (Some(io), Some(session)) = (this.io.as_mut(), this.session.as_mut()) else { return Poll::Ready(()) };
+        let (io, session) = match (&mut this.io, this.session.as_mut()) {
+            (Io::Closing(closing), _) => return closing.as_mut().poll(cx),
+            (Io::Open(io), Some(session)) => (io, session),
+            _ => return Poll::Ready(()),
+        };
         let end = std::task::ready!(this.wire.poll(cx, io, session));
         let conn = session.conn().clone();
         if let Some(session) = this.session.take() {
             session.end(end.why);
         }
-        match (end.close, this.io.take()) {
-            (Some(code), Some(io)) => {
+        match (end.close, std::mem::replace(&mut this.io, Io::Done)) {
+            (Some(code), Io::Open(io)) => {
                 let unwritten = this.wire.out.split_off(this.wire.written);
-                let closing = this.closing.insert(Box::pin(close(io, unwritten, conn, code)));
-                closing.as_mut().poll(cx)
+                let mut closing: BoxFuture<'static, ()> = Box::pin(close(io, unwritten, conn, code));
+                let polled = closing.as_mut().poll(cx);
+                this.io = Io::Closing(closing);
+                polled
             }
             _ => Poll::Ready(()),
         }
@@ -136,8 +143,8 @@ struct Buffers {
     /// It grows with the bytes that arrive, never to the length a header declares.
     pending: Vec<u8>,
     /// This connection's part of the budget for unfinished messages (`pending` and the
-    /// decoder's fragments).
-    share: Share,
+    /// decoder's fragments), while it holds any.
+    share: Option<Box<Share>>,
     /// `pending` holds bytes not decoded yet (read with an upgrade's `5`).
     undecoded: bool,
     /// Bytes being written, and how many of them are out.
@@ -211,7 +218,7 @@ impl Buffers {
             self.append(input);
             self.decode_pending(session)?;
         }
-        Poll::Ready(self.account())
+        Poll::Ready(self.account(session))
     }
 
     /// Appends newly read bytes to the frame under way. Its buffer grows with what arrived
@@ -233,18 +240,28 @@ impl Buffers {
         let used = self.frames(&mut pending, session)?;
         if used == pending.len() {
             // A buffer is kept only while a frame is under way.
-            return self.account();
+            return self.account(session);
         }
         // The next frame's start, in a buffer of its own size (the one of a large frame that
         // just completed goes).
         self.pending = if used > 0 { pending[used..].to_vec() } else { pending };
-        self.account()
+        self.account(session)
     }
 
-    /// Records what this connection holds for unfinished messages in the shared budget.
-    fn account(&mut self) -> Result<(), End> {
+    /// Records what this connection holds for unfinished messages in the shared budget: a
+    /// share is taken with the first bytes held and given back with the last.
+    fn account(&mut self, session: &Reader) -> Result<(), End> {
         let held = self.pending.capacity() + self.decoder.buffered();
-        self.share.set(held).map_err(|e| End { why: over_budget(e), close: Some(1013) })
+        if held == 0 && self.share.is_none() {
+            return Ok(());
+        }
+        let share =
+            self.share.get_or_insert_with(|| Box::new(Share::new(session.config().partials.clone(), session.conn())));
+        let recorded = share.set(held);
+        if held == 0 {
+            self.share = None;
+        }
+        recorded.map_err(|e| End { why: over_budget(e), close: Some(1013) })
     }
 
     /// Handles every whole frame at the start of `input`; returns the bytes they took.
