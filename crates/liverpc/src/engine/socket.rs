@@ -350,7 +350,14 @@ impl Socket {
             return Err(Rejection::new(ErrorCode::Unavailable, "the connection is closing"));
         }
         // Decided rooms are declared ones (the decision looked the name up).
-        let name = self.0.hub.plan.rooms.get_key_value(name).map(|(name, _)| name.clone()).ok_or_else(|| unknown_room(name))?;
+        let name = self
+            .0
+            .hub
+            .plan
+            .rooms
+            .get_key_value(name)
+            .map(|(name, _)| name.clone())
+            .ok_or_else(|| unknown_room(name))?;
         let room: Arc<str> = key.encode().into();
         let streamed = self.0.hub.plan.stream_of(&key).is_some();
         let position = held.position(&name, digest);

@@ -7,6 +7,7 @@ use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 
 use super::sio;
+use crate::wire::id::Id;
 
 /// An Engine.IO packet from the page.
 #[derive(Debug, PartialEq, Eq)]
@@ -54,10 +55,11 @@ pub(super) fn decode(frame: &str) -> Result<EioPacket<'_>, EioPacketError> {
 pub(super) const PING: &str = "2";
 
 /// The open packet: `0{"sid","upgrades","pingInterval","pingTimeout","maxPayload"}`. Written
-/// by hand into one string of about its size: serializing it cost a connect more than every
-/// other packet of its handshake (its three numbers are `u128` millis for serde).
+/// by hand into one string of its exact size (as the Socket.IO frames are): serializing it
+/// cost a connect more than every other packet of its handshake (its numbers are `u128`
+/// millis for serde).
 pub(super) fn open(
-    sid: &str,
+    sid: &Id,
     upgrades: &[&str],
     ping_interval: Duration,
     ping_timeout: Duration,
@@ -65,10 +67,15 @@ pub(super) fn open(
 ) -> String {
     use std::fmt::Write;
     let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-    let mut packet = String::with_capacity(96 + sid.len() + upgrades.iter().map(|u| u.len() + 3).sum::<usize>());
-    packet.push_str("0{\"sid\":");
-    sio::push_json_string(&mut packet, sid);
-    packet.push_str(",\"upgrades\":[");
+    let (interval, timeout, max) = (millis(ping_interval), millis(ping_timeout), max_payload as u64);
+    let upgrades_len =
+        upgrades.iter().map(|u| sio::json_string_len(u)).sum::<usize>() + upgrades.len().saturating_sub(1);
+    let numbers = sio::decimal_len(interval) + sio::decimal_len(timeout) + sio::decimal_len(max);
+    let mut packet = String::with_capacity(OPEN_KEYS_LEN + sid.len() + 2 + upgrades_len + numbers);
+    packet.push_str("0{\"sid\":\"");
+    // An id is hex digits: nothing to escape.
+    packet.push_str(sid);
+    packet.push_str("\",\"upgrades\":[");
     for (i, upgrade) in upgrades.iter().enumerate() {
         if i > 0 {
             packet.push(',');
@@ -76,14 +83,12 @@ pub(super) fn open(
         sio::push_json_string(&mut packet, upgrade);
     }
     // Writing to a `String` cannot fail.
-    let _ = write!(
-        packet,
-        "],\"pingInterval\":{},\"pingTimeout\":{},\"maxPayload\":{max_payload}}}",
-        millis(ping_interval),
-        millis(ping_timeout)
-    );
+    let _ = write!(packet, "],\"pingInterval\":{interval},\"pingTimeout\":{timeout},\"maxPayload\":{max}}}");
     packet
 }
+
+/// The open packet's bytes besides its values: `0{"sid":,"upgrades":[],"pingInterval":,"pingTimeout":,"maxPayload":}`.
+const OPEN_KEYS_LEN: usize = r#"0{"sid":,"upgrades":[],"pingInterval":,"pingTimeout":,"maxPayload":}"#.len();
 
 /// An Engine.IO error response: `{"code":n,"message":"..."}`.
 pub(super) fn error(status: StatusCode, code: u8, message: &'static str) -> Response {
@@ -112,13 +117,20 @@ mod tests {
 
     #[test]
     fn open_packet() {
-        let open = open("abc", &[], Duration::from_secs(25), Duration::from_secs(20), 1000);
-        assert_eq!(open, r#"0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000}"#);
-        let escaped = super::open("a\"b", &["websocket", "x"], Duration::from_millis(1), Duration::from_millis(2), 3);
-        let json: serde_json::Value = serde_json::from_str(&escaped[1..]).expect("the open packet is JSON");
+        let sid = Id::parse("0123456789abcdef0123456789abcdef").expect("an id");
+        let open = open(&sid, &[], Duration::from_secs(25), Duration::from_secs(20), 1000);
+        assert_eq!(
+            open,
+            r#"0{"sid":"0123456789abcdef0123456789abcdef","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000}"#
+        );
+        assert_eq!(open.len(), open.capacity(), "made at its exact length");
+        let upgrades =
+            super::open(&sid, &["websocket", "a\"b"], Duration::from_millis(1), Duration::from_millis(0), 30);
+        assert_eq!(upgrades.len(), upgrades.capacity(), "made at its exact length");
+        let json: serde_json::Value = serde_json::from_str(&upgrades[1..]).expect("the open packet is JSON");
         assert_eq!(
             json,
-            serde_json::json!({"sid": "a\"b", "upgrades": ["websocket", "x"], "pingInterval": 1, "pingTimeout": 2, "maxPayload": 3})
+            serde_json::json!({"sid": &*sid, "upgrades": ["websocket", "a\"b"], "pingInterval": 1, "pingTimeout": 0, "maxPayload": 30})
         );
     }
 }

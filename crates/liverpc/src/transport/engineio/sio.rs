@@ -3,6 +3,8 @@
 
 use serde_json::value::RawValue;
 
+use crate::wire::id::Id;
+
 /// A Socket.IO packet from the page.
 #[derive(Debug)]
 pub(super) enum SioPacket<'a> {
@@ -131,6 +133,11 @@ fn event(raw: &str) -> Result<(String, Option<Box<RawValue>>), SioPacketError> {
     Ok(args)
 }
 
+/// The length of the `<kind><namespace>,` prefix.
+fn prefix_len(kind: &str, namespace: &str) -> usize {
+    kind.len() + if namespace == MAIN { 0 } else { namespace.len() + 1 }
+}
+
 /// Writes the `<namespace>,` prefix (none for `/`).
 fn prefix(out: &mut String, kind: &str, namespace: &str) {
     out.push_str(kind);
@@ -140,6 +147,9 @@ fn prefix(out: &mut String, kind: &str, namespace: &str) {
     }
 }
 
+// Each frame is made at its exact length: a frame becomes `Bytes`, which takes a `String`
+// whose length is its capacity without allocating again.
+
 /// `42<ns>,["event",payload]`, as an Engine.IO message, ready to send.
 pub(super) fn event_frame(namespace: &str, event: &str, payload: &RawValue) -> String {
     event_frame_with(namespace, event, payload, None)
@@ -148,7 +158,8 @@ pub(super) fn event_frame(namespace: &str, event: &str, payload: &RawValue) -> S
 /// `42<ns>,["<event>",<payload>,<meta>]`: an event with a second argument (or none).
 pub(super) fn event_frame_with(namespace: &str, event: &str, payload: &RawValue, meta: Option<&RawValue>) -> String {
     let extra = meta.map_or(0, |m| m.get().len() + 1);
-    let mut out = String::with_capacity(8 + namespace.len() + event.len() + payload.get().len() + extra);
+    let len = prefix_len("42", namespace) + json_string_len(event) + payload.get().len() + extra + 3;
+    let mut out = String::with_capacity(len);
     prefix(&mut out, "42", namespace);
     out.push('[');
     push_json_string(&mut out, event);
@@ -164,9 +175,11 @@ pub(super) fn event_frame_with(namespace: &str, event: &str, payload: &RawValue,
 
 /// `43<ns>,<id>[answer]`.
 pub(super) fn ack_frame(namespace: &str, id: u64, answer: &RawValue) -> String {
-    let mut out = String::with_capacity(28 + namespace.len() + answer.get().len());
+    use std::fmt::Write;
+    let mut out = String::with_capacity(prefix_len("43", namespace) + decimal_len(id) + answer.get().len() + 2);
     prefix(&mut out, "43", namespace);
-    out.push_str(&id.to_string());
+    // Writing to a `String` cannot fail.
+    let _ = write!(out, "{id}");
     out.push('[');
     out.push_str(answer.get());
     out.push(']');
@@ -174,18 +187,19 @@ pub(super) fn ack_frame(namespace: &str, id: u64, answer: &RawValue) -> String {
 }
 
 /// `40<ns>,{"sid":"<sid>"}`.
-pub(super) fn connect_frame(namespace: &str, sid: &str) -> String {
-    let mut out = String::with_capacity(16 + namespace.len() + sid.len());
+pub(super) fn connect_frame(namespace: &str, sid: &Id) -> String {
+    let mut out = String::with_capacity(prefix_len("40", namespace) + sid.len() + 10);
     prefix(&mut out, "40", namespace);
-    out.push_str("{\"sid\":");
-    push_json_string(&mut out, sid);
-    out.push('}');
+    out.push_str("{\"sid\":\"");
+    // An id is hex digits: nothing to escape.
+    out.push_str(sid);
+    out.push_str("\"}");
     out
 }
 
 /// `44<ns>,{"message":"<code>"}`.
 pub(super) fn connect_error_frame(namespace: &str, message: &str) -> String {
-    let mut out = String::with_capacity(20 + namespace.len() + message.len());
+    let mut out = String::with_capacity(prefix_len("44", namespace) + json_string_len(message) + 12);
     prefix(&mut out, "44", namespace);
     out.push_str("{\"message\":");
     push_json_string(&mut out, message);
@@ -195,16 +209,30 @@ pub(super) fn connect_error_frame(namespace: &str, message: &str) -> String {
 
 /// `41<ns>,`.
 pub(super) fn disconnect_frame(namespace: &str) -> String {
-    let mut out = String::with_capacity(4 + namespace.len());
+    let mut out = String::with_capacity(prefix_len("41", namespace));
     prefix(&mut out, "41", namespace);
     out
+}
+
+/// How many digits `n` has in decimal.
+pub(super) fn decimal_len(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
+}
+
+/// The length of `text` as a JSON string, quotes included, as [`push_json_string`] writes it.
+pub(super) fn json_string_len(text: &str) -> usize {
+    text.bytes().fold(2 + text.len(), |len, b| match b {
+        b'"' | b'\\' | b'\x08' | b'\x0c' | b'\n' | b'\r' | b'\t' => len + 1,
+        // `\u00XX`
+        0..0x20 => len + 5,
+        _ => len,
+    })
 }
 
 /// `text` as a JSON string. Most are names and ids with nothing to escape: those are copied
 /// as they are, with no serializer and no allocation.
 pub(super) fn push_json_string(out: &mut String, text: &str) {
     if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.reserve(text.len() + 2);
         out.push('"');
         out.push_str(text);
         out.push('"');
@@ -227,12 +255,44 @@ mod tests {
 
     #[test]
     fn strings_are_written_as_serde_writes_them() {
-        for text in
-            ["", "message", "/rooms/[roomId]/chat", "a\"b", "back\\slash", "line\nbreak", "\u{1}", "é \u{2028} ✓"]
-        {
+        for text in [
+            "",
+            "message",
+            "/rooms/[roomId]/chat",
+            "a\"b",
+            "back\\slash",
+            "line\nbreak",
+            "\u{1}",
+            "\u{8}\u{c}\r\t\u{1f}\u{7f}",
+            "é \u{2028} ✓",
+        ] {
             let mut out = String::new();
             push_json_string(&mut out, text);
             assert_eq!(out, serde_json::to_string(text).unwrap(), "{text:?}");
+            assert_eq!(json_string_len(text), out.len(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn frames_are_made_at_their_exact_length() {
+        let payload = raw(r#"{"a":1}"#);
+        for namespace in ["/", "/rooms/[roomId]/chat"] {
+            for name in ["message", "a\"b\u{1}\n"] {
+                let frames = [
+                    event_frame(namespace, name, &payload),
+                    event_frame_with(namespace, name, &payload, Some(&raw("[1,2]"))),
+                    ack_frame(namespace, 0, &payload),
+                    ack_frame(namespace, 9, &payload),
+                    ack_frame(namespace, 10, &payload),
+                    ack_frame(namespace, u64::MAX, &payload),
+                    connect_frame(namespace, &Id::random()),
+                    connect_error_frame(namespace, name),
+                    disconnect_frame(namespace),
+                ];
+                for frame in frames {
+                    assert_eq!(frame.len(), frame.capacity(), "{frame}");
+                }
+            }
         }
     }
 
@@ -291,7 +351,8 @@ mod tests {
         let at = raw(r#"{"offset":3}"#);
         assert_eq!(event_frame_with("/a", "m", &raw("1"), Some(&at)), r#"42/a,["m",1,{"offset":3}]"#);
         assert_eq!(ack_frame("/a", u64::MAX, &raw("true")), "43/a,18446744073709551615[true]");
-        assert_eq!(connect_frame("/a", "s1"), r#"40/a,{"sid":"s1"}"#);
+        let sid = Id::parse("0123456789abcdef0123456789abcdef").expect("an id");
+        assert_eq!(connect_frame("/a", &sid), r#"40/a,{"sid":"0123456789abcdef0123456789abcdef"}"#);
         assert_eq!(connect_error_frame("/a", "forbidden"), r#"44/a,{"message":"forbidden"}"#);
         assert_eq!(disconnect_frame("/a"), "41/a,");
     }
