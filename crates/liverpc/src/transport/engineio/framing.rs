@@ -286,17 +286,21 @@ fn header_of(opcode: u8, len: usize) -> ([u8; 10], usize) {
 }
 
 /// Whether a `Sec-WebSocket-Key` is what RFC 6455 asks: 16 bytes, in base64 (24 characters).
+/// Decoded on the stack.
 pub(super) fn valid_key(key: &[u8]) -> bool {
-    key.len() == 24 && data_encoding::BASE64.decode(key).is_ok_and(|bytes| bytes.len() == 16)
+    let mut bytes = [0u8; 18];
+    key.len() == 24 && data_encoding::BASE64.decode_mut(key, &mut bytes).is_ok_and(|len| len == 16)
 }
 
-/// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`.
-pub(super) fn accept_key(key: &[u8]) -> String {
+/// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`: 28 characters of base64, on the stack.
+pub(super) fn accept_key(key: &[u8]) -> [u8; 28] {
     use sha1::{Digest, Sha1};
     let mut sha = Sha1::new();
     sha.update(key);
     sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-    data_encoding::BASE64.encode(&sha.finalize())
+    let mut accept = [0u8; 28];
+    data_encoding::BASE64.encode_mut(&sha.finalize(), &mut accept);
+    accept
 }
 
 #[cfg(test)]
@@ -341,7 +345,7 @@ mod tests {
 
     #[test]
     fn the_handshake_key_is_answered_as_rfc_6455_shows() {
-        assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(&accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 
     #[test]

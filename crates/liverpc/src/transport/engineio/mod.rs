@@ -208,7 +208,7 @@ impl EngineIo {
         let headers = response.headers_mut();
         headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        if let Ok(accept) = HeaderValue::from_str(&accept) {
+        if let Ok(accept) = HeaderValue::from_bytes(&accept) {
             headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
         }
         response
