@@ -4,6 +4,7 @@
 //! `impl Contract` and a TypeScript `socket({ ... })` become the same [`Plan`].
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
@@ -51,18 +52,45 @@ pub(crate) struct RoomPlan {
     pub(crate) history: Option<History>,
 }
 
+/// A plan's table of what its contract declares, by name. Its keys are the contract's own
+/// (few, short, fixed once served) and it is read on every connect, join and call: hashed
+/// with FNV-1a, not SipHash, whose resistance to floods of colliding keys buys nothing for
+/// a table a page cannot add to (a lookup of a page's name costs at most the table's size).
+pub(crate) type ByName<K, V> = HashMap<K, V, BuildHasherDefault<NameHasher>>;
+
+/// FNV-1a, for [`ByName`].
+pub(crate) struct NameHasher(u64);
+
+impl Default for NameHasher {
+    fn default() -> NameHasher {
+        NameHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// One contract: its namespace, route, events, handlers and rooms.
 pub(crate) struct Plan {
     pub(crate) namespace: String,
     pub(crate) route: Route,
     pub(crate) events: Vec<String>,
-    pub(crate) handlers: HashMap<String, HandlerFn>,
+    pub(crate) handlers: ByName<String, HandlerFn>,
     /// By name; a held room's entry shares the name.
-    pub(crate) rooms: HashMap<Arc<str>, RoomPlan>,
+    pub(crate) rooms: ByName<Arc<str>, RoomPlan>,
     /// Auto-joined rooms, in declaration order.
     pub(crate) auto_join: Vec<String>,
     /// Rooms with history, by name: a key whose first part is one of them has a stream.
-    pub(crate) streams: HashMap<String, History>,
+    pub(crate) streams: ByName<String, History>,
     /// Its user code is stopped by asking, not by dropping it (see `engine::patient`).
     pub(crate) cancel_by_signal: bool,
     /// Runs the route's param matchers; a route with matchers has one.
@@ -79,10 +107,10 @@ impl Plan {
             namespace,
             route,
             events: Vec::new(),
-            handlers: HashMap::new(),
-            rooms: HashMap::new(),
+            handlers: ByName::default(),
+            rooms: ByName::default(),
             auto_join: Vec::new(),
-            streams: HashMap::new(),
+            streams: ByName::default(),
             cancel_by_signal: false,
             check: None,
         })
@@ -190,6 +218,19 @@ mod tests {
     fn room(exposed: bool, auto_join: bool) -> RoomPlan {
         let decide: DecideFn = Arc::new(|_, _| Box::pin(async { Ok(RoomKey::new(["x"])) }));
         RoomPlan { exposed, auto_join, decide, presence: None, history: None }
+    }
+
+    #[test]
+    fn names_hash_as_fnv_1a() {
+        let hash = |bytes: &[u8]| {
+            let mut hasher = NameHasher::default();
+            hasher.write(bytes);
+            hasher.finish()
+        };
+        // The published FNV-1a 64-bit values.
+        assert_eq!(hash(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(hash(b"foobar"), 0x8594_4171_f739_67e8);
     }
 
     #[test]
