@@ -2,9 +2,8 @@
 //! queue, its sockets (one per connected namespace), and its reader: packets in, heartbeats,
 //! the connect deadline, namespace connects.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -18,6 +17,7 @@ use serde_json::value::RawValue;
 use tokio::sync::Notify;
 
 use super::heartbeat::{Beat, Clock, Due, Ticks};
+use super::keys::{self, ByKey};
 use super::outbox::{Flow, Outbox, Pushed};
 use super::partials::{Holder, Partials};
 use super::rooms::Rooms;
@@ -70,7 +70,7 @@ pub(super) trait Namespaces: Send + Sync + 'static {
 #[derive(Default)]
 pub(super) struct Live {
     draining: AtomicBool,
-    open: Mutex<HashMap<u64, Weak<Connection>>>,
+    open: Mutex<ByKey<Weak<Connection>>>,
     /// Told when the last open session ends.
     emptied: Notify,
     /// The heartbeat's clock, set when its task starts (with the first session).
@@ -89,7 +89,7 @@ impl Live {
 
     /// Records a new session; one that opens during a drain is drained at once.
     fn enter(self: &Arc<Live>, conn: &Arc<Connection>) -> Entered {
-        let id = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+        let id = keys::next();
         lock(&self.open).insert(id, Arc::downgrade(conn));
         if self.draining() {
             conn.drain();
@@ -621,7 +621,7 @@ impl Reader {
                 return;
             }
             let socket = Arc::new_cyclic(|me| SocketLink {
-                key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
+                key: keys::next(),
                 me: me.clone(),
                 id: random_id(),
                 namespace: namespace.clone(),
@@ -679,8 +679,6 @@ impl Reader {
         }
     }
 }
-
-static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
 
 /// Where an event's answer goes. Until it is sent (or dropped) the event counts as
 /// unanswered on its connection, which a drain waits for.

@@ -34,6 +34,7 @@ mod conn;
 mod eio;
 mod framing;
 mod heartbeat;
+mod keys;
 mod outbox;
 mod partials;
 mod polling;

@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use super::keys::ByKey;
+
 /// A room's members, by their process-unique key.
-type Members<M> = HashMap<u64, Arc<M>>;
+type Members<M> = ByKey<Arc<M>>;
 
 /// Rooms of one namespace. Generic over the member (the connection's socket), so the index
 /// knows nothing of connections.
@@ -25,7 +27,7 @@ impl<M> Rooms<M> {
                 members.insert(key, member.clone());
             }
             None => {
-                rooms.insert(room.clone(), HashMap::from([(key, member.clone())]));
+                rooms.insert(room.clone(), Members::from_iter([(key, member.clone())]));
             }
         }
     }
