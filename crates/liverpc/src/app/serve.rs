@@ -298,6 +298,12 @@ impl<I: AsyncRead + Unpin> AsyncRead for Stream<I> {
 }
 
 impl<I: AsyncWrite + Unpin> Stream<I> {
+    /// Nothing is held and nothing can be asked to be: what a websocket is after its first
+    /// frames, written straight to the socket (every delivery's write checks only this).
+    fn passing(&self) -> bool {
+        self.hold.is_none() && self.held.is_none()
+    }
+
     /// Takes `bufs` into the held answer, if one is being held or was just asked for.
     fn hold(&mut self, bufs: &[io::IoSlice<'_>]) -> Option<usize> {
         let len = bufs.iter().map(|b| b.len()).sum();
@@ -363,6 +369,9 @@ impl<I: AsyncWrite + Unpin> Stream<I> {
 impl<I: AsyncWrite + Unpin> AsyncWrite for Stream<I> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
+        if this.passing() {
+            return Pin::new(&mut this.io).poll_write(cx, buf);
+        }
         if let Some(taken) = this.hold(&[io::IoSlice::new(buf)]) {
             return this.poll_taken(cx, taken);
         }
@@ -392,6 +401,9 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Stream<I> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
+        if this.passing() {
+            return Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        }
         if let Some(taken) = this.hold(bufs) {
             return this.poll_taken(cx, taken);
         }
