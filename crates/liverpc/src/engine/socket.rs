@@ -34,18 +34,24 @@ struct SocketInner {
     params: Params,
     locals: Locals,
     link: Arc<dyn Link>,
-    link_id: LinkId,
     limiter: Arc<RateLimiter>,
     held: Mutex<Held>,
     queue: Mutex<Jobs>,
     /// The running job's cancellation (a new one per job).
     cancel: Mutex<Cancel>,
-    /// How the auto-joins went, in the plan's order of its auto-joined rooms, reported once
-    /// the page is connected (a joined room's key is its entry's).
-    auto: Mutex<Vec<Result<(), Rejection>>>,
-    /// The positions the page's handshake carried, for its auto-joined rooms with history
-    /// (taken once they are joined).
-    since: Mutex<Vec<Position>>,
+    /// What its connect leaves to report once the page is told it is connected.
+    opening: Mutex<Opening>,
+}
+
+/// A socket's auto-joins, reported (and its rooms with history replayed) once the page is
+/// connected; taken then.
+#[derive(Default)]
+struct Opening {
+    /// How each went, in the plan's order of its auto-joined rooms (a joined room's key is
+    /// its entry's).
+    auto: Vec<Result<(), Rejection>>,
+    /// The positions the page's handshake carried, for its auto-joined rooms with history.
+    since: Vec<Position>,
 }
 
 /// Where a socket that joined a room with history is in its stream, and whether what it
@@ -128,7 +134,6 @@ impl Socket {
         let plan = hub.plan.clone();
         let socket = Socket(Arc::new(SocketInner {
             id: id::socket_id(),
-            link_id: link.id(),
             hub,
             params,
             locals,
@@ -137,8 +142,7 @@ impl Socket {
             held: Mutex::default(),
             queue: Mutex::default(),
             cancel: Mutex::default(),
-            auto: Mutex::default(),
-            since: Mutex::new(since),
+            opening: Mutex::default(),
         }));
         let mut auto = Vec::with_capacity(plan.auto_join.len());
         for name in &plan.auto_join {
@@ -158,7 +162,7 @@ impl Socket {
             };
             auto.push(joined);
         }
-        *lock(&socket.0.auto) = auto;
+        *lock(&socket.0.opening) = Opening { auto, since };
         socket
     }
 
@@ -176,7 +180,8 @@ impl Socket {
     }
 
     pub(crate) fn link_id(&self) -> LinkId {
-        self.0.link_id
+        // Asked of the transport (only a broadcast to the others needs it): not kept twice.
+        self.0.link.id()
     }
 
     /// Emits to the contract's rooms.
@@ -535,8 +540,7 @@ impl Socket {
     }
 
     fn connected(&self) {
-        let auto = std::mem::take(&mut *lock(&self.0.auto));
-        let since = std::mem::take(&mut *lock(&self.0.since));
+        let Opening { auto, since } = std::mem::take(&mut *lock(&self.0.opening));
         let plan = &self.0.hub.plan;
         // Rooms without history are reported here and now (no future, no task): the usual page.
         if plan.streams.is_empty() {
