@@ -71,8 +71,8 @@ struct Entry {
     /// The plan's name of the room.
     name: Arc<str>,
     digest: u128,
-    key: RoomKey,
-    /// The key as the transport names the room (shared with the transport's index).
+    /// The room's key, encoded as the transport names the room (shared with the transport's
+    /// index): the key itself is decoded from it when asked for, not kept twice.
     room: Arc<str>,
     /// Keeps the room's traffic from other nodes coming to this node while the entry lives.
     _interest: Interest,
@@ -148,7 +148,7 @@ impl Socket {
         for name in &plan.auto_join {
             let held = socket.decide(name, None, &mut None).await.and_then(|key| {
                 socket.check_stream(name, &key)?;
-                socket.hold(name, protocol::digest(None), key)
+                socket.hold(name, protocol::digest(None), &key)
             });
             // Subscribed before the page is told it is connected, so that `joined` holds.
             let joined = match held {
@@ -215,7 +215,7 @@ impl Socket {
         let key = self.decide(name, data, ack).await?;
         self.check_stream(name, &key)?;
         // Answered once the room's messages from other nodes reach this one too (Rule 6 (docs/security.md#rule-6)).
-        if let Some(ready) = self.hold(name, digest, key.clone())? {
+        if let Some(ready) = self.hold(name, digest, &key)? {
             ready.await;
         }
         let joined = match self.0.hub.plan.stream_of(&key) {
@@ -293,17 +293,19 @@ impl Socket {
     /// The key this socket holds under room `name` (the first, for an exposed room joined with
     /// several payloads).
     pub(crate) fn room_key(&self, name: &str) -> Option<RoomKey> {
-        lock(&self.0.held).entries.iter().find(|e| &*e.name == name).map(|e| e.key.clone())
+        lock(&self.0.held).entries.iter().find(|e| &*e.name == name).and_then(|e| RoomKey::decode(&e.room))
     }
 
     /// Whether this socket is in room `key`.
     pub(crate) fn holds(&self, key: &RoomKey) -> bool {
-        lock(&self.0.held).entries.iter().any(|e| e.key == *key)
+        let room = key.encode();
+        lock(&self.0.held).entries.iter().any(|e| *e.room == *room)
     }
 
     /// Every room this socket is in, as `(room name, key)`.
     pub(crate) fn rooms(&self) -> Vec<(String, RoomKey)> {
-        lock(&self.0.held).entries.iter().map(|e| (e.name.to_string(), e.key.clone())).collect()
+        let held = lock(&self.0.held);
+        held.entries.iter().filter_map(|e| Some((e.name.to_string(), RoomKey::decode(&e.room)?))).collect()
     }
 
     /// Runs room `name`'s decision under the handler deadline.
@@ -347,7 +349,7 @@ impl Socket {
     /// Records a decided join and adds the socket to the room, unless the socket is gone.
     /// Returns what to wait for before answering (this node subscribing to the room), if
     /// anything.
-    fn hold(&self, name: &str, digest: u128, key: RoomKey) -> Result<Option<BoxFuture<'static, ()>>, Rejection> {
+    fn hold(&self, name: &str, digest: u128, key: &RoomKey) -> Result<Option<BoxFuture<'static, ()>>, Rejection> {
         let limits = &self.0.hub.shared.limits;
         let mut held = lock(&self.0.held);
         if held.closed {
@@ -364,9 +366,9 @@ impl Socket {
             .map(|(name, _)| name.clone())
             .ok_or_else(|| unknown_room(name))?;
         let room: Arc<str> = key.encode().into();
-        let streamed = self.0.hub.plan.stream_of(&key).is_some();
+        let streamed = self.0.hub.plan.stream_of(key).is_some();
         let position = held.position(&name, digest);
-        if position.is_some_and(|i| held.entries[i].key == key) {
+        if position.is_some_and(|i| *held.entries[i].room == *room) {
             return Ok(None);
         }
         // Every held request counts, not only distinct keys: requests whose payloads differ
@@ -379,7 +381,7 @@ impl Socket {
         }
         let mut interest = self.0.hub.shared.bus.interest(&self.0.hub.plan.namespace, &room);
         let ready = interest.ready();
-        let entry = Entry { name, digest, key, room: room.clone(), _interest: interest, listed: false };
+        let entry = Entry { name, digest, room: room.clone(), _interest: interest, listed: false };
         match position {
             Some(i) => {
                 // Same request, new key (the rights or locals changed): leave the old room.
@@ -416,7 +418,7 @@ impl Socket {
             if held.closed || held.entries.iter().any(|e| *e.room == *room && e.listed) {
                 return;
             }
-            let Some(entry) = held.entries.iter_mut().find(|e| &*e.name == name && e.key == *key) else { return };
+            let Some(entry) = held.entries.iter_mut().find(|e| &*e.name == name && *e.room == *room) else { return };
             entry.listed = true;
             // Under the lock: the unlisting of a leave or close cannot be ordered before it.
             let place = Place { namespace, room: &room, name };
@@ -574,7 +576,8 @@ impl Socket {
     /// history ask for it).
     fn auto_key(&self, name: &str) -> Option<RoomKey> {
         let digest = protocol::digest(None);
-        lock(&self.0.held).entries.iter().find(|e| *e.name == *name && e.digest == digest).map(|e| e.key.clone())
+        let held = lock(&self.0.held);
+        held.entries.iter().find(|e| *e.name == *name && e.digest == digest).and_then(|e| RoomKey::decode(&e.room))
     }
 
     /// Tells the page how its auto-join of `name` went, and lists it in the room's presence.
