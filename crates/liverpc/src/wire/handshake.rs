@@ -105,6 +105,11 @@ impl Handshake {
 /// The headers whose values are text, packed for [`Handshake::packed`] in one allocation of
 /// their exact size. Values that are not text are left out: hooks read headers as text.
 pub(crate) fn pack(headers: &HeaderMap) -> Arc<str> {
+    pack_kept(headers, |_| true)
+}
+
+/// [`pack`], of the headers `keep` keeps.
+pub(crate) fn pack_kept(headers: &HeaderMap, keep: impl Fn(&HeaderName) -> bool) -> Arc<str> {
     thread_local! {
         /// Where a handshake is packed before its copy: each value is checked once, and the
         /// one allocation a connection keeps is the only one made.
@@ -113,6 +118,9 @@ pub(crate) fn pack(headers: &HeaderMap) -> Arc<str> {
     PACKING.with_borrow_mut(|packing| {
         packing.clear();
         for (name, value) in headers {
+            if !keep(name) {
+                continue;
+            }
             if let Ok(value) = value.to_str() {
                 packing.push_str(name.as_str());
                 packing.push(':');

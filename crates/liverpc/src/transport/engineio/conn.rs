@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, header};
 use serde_json::value::RawValue;
 use tokio::sync::Notify;
 
@@ -242,8 +242,22 @@ pub(super) struct Head {
 }
 
 impl Head {
+    /// The page's request headers, less the websocket handshake's own (`Connection`,
+    /// `Upgrade`, `Sec-WebSocket-Key`, `-Version`, `-Extensions`): they say how this
+    /// transport was set up, which a polling connect does not have either, and would be the
+    /// larger part of what every connection keeps.
     pub(super) fn new(headers: &HeaderMap, remote: Option<SocketAddr>) -> Head {
-        Head { headers: handshake::pack(headers), remote }
+        let kept = |name: &HeaderName| {
+            ![
+                header::CONNECTION,
+                header::UPGRADE,
+                header::SEC_WEBSOCKET_KEY,
+                header::SEC_WEBSOCKET_VERSION,
+                header::SEC_WEBSOCKET_EXTENSIONS,
+            ]
+            .contains(name)
+        };
+        Head { headers: handshake::pack_kept(headers, kept), remote }
     }
 
     /// The peer's address, when known.
@@ -739,8 +753,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_kept_handshake_gives_back_every_text_header() {
+    fn the_kept_handshake_gives_back_every_text_header_but_the_websocket_handshakes() {
         let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("connection", "Upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-extensions", "permessage-deflate"),
+        ] {
+            headers.append(name, HeaderValue::from_static(value));
+        }
         headers.append("cookie", HeaderValue::from_static("a=1; session=s:x"));
         headers.append("cookie", HeaderValue::from_static("b=2"));
         headers.append("x-forwarded-for", HeaderValue::from_static("10.0.0.1, 10.0.0.2"));
