@@ -41,7 +41,9 @@ impl Handshake {
         Handshake { text, map: OnceLock::new(), remote_addr }
     }
 
-    /// The request headers (of a handshake made by the server: those whose value is text).
+    /// The request headers (of a handshake made by the server: those whose value is text, less
+    /// the websocket handshake's own, `Connection`, `Upgrade` and `Sec-WebSocket-Key`,
+    /// `-Version` and `-Extensions`, which a polling connect does not have either).
     pub fn headers(&self) -> &HeaderMap {
         self.map.get_or_init(|| {
             let mut map = HeaderMap::new();
