@@ -37,8 +37,9 @@ struct SocketInner {
     limiter: Arc<RateLimiter>,
     held: Mutex<Held>,
     queue: Mutex<Jobs>,
-    /// The running job's cancellation (a new one per job).
-    cancel: Mutex<Cancel>,
+    /// The running job's cancellation: a new one per job, made when first asked for (most
+    /// jobs never are: only code cancelled by asking waits on it).
+    cancel: Mutex<Option<Cancel>>,
     /// What its connect leaves to report once the page is told it is connected.
     opening: Mutex<Opening>,
 }
@@ -343,7 +344,7 @@ impl Socket {
 
     /// The running job's cancellation.
     pub(crate) fn cancel(&self) -> Cancel {
-        lock(&self.0.cancel).clone()
+        lock(&self.0.cancel).get_or_insert_with(Cancel::default).clone()
     }
 
     /// Records a decided join and adds the socket to the room, unless the socket is gone.
@@ -463,14 +464,18 @@ impl Socket {
             let job = {
                 let mut queue = lock(&self.0.queue);
                 match queue.jobs.pop_front() {
-                    Some(job) => job,
+                    // Its cancellation is new, under the queue's lock: a close (which takes
+                    // the queue first) fires this job's, never the one before.
+                    Some(job) => {
+                        *lock(&self.0.cancel) = None;
+                        job
+                    }
                     None => {
                         queue.worker = Worker::Idle;
                         return;
                     }
                 }
             };
-            *lock(&self.0.cancel) = Cancel::default();
             let mut ack = Some(job.ack);
             let result = self.run(&job.event, job.data, &mut ack).await;
             // Only now is the slot free: user code that ran past its deadline has settled.
@@ -653,19 +658,27 @@ impl Socket {
     }
 
     fn closed(&self) {
-        let worker = {
+        let (worker, running) = {
             let mut queue = lock(&self.0.queue);
             queue.closed = true;
             queue.jobs.clear();
             match std::mem::take(&mut queue.worker) {
-                Worker::Task(worker) => Some(worker),
+                Worker::Task(worker) => (Some(worker), true),
                 // An inline run stops at its first await: it is then dropped, not spawned.
-                Worker::Idle | Worker::Inline => None,
+                Worker::Inline => (None, true),
+                Worker::Idle => (None, false),
             }
         };
         // Cancels the running call, join or leave (Rule 8 (docs/security.md#rule-8)): at its next
         // await, or, for code cancelled by asking, by asking (the worker ends once it settles).
-        self.cancel().cancel(Cancelled::Disconnected);
+        // A job that has not asked yet finds it fired when it does; with no job, nothing can.
+        let mut cancel = lock(&self.0.cancel);
+        match cancel.as_ref() {
+            Some(cancel) => cancel.cancel(Cancelled::Disconnected),
+            None if running => cancel.insert(Cancel::default()).cancel(Cancelled::Disconnected),
+            None => {}
+        }
+        drop(cancel);
         if let Some(worker) = worker
             && !self.0.hub.plan.cancel_by_signal
         {
