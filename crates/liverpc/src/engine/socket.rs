@@ -149,7 +149,7 @@ impl Socket {
         for name in &plan.auto_join {
             let held = socket.decide(name, None, &mut None).await.and_then(|key| {
                 socket.check_stream(name, &key)?;
-                socket.hold(name, protocol::digest(None), &key)
+                socket.hold(name, protocol::digest(None), &key).map(|(_, ready)| ready)
             });
             // Subscribed before the page is told it is connected, so that `joined` holds.
             let joined = match held {
@@ -216,14 +216,15 @@ impl Socket {
         let key = self.decide(name, data, ack).await?;
         self.check_stream(name, &key)?;
         // Answered once the room's messages from other nodes reach this one too (Rule 6 (docs/security.md#rule-6)).
-        if let Some(ready) = self.hold(name, digest, &key)? {
+        let (room, ready) = self.hold(name, digest, &key)?;
+        if let Some(ready) = ready {
             ready.await;
         }
         let joined = match self.0.hub.plan.stream_of(&key) {
-            Some(history) => self.recover(&key, history, since).await,
+            Some(history) => self.recover(&room, history, since).await,
             None => None,
         };
-        self.list(name, &key);
+        self.list(name, &room);
         Ok((key, joined))
     }
 
@@ -243,23 +244,19 @@ impl Socket {
         Ok(())
     }
 
-    /// Joins the stream of `key` (held already, not yet in the transport's room): under the
+    /// Joins the stream of `room` (held already, not yet in the transport's room): under the
     /// stream's lock, queues what the page missed after its position in `since`, then adds the
     /// socket to the room, so every later message reaches it live and none twice or out of
     /// order. `None` when the socket left the room (or closed) meanwhile.
-    async fn recover(&self, key: &RoomKey, history: History, since: &[Position]) -> InStream {
-        let room = key.encode();
+    async fn recover(&self, room: &Arc<str>, history: History, since: &[Position]) -> InStream {
         let namespace = &self.0.hub.plan.namespace;
-        let stream = stream_id(namespace, &room);
+        let stream = stream_id(namespace, room);
         let since = since.iter().find(|p| p.stream == stream);
         let (socket, joining) = (self.clone(), room.clone());
-        let at = StreamAt { namespace, room: &room, history };
+        let at = StreamAt { namespace, room, history };
         let join = Box::new(move |replay: &crate::bus::Replay<'_>| {
             let held = lock(&socket.0.held);
-            let Some(room) = held.entries.iter().find(|e| *e.room == *joining).map(|e| e.room.clone()) else {
-                return false;
-            };
-            if held.closed {
+            if held.closed || !held.holds(&joining) {
                 return false;
             }
             for message in &replay.messages {
@@ -268,7 +265,7 @@ impl Socket {
                     socket.0.link.send_with(&message.event, &message.payload, &meta);
                 }
             }
-            socket.0.link.join(&room);
+            socket.0.link.join(&joining);
             true
         });
         self.0.hub.shared.streams.join(at, since, join).await
@@ -348,9 +345,14 @@ impl Socket {
     }
 
     /// Records a decided join and adds the socket to the room, unless the socket is gone.
-    /// Returns what to wait for before answering (this node subscribing to the room), if
-    /// anything.
-    fn hold(&self, name: &str, digest: u128, key: &RoomKey) -> Result<Option<BoxFuture<'static, ()>>, Rejection> {
+    /// Returns the room's name as the transport knows it (the key encoded, once per join), and
+    /// what to wait for before answering (this node subscribing to the room), if anything.
+    fn hold(
+        &self,
+        name: &str,
+        digest: u128,
+        key: &RoomKey,
+    ) -> Result<(Arc<str>, Option<BoxFuture<'static, ()>>), Rejection> {
         let limits = &self.0.hub.shared.limits;
         let mut held = lock(&self.0.held);
         if held.closed {
@@ -370,7 +372,7 @@ impl Socket {
         let streamed = self.0.hub.plan.stream_of(key).is_some();
         let position = held.position(&name, digest);
         if position.is_some_and(|i| *held.entries[i].room == *room) {
-            return Ok(None);
+            return Ok((room, None));
         }
         // Every held request counts, not only distinct keys: requests whose payloads differ
         // in a field the key ignores are each kept (so that each leave matches its join).
@@ -404,15 +406,14 @@ impl Socket {
         if !streamed {
             self.0.link.join(&room);
         }
-        Ok(ready)
+        Ok((room, ready))
     }
 
     /// Lists this socket in room `name`'s presence (when the room declares it and the locals
     /// show something): the socket receives the room's members, the others its join.
-    fn list(&self, name: &str, key: &RoomKey) {
+    fn list(&self, name: &str, room: &str) {
         let Some(show) = self.0.hub.plan.rooms.get(name).and_then(|r| r.presence.as_ref()) else { return };
         let Some(data) = show(&self.0.locals) else { return };
-        let room = key.encode();
         let namespace = &self.0.hub.plan.namespace;
         let snapshot = {
             let mut held = lock(&self.0.held);
@@ -422,11 +423,11 @@ impl Socket {
             let Some(entry) = held.entries.iter_mut().find(|e| &*e.name == name && *e.room == *room) else { return };
             entry.listed = true;
             // Under the lock: the unlisting of a leave or close cannot be ordered before it.
-            let place = Place { namespace, room: &room, name };
+            let place = Place { namespace, room, name };
             let snapshot = self.0.hub.shared.bus.present(place, &self.0.id, &data);
             let join = PresenceEvent::Join { room: name, join: PresenceMember { id: &self.0.id, data: &data } };
             if let Ok(join) = serde_json::value::to_raw_value(&join) {
-                self.hub().reserved(&room, protocol::PRESENCE, &join, Some(self));
+                self.hub().reserved(room, protocol::PRESENCE, &join, Some(self));
             }
             snapshot
         };
@@ -562,9 +563,9 @@ impl Socket {
             for (name, outcome) in plan.auto_join.iter().zip(auto) {
                 // Now that the page is told it is connected: a replay before the CONNECT would
                 // be dropped by its client.
-                let stream = outcome.as_ref().ok().and_then(|()| socket.auto_key(name));
-                let joined = match stream.as_ref().and_then(|key| Some((key, plan.stream_of(key)?))) {
-                    Some((key, history)) => socket.recover(key, history, &since).await,
+                let room = outcome.as_ref().ok().and_then(|()| socket.auto_room(name));
+                let joined = match room.as_ref().and_then(|room| Some((room, plan.stream_of_encoded(room)?))) {
+                    Some((room, history)) => socket.recover(room, history, &since).await,
                     None => None,
                 };
                 socket.report(name, &outcome, joined);
@@ -577,12 +578,10 @@ impl Socket {
         }
     }
 
-    /// The key auto-joined room `name` is held with (copied: only rooms with presence or
-    /// history ask for it).
-    fn auto_key(&self, name: &str) -> Option<RoomKey> {
+    /// The room auto-joined room `name` is held as (its key encoded).
+    fn auto_room(&self, name: &str) -> Option<Arc<str>> {
         let digest = protocol::digest(None);
-        let held = lock(&self.0.held);
-        held.entries.iter().find(|e| *e.name == *name && e.digest == digest).and_then(|e| RoomKey::decode(&e.room))
+        lock(&self.0.held).entries.iter().find(|e| *e.name == *name && e.digest == digest).map(|e| e.room.clone())
     }
 
     /// Tells the page how its auto-join of `name` went, and lists it in the room's presence.
@@ -600,12 +599,10 @@ impl Socket {
         if let Ok(payload) = serde_json::value::to_raw_value(&status) {
             self.0.link.send(protocol::ROOM_STATUS, &payload);
         }
-        let presence = self.0.hub.plan.rooms.get(name).is_some_and(|r| r.presence.is_some());
         if outcome.is_ok()
-            && presence
-            && let Some(key) = self.auto_key(name)
+            && let Some(room) = self.auto_room(name)
         {
-            self.list(name, &key);
+            self.list(name, &room);
         }
     }
 
