@@ -320,9 +320,7 @@ impl Acceptor for Endpoint {
         let hub = self.hub.clone();
         Box::pin(async move {
             let (shared, plan) = (&hub.shared, &hub.plan);
-            // `Host` is read only for a page's request (one with an `Origin`).
-            let origin = handshake.header("origin");
-            if origin.is_some() && !shared.origins.allows(origin, handshake.header("host")) {
+            if !shared.origins.admits(handshake.header("origin"), || handshake.header("host")) {
                 return Err(Refusal::ForbiddenOrigin);
             }
             if shared.handshakes.fetch_add(1, Ordering::AcqRel) >= shared.limits.max_handshakes {

@@ -40,6 +40,12 @@ impl OriginPolicy {
 
     /// Whether a request with these `Origin` and `Host` headers may connect.
     pub fn allows(&self, origin: Option<&str>, host: Option<&str>) -> bool {
+        self.admits(origin, || host)
+    }
+
+    /// [`allows`](OriginPolicy::allows), reading `Host` only when it decides (a request with
+    /// an `Origin` no listed origin matches).
+    pub(crate) fn admits<'h>(&self, origin: Option<&str>, host: impl FnOnce() -> Option<&'h str>) -> bool {
         let Some(origin) = origin else { return true };
         if self.any {
             return true;
@@ -50,7 +56,7 @@ impl OriginPolicy {
         }
         // Behind TLS termination the scheme is not known here, so either matches the host.
         let authority = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
-        matches!((authority, host), (Some(a), Some(h)) if a == h.to_ascii_lowercase())
+        matches!((authority, host()), (Some(a), Some(h)) if a == h.to_ascii_lowercase())
     }
 }
 
