@@ -169,7 +169,7 @@ mod tests {
         /// A lookup finds what a walk of the headers in order finds, for names of any case,
         /// prefixes of one another, and values holding `:` and other names.
         #[test]
-        fn a_lookup_finds_the_first_value_of_its_name(
+        fn a_lookup_finds_every_value_of_its_name_in_order(
             headers in proptest::collection::vec(("(a|ab|abc|x-a)", "[ -~]{0,12}"), 0..8),
             name in "(a|A|ab|aB|abc|x-a|b|a:b|)",
         ) {

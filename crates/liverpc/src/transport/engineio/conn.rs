@@ -247,17 +247,14 @@ impl Head {
     /// transport was set up, which a polling connect does not have either, and would be the
     /// larger part of what every connection keeps.
     pub(super) fn new(headers: &HeaderMap, remote: Option<SocketAddr>) -> Head {
-        let kept = |name: &HeaderName| {
-            ![
-                header::CONNECTION,
-                header::UPGRADE,
-                header::SEC_WEBSOCKET_KEY,
-                header::SEC_WEBSOCKET_VERSION,
-                header::SEC_WEBSOCKET_EXTENSIONS,
-            ]
-            .contains(name)
-        };
-        Head { headers: handshake::pack_kept(headers, kept), remote }
+        const HANDSHAKES_OWN: [HeaderName; 5] = [
+            header::CONNECTION,
+            header::UPGRADE,
+            header::SEC_WEBSOCKET_KEY,
+            header::SEC_WEBSOCKET_VERSION,
+            header::SEC_WEBSOCKET_EXTENSIONS,
+        ];
+        Head { headers: handshake::pack_kept(headers, |name| !HANDSHAKES_OWN.contains(name)), remote }
     }
 
     /// The peer's address, when known.

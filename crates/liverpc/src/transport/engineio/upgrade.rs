@@ -24,7 +24,7 @@ pub(super) enum Upgrade {
     /// The `101` is on its way; then a new session, or a polling session's move.
     Waiting {
         on_upgrade: OnUpgrade,
-        next: Option<Next>,
+        next: Next,
     },
     Serving(WebSocketTask<Upgraded>),
     /// A polling session's upgrade (rare: boxed, so every connection's task is not its size).
@@ -40,7 +40,7 @@ pub(super) enum Next {
 
 impl Upgrade {
     pub(super) fn new(on_upgrade: OnUpgrade, next: Next) -> Upgrade {
-        Upgrade::Waiting { on_upgrade, next: Some(next) }
+        Upgrade::Waiting { on_upgrade, next }
     }
 }
 
@@ -51,16 +51,18 @@ impl Future for Upgrade {
         let this = self.get_mut();
         loop {
             match this {
-                Upgrade::Waiting { on_upgrade, next } => {
-                    let (upgraded, next) = (std::task::ready!(Pin::new(on_upgrade).poll(cx)), next.take());
-                    *this = Upgrade::Done;
-                    let (io, next) = match (upgraded, next) {
-                        (Ok(upgraded), Some(next)) => (TokioIo::new(upgraded), next),
-                        (Err(e), _) => {
+                Upgrade::Waiting { on_upgrade, .. } => {
+                    let upgraded = std::task::ready!(Pin::new(on_upgrade).poll(cx));
+                    // Taken out of the state it leaves (the connection is served in its place).
+                    let Upgrade::Waiting { next, .. } = std::mem::replace(this, Upgrade::Done) else {
+                        return Poll::Ready(());
+                    };
+                    let io = match upgraded {
+                        Ok(upgraded) => TokioIo::new(upgraded),
+                        Err(e) => {
                             tracing::debug!(error = %e, "websocket upgrade failed");
                             return Poll::Ready(());
                         }
-                        (Ok(_), None) => return Poll::Ready(()),
                     };
                     *this = match next {
                         Next::Open { namespaces, config, head } => Upgrade::Serving(websocket::serve(
